@@ -1,0 +1,104 @@
+"""Local emulator of Azure Batch AI: ARM + Batch AI REST + Azure Files, with jobs that really run.
+
+create_app(settings) builds the Flask app; long-lived objects (store, backends, router, scheduler) live in
+app.extensions["batchai"].
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from .errors import EmulatorError, StorageError
+from .settings import Settings
+
+log = logging.getLogger("batchai_emulator")
+
+
+@dataclass
+class Extension:
+    settings: Settings
+    store: object
+    router: object
+    signer: object
+    arm: object
+    batchai: object
+    scheduler: object = None
+    # called with (method, path, status) after every response; tests watch for 5xx through it
+    observers: list[Callable] = field(default_factory=list)
+    bound_https_port: int | None = None
+
+    def https_port(self) -> int:
+        return self.bound_https_port or self.settings.https_port
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    from .api import register
+    from .api.dispatch import build_router
+    from .backend import ArmBackend, BatchAIBackend
+    from .runner.scheduler import Scheduler
+    from .store.sqlite import SqliteStore
+    from .tokens import Signer
+
+    settings = settings or Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask("emulator")
+    app.url_map.strict_slashes = False
+    store = SqliteStore(settings.data_dir / "emulator.db")
+    scheduler = Scheduler(store, settings)
+    arm = ArmBackend(store, on_delete=scheduler.on_delete)
+    ext = Extension(settings=settings, store=store, router=None, signer=Signer(settings.data_dir), arm=arm,
+                    batchai=BatchAIBackend(store, arm, settings.data_dir), scheduler=scheduler)
+    app.extensions["batchai"] = ext
+    register(app)
+    ext.router = build_router()
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(EmulatorError)
+    def _arm_error(exc: EmulatorError):
+        resp = Response(exc.to_json(), status=exc.status, mimetype="application/json")
+        resp.headers["x-ms-failure-cause"] = "gateway" if exc.status in (404, 405) else "service"
+        if exc.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer authorization_uri="https://login.microsoftonline.com/"'
+        return resp
+
+    @app.errorhandler(StorageError)
+    def _storage_error(exc: StorageError):
+        request_id = str(uuid.uuid4())
+        resp = Response(exc.xml(request_id), status=exc.status, mimetype="application/xml")
+        resp.headers["x-ms-error-code"] = exc.code
+        resp.headers["x-ms-request-id"] = request_id
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        err = EmulatorError(exc.code or 500, exc.name.replace(" ", ""), exc.description or exc.name)
+        return _arm_error(err)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.error("unhandled error on %s %s\n%s", request.method, request.path, traceback.format_exc())
+        err = EmulatorError(500, "InternalServerError", "The emulator hit an internal error; see its log.")
+        return _arm_error(err)
+
+    @app.after_request
+    def _observe(resp: Response):
+        ext = app.extensions["batchai"]
+        for observer in ext.observers:
+            observer(request.method, request.full_path, resp.status_code)
+        request_id = request.headers.get("x-ms-client-request-id")
+        if request_id and "x-ms-client-request-id" not in resp.headers:
+            resp.headers["x-ms-client-request-id"] = request_id
+        resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        return resp
+
+
+__all__ = ["create_app", "Settings", "json"]

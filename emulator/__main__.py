@@ -1,0 +1,75 @@
+"""The `batchai-emulator` command: `serve`, and small admin verbs."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from .settings import DEFAULT_STORAGE_ACCOUNT, Settings
+
+
+def _serve(args) -> int:
+    from .server import EmulatorServer
+    settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port, data_dir=args.data_dir,
+                                 allocation_delay=args.allocation_delay,
+                                 storage_accounts=args.storage_account or None)
+    try:
+        settings.accounts()
+    except ValueError as exc:
+        print(f"batchai-emulator: {exc}", file=sys.stderr)
+        return 2
+    server = EmulatorServer(settings)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"batchai-emulator: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    out = sys.stdout
+    print(f"Batch AI emulator listening on {server.http_url} (HTTP) and {server.https_url} (HTTPS)", file=out)
+    print(f"  data dir:     {settings.data_dir}", file=out)
+    cert_note = "created" if server.cert_created else "reused"
+    print(f"  certificate:  {server.cert} ({cert_note}); trust it with", file=out)
+    print(f"                export REQUESTS_CA_BUNDLE={server.cert} SSL_CERT_FILE={server.cert}", file=out)
+    for name, key in settings.accounts().items():
+        default = " (default)" if name == DEFAULT_STORAGE_ACCOUNT else ""
+        print(f"  storage:      account {name}{default} key {key}", file=out)
+        print(f"                FileEndpoint={server.http_url}/{name}", file=out)
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
+              "can use the emulator.", file=out)
+    out.flush()
+    stop.wait()
+    print("Stopping the Batch AI emulator...", file=out, flush=True)
+    server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="batchai-emulator", description="Local emulator of Azure Batch AI.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the ARM, Batch AI and Azure Files endpoints")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; BATCHAI_EMULATOR_HOST)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8080; 0 picks a free one; BATCHAI_EMULATOR_PORT)")
+    serve.add_argument("--https-port", type=int, help="HTTPS port (default 8443; BATCHAI_EMULATOR_HTTPS_PORT)")
+    serve.add_argument("--data-dir", help="where state, shares and the certificate live "
+                                          "(default ~/.batchai-emulator; BATCHAI_EMULATOR_DATA_DIR)")
+    serve.add_argument("--allocation-delay", type=float,
+                       help="seconds a cluster stays resizing (default 1; BATCHAI_EMULATOR_ALLOCATION_DELAY)")
+    serve.add_argument("--storage-account", action="append", metavar="NAME:KEY",
+                       help="a storage account to serve (repeatable; replaces the default account)")
+    serve.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""HTTP only. Each view is named by its swagger operationId and does parse -> backend -> render."""
+from __future__ import annotations
+
+
+def register(app) -> None:
+    from . import aad, admin, arm, clusters, dispatch, experiments, fileservers, jobs, misc, workspaces  # noqa: F401
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(aad.bp)
+    app.register_blueprint(dispatch.bp)

@@ -1,0 +1,88 @@
+"""Cloud metadata and Azure AD token endpoints, so credentials built for a sovereign cloud get tokens here.
+
+Shapes from reference sdk-wire.md §7: adal (ServicePrincipalCredentials) posts to /{tenant}/oauth2/token and needs
+`expires_in`; MSAL (azure-identity) reads /{tenant}/v2.0/.well-known/openid-configuration, then posts to
+/{tenant}/oauth2/v2.0/token. Any client id and secret are accepted.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import Blueprint, Response, current_app, json, request
+
+from ..errors import EmulatorError
+
+bp = Blueprint("aad", __name__)
+
+
+def _https_base() -> str:
+    """AAD must be https for adal and MSAL: point at the TLS port whatever scheme the question came in on."""
+    ext = current_app.extensions["batchai"]
+    if ext.settings.public_https_url:
+        return ext.settings.public_https_url.rstrip("/")
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return f"https://{host}:{ext.https_port()}"
+
+
+def _json(body, status=200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+@bp.route("/metadata/endpoints", methods=["GET"])
+def metadata_endpoints() -> Response:
+    base = _https_base()
+    return _json({
+        "galleryEndpoint": f"{base}/",
+        "graphEndpoint": f"{base}/",
+        "portalEndpoint": f"{base}/",
+        "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/"]},
+        "resourceManager": f"{base}/",
+        "name": "BatchAIEmulator",
+        "suffixes": {"storage": "core.windows.net"},
+    })
+
+
+def _token_response(audience: str) -> Response:
+    form = request.form
+    if form.get("grant_type") not in ("client_credentials", None):
+        return _json({"error": "unsupported_grant_type",
+                      "error_description": "The emulator issues tokens for client credentials only."}, 400)
+    if not form.get("client_id"):
+        return _json({"error": "invalid_request", "error_description": "client_id is required."}, 400)
+    now = int(time.time())
+    ext = current_app.extensions["batchai"]
+    token = ext.signer.jwt({"aud": audience, "iss": f"{_https_base()}/", "iat": now, "nbf": now, "exp": now + 3600,
+                            "appid": form.get("client_id"), "oid": str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                                               form.get("client_id"))),
+                            "tid": request.view_args.get("tenant")})
+    return _json({"access_token": token, "token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600,
+                  "expires_on": str(now + 3600), "not_before": str(now), "resource": audience})
+
+
+@bp.route("/<tenant>/oauth2/token", methods=["POST"])
+def token_v1(tenant: str) -> Response:
+    return _token_response(request.form.get("resource", ""))
+
+
+@bp.route("/<tenant>/oauth2/v2.0/token", methods=["POST"])
+def token_v2(tenant: str) -> Response:
+    return _token_response(request.form.get("scope", ""))
+
+
+@bp.route("/<tenant>/v2.0/.well-known/openid-configuration", methods=["GET"])
+@bp.route("/<tenant>/.well-known/openid-configuration", methods=["GET"])
+def openid_configuration(tenant: str) -> Response:
+    base = _https_base()
+    return _json({"token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
+                  "authorization_endpoint": f"{base}/{tenant}/oauth2/v2.0/authorize",
+                  "issuer": f"{base}/{tenant}/v2.0", "jwks_uri": f"{base}/{tenant}/discovery/v2.0/keys",
+                  "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                  "response_types_supported": ["code", "token"], "tenant_region_scope": "EM"})
+
+
+@bp.route("/<tenant>/oauth2/v2.0/authorize", methods=["GET"])
+@bp.route("/<tenant>/oauth2/authorize", methods=["GET"])
+def authorize(tenant: str) -> Response:
+    raise EmulatorError(400, "NotSupportedByEmulator", "Interactive sign-in is not supported by the emulator; use "
+                        "client credentials (any client id and secret).")

@@ -1,0 +1,69 @@
+"""/_emulator: health, and the download links Jobs_ListOutputFiles hands out."""
+from __future__ import annotations
+
+import os
+import re
+
+from flask import Blueprint, Response, current_app, request
+
+from ..errors import StorageError
+
+bp = Blueprint("emulator_admin", __name__)
+
+
+@bp.route("/_emulator/health", methods=["GET"])
+def health() -> Response:
+    ext = current_app.extensions["batchai"]
+    from flask import json
+    return Response(json.dumps({"status": "ok", "dataDir": str(ext.settings.data_dir),
+                                "storageAccounts": sorted(ext.settings.accounts())}),
+                    mimetype="application/json")
+
+
+@bp.route("/_emulator/files/<token>/<path:_name>", methods=["GET", "HEAD"])
+def download(token: str, _name: str) -> Response:
+    """A job output file, like an Azure Files SAS URL: expiring, signed, Range-aware (206 + Content-Range)."""
+    ext = current_app.extensions["batchai"]
+    payload = ext.signer.verify(token)
+    if payload is None:
+        raise StorageError(403, "AuthenticationFailed", "The download link is invalid or has expired.")
+    root = os.path.realpath(ext.settings.data_dir)
+    path = os.path.realpath(os.path.join(root, payload["p"]))
+    if not path.startswith(root + os.sep) or not os.path.isfile(path):
+        raise StorageError(404, "ResourceNotFound", "The specified resource does not exist.")
+    size = os.path.getsize(path)
+    headers = {"Accept-Ranges": "bytes", "Last-Modified": _http_date(os.path.getmtime(path)),
+               "x-ms-type": "File", "Content-Type": "application/octet-stream"}
+    rng = request.headers.get("x-ms-range") or request.headers.get("Range")
+    start, end, status = 0, size - 1, 200
+    if rng:
+        m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
+        if not m or (not m.group(1) and not m.group(2)):
+            raise StorageError(400, "InvalidRange", f"The range '{rng}' is not valid.")
+        if m.group(1):
+            start = int(m.group(1))
+            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+        else:
+            start, end = max(0, size - int(m.group(2))), size - 1
+        if start >= size or start > end:
+            if start == size:
+                # tailing a file that has not grown: an empty 206 keeps `az batchai job file stream`-style loops simple
+                return Response(b"", status=206, headers={**headers, "Content-Range": f"bytes */{size}"})
+            raise StorageError(416, "InvalidRange", "The range specified is invalid for the current size of the "
+                               "resource.")
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(end - start + 1)
+        return Response(b"", status=status, headers=headers)
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start + 1)
+    return Response(data, status=status, headers=headers)
+
+
+def _http_date(ts: float) -> str:
+    from email.utils import formatdate
+    return formatdate(ts, usegmt=True)
+
+

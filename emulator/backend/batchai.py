@@ -1,0 +1,391 @@
+"""Batch AI 2018-05-01 semantics: workspaces, experiments, clusters, jobs, file servers, usages.
+
+Create is create-or-return: a PUT of a resource that exists with the same specification returns it (so a client
+retrying a timed-out create is safe); a different specification answers 409, because clusters change only through
+PATCH and jobs and file servers never change. (Unverified what the service answered; this is the ARM-consistent
+choice.)
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from .. import ids, mounts, vmsizes
+from ..errors import EmulatorError, bad_request, conflict, not_found
+from ..models import (Cluster, ExecutionState, Experiment, FileServer, Job, ProvisioningState, SchedulingPriority,
+                      TOOLKITS, ToolType, Workspace, now_iso)
+from ..store import Store
+from .arm import ArmBackend
+from .common import Page, load, paged
+
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d+):(\d{2}):(\d{2})(?:\.\d+)?$")
+
+
+def duration_seconds(value: str) -> float:
+    """ISO-8601 duration (P7D, PT1H30M) or .NET timespan (7.00:00:00) in seconds."""
+    m = _DURATION.match(value or "")
+    if m and value not in ("P", "PT"):
+        d, h, mi, s = m.groups()
+        return int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
+    m = _TIMESPAN.match(value or "")
+    if m:
+        d, h, mi, s = m.groups()
+        return int(d or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + int(s)
+    raise bad_request("InvalidPropertyValue", f"'{value}' is not a valid duration (use ISO 8601, e.g. P7D or "
+                      "PT2H).", target="properties.constraints.maxWallClockTime")
+
+
+class BatchAIBackend:
+    def __init__(self, store: Store, arm: ArmBackend, data_dir, clock=time.time):
+        self.store = store
+        self.arm = arm
+        self.data_dir = data_dir
+        self.clock = clock
+
+    # -- parents ---------------------------------------------------------------------------------------------
+    def _workspace(self, sub, rg, ws) -> Workspace:
+        self.arm.resource_groups_get(sub, rg)
+        found, _ = load(self.store, "workspace", Workspace, ids.workspace(sub, rg, ws))
+        if found is None:
+            raise not_found("WorkspaceNotFound", f"The specified workspace {ws} is not found")
+        return found
+
+    def _experiment(self, sub, rg, ws, exp) -> Experiment:
+        self._workspace(sub, rg, ws)
+        found, _ = load(self.store, "experiment", Experiment, ids.experiment(sub, rg, ws, exp))
+        if found is None:
+            raise not_found("ExperimentNotFound", f"The specified experiment {exp} is not found")
+        return found
+
+    def _delete(self, rid: str) -> bool:
+        removed = self.store.delete_tree(rid)
+        self.arm.on_delete(removed)
+        return bool(removed)
+
+    def _list(self, kind, cls, parent=None, under=None, limit=1000, after=None) -> Page:
+        return paged(self.store.list(kind, parent=parent, under=under, after=after, limit=limit + 1), cls, limit)
+
+    # -- workspaces ------------------------------------------------------------------------------------------
+    def workspaces_create(self, sub, rg, name, location: str, tags: dict | None) -> Workspace:
+        self.arm.resource_groups_get(sub, rg)
+        rid = ids.workspace(sub, rg, name)
+        existing, _ = load(self.store, "workspace", Workspace, rid)
+        if existing:
+            if existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
+                raise conflict("InvalidResourceLocation", f"The resource '{name}' already exists in location "
+                               f"'{existing.location}'. A resource with the same name cannot be created in "
+                               f"location '{location}'.")
+            if tags is not None:
+                existing.tags = tags
+                self.store.replace("workspace", rid, ids.resource_group(sub, rg), name, existing.to_body())
+            return existing
+        ws = Workspace(subscription_id=sub, resource_group=rg, name=name, location=location, tags=tags or {})
+        self.store.replace("workspace", rid, ids.resource_group(sub, rg), name, ws.to_body())
+        return ws
+
+    def workspaces_update(self, sub, rg, name, tags: dict | None) -> Workspace:
+        ws = self.workspaces_get(sub, rg, name)
+        if tags is not None:
+            ws.tags = tags
+            self.store.replace("workspace", ids.workspace(sub, rg, name), ids.resource_group(sub, rg), name,
+                               ws.to_body())
+        return ws
+
+    def workspaces_get(self, sub, rg, name) -> Workspace:
+        return self._workspace(sub, rg, name)
+
+    def workspaces_delete(self, sub, rg, name) -> bool:
+        self.arm.resource_groups_get(sub, rg)
+        return self._delete(ids.workspace(sub, rg, name))
+
+    def workspaces_list(self, sub, limit, after) -> Page:
+        return self._list("workspace", Workspace, under=ids.subscription(sub), limit=limit, after=after)
+
+    def workspaces_list_by_resource_group(self, sub, rg, limit, after) -> Page:
+        self.arm.resource_groups_get(sub, rg)
+        return self._list("workspace", Workspace, parent=ids.resource_group(sub, rg), limit=limit, after=after)
+
+    # -- experiments -----------------------------------------------------------------------------------------
+    def experiments_create(self, sub, rg, ws, name) -> Experiment:
+        self._workspace(sub, rg, ws)
+        rid = ids.experiment(sub, rg, ws, name)
+        existing, _ = load(self.store, "experiment", Experiment, rid)
+        if existing:
+            return existing
+        exp = Experiment(subscription_id=sub, resource_group=rg, name=name, workspace=ws)
+        self.store.replace("experiment", rid, ids.workspace(sub, rg, ws), name, exp.to_body())
+        return exp
+
+    def experiments_get(self, sub, rg, ws, name) -> Experiment:
+        return self._experiment(sub, rg, ws, name)
+
+    def experiments_delete(self, sub, rg, ws, name) -> bool:
+        self._workspace(sub, rg, ws)
+        return self._delete(ids.experiment(sub, rg, ws, name))
+
+    def experiments_list_by_workspace(self, sub, rg, ws, limit, after) -> Page:
+        self._workspace(sub, rg, ws)
+        return self._list("experiment", Experiment, parent=ids.workspace(sub, rg, ws), limit=limit, after=after)
+
+    # -- clusters --------------------------------------------------------------------------------------------
+    def clusters_create(self, sub, rg, ws, name, spec: dict) -> Cluster:
+        self._workspace(sub, rg, ws)
+        _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
+        node_setup = spec.get("node_setup") or {}
+        mounts.volumes(self.data_dir, node_setup.get("mount_volumes"), mounts.MOUNT_ROOT, "check")
+        rid = ids.cluster(sub, rg, ws, name)
+        existing, _ = load(self.store, "cluster", Cluster, rid)
+        if existing:
+            if existing.spec != spec:
+                raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
+                               "with different properties; change it with an update (PATCH) or delete it first.")
+            return existing
+        cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec)
+        self.store.replace("cluster", rid, ids.workspace(sub, rg, ws), name, cluster.to_body())
+        return cluster
+
+    def clusters_update(self, sub, rg, ws, name, scale_settings: dict | None) -> Cluster:
+        self._workspace(sub, rg, ws)
+        rid = ids.cluster(sub, rg, ws, name)
+        while True:
+            cluster, rec = load(self.store, "cluster", Cluster, rid)
+            if cluster is None:
+                raise not_found("ClusterNotFound", f"The specified cluster {name} is not found")
+            if scale_settings is None:
+                return cluster
+            _check_scale_settings(scale_settings, "properties.scaleSettings")
+            cluster.spec["scale_settings"] = scale_settings
+            if self.store.compare_and_set(rid, rec.version, cluster.to_body()):
+                return cluster
+
+    def clusters_get(self, sub, rg, ws, name) -> Cluster:
+        self._workspace(sub, rg, ws)
+        cluster, _ = load(self.store, "cluster", Cluster, ids.cluster(sub, rg, ws, name))
+        if cluster is None:
+            raise not_found("ClusterNotFound", f"The specified cluster {name} is not found")
+        return cluster
+
+    def clusters_delete(self, sub, rg, ws, name) -> bool:
+        self._workspace(sub, rg, ws)
+        return self._delete(ids.cluster(sub, rg, ws, name))
+
+    def clusters_list_by_workspace(self, sub, rg, ws, limit, after) -> Page:
+        self._workspace(sub, rg, ws)
+        return self._list("cluster", Cluster, parent=ids.workspace(sub, rg, ws), limit=limit, after=after)
+
+    def clusters_list_remote_login_information(self, sub, rg, ws, name) -> list[dict]:
+        cluster = self.clusters_get(sub, rg, ws, name)
+        return [remote_login(node_id, i) for i, node_id in enumerate(cluster.node_ids[:cluster.current_node_count])]
+
+    # -- file servers ----------------------------------------------------------------------------------------
+    def file_servers_create(self, sub, rg, ws, name, spec: dict) -> FileServer:
+        self._workspace(sub, rg, ws)
+        rid = ids.file_server(sub, rg, ws, name)
+        existing, _ = load(self.store, "fileServer", FileServer, rid)
+        if existing:
+            if existing.spec != spec:
+                raise conflict("FileServerAlreadyExists", f"A file server named {name} already exists in "
+                               f"workspace {ws} with different properties.")
+            return existing
+        data = self.data_dir / "fileservers" / sub / rg / ws / name
+        data.mkdir(parents=True, exist_ok=True)
+        fs = FileServer(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec,
+                        # The service mounted its NFS export at /mnt/data on nodes; the data is a local directory.
+                        mount_settings={"mount_point": "/mnt/data", "file_server_public_ip": "127.0.0.1",
+                                        "file_server_internal_ip": "127.0.0.1"})
+        self.store.replace("fileServer", rid, ids.workspace(sub, rg, ws), name, fs.to_body())
+        return fs
+
+    def file_servers_get(self, sub, rg, ws, name) -> FileServer:
+        self._workspace(sub, rg, ws)
+        fs, _ = load(self.store, "fileServer", FileServer, ids.file_server(sub, rg, ws, name))
+        if fs is None:
+            raise not_found("FileServerNotFound", f"The specified file server {name} is not found")
+        return fs
+
+    def file_servers_delete(self, sub, rg, ws, name) -> bool:
+        self._workspace(sub, rg, ws)
+        return self._delete(ids.file_server(sub, rg, ws, name))
+
+    def file_servers_list_by_workspace(self, sub, rg, ws, limit, after) -> Page:
+        self._workspace(sub, rg, ws)
+        return self._list("fileServer", FileServer, parent=ids.workspace(sub, rg, ws), limit=limit, after=after)
+
+    # -- jobs ------------------------------------------------------------------------------------------------
+    def jobs_create(self, sub, rg, ws, exp, name, spec: dict) -> Job:
+        self._experiment(sub, rg, ws, exp)
+        spec = dict(spec)
+        tool_type = _check_job(spec)
+        cluster_id = spec["cluster"]["id"]
+        cluster, _ = load(self.store, "cluster", Cluster, cluster_id)
+        if cluster is None or cluster.subscription_id.lower() != sub.lower():
+            raise EmulatorError(400, "ClusterNotFound", f"The cluster '{cluster_id}' referenced by the job does "
+                                "not exist.", target="properties.cluster.id")
+        mounts.volumes(self.data_dir, spec.get("mount_volumes"), mounts.job_mount_root(name), "check")
+        spec.setdefault("scheduling_priority", SchedulingPriority.NORMAL)
+        spec["scheduling_priority"] = spec["scheduling_priority"].lower()
+        constraints = spec.setdefault("constraints", {})
+        constraints.setdefault("max_wall_clock_time", "P7D")
+        duration_seconds(constraints["max_wall_clock_time"])
+        rid = ids.job(sub, rg, ws, exp, name)
+        existing, _ = load(self.store, "job", Job, rid)
+        if existing:
+            if existing.spec != spec:
+                raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
+                               "jobs cannot be changed: delete it first or use another name.")
+            return existing
+        segment = f"{sub}/{rg}/workspaces/{ws}/experiments/{exp}/jobs/{name}/{uuid.uuid4()}"
+        job = Job(subscription_id=sub, resource_group=rg, name=name, workspace=ws, experiment=exp, spec=spec,
+                  tool_type=tool_type, job_output_directory_path_segment=segment, submitted=self.clock())
+        self.store.replace("job", rid, ids.experiment(sub, rg, ws, exp), name, job.to_body())
+        return job
+
+    def jobs_get(self, sub, rg, ws, exp, name) -> Job:
+        job, _ = self._job(sub, rg, ws, exp, name)
+        return job
+
+    def _job(self, sub, rg, ws, exp, name):
+        self._experiment(sub, rg, ws, exp)
+        job, rec = load(self.store, "job", Job, ids.job(sub, rg, ws, exp, name))
+        if job is None:
+            raise not_found("JobNotFound", f"The specified job {name} is not found")
+        return job, rec
+
+    def jobs_delete(self, sub, rg, ws, exp, name) -> bool:
+        self._experiment(sub, rg, ws, exp)
+        return self._delete(ids.job(sub, rg, ws, exp, name))
+
+    def jobs_list_by_experiment(self, sub, rg, ws, exp, limit, after) -> Page:
+        self._experiment(sub, rg, ws, exp)
+        return self._list("job", Job, parent=ids.experiment(sub, rg, ws, exp), limit=limit, after=after)
+
+    def jobs_terminate(self, sub, rg, ws, exp, name) -> Job:
+        """queued -> failed at once; running -> terminating (the runner stops it and records failed);
+        finished jobs are left as they are (as the SDK tests observed on the service)."""
+        while True:
+            job, rec = self._job(sub, rg, ws, exp, name)
+            now = now_iso(self.clock())
+            if job.execution_state == ExecutionState.QUEUED:
+                job.execution_state = ExecutionState.FAILED
+                job.execution_info = {"end_time": now, "errors": [terminated_error()]}
+            elif job.execution_state == ExecutionState.RUNNING:
+                job.execution_state = ExecutionState.TERMINATING
+            else:
+                return job
+            job.execution_state_transition_time = now
+            if self.store.compare_and_set(rec.id, rec.version, job.to_body()):
+                return job
+
+    def jobs_list_remote_login_information(self, sub, rg, ws, exp, name) -> list[dict]:
+        job = self.jobs_get(sub, rg, ws, exp, name)
+        cluster, _ = load(self.store, "cluster", Cluster, job.spec["cluster"]["id"])
+        if cluster is None:
+            return []
+        return [remote_login(cluster.node_ids[i], i) for i in job.nodes if i < len(cluster.node_ids)]
+
+    # -- usages ----------------------------------------------------------------------------------------------
+    def usages_list(self, sub, location) -> list[dict]:
+        loc = location.replace(" ", "").lower()
+        clusters = [Cluster.from_body(r.body) for r in self.store.list("cluster", under=ids.subscription(sub))]
+        in_loc = []
+        for c in clusters:
+            ws, _ = load(self.store, "workspace", Workspace, ids.workspace(c.subscription_id, c.resource_group,
+                                                                          c.workspace))
+            if ws and ws.location.replace(" ", "").lower() == loc:
+                in_loc.append(c)
+        families: dict[str, int] = {}
+        total = 0
+        for c in in_loc:
+            size = vmsizes.lookup(c.spec.get("vm_size", ""))
+            used = size.vcpus * c.current_node_count
+            total += used
+            families[size.family] = families.get(size.family, 0) + used
+        for fam in {s.family for s in vmsizes.SIZES.values()}:
+            families.setdefault(fam, 0)
+        # Limits: the defaults a new subscription had (ListUsages example: 20 clusters, 600 regional vCPUs).
+        out = [usage("Clusters", len(in_loc), 20), usage("Total Cluster Dedicated Regional vCPUs", total, 600)]
+        out += [usage(f"{fam} Cluster Dedicated vCPUs", n, 600) for fam, n in sorted(families.items())]
+        return out
+
+
+def usage(name: str, current: int, limit: int) -> dict:
+    return {"unit": "Count", "current_value": current, "limit": limit, "name": {"value": name, "localized_value": name}}
+
+
+def remote_login(node_id: str, index: int) -> dict:
+    # Nodes are local: the address is the loopback and the ports follow the service's 50000+ convention.
+    return {"node_id": node_id, "ip_address": "127.0.0.1", "port": 50000 + index}
+
+
+def terminated_error() -> dict:
+    # Unverified code: the service reported terminated jobs as failed; the error entry names why.
+    return {"code": "JobTerminated", "message": "The job was terminated by a terminate request."}
+
+
+def _check_scale_settings(scale: dict | None, target: str) -> None:
+    if not scale:
+        return
+    chosen = [k for k in ("manual", "auto_scale") if scale.get(k) is not None]
+    if len(chosen) != 1:
+        raise bad_request("InvalidScaleSettings", "Exactly one of manual and autoScale scale settings must be "
+                          "given.", target=target)
+    auto = scale.get("auto_scale")
+    if auto:
+        lo, hi, init = auto["minimum_node_count"], auto["maximum_node_count"], auto.get("initial_node_count", 0)
+        if lo < 0 or hi < lo:
+            raise bad_request("InvalidScaleSettings", f"autoScale needs 0 <= minimumNodeCount ({lo}) <= "
+                              f"maximumNodeCount ({hi}).", target=target + ".autoScale")
+        if init and not lo <= init <= hi:
+            raise bad_request("InvalidScaleSettings", f"autoScale initialNodeCount ({init}) must lie between "
+                              f"minimumNodeCount and maximumNodeCount.", target=target + ".autoScale")
+    manual = scale.get("manual")
+    if manual and manual.get("target_node_count", 0) < 0:
+        raise bad_request("InvalidScaleSettings", "manual targetNodeCount must not be negative.", target=target)
+
+
+def _check_job(spec: dict) -> str:
+    toolkits = [k for k in TOOLKITS if spec.get(k) is not None]
+    if len(toolkits) != 1:
+        names = ", ".join(_camel(k) for k in toolkits) or "none"
+        raise bad_request("InvalidToolkitSettings", "Exactly one toolkit settings object (cntkSettings, "
+                          "pyTorchSettings, tensorFlowSettings, caffeSettings, caffe2Settings, chainerSettings, "
+                          "customToolkitSettings, customMpiSettings, horovodSettings) must be given; got "
+                          f"{names}.", target="properties")
+    key = toolkits[0]
+    settings = spec[key]
+    if key == "cntk_settings":
+        lang = (settings.get("language_type") or "Python").lower()
+        if lang == "python" and not settings.get("python_script_file_path"):
+            raise bad_request("MissingRequiredProperty", "cntkSettings with languageType Python needs "
+                              "pythonScriptFilePath.", target="properties.cntkSettings.pythonScriptFilePath")
+        if lang == "brainscript" and not settings.get("config_file_path"):
+            raise bad_request("MissingRequiredProperty", "cntkSettings with languageType BrainScript needs "
+                              "configFilePath.", target="properties.cntkSettings.configFilePath")
+        if lang not in ("python", "brainscript"):
+            raise bad_request("InvalidPropertyValue", "cntkSettings.languageType must be Python or BrainScript.",
+                              target="properties.cntkSettings.languageType")
+    if key == "caffe_settings" and bool(settings.get("config_file_path")) == bool(
+            settings.get("python_script_file_path")):
+        raise bad_request("InvalidPropertyValue", "caffeSettings needs exactly one of configFilePath and "
+                          "pythonScriptFilePath.", target="properties.caffeSettings")
+    for field_name in ("input_directories", "output_directories"):
+        seen = set()
+        for d in spec.get(field_name) or []:
+            if not re.fullmatch(r"[A-Za-z0-9_]+", d["id"]):
+                raise bad_request("InvalidPropertyValue", f"Directory id '{d['id']}' may only contain letters, "
+                                  "digits and underscores (it names the $AZ_BATCHAI_* variable).",
+                                  target=f"properties.{_camel(field_name)}")
+            if d["id"].lower() in seen or d["id"].lower() == "stdouterr":
+                raise bad_request("InvalidPropertyValue", f"Directory id '{d['id']}' is used twice or reserved.",
+                                  target=f"properties.{_camel(field_name)}")
+            seen.add(d["id"].lower())
+    if int(spec.get("node_count", 1)) < 1:
+        raise bad_request("InvalidPropertyValue", "nodeCount must be at least 1.", target="properties.nodeCount")
+    return TOOLKITS[key]
+
+
+def _camel(snake_name: str) -> str:
+    from ..wire import camel
+    return camel(snake_name)

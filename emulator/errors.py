@@ -1,0 +1,67 @@
+"""Errors as the services render them.
+
+EmulatorError is raised anywhere below the HTTP layer (backend, validation, store users); the Flask app turns
+it into an ARM CloudError body: {"error": {"code", "message", "target"?, "details"?}}. StorageError is the Azure
+Storage flavour (XML body + x-ms-error-code header) used by the file data plane.
+"""
+from __future__ import annotations
+
+import json
+from xml.sax.saxutils import escape
+
+
+class EmulatorError(Exception):
+    status = 400
+
+    def __init__(self, status: int, code: str, message: str, target: str | None = None,
+                 details: list[dict] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.target = target
+        self.details = details or []
+
+    def body(self) -> dict:
+        err = {"code": self.code, "message": self.message}
+        if self.target:
+            err["target"] = self.target
+        if self.details:
+            err["details"] = self.details
+        return {"error": err}
+
+    def to_json(self) -> str:
+        return json.dumps(self.body())
+
+
+def bad_request(code: str, message: str, target: str | None = None) -> EmulatorError:
+    return EmulatorError(400, code, message, target)
+
+
+def not_found(code: str, message: str) -> EmulatorError:
+    return EmulatorError(404, code, message)
+
+
+def conflict(code: str, message: str, target: str | None = None) -> EmulatorError:
+    return EmulatorError(409, code, message, target)
+
+
+def not_supported(what: str, target: str | None = None) -> EmulatorError:
+    """A field or operation Batch AI has but this emulator does not implement: say so, never ignore it."""
+    return EmulatorError(400, "NotSupportedByEmulator",
+                         f"{what} is not supported by the Batch AI emulator.", target)
+
+
+class StorageError(Exception):
+    def __init__(self, status: int, code: str, message: str, extra: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra or {}
+
+    def xml(self, request_id: str = "") -> bytes:
+        parts = [f"<Code>{escape(self.code)}</Code>",
+                 f"<Message>{escape(self.message)}\nRequestId:{escape(request_id)}</Message>"]
+        parts += [f"<{k}>{escape(v)}</{k}>" for k, v in self.extra.items()]
+        return ('<?xml version="1.0" encoding="utf-8"?><Error>' + "".join(parts) + "</Error>").encode()

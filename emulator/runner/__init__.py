@@ -1,0 +1,1 @@
+"""The runner: scheduler loop, state table, executors."""

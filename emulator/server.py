@@ -1,0 +1,75 @@
+"""Serving: one WSGI app on an HTTP and an HTTPS port (cheroot, threaded), plus the scheduler thread."""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from . import create_app
+from .certs import ensure_certificate
+from .settings import Settings
+
+log = logging.getLogger("batchai_emulator")
+
+
+class EmulatorServer:
+    """The app on both ports. start() returns once both sockets listen; stop() shuts everything down."""
+
+    def __init__(self, settings: Settings, app=None, threads: int = 16):
+        self.settings = settings
+        self.app = app or create_app(settings)
+        self.ext = self.app.extensions["batchai"]
+        self.cert, self.key, self.cert_created = ensure_certificate(settings.data_dir, [settings.host])
+        self._servers: list[wsgi.Server] = []
+        self._threads: list[threading.Thread] = []
+        self.threads = threads
+        self.http_port: int | None = None
+        self.https_port: int | None = None
+
+    def _make(self, port: int, tls: bool) -> wsgi.Server:
+        server = wsgi.Server((self.settings.host, port), self.app, numthreads=self.threads,
+                             server_name="batchai-emulator", shutdown_timeout=2)
+        if tls:
+            server.ssl_adapter = BuiltinSSLAdapter(str(self.cert), str(self.key))
+        server.prepare()
+        return server
+
+    def start(self) -> "EmulatorServer":
+        http = self._make(self.settings.port, tls=False)
+        https = self._make(self.settings.https_port, tls=True)
+        self.http_port = http.bind_addr[1]
+        self.https_port = https.bind_addr[1]
+        self.ext.bound_https_port = self.https_port
+        for server in (http, https):
+            server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            t = threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True)
+            t.start()
+            self._servers.append(server)
+            self._threads.append(t)
+        self.ext.scheduler.start()
+        return self
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{_url_host(self.settings.host)}:{self.http_port}"
+
+    @property
+    def https_url(self) -> str:
+        return f"https://{_url_host(self.settings.host)}:{self.https_port}"
+
+    def stop(self) -> None:
+        self.ext.scheduler.stop()
+        for server in self._servers:
+            server.stop()
+        for t in self._threads:
+            t.join(timeout=5)
+        self.ext.store.close()
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

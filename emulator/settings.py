@@ -1,0 +1,72 @@
+"""One Settings object for the whole emulator, from command-line flags and BATCHAI_EMULATOR_* variables.
+
+Precedence: explicit flag > environment variable > default. Every field has a matching variable named
+BATCHAI_EMULATOR_<FIELD> (upper case), e.g. BATCHAI_EMULATOR_HTTPS_PORT=9443.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "BATCHAI_EMULATOR_"
+
+# Azurite-style well-known development account. Not `devstoreaccount1`: azure-storage-file 2.1.0 refuses that name.
+DEFAULT_STORAGE_ACCOUNT = "batchaidev"
+DEFAULT_STORAGE_KEY = "YmF0Y2hhaS1lbXVsYXRvci13ZWxsLWtub3duLWRldmVsb3BtZW50LWtleS0wMDAwMDAwMDA9PQ=="
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    https_port: int = 8443
+    data_dir: Path = field(default_factory=lambda: Path("~/.batchai-emulator").expanduser())
+    # seconds a cluster stays `resizing` before it becomes `steady` (the service took minutes)
+    allocation_delay: float = 1.0
+    # seconds between two scheduler ticks
+    tick_interval: float = 0.2
+    # NAME:KEY pairs; empty means the single documented default account
+    storage_accounts: list[str] = field(default_factory=list)
+    # public base URLs written into responses when the emulator sits behind a proxy or in a container;
+    # empty means "derive from the request's Host header"
+    public_http_url: str = ""
+    public_https_url: str = ""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.data_dir = Path(settings.data_dir).expanduser().resolve()
+        return settings
+
+    def accounts(self) -> dict[str, str]:
+        """Storage accounts served by the file endpoint: {name: base64 key}."""
+        if not self.storage_accounts:
+            return {DEFAULT_STORAGE_ACCOUNT: DEFAULT_STORAGE_KEY}
+        out = {}
+        for item in self.storage_accounts:
+            name, sep, key = item.partition(":")
+            if not sep or not name or not key:
+                raise ValueError(f"--storage-account expects NAME:KEY, got {item!r}")
+            out[name] = key
+        return out
+
+
+def _parse(name: str, type_: str, raw: str):
+    if type_ == "int":
+        return int(raw)
+    if type_ == "float":
+        return float(raw)
+    if type_ == "Path":
+        return Path(raw)
+    if type_.startswith("list"):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw

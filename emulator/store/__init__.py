@@ -1,0 +1,47 @@
+"""The persistence contract the backend and the runner rely on.
+
+A Store holds every ARM resource the emulator knows (resource groups, Batch AI resources, storage accounts) as
+records keyed by their canonical ARM id, compared case-insensitively as ARM does. Contract:
+
+* ``get(id)`` returns the record or None; ids are case-insensitive.
+* ``create(...)`` inserts a new record and fails with ``AlreadyExists`` if the id is taken; ``replace`` overwrites
+  unconditionally (create-or-update semantics of PUT).
+* ``compare_and_set(id, expected_version, body)`` writes only if the stored version still equals
+  ``expected_version`` and returns the new record, else None. Every state change the runner makes goes through
+  it, so two writers (a terminate request and a container exit) can never both win.
+* ``delete_tree(id)`` removes the record and every record whose id starts with ``id + "/"``, atomically, and
+  returns the removed records (children first).
+* ``list(kind, parent=..., under=...)`` returns records of one kind in name order (case-insensitive), after
+  ``after`` (an exclusive name bound used for paging), at most ``limit`` of them.
+* Writes are durable when the call returns (SQLite WAL, synchronous=NORMAL survives process crashes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str          # ARM id as first created (original case)
+    kind: str        # resourceGroup | workspace | experiment | cluster | job | fileServer | storageAccount
+    parent: str      # parent ARM id (original case), "" for top level
+    name: str
+    body: dict[str, Any]
+    version: int
+    seq: int
+
+
+class Store(Protocol):
+    def get(self, id: str) -> Record | None: ...
+    def create(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
+    def replace(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
+    def compare_and_set(self, id: str, expected_version: int, body: dict) -> Record | None: ...
+    def delete_tree(self, id: str) -> list[Record]: ...
+    def list(self, kind: str, parent: str | None = None, under: str | None = None,
+             after: str | None = None, limit: int | None = None) -> list[Record]: ...
+    def close(self) -> None: ...

@@ -1,0 +1,179 @@
+"""SQLite implementation of the Store contract (see store/__init__.py).
+
+One file, WAL journal, a busy timeout so concurrent request threads and the scheduler thread queue instead of
+failing, and a schema version in PRAGMA user_version. Connections are per thread.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from . import AlreadyExists, Record
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    key     TEXT PRIMARY KEY,          -- lower-cased ARM id
+    id      TEXT NOT NULL,             -- ARM id as created
+    kind    TEXT NOT NULL,
+    parent  TEXT NOT NULL,             -- lower-cased parent id
+    parent_id TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    sort_name TEXT NOT NULL,           -- lower-cased name
+    body    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    seq     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resources_by_parent ON resources(kind, parent, sort_name);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class SchemaError(RuntimeError):
+    pass
+
+
+class SqliteStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SchemaError(f"{self.path} has schema version {version}; this emulator knows up to "
+                              f"{SCHEMA_VERSION}. Use a newer emulator or another --data-dir.")
+        with conn:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _tx(self):
+        return _Tx(self._conn())
+
+    @staticmethod
+    def _record(row) -> Record:
+        return Record(id=row[0], kind=row[1], parent=row[2], name=row[3], body=json.loads(row[4]),
+                      version=row[5], seq=row[6])
+
+    _COLS = "id, kind, parent_id, name, body, version, seq"
+
+    def get(self, id: str) -> Record | None:
+        row = self._conn().execute(f"SELECT {self._COLS} FROM resources WHERE key = ?", (id.lower(),)).fetchone()
+        return self._record(row) if row else None
+
+    def _next_seq(self, conn) -> int:
+        conn.execute("INSERT INTO counters(name, value) VALUES('seq', 1) "
+                     "ON CONFLICT(name) DO UPDATE SET value = value + 1")
+        return conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0]
+
+    def create(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record:
+        with self._tx() as conn:
+            if conn.execute("SELECT 1 FROM resources WHERE key = ?", (id.lower(),)).fetchone():
+                raise AlreadyExists(id)
+            seq = self._next_seq(conn)
+            conn.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (id.lower(), id, kind, parent.lower(), parent, name, name.lower(),
+                          json.dumps(body), 1, seq))
+        return Record(id, kind, parent, name, body, 1, seq)
+
+    def replace(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record:
+        with self._tx() as conn:
+            row = conn.execute("SELECT id, version, seq FROM resources WHERE key = ?", (id.lower(),)).fetchone()
+            if row:
+                conn.execute("UPDATE resources SET body = ?, version = ? WHERE key = ?",
+                             (json.dumps(body), row[1] + 1, id.lower()))
+                return Record(row[0], kind, parent, name, body, row[1] + 1, row[2])
+            seq = self._next_seq(conn)
+            conn.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (id.lower(), id, kind, parent.lower(), parent, name, name.lower(),
+                          json.dumps(body), 1, seq))
+            return Record(id, kind, parent, name, body, 1, seq)
+
+    def compare_and_set(self, id: str, expected_version: int, body: dict) -> Record | None:
+        with self._tx() as conn:
+            cur = conn.execute("UPDATE resources SET body = ?, version = version + 1 "
+                               "WHERE key = ? AND version = ?", (json.dumps(body), id.lower(), expected_version))
+            if cur.rowcount != 1:
+                return None
+            row = conn.execute(f"SELECT {self._COLS} FROM resources WHERE key = ?", (id.lower(),)).fetchone()
+        return self._record(row)
+
+    def delete_tree(self, id: str) -> list[Record]:
+        key = id.lower()
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {self._COLS} FROM resources WHERE key = ? OR substr(key, 1, ?) = ? "
+                "ORDER BY length(key) DESC", (key, len(key) + 1, key + "/")).fetchall()
+            conn.execute("DELETE FROM resources WHERE key = ? OR substr(key, 1, ?) = ?",
+                         (key, len(key) + 1, key + "/"))
+        return [self._record(r) for r in rows]
+
+    def list(self, kind: str, parent: str | None = None, under: str | None = None,
+             after: str | None = None, limit: int | None = None) -> list[Record]:
+        sql = f"SELECT {self._COLS} FROM resources WHERE kind = ?"
+        args: list = [kind]
+        if parent is not None:
+            sql += " AND parent = ?"
+            args.append(parent.lower())
+        if under is not None:
+            prefix = under.lower().rstrip("/") + "/"
+            sql += " AND substr(key, 1, ?) = ?"
+            args += [len(prefix), prefix]
+        if after is not None:
+            sql += " AND (sort_name, key) > (?, ?)"
+            args += list(after_key(after))
+        sql += " ORDER BY sort_name, key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [self._record(r) for r in self._conn().execute(sql, args).fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+def after_key(token: str) -> tuple[str, str]:
+    """Paging bound: the (sort_name, key) of the last record of the previous page, joined by a newline."""
+    name, _, key = token.partition("\n")
+    return name, key
+
+
+def page_token(record: Record) -> str:
+    return record.name.lower() + "\n" + record.id.lower()
+
+
+class _Tx:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False

@@ -1,0 +1,177 @@
+"""Request checks built from the swagger, run once before any view: path-parameter patterns and lengths, query
+parameter types and bounds, and request bodies (JSON Schema from the swagger definitions).
+
+Deliberate choices, each as the ARM front door behaves: enum values compare case-insensitively (the SDKs send
+`dedicated`, docs write `Dedicated`); properties the swagger does not know, and read-only properties, are
+dropped rather than rejected (the service ignored unknown members; the official examples send some).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from jsonschema import Draft4Validator, validators
+from jsonschema.exceptions import ValidationError
+
+from .errors import EmulatorError
+from .routing import SpecOperation
+
+
+def _ci_enum(validator, enums, instance, schema):
+    if isinstance(instance, str):
+        if instance.lower() not in {str(e).lower() for e in enums}:
+            yield ValidationError(f"{instance!r} is not one of {enums}")
+    elif instance not in enums:
+        yield ValidationError(f"{instance!r} is not one of {enums}")
+
+
+_Validator = validators.extend(Draft4Validator, {"enum": _ci_enum})
+
+
+def _python_pattern(pattern: str) -> str:
+    return pattern  # swagger uses ECMA regexes; every pattern in the three files is valid Python `re` too
+
+
+def check_path(op: SpecOperation, params: dict[str, str]) -> None:
+    for p in op.param("path"):
+        name = p["name"]
+        value = params.get(name)
+        if value is None:
+            continue
+        _check_scalar(p, value, name, path=True)
+
+
+def check_query(op: SpecOperation, args) -> dict[str, Any]:
+    """Query parameters of `op`, typed and defaulted; api-version is checked by the router."""
+    out: dict[str, Any] = {}
+    for p in op.param("query"):
+        name = p["name"]
+        if name == "api-version":
+            continue
+        raw = args.get(name)
+        if raw is None:
+            if p.get("required"):
+                raise EmulatorError(400, "MissingRequiredParameter",
+                                    f"The query parameter '{name}' is required.", target=name)
+            if "default" in p:
+                out[name] = p["default"]
+            continue
+        out[name] = _check_scalar(p, raw, name, path=False)
+    return out
+
+
+def _check_scalar(p: dict, raw: str, name: str, path: bool):
+    code = "InvalidResourceName" if path and name.lower().endswith("name") else "InvalidParameter"
+    value: Any = raw
+    if p.get("type") == "integer":
+        if not re.fullmatch(r"[+-]?\d+", raw):
+            raise EmulatorError(400, code, f"The value '{raw}' of parameter '{name}' is not an integer.", name)
+        value = int(raw)
+        if "minimum" in p and value < p["minimum"]:
+            raise EmulatorError(400, code, f"The value of parameter '{name}' must be at least {p['minimum']}.",
+                                name)
+        if "maximum" in p and value > p["maximum"]:
+            raise EmulatorError(400, code, f"The value of parameter '{name}' must be at most {p['maximum']}.",
+                                name)
+        return value
+    if "minLength" in p and len(raw) < p["minLength"] or "maxLength" in p and len(raw) > p["maxLength"]:
+        raise EmulatorError(400, code, f"The value '{raw}' of parameter '{name}' must be from "
+                            f"{p.get('minLength', 0)} through {p.get('maxLength')} characters long.", name)
+    if "pattern" in p and not re.search(_python_pattern(p["pattern"]), raw):
+        raise EmulatorError(400, code, f"The value '{raw}' of parameter '{name}' is invalid: it must match "
+                            f"the pattern '{p['pattern']}'.", name)
+    return value
+
+
+def body_parameter(op: SpecOperation) -> dict | None:
+    found = op.param("body")
+    return found[0] if found else None
+
+
+def parse_json(raw: bytes) -> Any:
+    """The request body as JSON; an empty body is None (SDKs send empty PUTs with a JSON content type)."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EmulatorError(400, "InvalidRequestContent",
+                            f"The request content was invalid and could not be deserialized: {exc}.") from None
+
+
+def check_body(op: SpecOperation, body: Any) -> Any:
+    """Validate `body` against the operation's body schema; return it without read-only or unknown members."""
+    p = body_parameter(op)
+    if p is None:
+        return body
+    if body is None:
+        if p.get("required"):
+            raise EmulatorError(400, "InvalidRequestContent", "The request content is required but was empty.")
+        return None
+    schema = p["schema"]
+    errors = sorted(_validator(op.api_version, json.dumps(schema, sort_keys=True)).iter_errors(body),
+                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise _to_error(errors[0])
+    return prune(schema, body, op.definitions)
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(api_version: str, schema_json: str):
+    from . import spec
+    schema = dict(json.loads(schema_json))
+    schema["definitions"] = spec.load(api_version)["definitions"]
+    return _Validator(schema)
+
+
+def _to_error(e: ValidationError) -> EmulatorError:
+    path = ".".join(str(x) for x in e.absolute_path)
+    if e.validator == "required":
+        missing = re.match(r"'([^']+)'", e.message)
+        name = missing.group(1) if missing else "?"
+        target = f"{path}.{name}" if path else name
+        return EmulatorError(400, "MissingRequiredProperty",
+                             f"The request content is missing the required property '{target}'.", target=target)
+    what = {"type": f"must be of type {e.validator_value}",
+            "enum": f"must be one of {', '.join(map(str, e.validator_value))}",
+            "pattern": f"must match the pattern '{e.validator_value}'",
+            "minimum": f"must be at least {e.validator_value}",
+            "maximum": f"must be at most {e.validator_value}",
+            "minLength": f"must be at least {e.validator_value} characters long",
+            "maxLength": f"must be at most {e.validator_value} characters long",
+            "minItems": f"must have at least {e.validator_value} items"}.get(e.validator, e.message)
+    return EmulatorError(400, "InvalidPropertyValue",
+                         f"The value {json.dumps(e.instance)[:200]} of property '{path or '(body)'}' is invalid: "
+                         f"it {what}.", target=path or None)
+
+
+def _deref(schema: dict, definitions: dict) -> dict:
+    seen = 0
+    while "$ref" in schema and seen < 32:
+        schema = definitions[schema["$ref"].split("/")[-1]]
+        seen += 1
+    return schema
+
+
+def _properties(schema: dict, definitions: dict) -> dict[str, dict]:
+    schema = _deref(schema, definitions)
+    props = dict(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        props.update(_properties(part, definitions))
+    return props
+
+
+def prune(schema: dict, value: Any, definitions: dict) -> Any:
+    """Drop read-only and unknown members, following $ref, allOf, properties and items."""
+    schema = _deref(schema, definitions)
+    if isinstance(value, dict):
+        if "additionalProperties" in schema and not schema.get("properties"):
+            return value  # a map such as `tags`: keys are user data
+        props = _properties(schema, definitions)
+        return {k: prune(props[k], v, definitions) for k, v in value.items()
+                if k in props and not _deref(props[k], definitions).get("readOnly") and not props[k].get("readOnly")}
+    if isinstance(value, list) and "items" in schema:
+        return [prune(schema["items"], v, definitions) for v in value]
+    return value

@@ -1,0 +1,67 @@
+"""Virtual machine sizes Batch AI clusters used: vCPUs and NVIDIA GPUs per node, and the quota family.
+
+Numbers are from the Azure VM size pages (docs.microsoft.com/azure/virtual-machines/linux/sizes-gpu, the NC, NCv2,
+NCv3, ND, NDv2 and NV/NVv3 series tables, and sizes-general / sizes-compute for CPU sizes), as listed in 2018-2020.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class VmSize:
+    name: str
+    vcpus: int
+    gpus: int
+    family: str   # as in the Usages names: "Standard NC Family"
+
+
+_TABLE = [
+    # NC-series (K80): NC6 1 GPU, NC12 2, NC24 and NC24r 4
+    ("STANDARD_NC6", 6, 1, "Standard NC Family"), ("STANDARD_NC12", 12, 2, "Standard NC Family"),
+    ("STANDARD_NC24", 24, 4, "Standard NC Family"), ("STANDARD_NC24R", 24, 4, "Standard NC Family"),
+    # NCv2-series (P100)
+    ("STANDARD_NC6S_V2", 6, 1, "Standard NCv2 Family"), ("STANDARD_NC12S_V2", 12, 2, "Standard NCv2 Family"),
+    ("STANDARD_NC24S_V2", 24, 4, "Standard NCv2 Family"), ("STANDARD_NC24RS_V2", 24, 4, "Standard NCv2 Family"),
+    # NCv3-series (V100)
+    ("STANDARD_NC6S_V3", 6, 1, "Standard NCv3 Family"), ("STANDARD_NC12S_V3", 12, 2, "Standard NCv3 Family"),
+    ("STANDARD_NC24S_V3", 24, 4, "Standard NCv3 Family"), ("STANDARD_NC24RS_V3", 24, 4, "Standard NCv3 Family"),
+    # ND-series (P40) and NDv2 (8x V100)
+    ("STANDARD_ND6S", 6, 1, "Standard ND Family"), ("STANDARD_ND12S", 12, 2, "Standard ND Family"),
+    ("STANDARD_ND24S", 24, 4, "Standard ND Family"), ("STANDARD_ND24RS", 24, 4, "Standard ND Family"),
+    ("STANDARD_ND40S_V2", 40, 8, "Standard NDv2 Family"), ("STANDARD_ND40RS_V2", 40, 8, "Standard NDv2 Family"),
+    # NV-series (M60) and NVv3
+    ("STANDARD_NV6", 6, 1, "Standard NV Family"), ("STANDARD_NV12", 12, 2, "Standard NV Family"),
+    ("STANDARD_NV24", 24, 4, "Standard NV Family"),
+    ("STANDARD_NV12S_V3", 12, 1, "Standard NVv3 Family"), ("STANDARD_NV24S_V3", 24, 2, "Standard NVv3 Family"),
+    ("STANDARD_NV48S_V3", 48, 4, "Standard NVv3 Family"),
+    # CPU sizes the Batch AI recipes used
+    ("STANDARD_D1", 1, 0, "Standard D Family"), ("STANDARD_D2", 2, 0, "Standard D Family"),
+    ("STANDARD_D3", 4, 0, "Standard D Family"), ("STANDARD_D4", 8, 0, "Standard D Family"),
+    ("STANDARD_D1_V2", 1, 0, "Standard Dv2 Family"), ("STANDARD_D2_V2", 2, 0, "Standard Dv2 Family"),
+    ("STANDARD_D3_V2", 4, 0, "Standard Dv2 Family"), ("STANDARD_D4_V2", 8, 0, "Standard Dv2 Family"),
+    ("STANDARD_D5_V2", 16, 0, "Standard Dv2 Family"), ("STANDARD_D11_V2", 2, 0, "Standard Dv2 Family"),
+    ("STANDARD_D12_V2", 4, 0, "Standard Dv2 Family"), ("STANDARD_D13_V2", 8, 0, "Standard Dv2 Family"),
+    ("STANDARD_D14_V2", 16, 0, "Standard Dv2 Family"),
+    ("STANDARD_D2_V3", 2, 0, "Standard Dv3 Family"), ("STANDARD_D4_V3", 4, 0, "Standard Dv3 Family"),
+    ("STANDARD_D8_V3", 8, 0, "Standard Dv3 Family"), ("STANDARD_D16_V3", 16, 0, "Standard Dv3 Family"),
+    ("STANDARD_F2S_V2", 2, 0, "Standard FSv2 Family"), ("STANDARD_F4S_V2", 4, 0, "Standard FSv2 Family"),
+    ("STANDARD_F8S_V2", 8, 0, "Standard FSv2 Family"), ("STANDARD_F16S_V2", 16, 0, "Standard FSv2 Family"),
+    ("STANDARD_A1", 1, 0, "Standard A0-A7 Family"), ("STANDARD_A2", 2, 0, "Standard A0-A7 Family"),
+    ("STANDARD_A3", 4, 0, "Standard A0-A7 Family"), ("STANDARD_A4", 8, 0, "Standard A0-A7 Family"),
+]
+
+SIZES = {name: VmSize(name, cpus, gpus, fam) for name, cpus, gpus, fam in _TABLE}
+
+
+def lookup(name: str) -> VmSize:
+    """The size by name, case-insensitively; unlisted sizes take their vCPUs from the number in the name (Azure's
+    naming convention, e.g. Standard_E8s_v3 -> 8) and no GPUs."""
+    key = name.upper()
+    if key in SIZES:
+        return SIZES[key]
+    m = re.match(r"STANDARD_([A-Z]+)(\d+)", key)
+    cpus = int(m.group(2)) if m else 1
+    family = f"Standard {m.group(1)} Family" if m else "Standard Family"
+    return VmSize(key, max(cpus, 1), 0, family)
