@@ -14,9 +14,12 @@ from .dispatch import Call, base_url, deleted, json_response, next_link, operati
 V = "2018-05-01"
 
 
+def _experiment(call: Call):
+    return call["subscriptionId"], call["resourceGroupName"], call["workspaceName"], call["experimentName"]
+
+
 def _ids(call: Call):
-    return (call["subscriptionId"], call["resourceGroupName"], call["workspaceName"], call["experimentName"],
-            call["jobName"])
+    return (*_experiment(call), call["jobName"])
 
 
 @operation("Jobs_Create", V)
@@ -43,7 +46,7 @@ def jobs_terminate(call: Call) -> Response:
 
 @operation("Jobs_ListByExperiment", V)
 def jobs_list_by_experiment(call: Call) -> Response:
-    page = call.ext.batchai.jobs_list_by_experiment(*_ids(call)[:4], call.query["maxresults"], skip_token())
+    page = call.ext.batchai.jobs_list_by_experiment(*_experiment(call), call.query["maxresults"], skip_token())
     return json_response(wire.page([wire.job(j) for j in page.items], next_link(page.next_token)))
 
 
