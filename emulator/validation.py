@@ -164,14 +164,19 @@ def _properties(schema: dict, definitions: dict) -> dict[str, dict]:
 
 
 def prune(schema: dict, value: Any, definitions: dict) -> Any:
-    """Drop read-only and unknown members, following $ref, allOf, properties and items."""
+    """Drop read-only and unknown members and fill the swagger's declared defaults, following $ref, allOf,
+    properties and items (the service echoed defaults such as vmPriority `dedicated` back)."""
     schema = _deref(schema, definitions)
     if isinstance(value, dict):
         if "additionalProperties" in schema and not schema.get("properties"):
             return value  # a map such as `tags`: keys are user data
         props = _properties(schema, definitions)
-        return {k: prune(props[k], v, definitions) for k, v in value.items()
-                if k in props and not _deref(props[k], definitions).get("readOnly") and not props[k].get("readOnly")}
+        out = {k: prune(props[k], v, definitions) for k, v in value.items()
+               if k in props and not _deref(props[k], definitions).get("readOnly") and not props[k].get("readOnly")}
+        for k, p in props.items():
+            if k not in out and "default" in p and not p.get("readOnly"):
+                out[k] = p["default"]
+        return out
     if isinstance(value, list) and "items" in schema:
         return [prune(schema["items"], v, definitions) for v in value]
     return value

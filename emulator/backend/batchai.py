@@ -132,6 +132,7 @@ class BatchAIBackend:
     # -- clusters --------------------------------------------------------------------------------------------
     def clusters_create(self, sub, rg, ws, name, spec: dict) -> Cluster:
         self._workspace(sub, rg, ws)
+        spec = dict(spec)
         _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
         node_setup = spec.get("node_setup") or {}
         mounts.volumes(self.data_dir, node_setup.get("mount_volumes"), mounts.MOUNT_ROOT, "check")
@@ -142,6 +143,9 @@ class BatchAIBackend:
                 raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
                                "with different properties; change it with an update (PATCH) or delete it first.")
             return existing
+        # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs).
+        spec.setdefault("virtual_machine_configuration", {"image_reference": {
+            "publisher": "Canonical", "offer": "UbuntuServer", "sku": "16.04-LTS", "version": "latest"}})
         cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec)
         self.store.replace("cluster", rid, ids.workspace(sub, rg, ws), name, cluster.to_body())
         return cluster
