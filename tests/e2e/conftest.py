@@ -1,0 +1,85 @@
+"""Fixtures for end-to-end tests that need a Docker engine and the job images.
+
+Every test collected under tests/e2e is marked ``docker``. When the engine or an
+image is missing, the tests fail in CI (``CI=true``: CI must not silently skip
+Docker tests) and are skipped elsewhere with a hint on how to set things up.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+E2E_DIR = Path(__file__).resolve().parent
+
+CPU_IMAGE = "batchai-emulator/trainer-cpu:latest"
+MPI_IMAGE = "batchai-emulator/mpi-cpu:latest"
+
+SETUP_HINT = "run `sudo bash .ci/docker.sh` (installs and starts Docker, builds the job images)"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _unavailable(message: str, hint: str = SETUP_HINT) -> None:
+    """Fail in CI, skip locally. Never returns."""
+    if _in_ci():
+        pytest.fail(f"{message}; {hint} (CI=true: Docker tests must not be skipped in CI)", pytrace=False)
+    pytest.skip(f"{message}; {hint}")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Conftest hooks see every collected item, not only this directory's.
+    for item in items:
+        try:
+            Path(str(item.path)).resolve().relative_to(E2E_DIR)
+        except ValueError:
+            continue
+        item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A ``docker.DockerClient`` connected to an engine that answers ping."""
+    try:
+        import docker
+    except ImportError as exc:  # the SDK is a project dependency
+        _unavailable(f"the docker Python SDK is not importable ({exc})")
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # DockerException, requests errors, OSError...
+        _unavailable(f"no Docker engine answers ({type(exc).__name__}: {exc})")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _require_image(client, name: str) -> str:
+    import docker
+
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        _unavailable(
+            f"Docker image {name} does not exist",
+            "build it with `sudo bash .ci/docker.sh` (offline debootstrap build, see images/README.md)",
+        )
+    return name
+
+
+@pytest.fixture(scope="session")
+def cpu_image(docker_client) -> str:
+    """Name of the CPU trainer image (python + numpy), checked to exist."""
+    return _require_image(docker_client, CPU_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def mpi_image(docker_client) -> str:
+    """Name of the MPI image (trainer image + Open MPI + ssh client), checked to exist."""
+    return _require_image(docker_client, MPI_IMAGE)
