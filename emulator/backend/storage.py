@@ -1,0 +1,174 @@
+"""ARM Microsoft.Storage/storageAccounts: create, get, list, listKeys, regenerateKey, delete, name checks.
+
+No Flask, no SQL. Accounts are Store records of kind `storageAccount` whose body is a `models.StorageAccount`
+(two generated keys included; wire.py never renders them). Storage account names are global in Azure: one name
+is taken once across every subscription and resource group, and the accounts the emulator serves from its
+settings (`--storage-account`, or the documented default) are taken too, so their fixed keys never change.
+
+The file plane finds accounts by name through `find_by_name` and verifies requests with `keys`.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from typing import Callable
+
+from .. import ids
+from ..errors import EmulatorError
+from ..models import StorageAccount
+from ..store import Store
+from .common import Page, load, paged
+
+KIND = "storageAccount"
+_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+# first path segments the emulator already routes elsewhere: an account of that name could never be reached
+RESERVED_NAMES = {"subscriptions", "providers", "metadata", "static"}
+SKU_NAMES = {"Standard_LRS", "Standard_GRS", "Standard_RAGRS", "Standard_ZRS", "Premium_LRS", "Premium_ZRS",
+             "Standard_GZRS", "Standard_RAGZRS", "StandardV2_LRS", "StandardV2_GRS", "StandardV2_ZRS",
+             "StandardV2_GZRS", "PremiumV2_LRS", "PremiumV2_ZRS"}
+KINDS = {"Storage", "StorageV2", "BlobStorage", "FileStorage", "BlockBlobStorage"}
+
+
+def new_key() -> str:
+    """A 512-bit account key, base64 like the service's (88 characters)."""
+    return base64.b64encode(secrets.token_bytes(64)).decode()
+
+
+class StorageBackend:
+    def __init__(self, store: Store, static_accounts: Callable[[], dict[str, str]] = dict):
+        self.store = store
+        # {name: key} of the accounts served from settings (their names are taken, their keys fixed)
+        self.static_accounts = static_accounts
+
+    # ---- name rules -----------------------------------------------------------------------------------------
+    def name_problem(self, name: str) -> tuple[str, str] | None:
+        """(reason, message) when `name` cannot be used for a new account, else None."""
+        if not _NAME.match(name):
+            return ("AccountNameInvalid",
+                    f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 "
+                    "characters in length and use numbers and lower-case letters only.")
+        if name in RESERVED_NAMES or name in {n.lower() for n in self.static_accounts()} \
+                or self.find_by_name(name) is not None:
+            return "AlreadyExists", f"The storage account named {name} is already taken."
+        return None
+
+    def check_name_availability(self, name: str) -> dict:
+        problem = self.name_problem(name)
+        if problem is None:
+            return {"name_available": True}
+        return {"name_available": False, "reason": problem[0], "message": problem[1]}
+
+    # ---- operations -----------------------------------------------------------------------------------------
+    def storage_accounts_create(self, sub: str, rg: str, name: str, location: str, sku: dict, kind: str,
+                                tags: dict | None) -> StorageAccount:
+        """Create the account, or update tags/sku of an existing one with the same id (PUT is idempotent)."""
+        rg_record = self._resource_group(sub, rg)
+        rid = ids.storage_account(sub, rg_record.name, name)
+        existing, rec = load(self.store, KIND, StorageAccount, rid)
+        if existing is not None:
+            if existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
+                raise EmulatorError(409, "InvalidResourceLocation",
+                                    f"The resource '{name}' already exists in location '{existing.location}'.")
+            existing.sku, existing.kind = sku, kind
+            if tags is not None:
+                existing.tags = tags
+            self.store.replace(KIND, rid, ids.resource_group(sub, rg_record.name), rec.name, existing.to_body())
+            return existing
+        problem = self.name_problem(name)
+        if problem is not None:
+            code = "StorageAccountAlreadyTaken" if problem[0] == "AlreadyExists" else problem[0]
+            raise EmulatorError(409 if problem[0] == "AlreadyExists" else 400, code, problem[1], target="name")
+        account = StorageAccount(subscription_id=sub, resource_group=rg_record.name, name=name, location=location,
+                                 tags=tags or {}, sku=sku, kind=kind, keys=[new_key(), new_key()])
+        self.store.replace(KIND, rid, ids.resource_group(sub, rg_record.name), name, account.to_body())
+        return account
+
+    def storage_accounts_get(self, sub: str, rg: str, name: str) -> StorageAccount:
+        account, _ = load(self.store, KIND, StorageAccount, ids.storage_account(sub, rg, name))
+        if account is None:
+            self._resource_group(sub, rg)
+            raise EmulatorError(404, "ResourceNotFound",
+                                f"The Resource 'Microsoft.Storage/storageAccounts/{name}' under resource group "
+                                f"'{rg}' was not found.")
+        return account
+
+    def storage_accounts_update(self, sub: str, rg: str, name: str, tags: dict | None,
+                                sku: dict | None) -> StorageAccount:
+        account = self.storage_accounts_get(sub, rg, name)
+        if tags is not None:
+            account.tags = tags
+        if sku:
+            account.sku = sku
+        self.store.replace(KIND, ids.storage_account(sub, account.resource_group, account.name),
+                           ids.resource_group(sub, account.resource_group), account.name, account.to_body())
+        return account
+
+    def storage_accounts_list_by_resource_group(self, sub: str, rg: str, limit: int, after: str | None) -> Page:
+        self._resource_group(sub, rg)
+        return paged(self.store.list(KIND, parent=ids.resource_group(sub, rg), after=after, limit=limit + 1),
+                     StorageAccount, limit)
+
+    def storage_accounts_list(self, sub: str, limit: int, after: str | None) -> Page:
+        return paged(self.store.list(KIND, under=ids.subscription(sub), after=after, limit=limit + 1),
+                     StorageAccount, limit)
+
+    def storage_accounts_list_keys(self, sub: str, rg: str, name: str) -> list[dict]:
+        account = self.storage_accounts_get(sub, rg, name)
+        return [{"key_name": f"key{i + 1}", "value": key, "permissions": "FULL"}
+                for i, key in enumerate(account.keys)]
+
+    def storage_accounts_regenerate_key(self, sub: str, rg: str, name: str, key_name: str) -> list[dict]:
+        account = self.storage_accounts_get(sub, rg, name)
+        index = {"key1": 0, "key2": 1}.get((key_name or "").lower())
+        if index is None:
+            raise EmulatorError(400, "InvalidValuesForRequestParameters",
+                                f"keyName '{key_name}' is invalid: use key1 or key2.", target="keyName")
+        account.keys[index] = new_key()
+        self.store.replace(KIND, ids.storage_account(sub, account.resource_group, account.name),
+                           ids.resource_group(sub, account.resource_group), account.name, account.to_body())
+        return self.storage_accounts_list_keys(sub, rg, name)
+
+    def storage_accounts_delete(self, sub: str, rg: str, name: str) -> StorageAccount | None:
+        """Remove the account record; returns it (None when there was none, as ARM deletes are idempotent)."""
+        self._resource_group(sub, rg)
+        account, _ = load(self.store, KIND, StorageAccount, ids.storage_account(sub, rg, name))
+        if account is None:
+            return None
+        self.store.delete_tree(ids.storage_account(sub, account.resource_group, account.name))
+        return account
+
+    # ---- lookups for the file plane -------------------------------------------------------------------------
+    def find_by_name(self, name: str) -> StorageAccount | None:
+        """The ARM-created account called `name` (names are global), or None."""
+        wanted = name.lower()
+        for rec in self.store.list(KIND):
+            if rec.name.lower() == wanted:
+                return StorageAccount.from_body(rec.body)
+        return None
+
+    def keys(self, name: str) -> tuple[str, list[bytes]] | None:
+        """(canonical name, decoded keys) of an account the file plane serves, from settings or ARM; else None."""
+        static = self.static_accounts()
+        for static_name, key in static.items():
+            if static_name == name or static_name.lower() == name.lower():
+                return static_name, [_decode_key(key)]
+        account = self.find_by_name(name)
+        if account is None:
+            return None
+        return account.name, [_decode_key(k) for k in account.keys]
+
+    def _resource_group(self, sub: str, rg: str):
+        from ..models import ResourceGroup
+        group, rec = load(self.store, "resourceGroup", ResourceGroup, ids.resource_group(sub, rg))
+        if group is None:
+            raise EmulatorError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+        return rec
+
+
+def _decode_key(key: str) -> bytes:
+    try:
+        return base64.b64decode(key, validate=True)
+    except ValueError:
+        # an operator-supplied key that is not base64 still works, as raw bytes (the SDKs would refuse it)
+        return key.encode()

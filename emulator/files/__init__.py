@@ -1,0 +1,33 @@
+"""The Azure Files data plane of the emulator (path-style: `http(s)://HOST:PORT/<account>/<share>/<path>`).
+
+Modules, from the wire inwards:
+  views.py     blueprint: raw URI -> Target, (level, verb, comp) -> operation, authentication, dispatch
+  handlers.py  one view per operation: headers and query in, plane call, headers and XML out
+  auth.py      SharedKey and SAS (account, share, file) verification; x-ms-version check
+  names.py     raw-URI parsing and Azure's naming rules (traversal refused before the disk is touched)
+  plane.py     operation semantics over disk + rows, no Flask
+  disk.py      the bytes: real files under <data-dir>/shares/<account>/<share>, per-file locks, safe paths
+  meta.py      properties and metadata in the emulator's SQLite file (documented contract there)
+  render.py    Storage XML bodies
+
+The FilePlane is created when the blueprint is registered and lives in app.extensions["azure_files"].
+"""
+from __future__ import annotations
+
+from .plane import FilePlane
+from .views import bp
+
+EXTENSION = "azure_files"
+
+
+@bp.record_once
+def _create_plane(state) -> None:
+    ext = state.app.extensions["batchai"]
+    state.app.extensions[EXTENSION] = FilePlane(ext.settings, ext.store)
+
+
+def plane(app) -> FilePlane:
+    return app.extensions[EXTENSION]
+
+
+__all__ = ["FilePlane", "bp", "plane"]

@@ -1,0 +1,200 @@
+"""What a file system cannot hold about shares, directories and files, kept in the emulator's SQLite file.
+
+Contract (tables prefixed `files_`, next to the Store's tables in `<data-dir>/emulator.db`; versioned by the row
+`files_schema.version`, not by PRAGMA user_version, which belongs to the Store):
+
+* The disk is the truth for existence, sizes, bytes and modification times: `shares/<account>/<share>/...`.
+  A share, directory or file that exists on disk exists for the API, row or no row; a row whose entry is gone
+  from disk is ignored.
+* `files_shares(account, share)`: quota (GiB), metadata and the share's ETag sequence. A share without a row
+  (made on disk) has the default quota and no metadata.
+* `files_entries(account, share, path)`: for directories and files, the HTTP properties (content type,
+  encoding, language, disposition, cache control, MD5), metadata, SMB attributes and creation time, and the
+  inode the row describes. A row applies only while the entry at `path` still has that inode, so a file that a
+  job deleted and wrote again on disk does not inherit the old file's properties.
+* `files_service(account)`: the XML last stored by Set File Service Properties.
+* Deletes through the API remove the rows of everything they removed (`forget`), in the same request.
+
+Rows are written with one short transaction each; the request threads each use their own connection.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+DEFAULT_QUOTA_GIB = 5120
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS files_shares (
+    account  TEXT NOT NULL,
+    share    TEXT NOT NULL,
+    created  REAL NOT NULL,
+    modified REAL NOT NULL,
+    quota    INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (account, share)
+);
+CREATE TABLE IF NOT EXISTS files_entries (
+    account TEXT NOT NULL,
+    share   TEXT NOT NULL,
+    path    TEXT NOT NULL,         -- '/'-joined path inside the share; '' is the root directory
+    ino     INTEGER NOT NULL,
+    props   TEXT NOT NULL,         -- JSON of EntryProps
+    PRIMARY KEY (account, share, path)
+);
+CREATE TABLE IF NOT EXISTS files_service (account TEXT PRIMARY KEY, properties TEXT NOT NULL);
+"""
+
+
+class MetaSchemaError(RuntimeError):
+    pass
+
+
+@dataclass
+class ShareRow:
+    created: float
+    modified: float
+    quota: int = DEFAULT_QUOTA_GIB
+    metadata: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
+
+
+@dataclass
+class EntryProps:
+    """Properties a file or directory carries beyond its bytes. Content settings apply to files only."""
+    content_type: str | None = None
+    content_encoding: str | None = None
+    content_language: str | None = None
+    content_disposition: str | None = None
+    cache_control: str | None = None
+    content_md5: str | None = None       # base64, as set by the client; the service never computes it
+    metadata: dict[str, str] = field(default_factory=dict)
+    attributes: str | None = None        # SMB attributes as the client last set them ("Archive", "ReadOnly|...")
+    created: float | None = None         # x-ms-file-creation-time (epoch seconds)
+    permission_key: str | None = None
+
+    @classmethod
+    def from_json(cls, text: str) -> "EntryProps":
+        data = json.loads(text)
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class MetaStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._conn().executescript(_SCHEMA)       # CREATE ... IF NOT EXISTS: idempotent
+        with self._tx() as c:
+            row = c.execute("SELECT version FROM files_schema").fetchone()
+            if row is None:
+                c.execute("INSERT INTO files_schema VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                raise MetaSchemaError(f"{self.path} holds file-plane schema {row[0]}; this emulator knows up to "
+                                      f"{SCHEMA_VERSION}.")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _tx(self):
+        return _Tx(self._conn())
+
+    # ---- shares ---------------------------------------------------------------------------------------------
+    def share(self, account: str, share: str) -> ShareRow | None:
+        row = self._conn().execute("SELECT created, modified, quota, metadata, seq FROM files_shares "
+                                   "WHERE account = ? AND share = ?", (account, share)).fetchone()
+        if row is None:
+            return None
+        return ShareRow(row[0], row[1], row[2], json.loads(row[3]), row[4])
+
+    def put_share(self, account: str, share: str, row: ShareRow) -> ShareRow:
+        """Insert or replace the share's row; bumps its sequence (so its ETag) and modification time."""
+        with self._tx() as c:
+            old = c.execute("SELECT seq FROM files_shares WHERE account = ? AND share = ?",
+                            (account, share)).fetchone()
+            row.seq = (old[0] if old else 0) + 1
+            row.modified = time.time()
+            c.execute("INSERT OR REPLACE INTO files_shares VALUES (?,?,?,?,?,?,?)",
+                      (account, share, row.created, row.modified, row.quota, json.dumps(row.metadata), row.seq))
+        return row
+
+    def shares(self, account: str) -> dict[str, ShareRow]:
+        rows = self._conn().execute("SELECT share, created, modified, quota, metadata, seq FROM files_shares "
+                                    "WHERE account = ?", (account,)).fetchall()
+        return {r[0]: ShareRow(r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows}
+
+    # ---- directories and files ------------------------------------------------------------------------------
+    def entry(self, account: str, share: str, path: str, ino: int) -> EntryProps | None:
+        row = self._conn().execute("SELECT ino, props FROM files_entries WHERE account = ? AND share = ? "
+                                   "AND path = ?", (account, share, path)).fetchone()
+        if row is None or row[0] != ino:
+            return None
+        return EntryProps.from_json(row[1])
+
+    def put_entry(self, account: str, share: str, path: str, ino: int, props: EntryProps) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO files_entries VALUES (?,?,?,?,?)",
+                      (account, share, path, ino, json.dumps(asdict(props))))
+
+    def forget(self, account: str, share: str | None = None, path: str | None = None) -> None:
+        """Drop rows: a whole account, a whole share, or one path and everything below it."""
+        with self._tx() as c:
+            if share is None:
+                c.execute("DELETE FROM files_entries WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_shares WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_service WHERE account = ?", (account,))
+            elif path is None:
+                c.execute("DELETE FROM files_entries WHERE account = ? AND share = ?", (account, share))
+                c.execute("DELETE FROM files_shares WHERE account = ? AND share = ?", (account, share))
+            else:
+                c.execute("DELETE FROM files_entries WHERE account = ? AND share = ? AND "
+                          "(path = ? OR substr(path, 1, ?) = ?)", (account, share, path, len(path) + 1, path + "/"))
+
+    # ---- service --------------------------------------------------------------------------------------------
+    def service_properties(self, account: str) -> str | None:
+        row = self._conn().execute("SELECT properties FROM files_service WHERE account = ?", (account,)).fetchone()
+        return row[0] if row else None
+
+    def put_service_properties(self, account: str, xml: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO files_service VALUES (?, ?)", (account, xml))
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+class _Tx:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False

@@ -1,0 +1,155 @@
+"""The request target of a file-plane request, parsed from the raw URI, and Azure Files naming rules.
+
+The raw request URI (cheroot's REQUEST_URI, or RAW_URI/REQUEST_URI of other WSGI servers) is split on "/" before
+any percent-decoding, so "%2F" can never become a separator and ".." hidden as "%2E%2E" is still seen as "..".
+Every segment is then decoded (UTF-8, strict) and checked against the service's rules; anything that could name
+a place outside the share ("..", ".", encoded slashes or backslashes, NUL) is refused with 400 before the disk is
+touched.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote, unquote_to_bytes
+
+from ..errors import StorageError
+
+SHARE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
+ACCOUNT_SEGMENT = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# characters Azure Files refuses in directory and file names (and every control character)
+_BAD_CHARS = set('"\\/:|<>*?') | {chr(c) for c in range(0x20)}
+_DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL", "CLOCK$"} | {f"COM{i}" for i in range(1, 10)} \
+    | {f"LPT{i}" for i in range(1, 10)}
+MAX_COMPONENT = 255
+MAX_PATH = 2048
+MAX_DEPTH = 250
+
+
+@dataclass
+class Target:
+    """What a request names: the account segment, an optional share and path parts (decoded), plus the raw URI."""
+    raw_path: str                    # path exactly as sent, percent-encoding kept (signed by SharedKey)
+    account: str                     # first segment (decoded)
+    share: str | None = None
+    parts: list[str] = field(default_factory=list)
+    query: list[tuple[str, str]] = field(default_factory=list)   # decoded (name, value) pairs, in order
+
+    @property
+    def path(self) -> str:
+        return "/".join(self.parts)
+
+    def arg(self, name: str) -> str | None:
+        """The first value of a query parameter (names compared case-insensitively, as the service does)."""
+        name = name.lower()
+        for k, v in self.query:
+            if k.lower() == name:
+                return v
+        return None
+
+
+def invalid_uri(message: str) -> StorageError:
+    return StorageError(400, "InvalidUri", message)
+
+
+def invalid_name(message: str) -> StorageError:
+    return StorageError(400, "InvalidResourceName", message)
+
+
+def raw_request_uri(environ: dict) -> str:
+    """The request target as the client sent it (origin form), falling back to the decoded path if unknown."""
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not raw:
+        from urllib.parse import quote
+        raw = quote(environ.get("PATH_INFO", "/"), safe="/~!$&'()*+,;=:@")
+        if environ.get("QUERY_STRING"):
+            raw += "?" + environ["QUERY_STRING"]
+    if "://" in raw.split("?", 1)[0]:
+        # absolute form (proxies): drop scheme and authority
+        rest = raw.split("://", 1)[1]
+        raw = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+    return raw
+
+
+def _decode(segment: str) -> str:
+    try:
+        return unquote_to_bytes(segment).decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_uri("The request URI contains a percent-encoded sequence that is not UTF-8.") from None
+
+
+def parse_query(raw_query: str) -> list[tuple[str, str]]:
+    out = []
+    for item in raw_query.split("&") if raw_query else []:
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        try:
+            out.append((unquote(name.replace("+", " "), errors="strict"),
+                        unquote(value.replace("+", " "), errors="strict")))
+        except UnicodeDecodeError:
+            raise invalid_uri("A query parameter is not valid UTF-8 after percent-decoding.") from None
+    return out
+
+
+def parse_target(raw_uri: str) -> Target:
+    raw_path, _, raw_query = raw_uri.partition("?")
+    if not raw_path.startswith("/"):
+        raise invalid_uri("The request URI must be an absolute path.")
+    segments = raw_path.split("/")[1:]
+    if segments and segments[-1] == "" and len(segments) > 1:
+        segments = segments[:-1]            # one trailing slash is harmless ("/account/", "/account/share/dir/")
+    decoded = [_decode(s) for s in segments]
+    target = Target(raw_path=raw_path, account=decoded[0] if decoded else "", query=parse_query(raw_query))
+    if len(decoded) > 1:
+        target.share = decoded[1]
+        target.parts = decoded[2:]
+    for raw, name in zip(segments[1:], decoded[1:]):
+        if name == "":
+            raise invalid_uri("The request URI contains an empty path segment ('//').")
+        if name in (".", ".."):
+            raise invalid_uri(f"The path segment '{raw}' is not allowed: '.' and '..' cannot name files or "
+                              "directories, and paths never leave the share.")
+        if "/" in name or "\\" in name:
+            raise invalid_uri(f"The path segment '{raw}' contains an encoded '/' or '\\', which is not allowed.")
+    if target.share is not None:
+        check_share_name(target.share)
+    check_path(target.parts)
+    return target
+
+
+def check_share_name(name: str) -> None:
+    if not SHARE_NAME.match(name) or "--" in name:
+        raise invalid_name(f"The share name '{name}' is invalid: use 3-63 lower-case letters, digits and single "
+                           "hyphens, starting and ending with a letter or digit.")
+
+
+def check_path(parts: list[str]) -> None:
+    if len(parts) > MAX_DEPTH:
+        raise invalid_name(f"The path is {len(parts)} levels deep; Azure Files allows {MAX_DEPTH}.")
+    if len("/".join(parts)) > MAX_PATH:
+        raise invalid_name(f"The path is longer than {MAX_PATH} characters.")
+    for name in parts:
+        if len(name) > MAX_COMPONENT:
+            raise invalid_name(f"The name '{name[:40]}...' is longer than {MAX_COMPONENT} characters.")
+        bad = sorted(set(name) & _BAD_CHARS)
+        if bad:
+            shown = ", ".join(repr(c) for c in bad)
+            raise invalid_name(f"The name '{name}' contains characters Azure Files does not allow ({shown}).")
+
+
+def check_new_name(name: str) -> None:
+    """Extra rules for names being created (reserved device names), beyond what any request may name."""
+    stem = name.split(".", 1)[0].upper()
+    if stem in _DEVICE_NAMES:
+        raise invalid_name(f"The name '{name}' is a reserved device name and cannot be used for a file or directory.")
+
+
+def listable(name: str) -> bool:
+    """Whether an entry found on disk can be listed and addressed through the API (valid UTF-8, valid name)."""
+    if name in (".", "..") or len(name) > MAX_COMPONENT:
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:          # undecodable bytes on disk (surrogate escapes)
+        return False
+    return not (set(name) & _BAD_CHARS)

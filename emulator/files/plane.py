@@ -1,0 +1,254 @@
+"""Operation semantics of the file service: shares, directories and files. No Flask here.
+
+Each method takes decoded names (already checked by names.py), works on the disk (disk.py) and the property
+rows (meta.py), and returns small info objects the views render; failures are StorageErrors with the service's
+codes. Validation of everything a request carries happens before anything is written.
+"""
+from __future__ import annotations
+
+import os
+import stat as statmod
+import time
+from dataclasses import dataclass, field
+
+from ..backend.storage import StorageBackend
+from ..errors import StorageError
+from . import names
+from .disk import Disk, Entry, etag, tag
+from .meta import DEFAULT_QUOTA_GIB, EntryProps, MetaStore, ShareRow
+
+MAX_QUOTA_GIB = 102400
+PERMISSION_KEY = "4066528134148476695*1"     # one synthetic security descriptor for everything (no SMB ACLs here)
+
+
+@dataclass
+class ShareInfo:
+    name: str
+    etag: str
+    last_modified: float
+    quota: int
+    metadata: dict[str, str]
+
+
+@dataclass
+class NodeInfo:
+    """A directory or file as the API shows it: disk facts plus the row's properties."""
+    path: str
+    is_dir: bool
+    st: os.stat_result
+    parent_ino: int
+    props: EntryProps = field(default_factory=EntryProps)
+
+    @property
+    def etag(self) -> str:
+        return etag(self.st)
+
+    @property
+    def size(self) -> int:
+        return 0 if self.is_dir else self.st.st_size
+
+    @property
+    def attributes(self) -> str:
+        return self.props.attributes or ("Directory" if self.is_dir else "Archive")
+
+    @property
+    def created(self) -> float:
+        return self.props.created if self.props.created is not None else min(self.st.st_mtime, self.st.st_ctime)
+
+
+class FilePlane:
+    def __init__(self, settings, store):
+        self.settings = settings
+        self.store = store
+        self.disk = Disk(settings.data_dir)
+        self.meta = MetaStore(settings.data_dir / "emulator.db")
+
+    # ---- accounts -------------------------------------------------------------------------------------------
+    def account(self, name: str) -> tuple[str, list[bytes]] | None:
+        """(canonical name, keys) of a served account: from settings, or created through ARM."""
+        if not names.ACCOUNT_SEGMENT.match(name):
+            return None
+        return StorageBackend(self.store, self.settings.accounts).keys(name)
+
+    def forget_account(self, account: str) -> None:
+        """Drop an account's shares and rows (the account was deleted through ARM)."""
+        self.disk.delete_account(account)
+        self.meta.forget(account)
+
+    # ---- shares ---------------------------------------------------------------------------------------------
+    def _share_info(self, account: str, share: str, row: ShareRow | None = None) -> ShareInfo:
+        row = row or self.meta.share(account, share)
+        if row is not None:
+            return ShareInfo(share, tag("share", row.created, row.seq), row.modified, row.quota, row.metadata)
+        st = os.stat(self.disk.share_path(account, share))
+        return ShareInfo(share, etag(st), st.st_mtime, DEFAULT_QUOTA_GIB, {})
+
+    def create_share(self, account: str, share: str, quota: int | None, metadata: dict[str, str]) -> ShareInfo:
+        if not self.disk.create_share(account, share):
+            raise StorageError(409, "ShareAlreadyExists", "The specified share already exists.")
+        now = time.time()
+        row = self.meta.put_share(account, share, ShareRow(now, now, quota or DEFAULT_QUOTA_GIB, metadata))
+        return self._share_info(account, share, row)
+
+    def share(self, account: str, share: str) -> ShareInfo:
+        self.disk.share_root(account, share)
+        return self._share_info(account, share)
+
+    def delete_share(self, account: str, share: str) -> None:
+        self.disk.share_root(account, share)
+        self.disk.delete_share(account, share)
+        self.meta.forget(account, share)
+
+    def _update_share(self, account: str, share: str, quota: int | None = None,
+                      metadata: dict[str, str] | None = None) -> ShareInfo:
+        self.disk.share_root(account, share)
+        row = self.meta.share(account, share)
+        if row is None:
+            st = os.stat(self.disk.share_path(account, share))
+            row = ShareRow(created=st.st_mtime, modified=st.st_mtime)
+        if quota is not None:
+            row.quota = quota
+        if metadata is not None:
+            row.metadata = metadata
+        return self._share_info(account, share, self.meta.put_share(account, share, row))
+
+    def set_share_metadata(self, account: str, share: str, metadata: dict[str, str]) -> ShareInfo:
+        return self._update_share(account, share, metadata=metadata)
+
+    def set_share_quota(self, account: str, share: str, quota: int | None) -> ShareInfo:
+        return self._update_share(account, share, quota=quota)
+
+    def list_shares(self, account: str, prefix: str, marker: str | None,
+                    limit: int) -> tuple[list[ShareInfo], str | None]:
+        found = [n for n in self.disk.share_names(account) if n.startswith(prefix) and (not marker or n >= marker)]
+        rows = self.meta.shares(account)
+        page = []
+        for name in found[:limit]:
+            try:
+                page.append(self._share_info(account, name, rows.get(name)))
+            except FileNotFoundError:
+                continue      # deleted while listing
+        return page, found[limit] if len(found) > limit else None
+
+    def share_usage(self, account: str, share: str) -> int:
+        return self.disk.share_usage(self.disk.share_root(account, share))
+
+    # ---- directories and files ------------------------------------------------------------------------------
+    def _locate(self, account: str, share: str, parts: list[str]) -> tuple[str, str]:
+        root = self.disk.share_root(account, share)
+        return root, self.disk.resolve(root, parts)
+
+    def _node(self, account: str, share: str, parts: list[str], real: str, st: os.stat_result) -> NodeInfo:
+        path = "/".join(parts)
+        props = self.meta.entry(account, share, path, st.st_ino) or EntryProps()
+        try:
+            parent_ino = os.stat(os.path.dirname(real)).st_ino if parts else 0
+        except OSError:
+            parent_ino = 0
+        return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
+
+    def directory(self, account: str, share: str, parts: list[str]) -> NodeInfo:
+        _, real = self._locate(account, share, parts)
+        return self._node(account, share, parts, real, self.disk.require_dir(real))
+
+    def create_directory(self, account: str, share: str, parts: list[str], props: EntryProps) -> NodeInfo:
+        names.check_new_name(parts[-1])
+        _, real = self._locate(account, share, parts)
+        st = self.disk.create_dir(real)
+        props.created = props.created if props.created is not None else time.time()
+        self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+        return self._node(account, share, parts, real, st)
+
+    def delete_directory(self, account: str, share: str, parts: list[str]) -> None:
+        root, real = self._locate(account, share, parts)
+        self.disk.delete_dir(root, real)
+        self.meta.forget(account, share, "/".join(parts))
+
+    def update_directory(self, account: str, share: str, parts: list[str], metadata: dict[str, str] | None = None,
+                         attributes: str | None = None, created: float | None = None) -> NodeInfo:
+        node = self.directory(account, share, parts)
+        if metadata is not None:
+            node.props.metadata = metadata
+        if attributes is not None:
+            node.props.attributes = attributes
+        if created is not None:
+            node.props.created = created
+        _, real = self._locate(account, share, parts)
+        st = self.disk.touch_dir(real)
+        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+        return self._node(account, share, parts, real, st)
+
+    def list_directory(self, account: str, share: str, parts: list[str], prefix: str, marker: str | None,
+                       limit: int) -> tuple[NodeInfo, list[Entry], str | None]:
+        root, real = self._locate(account, share, parts)
+        node = self._node(account, share, parts, real, self.disk.require_dir(real))
+        entries = [e for e in self.disk.list_dir(root, real)
+                   if e.name.startswith(prefix) and (not marker or e.name >= marker)]
+        return node, entries[:limit], entries[limit].name if len(entries) > limit else None
+
+    def file(self, account: str, share: str, parts: list[str]) -> NodeInfo:
+        _, real = self._locate(account, share, parts)
+        return self._node(account, share, parts, real, self.disk.require_file(real))
+
+    def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps) -> NodeInfo:
+        names.check_new_name(parts[-1])
+        _, real = self._locate(account, share, parts)
+        st = self.disk.create_file(real, size)
+        props.created = props.created if props.created is not None else time.time()
+        self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+        return self._node(account, share, parts, real, st)
+
+    def set_file_properties(self, account: str, share: str, parts: list[str], size: int | None,
+                            content: dict[str, str | None], attributes: str | None,
+                            created: float | None) -> NodeInfo:
+        node = self.file(account, share, parts)
+        _, real = self._locate(account, share, parts)
+        # Set File Properties replaces every content setting: one the request leaves out is cleared
+        for key, value in content.items():
+            setattr(node.props, key, value)
+        if attributes is not None:
+            node.props.attributes = attributes
+        if created is not None:
+            node.props.created = created
+        st = self.disk.resize(real, size) if size is not None else self.disk.touch_file(real)
+        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+        return self._node(account, share, parts, real, st)
+
+    def set_file_metadata(self, account: str, share: str, parts: list[str], metadata: dict[str, str]) -> NodeInfo:
+        node = self.file(account, share, parts)
+        _, real = self._locate(account, share, parts)
+        node.props.metadata = metadata
+        st = self.disk.touch_file(real)
+        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+        return self._node(account, share, parts, real, st)
+
+    def write_range(self, account: str, share: str, parts: list[str], offset: int, data: memoryview) -> NodeInfo:
+        _, real = self._locate(account, share, parts)
+        st = self.disk.write_range(real, offset, data)
+        return NodeInfo("/".join(parts), False, st, 0)
+
+    def clear_range(self, account: str, share: str, parts: list[str], offset: int, length: int) -> NodeInfo:
+        _, real = self._locate(account, share, parts)
+        st = self.disk.clear_range(real, offset, length)
+        return NodeInfo("/".join(parts), False, st, 0)
+
+    def file_ranges(self, account: str, share: str, parts: list[str], start: int,
+                    end: int) -> tuple[NodeInfo, list[tuple[int, int]]]:
+        node = self.file(account, share, parts)
+        _, real = self._locate(account, share, parts)
+        return node, self.disk.data_ranges(real, start, end)
+
+    def open_file(self, account: str, share: str, parts: list[str]) -> tuple[int, NodeInfo]:
+        """An open fd and the node it belongs to (fstat of that very fd, so the ETag matches the bytes)."""
+        _, real = self._locate(account, share, parts)
+        fd, st = self.disk.open_read(real)
+        try:
+            return fd, self._node(account, share, parts, real, st)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def delete_file(self, account: str, share: str, parts: list[str]) -> None:
+        _, real = self._locate(account, share, parts)
+        self.disk.delete_file(real)
+        self.meta.forget(account, share, "/".join(parts))

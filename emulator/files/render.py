@@ -1,0 +1,101 @@
+"""Storage XML bodies of the file service, shaped as both azure-storage-file 2.1.0 (ElementTree, no namespace,
+`int(Content-Length)`) and azure-storage-file-share 12.x parse them."""
+from __future__ import annotations
+
+from xml.sax.saxutils import escape, quoteattr
+
+from .disk import Entry, etag, http_date, iso7
+from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
+
+_HEAD = '<?xml version="1.0" encoding="utf-8"?>'
+
+DEFAULT_SERVICE_PROPERTIES = (
+    _HEAD + "<StorageServiceProperties>"
+    "<HourMetrics><Version>1.0</Version><Enabled>false</Enabled><RetentionPolicy><Enabled>false</Enabled>"
+    "</RetentionPolicy></HourMetrics>"
+    "<MinuteMetrics><Version>1.0</Version><Enabled>false</Enabled><RetentionPolicy><Enabled>false</Enabled>"
+    "</RetentionPolicy></MinuteMetrics>"
+    "<Cors /></StorageServiceProperties>")
+
+
+def _el(name: str, value) -> str:
+    return f"<{name}>{escape(str(value))}</{name}>"
+
+
+def _paging(prefix: str | None, marker: str | None, maxresults: int | None) -> str:
+    out = ""
+    if prefix:
+        out += _el("Prefix", prefix)
+    if marker:
+        out += _el("Marker", marker)
+    if maxresults is not None:
+        out += _el("MaxResults", maxresults)
+    return out
+
+
+def _metadata(metadata: dict[str, str]) -> str:
+    return "<Metadata>" + "".join(_el(k, v) for k, v in sorted(metadata.items())) + "</Metadata>"
+
+
+def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None, prefix: str | None,
+                marker: str | None, maxresults: int | None, with_metadata: bool) -> bytes:
+    parts = [_HEAD, f"<EnumerationResults ServiceEndpoint={quoteattr(endpoint)}>",
+             _paging(prefix, marker, maxresults), "<Shares>"]
+    for s in shares:
+        parts.append("<Share>" + _el("Name", s.name) + "<Properties>" + _el("Last-Modified", http_date(s.last_modified))
+                     + _el("Etag", s.etag) + _el("Quota", s.quota) + "</Properties>")
+        if with_metadata:
+            parts.append(_metadata(s.metadata))
+        parts.append("</Share>")
+    parts.append("</Shares>" + _el("NextMarker", next_marker or "") + "</EnumerationResults>")
+    return "".join(parts).encode("utf-8")
+
+
+def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entry], next_marker: str | None,
+                   prefix: str | None, marker: str | None, maxresults: int | None, include: set[str],
+                   extended: bool) -> bytes:
+    parts = [_HEAD, f"<EnumerationResults ServiceEndpoint={quoteattr(endpoint)} ShareName={quoteattr(share)} "
+                    f"DirectoryPath={quoteattr(node.path)}>",
+             _paging(prefix, marker, maxresults), "<Entries>"]
+    timestamps, etags = "timestamps" in include, "etag" in include
+    attributes, permission = "attributes" in include, "permissionkey" in include
+    for e in entries:
+        kind = "Directory" if e.is_dir else "File"
+        item = f"<{kind}>" + _el("Name", e.name)
+        if extended:
+            item += _el("FileId", e.st.st_ino)
+        props = "" if e.is_dir else _el("Content-Length", e.st.st_size)
+        if timestamps:
+            props += (_el("CreationTime", iso7(min(e.st.st_mtime, e.st.st_ctime)))
+                      + _el("LastAccessTime", iso7(e.st.st_atime)) + _el("LastWriteTime", iso7(e.st.st_mtime))
+                      + _el("ChangeTime", iso7(e.st.st_ctime)) + _el("Last-Modified", http_date(e.st.st_mtime)))
+        if etags:
+            props += _el("Etag", etag(e.st))
+        item += f"<Properties>{props}</Properties>" if props else "<Properties />"
+        if attributes:
+            item += _el("Attributes", "Directory" if e.is_dir else "Archive")
+        if permission:
+            item += _el("PermissionKey", PERMISSION_KEY)
+        parts.append(item + f"</{kind}>")
+    parts.append("</Entries>" + _el("NextMarker", next_marker or ""))
+    if extended:
+        parts.append(_el("DirectoryId", node.st.st_ino))
+    parts.append("</EnumerationResults>")
+    return "".join(parts).encode("utf-8")
+
+
+def ranges(found: list[tuple[int, int]]) -> bytes:
+    body = "".join(f"<Range><Start>{s}</Start><End>{e}</End></Range>" for s, e in found)
+    return (_HEAD + f"<Ranges>{body}</Ranges>").encode()
+
+
+def share_stats(usage_bytes: int) -> bytes:
+    return (_HEAD + f"<ShareStats><ShareUsageBytes>{usage_bytes}</ShareUsageBytes></ShareStats>").encode()
+
+
+def no_handles() -> bytes:
+    return (_HEAD + "<EnumerationResults><Entries /><NextMarker /></EnumerationResults>").encode()
+
+
+def no_signed_identifiers() -> bytes:
+    return (_HEAD + "<SignedIdentifiers />").encode()

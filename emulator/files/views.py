@@ -1,0 +1,155 @@
+"""HTTP of the file service: path-style `/<account>/<share>/<path...>` on the emulator's ports.
+
+Only a first segment that names a served account reaches this plane; anything else is a plain 404 of the
+emulator. A request is parsed from its raw URI (names.py), mapped to one operation by (resource level, verb,
+comp) in OPERATIONS, authenticated for that operation (auth.py), then handled by a view of handlers.py.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import NotFound
+
+from ..errors import StorageError
+from . import auth, handlers as h
+from .auth import Access
+from .names import parse_target, raw_request_uri
+
+bp = Blueprint("azure_files", __name__)
+
+_METHODS = ["GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"]
+
+# (level, verb, comp) -> (operation name, access, handler). HEAD is served by the GET operation.
+# level: service | share (restype=share) | directory (restype=directory, the share root included) | file
+OPERATIONS = {
+    ("service", "GET", "list"): ("List Shares", Access("service", "l"), h.list_shares),
+    ("service", "GET", "properties"): ("Get File Service Properties", Access("service", "r"), h.get_service_props),
+    ("service", "PUT", "properties"): ("Set File Service Properties", Access("service", "w"), h.set_service_props),
+    ("share", "PUT", None): ("Create Share", Access("container", "cw"), h.create_share),
+    ("share", "GET", None): ("Get Share Properties", Access("container", "r", "r"), h.get_share_props),
+    ("share", "DELETE", None): ("Delete Share", Access("container", "d"), h.delete_share),
+    ("share", "PUT", "metadata"): ("Set Share Metadata", Access("container", "w"), h.set_share_metadata),
+    ("share", "GET", "metadata"): ("Get Share Metadata", Access("container", "r", "r"), h.get_share_props),
+    ("share", "PUT", "properties"): ("Set Share Properties", Access("container", "w"), h.set_share_props),
+    ("share", "GET", "stats"): ("Get Share Stats", Access("container", "r", "r"), h.get_share_stats),
+    ("share", "GET", "acl"): ("Get Share ACL", Access("container", "r", "r"), h.get_share_acl),
+    ("share", "PUT", "acl"): ("Set Share ACL", Access("container", "w"), h.set_share_acl),
+    ("directory", "PUT", None): ("Create Directory", Access("object", "cw", "cw"), h.create_directory),
+    ("directory", "GET", None): ("Get Directory Properties", Access("object", "r", "r"), h.get_directory_props),
+    ("directory", "DELETE", None): ("Delete Directory", Access("object", "d", "d"), h.delete_directory),
+    ("directory", "PUT", "metadata"): ("Set Directory Metadata", Access("object", "w", "w"), h.set_directory_metadata),
+    ("directory", "GET", "metadata"): ("Get Directory Metadata", Access("object", "r", "r"), h.get_directory_props),
+    ("directory", "PUT", "properties"): ("Set Directory Properties", Access("object", "w", "w"),
+                                         h.set_directory_props),
+    ("directory", "GET", "list"): ("List Directories and Files", Access("container", "l", "l"), h.list_directory),
+    ("directory", "GET", "listhandles"): ("List Handles", Access("object", "l", "l"), h.list_handles),
+    ("directory", "PUT", "forceclosehandles"): ("Force Close Handles", Access("object", "w", "w"),
+                                                h.force_close_handles),
+    ("file", "PUT", None): ("Create File", Access("object", "cw", "cw", True), h.create_file),
+    ("file", "GET", None): ("Get File", Access("object", "r", "r", True), h.get_file),
+    ("file", "DELETE", None): ("Delete File", Access("object", "d", "d", True), h.delete_file),
+    ("file", "PUT", "range"): ("Put Range", Access("object", "w", "w", True), h.put_range),
+    ("file", "GET", "rangelist"): ("List Ranges", Access("object", "r", "r", True), h.list_ranges),
+    ("file", "PUT", "properties"): ("Set File Properties", Access("object", "w", "w", True), h.set_file_props),
+    ("file", "PUT", "metadata"): ("Set File Metadata", Access("object", "w", "w", True), h.set_file_metadata),
+    ("file", "GET", "metadata"): ("Get File Metadata", Access("object", "r", "r", True), h.get_file_metadata),
+    ("file", "GET", "listhandles"): ("List Handles", Access("object", "l", "l", True), h.list_handles),
+    ("file", "PUT", "forceclosehandles"): ("Force Close Handles", Access("object", "w", "w", True),
+                                           h.force_close_handles),
+}
+
+# operations of the REST API the emulator knows by name but does not implement
+_UNSUPPORTED = {
+    ("share", "PUT", "snapshot"): "Snapshot Share",
+    ("share", "PUT", "lease"): "Lease Share",
+    ("share", "PUT", "filepermission"): "Create Permission",
+    ("share", "GET", "filepermission"): "Get Permission",
+    ("share", "PUT", "undelete"): "Restore Share",
+    ("service", "GET", "stats"): "Get File Service Stats",
+    ("service", "POST", "userdelegationkey"): "Get User Delegation Key",
+    ("directory", "PUT", "rename"): "Rename Directory",
+    ("file", "PUT", "rename"): "Rename File",
+    ("file", "PUT", "lease"): "Lease File",
+    ("file", "PUT", "copy"): "Abort Copy File",
+    ("file", "PUT", "range+copy-source"): "Put Range From URL",
+    ("file", "PUT", "copy-source"): "Copy File",
+    ("file", "PUT", "hardlink"): "Create Hard Link",
+    ("file", "PUT", "symboliclink"): "Create Symbolic Link",
+}
+
+
+def not_supported(what: str) -> StorageError:
+    return StorageError(400, "NotSupportedByEmulator",
+                        f"{what} is not supported by the Batch AI emulator's file service.")
+
+
+def _level(target) -> str:
+    restype = target.arg("restype")
+    if target.share is None:
+        if restype not in (None, "service"):
+            raise StorageError(400, "InvalidQueryParameterValue",
+                               f"restype={restype} is not valid on the account's service endpoint.",
+                               {"QueryParameterName": "restype", "QueryParameterValue": restype})
+        return "service"
+    if restype == "directory":
+        return "directory"
+    if not target.parts:
+        if restype == "share":
+            return "share"
+        if restype is None:
+            raise StorageError(400, "InvalidUri", "The request URI names a share but not a file: add "
+                               "restype=share for share operations or restype=directory for its root directory.")
+    elif restype is None:
+        return "file"
+    raise StorageError(400, "InvalidQueryParameterValue", f"restype={restype} is not valid for this resource.",
+                       {"QueryParameterName": "restype", "QueryParameterValue": restype})
+
+
+def _operation(target, method: str):
+    level = _level(target)
+    verb = "GET" if method == "HEAD" else method
+    comp = target.arg("comp")
+    if level == "file" and verb == "PUT" and request.headers.get("x-ms-copy-source") is not None:
+        comp = "range+copy-source" if comp == "range" else ("copy-source" if comp is None else comp)
+    found = OPERATIONS.get((level, verb, comp))
+    if found is None:
+        name = _UNSUPPORTED.get((level, verb, comp))
+        if name:
+            raise not_supported(f"The operation {name}")
+        if verb not in ("GET", "PUT", "DELETE"):
+            raise StorageError(405, "UnsupportedHttpVerb",
+                               f"The resource doesn't support the specified HTTP verb {method}.")
+        what = f"comp={comp}" if comp else "no comp parameter"
+        raise StorageError(400, "InvalidQueryParameterValue",
+                           f"{method} with {what} is not an operation of a {level} in the file service.",
+                           {"QueryParameterName": "comp", "QueryParameterValue": comp or ""})
+    return found
+
+
+@bp.route("/<account>", methods=_METHODS)
+@bp.route("/<account>/", methods=_METHODS)
+@bp.route("/<account>/<path:_rest>", methods=_METHODS)
+def file_service(account: str, _rest: str = ""):
+    from . import plane
+    files = plane(current_app)
+    environ = request.environ
+    raw_uri = raw_request_uri(environ)
+    first = raw_uri.partition("?")[0].split("/")[1] if raw_uri.startswith("/") else ""
+    from urllib.parse import unquote
+    served = files.account(unquote(first))
+    if served is None:
+        raise NotFound(f"No route and no storage account match '{request.path}'.")
+    name, keys = served
+    target = parse_target(raw_uri)
+    op_name, access, handler = _operation(target, request.method)
+    principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),
+                                  request.scheme, request.remote_addr or "")
+    if target.arg("sharesnapshot") is not None:
+        raise not_supported("Share snapshots (sharesnapshot=)")
+    if request.headers.get("x-ms-lease-id") is not None:
+        raise not_supported("Leases (x-ms-lease-id)")
+    ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name)
+    resp = handler(ctx)
+    resp.headers["x-ms-version"] = principal.version or h.DEFAULT_VERSION
+    return resp
