@@ -50,7 +50,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("emulator")
     app.url_map.strict_slashes = False
     store = SqliteStore(settings.data_dir / "emulator.db")
-    scheduler = Scheduler(store, settings)
+    from .runner.executors import choose
+    scheduler = Scheduler(store, settings, executor=choose(settings, settings.data_dir))
     arm = ArmBackend(store, on_delete=scheduler.on_delete)
     ext = Extension(settings=settings, store=store, router=None, signer=Signer(settings.data_dir), arm=arm,
                     batchai=BatchAIBackend(store, arm, settings.data_dir), scheduler=scheduler)

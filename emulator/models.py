@@ -137,6 +137,9 @@ class Cluster(Base):
     errors: list[dict[str, Any]] = field(default_factory=list)
     # node ids handed out so far (stable across restarts; remote-login information lists them)
     node_ids: list[str] = field(default_factory=list)
+    # per allocated node: the GPU device ids it holds; and the nodes that cannot run jobs
+    node_gpus: list[list[str]] = field(default_factory=list)
+    unusable_nodes: list[int] = field(default_factory=list)
 
     def target_node_count(self, demand: int = 0) -> int:
         """Nodes the cluster should have: the manual target, or for auto-scale the demand clamped to bounds."""
@@ -160,9 +163,11 @@ class Job(Base):
     execution_state: str = ExecutionState.QUEUED
     execution_state_transition_time: str = field(default_factory=now_iso)
     execution_info: dict[str, Any] = field(default_factory=dict)
-    # runner bookkeeping, never rendered: nodes the job holds, submission order
+    # runner bookkeeping, never rendered: nodes the job holds, submission order, executor handles per node
     nodes: list[int] = field(default_factory=list)
     submitted: float = 0.0
+    handles: list[str] = field(default_factory=list)
+    log_path: str = ""
 
 
 @dataclass

@@ -33,6 +33,14 @@ class Settings:
     # empty means "derive from the request's Host header"
     public_http_url: str = ""
     public_https_url: str = ""
+    # job execution: auto (Docker when an engine answers, else local processes) | docker | local
+    executor: str = "auto"
+    # auto (NVML / nvidia-smi) | none | comma-separated device ids
+    gpus: str = "auto"
+    # FROM=TO image substitutions, e.g. the quickstart's CNTK GPU image -> a local CPU image
+    image_map: list[str] = field(default_factory=list)
+    # keep finished jobs' containers (labelled) for inspection; deleting the job removes them
+    keep_containers: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -60,11 +68,23 @@ class Settings:
         return out
 
 
+    def image_map_dict(self) -> dict[str, str]:
+        out = {}
+        for item in self.image_map:
+            src, sep, dst = item.partition("=")
+            if not sep or not src or not dst:
+                raise ValueError(f"--image-map expects FROM=TO, got {item!r}")
+            out[src.strip()] = dst.strip()
+        return out
+
+
 def _parse(name: str, type_: str, raw: str):
     if type_ == "int":
         return int(raw)
     if type_ == "float":
         return float(raw)
+    if type_ == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     if type_ == "Path":
         return Path(raw)
     if type_.startswith("list"):

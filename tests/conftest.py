@@ -47,9 +47,11 @@ class Live:
 
 
 def start_live(data_dir: Path, **overrides) -> Live:
-    settings = Settings.from_env(environ={}, data_dir=data_dir, port=0, https_port=0,
-                                 allocation_delay=overrides.pop("allocation_delay", 0.2),
-                                 tick_interval=0.05, **overrides)
+    """A live emulator; jobs do not run unless `executor` is given (control-plane tests keep them queued)."""
+    overrides.setdefault("executor", "none")
+    overrides.setdefault("allocation_delay", 0.2)
+    settings = Settings.from_env(environ={}, data_dir=data_dir, port=0, https_port=0, tick_interval=0.05,
+                                 **overrides)
     return Live(EmulatorServer(settings, threads=8).start())
 
 

@@ -1,8 +1,13 @@
 """The scheduler loop: one step per tick(now), so tests can drive time without threads.
 
-This part allocates cluster nodes: a cluster is `resizing` for `allocation_delay` seconds after it is created or
-its scale settings change, then `steady` with the node count its scale settings ask for (manual target, or
-auto-scale demand within its bounds). Every change is a compare-and-set on the store.
+A tick (1) allocates cluster nodes: a cluster is `resizing` for `allocation_delay` seconds after it is created or
+its scale settings change, then `steady` with the nodes its scale settings ask for (manual target, or auto-scale
+demand within its bounds), each node holding its own GPUs; (2) follows running jobs: exits, terminations,
+wall-clock limits, vanished containers; (3) starts queued jobs, gang-scheduled: a job waits until `nodeCount`
+usable nodes of its cluster are idle, in order of schedulingPriority (high, normal, low) then submission time.
+Jobs on one cluster start strictly in that order (no back-filling), so priorities mean what they say.
+(4) writes each cluster's nodeStateCounts as derived from the jobs holding its nodes.
+Every state change is a compare-and-set on the store; a lost race is simply retried on the next tick.
 """
 from __future__ import annotations
 
@@ -11,24 +16,37 @@ import threading
 import time
 import zlib
 
-from ..models import AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso, parse_iso
+from .. import vmsizes
+from ..backend.batchai import duration_seconds, terminated_error
+from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
+                      parse_iso)
 from ..store import Record, Store
+from . import states
+from .executors import VANISHED, LaunchError
+from .gpus import GpuPool
+from .launch import Planner
+from .mountcheck import mount_errors
 
 log = logging.getLogger("batchai_emulator.scheduler")
 
 
 class Scheduler:
-    def __init__(self, store: Store, settings, clock=time.time):
+    def __init__(self, store: Store, settings, executor=None, gpu_pool: GpuPool | None = None, clock=time.time):
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.executor = executor
+        self.gpus = gpu_pool or GpuPool(settings.gpus)
+        self.planner = Planner(settings.data_dir, executor.layout) if executor else None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.RLock()   # one tick at a time, and hooks do not race a tick
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="batchai-scheduler", daemon=True)
             self._thread.start()
 
@@ -36,7 +54,7 @@ class Scheduler:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
             self._thread = None
 
     def wake(self) -> None:
@@ -46,29 +64,48 @@ class Scheduler:
         while not self._stop.is_set():
             try:
                 self.tick(self.clock())
-            except Exception:  # the loop must survive a bad record; the error is logged with its traceback
+            except Exception:  # the loop must survive anything; the error is logged with its traceback
                 log.exception("scheduler tick failed")
             self._wake.wait(self.settings.tick_interval)
             self._wake.clear()
 
     # -- one step --------------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
-        for rec in self.store.list("cluster"):
-            self._allocate(rec, now)
+        with self._lock:
+            jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+            clusters = {r.id.lower(): r for r in self.store.list("cluster")}
+            for rec in clusters.values():
+                self._allocate(rec, jobs, clusters, now)
+            clusters = {r.id.lower(): r for r in self.store.list("cluster")}
+            if self.executor is not None:
+                self._follow(jobs, clusters, now)
+                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+                self._start_queued(jobs, clusters, now)
+                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+            for rec in self.store.list("cluster"):
+                self._count_nodes(rec, jobs)
 
-    def _demand(self, cluster_id: str) -> int:
-        demand = 0
-        for rec in self.store.list("job"):
-            job = Job.from_body(rec.body)
-            if job.spec.get("cluster", {}).get("id", "").lower() == cluster_id.lower() and job.execution_state in (
-                    ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING):
-                demand = max(demand, int(job.spec.get("node_count", 1)))
-        return demand
+    # -- (1) allocation --------------------------------------------------------------------------------------
+    def _claimed_gpus(self, clusters: dict[str, Record], except_id: str) -> set[str]:
+        out: set[str] = set()
+        for key, rec in clusters.items():
+            if key != except_id.lower():
+                for g in rec.body.get("node_gpus") or []:
+                    out.update(g)
+        return out
 
-    def _allocate(self, rec: Record, now: float) -> None:
+    def _allocate(self, rec: Record, jobs, clusters, now: float) -> None:
         cluster = Cluster.from_body(rec.body)
         auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
-        target = cluster.target_node_count(self._demand(rec.id) if auto else 0)
+        demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs
+                      if _cluster_key(j) == rec.id.lower() and j.execution_state in (
+                          ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING)] or [0])
+        target = cluster.target_node_count(demand if auto else 0)
+        busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
+                for n in j.nodes}
+        if target < cluster.current_node_count and busy:
+            # shrinking removes idle nodes only: nodes running jobs leave when their jobs end
+            target = max(target, max(busy) + 1)
         if cluster.allocation_state == AllocationState.STEADY:
             if target == cluster.current_node_count:
                 return
@@ -77,17 +114,244 @@ class Scheduler:
         elif now - parse_iso(cluster.allocation_state_transition_time) < self.settings.allocation_delay:
             return
         else:
-            cluster.allocation_state = AllocationState.STEADY
-            cluster.allocation_state_transition_time = now_iso(now)
-            cluster.current_node_count = target
-            while len(cluster.node_ids) < target:
-                cluster.node_ids.append(f"tvm-{zlib.crc32(rec.id.lower().encode())}_{len(cluster.node_ids) + 1}-"
-                                        f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime(now))}")
-            counts = NodeStateCounts(idle_node_count=target)
-            cluster.node_state_counts = counts.__dict__.copy()
+            self._settle(cluster, rec, target, clusters, now)
         self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
 
-    # -- hooks -----------------------------------------------------------------------------------------------
+    def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float) -> None:
+        cluster.allocation_state = AllocationState.STEADY
+        cluster.allocation_state_transition_time = now_iso(now)
+        cluster.current_node_count = target
+        while len(cluster.node_ids) < target:
+            cluster.node_ids.append(f"tvm-{zlib.crc32(rec.id.lower().encode())}_{len(cluster.node_ids) + 1}-"
+                                    f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime(now))}")
+        cluster.node_gpus = cluster.node_gpus[:target]
+        cluster.unusable_nodes = [n for n in cluster.unusable_nodes if n < target]
+        errors = [e for e in cluster.errors if e.get("code") not in ("InsufficientGpus", "MountVolumeFailed")]
+        size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
+        free = [d for d in self.gpus.devices if d not in self._claimed_gpus(clusters, rec.id)]
+        for held in cluster.node_gpus:
+            free = [d for d in free if d not in held]
+        short = []
+        while len(cluster.node_gpus) < target:
+            index = len(cluster.node_gpus)
+            if self.gpus.cpu_only or size.gpus == 0:
+                cluster.node_gpus.append([])
+            elif len(free) >= size.gpus:
+                cluster.node_gpus.append(free[:size.gpus])
+                free = free[size.gpus:]
+            else:
+                cluster.node_gpus.append([])
+                cluster.unusable_nodes.append(index)
+                short.append(index)
+        if short:
+            errors.append({"code": "InsufficientGpus",
+                           "message": f"{len(short)} node(s) of size {size.name} need {size.gpus} GPU(s) each, but "
+                                      f"this machine has no free GPUs left for them ({self.gpus.describe()}); "
+                                      "those nodes are unusable.",
+                           "details": [{"name": "nodes", "value": ",".join(map(str, short))}]})
+        problems = mount_errors(self.settings, self.store, cluster)
+        if problems:
+            cluster.unusable_nodes = list(range(target))
+            errors += problems
+        cluster.errors = errors
+
+    # -- (2) running jobs ------------------------------------------------------------------------------------
+    def _follow(self, jobs, clusters, now: float) -> None:
+        active = [(j, r) for j, r in jobs if j.execution_state in states.ACTIVE]
+        if not active:
+            return
+        try:
+            status = self.executor.poll([h for j, _ in active for h in j.handles if h])
+        except Exception as exc:  # the engine went away: keep serving, try again next tick
+            log.warning("cannot poll the executor: %s", exc)
+            return
+        for job, rec in active:
+            master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
+            if job.execution_state == ExecutionState.TERMINATING:
+                self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+                continue
+            if rec.parent and _cluster_key(job) not in clusters:
+                self._finish(job, rec, now, states.F, errors=[states.error(
+                    "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
+                continue
+            limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
+            started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
+            code = status.get(master) if master else VANISHED
+            if code is None and now - started > limit:
+                # unverified error code; the service failed jobs that ran past maxWallClockTime
+                self._finish(job, rec, now, states.F, errors=[states.error(
+                    "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
+                    f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
+            elif code == VANISHED:
+                self._finish(job, rec, now, states.F, errors=[states.error(
+                    "ContainerNotFound", "The job's master node process or container disappeared (the emulator "
+                    "or the Docker engine stopped while it ran); the job is failed rather than run twice.")],
+                    note="vanished")
+            elif code is not None:
+                self._exited(job, rec, now, int(code))
+
+    def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
+        temp = self.planner.job_dir(job) / "node-0" / ".batchai"
+        if code == 0:
+            self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0")
+            return
+        if (temp / "prep_exit_code").exists():
+            err = states.error("JobPreparationFailed", "The job preparation task failed with a non-zero exit code.",
+                               exitCode=code)
+        elif (temp / "launch_error").exists():
+            err = states.error("JobFailed", (temp / "launch_error").read_text().strip(), exitCode=code)
+        else:
+            err = states.job_failed_error(code)
+        self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}")
+
+    def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="") -> None:
+        """Stop and remove the job's containers, then record the final state (so a client that sees the job
+        finished never sees its containers)."""
+        handles = [h for h in job.handles if h]
+        try:
+            self.executor.stop(handles)
+            if not self.settings.keep_containers:
+                self.executor.cleanup(self.planner.job_dir(job).name, handles)
+        except Exception as exc:
+            log.warning("stopping %s: %s", rec.id, exc)
+        states.transition(job, to, now, exit_code=exit_code, errors=errors)
+        if self.store.compare_and_set(rec.id, rec.version, job.to_body()) is None:
+            return  # someone else changed it (deleted, terminated): the next tick sees the new state
+        self._log(job, f"job {to} ({note})" + (f": {errors[0]['message']}" if errors else ""))
+
+    # -- (3) queued jobs -------------------------------------------------------------------------------------
+    def _start_queued(self, jobs, clusters, now: float) -> None:
+        queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED),
+                        key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+                                        jr[0].submitted, jr[1].seq))
+        busy: dict[str, set[int]] = {}
+        for j, _ in jobs:
+            if j.execution_state in states.ACTIVE:
+                busy.setdefault(_cluster_key(j), set()).update(j.nodes)
+        blocked: set[str] = set()
+        for job, rec in queued:
+            key = _cluster_key(job)
+            if key in blocked:
+                continue
+            crec = clusters.get(key)
+            if crec is None:
+                states.transition(job, states.F, now, errors=[states.error(
+                    "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")])
+                self.store.compare_and_set(rec.id, rec.version, job.to_body())
+                continue
+            cluster = Cluster.from_body(crec.body)
+            taken = busy.setdefault(key, set())
+            idle = [n for n in range(cluster.current_node_count)
+                    if n not in taken and n not in cluster.unusable_nodes]
+            need = int(job.spec.get("node_count", 1))
+            if cluster.allocation_state != AllocationState.STEADY or len(idle) < need:
+                blocked.add(key)
+                continue
+            nodes = idle[:need]
+            taken.update(nodes)
+            self._launch(job, rec, cluster, nodes, now)
+
+    def _launch(self, job: Job, rec: Record, cluster: Cluster, nodes: list[int], now: float) -> None:
+        states.transition(job, states.R, now, nodes=nodes)
+        job.log_path = str(self.planner.job_dir(job))
+        won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
+        if won is None:
+            return
+        rec = won
+        job_key = self.planner.job_dir(job).name
+        hostnames = [f"batchai-{job_key[:12]}-{i}" for i in range(len(nodes))]
+        gpus = {n: (cluster.node_gpus[n] if n < len(cluster.node_gpus) else []) for n in nodes}
+        try:
+            plan = self.planner.plan(job, cluster, nodes, gpus, hostnames)
+            job.log_path = str(plan.log_host)
+            image_spec = ((job.spec.get("container_settings") or {}).get("image_source_registry") or {})
+            requested = image_spec.get("image", "")
+            image = self.executor.resolve_image(requested) if requested else ""
+            self._log(job, f"job {rec.name} running on {len(nodes)} node(s) of cluster {cluster.name} "
+                           f"({cluster.spec.get('vm_size')}) with {self.executor.describe()}")
+            for n in nodes:
+                self._log(job, f"node {n} ({cluster.node_ids[n] if n < len(cluster.node_ids) else n}): " + (
+                    f"GPUs {','.join(gpus[n])}" if gpus[n] else "no GPU: running on CPU"))
+            if self.executor.layout == "container":
+                if not requested:
+                    raise LaunchError("ContainerSettingsRequired", "The emulator runs jobs in containers: give "
+                                      "containerSettings.imageSourceRegistry.image (jobs on the host VM need "
+                                      "--executor local).")
+                if image != requested:
+                    self._log(job, f"image {requested} mapped to {image} (--image-map)")
+                self.executor.prepare(job_key, plan.network, image, image_spec)
+            elif requested:
+                self._log(job, f"image {requested} ignored: the local executor runs node processes on this machine")
+            shm = (job.spec.get("container_settings") or {}).get("shm_size")
+            started: dict[int, str] = {}
+            # worker nodes first, the master last: when the master's command runs, every node is up and named
+            for rank in [*range(1, len(plan.nodes)), 0]:
+                started[rank] = self.executor.start(job_key, rec.id, plan.network, plan.nodes[rank], rank, image,
+                                                    shm)
+                handles = [started.get(r, "") for r in range(len(plan.nodes))]  # by rank; "" = not started
+                # record each handle as soon as it exists, so a crash cannot orphan a container
+                found = self._record_handles(rec.id, handles, job.log_path)
+                if found is None:  # deleted while starting: stop what was started
+                    self.executor.stop(handles)
+                    self.executor.cleanup(job_key, handles)
+                    return
+                job, rec = found
+        except LaunchError as exc:
+            self._log(job, f"launch failed: {exc.message}")
+            self._finish(job, rec, self.clock(), states.F, errors=[states.error(exc.code, exc.message)],
+                         note="launch failed")
+
+    def _record_handles(self, rid: str, handles: list[str], log_path: str):
+        """Write the handles into the job whatever else changed meanwhile (a terminate, say); None if deleted."""
+        while True:
+            rec = self.store.get(rid)
+            if rec is None:
+                return None
+            job = Job.from_body(rec.body)
+            job.handles, job.log_path = list(handles), log_path
+            won = self.store.compare_and_set(rid, rec.version, job.to_body())
+            if won is not None:
+                return job, won
+
+    # -- (4) node counts -------------------------------------------------------------------------------------
+    def _count_nodes(self, rec: Record, jobs) -> None:
+        cluster = Cluster.from_body(rec.body)
+        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
+                   for n in j.nodes}
+        unusable = [n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running]
+        counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - len(unusable)),
+                                 running_node_count=len(running), unusable_node_count=len(unusable)).__dict__
+        if counts != cluster.node_state_counts:
+            cluster.node_state_counts = dict(counts)
+            self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
+
+    # -- logs and hooks --------------------------------------------------------------------------------------
+    def _log(self, job: Job, message: str) -> None:
+        if not job.log_path.endswith(".log"):
+            return
+        try:
+            with open(job.log_path, "a", encoding="utf-8") as fh:
+                fh.write(f"{now_iso(self.clock())} {message}\n")
+        except OSError as exc:
+            log.warning("cannot write %s: %s", job.log_path, exc)
+
     def on_delete(self, records: list[Record]) -> None:
-        """Resources were deleted; jobs running inside them are stopped here once execution exists."""
+        """Deleted jobs stop at once (their containers are killed and removed); jobs of a deleted cluster are
+        failed by the next tick."""
+        if self.executor is not None:
+            with self._lock:
+                for rec in records:
+                    if rec.kind == "job":
+                        job = Job.from_body(rec.body)
+                        handles = [h for h in job.handles if h]
+                        if job.execution_state in states.ACTIVE:
+                            try:
+                                self.executor.stop(handles)
+                                self.executor.cleanup(self.planner.job_dir(job).name, handles)
+                            except Exception as exc:
+                                log.warning("stopping deleted job %s: %s", rec.id, exc)
         self.wake()
+
+
+def _cluster_key(job: Job) -> str:
+    return (job.spec.get("cluster") or {}).get("id", "").lower()

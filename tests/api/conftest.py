@@ -27,7 +27,7 @@ class Client:
 
 
 def make_app(data_dir):
-    return create_app(Settings.from_env(environ={}, data_dir=data_dir, allocation_delay=0))
+    return create_app(Settings.from_env(environ={}, data_dir=data_dir, allocation_delay=0, executor="none"))
 
 
 @pytest.fixture()

@@ -44,6 +44,7 @@ def test_quickstart_control_plane_sdk7(live, clients):
         "q7-rg", "ws", models.WorkspaceCreateParameters(location="eastus", tags={"team": "ml"})).result())
     assert ws.location == "eastus" and ws.tags == {"team": "ml"}
     account, key = next(iter(live.settings.accounts().items()))
+    (live.settings.data_dir / "shares" / account / "batchaiquickstart").mkdir(parents=True, exist_ok=True)
     params = models.ClusterCreateParameters(
         vm_size="STANDARD_NC6",
         user_account_settings=models.UserAccountSettings(admin_user_name="u", admin_user_password="p@ss"),

@@ -1,0 +1,144 @@
+"""DockerExecutor: one container per node, through the docker SDK (never the CLI).
+
+Containers are labelled with the job key and node index so a restarted emulator re-attaches to them; they get
+only the mounts their job names, no privileged mode, no host network and no Docker socket. GPUs are asked for
+per node as DeviceRequest(device_ids=[...], capabilities=[["gpu"]]).
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import DeviceRequest, Mount
+
+from .executors import VANISHED, LaunchError
+
+log = logging.getLogger("batchai_emulator.runner")
+LABEL_JOB = "batchai.emulator.job"
+LABEL_NODE = "batchai.emulator.node"
+LABEL_JOB_ID = "batchai.emulator.job-id"
+
+
+def container_name(job_key: str, rank: int) -> str:
+    return f"batchai-{job_key[:12]}-{rank}"
+
+
+class DockerExecutor:
+    layout = "container"
+
+    def __init__(self, client: docker.DockerClient, image_map: dict[str, str]):
+        self.client = client
+        self.image_map = image_map
+
+    def describe(self) -> str:
+        version = self.client.version().get("Version", "?")
+        return f"Docker executor (engine {version})"
+
+    def resolve_image(self, image: str) -> str:
+        return self.image_map.get(image, image)
+
+    def prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
+        try:
+            self.client.images.get(image)
+        except ImageNotFound:
+            self._pull(image, registry or {})
+        except DockerException as exc:
+            raise LaunchError("ImagePullFailed", f"Cannot inspect image {image}: {exc}") from exc
+        if network:
+            try:
+                self.client.networks.get(network)
+            except NotFound:
+                self.client.networks.create(network, driver="bridge", labels={LABEL_JOB: job_key})
+
+    def _pull(self, image: str, registry: dict) -> None:
+        auth = None
+        creds = registry.get("credentials") or {}
+        if creds.get("username"):
+            auth = {"username": creds["username"], "password": creds.get("password", "")}
+            if registry.get("server_url"):
+                auth["serveraddress"] = registry["server_url"]
+        ref = image
+        server = (registry.get("server_url") or "").replace("https://", "").replace("http://", "").rstrip("/")
+        if server and not image.startswith(server + "/"):
+            ref = f"{server}/{image}"
+        repo, _, tag = ref.rpartition(":") if re.search(r":[^/]+$", ref) else (ref, "", "latest")
+        try:
+            self.client.images.pull(repo, tag=tag or "latest", auth_config=auth)
+        except DockerException as exc:
+            message = getattr(exc, "explanation", None) or str(exc)
+            raise LaunchError("ImagePullFailed", f"Pulling image {ref} failed: {message}") from exc
+
+    def start(self, job_key: str, job_id: str, network: str | None, node, rank: int, image: str,
+              shm_size: str | None) -> str:
+        kwargs = dict(
+            image=image, command=["/bin/sh", node.script_node_path], environment=node.env,
+            name=container_name(job_key, rank), hostname=node.hostname, detach=True,
+            labels={LABEL_JOB: job_key, LABEL_NODE: str(rank), LABEL_JOB_ID: job_id[:250]},
+            mounts=[Mount(target=target, source=source, type="bind") for source, target in node.binds],
+            working_dir=node.env["AZ_BATCHAI_JOB_TEMP"], privileged=False, network=network,
+        )
+        if shm_size:
+            kwargs["shm_size"] = shm_size
+        if node.gpus:
+            kwargs["device_requests"] = [DeviceRequest(device_ids=list(node.gpus), capabilities=[["gpu"]])]
+        try:
+            container = self.client.containers.create(**kwargs)
+        except APIError as exc:
+            if exc.status_code == 409:  # a container of this job and node exists already: never run twice
+                container = self.client.containers.get(container_name(job_key, rank))
+                return container.id
+            raise LaunchError("ContainerCreateFailed", f"Creating the container failed: {exc.explanation}") from exc
+        try:
+            container.start()
+        except APIError as exc:
+            text = str(exc.explanation or exc)
+            if node.gpus and ("device driver" in text or "gpu" in text.lower() or "nvidia" in text.lower()):
+                raise LaunchError("GpuRuntimeNotAvailable",
+                                  f"The node was given GPUs {','.join(node.gpus)} but this Docker engine cannot "
+                                  "hand GPUs to containers: install the NVIDIA container runtime "
+                                  f"(nvidia-container-toolkit) and restart dockerd. Engine said: {text}") from exc
+            raise LaunchError("ContainerStartFailed", f"Starting the container failed: {text}") from exc
+        return container.id
+
+    def poll(self, handles: list[str]) -> dict[str, object]:
+        if not handles:
+            return {}
+        wanted = set(handles)
+        seen: dict[str, dict] = {}
+        for c in self.client.api.containers(all=True, filters={"label": LABEL_JOB}):
+            if c["Id"] in wanted:
+                seen[c["Id"]] = c
+        out: dict[str, object] = {}
+        for h in handles:
+            c = seen.get(h)
+            if c is None:
+                out[h] = VANISHED
+            elif c["State"] in ("exited", "dead"):
+                try:
+                    out[h] = int(self.client.api.inspect_container(h)["State"]["ExitCode"])
+                except NotFound:
+                    out[h] = VANISHED
+            else:
+                out[h] = None
+        return out
+
+    def stop(self, handles: list[str]) -> None:
+        for h in handles:
+            try:
+                self.client.api.kill(h)
+            except DockerException:
+                pass  # already gone or stopped
+
+    def cleanup(self, job_key: str, handles: list[str]) -> None:
+        for c in self.client.api.containers(all=True, filters={"label": f"{LABEL_JOB}={job_key}"}):
+            try:
+                self.client.api.remove_container(c["Id"], force=True)
+            except DockerException:
+                pass
+        for net in self.client.networks.list(filters={"label": f"{LABEL_JOB}={job_key}"}):
+            try:
+                net.remove()
+            except DockerException:
+                pass

@@ -1,0 +1,50 @@
+"""The executor contract both executors keep, and how one is chosen.
+
+An executor starts one process group per node from a NodePlan and reports on it by handle (a string it made):
+
+* ``prepare(job, plan, image, registry)``  per job, before any node starts: images, networks. Raises
+  LaunchError with a message for the job's errors (a failed pull carries the registry's message).
+* ``start(job, plan, node, rank, image, shm_size)`` -> handle. Raises LaunchError.
+* ``poll(handles)`` -> {handle: None (running) | int (exit code) | VANISHED}. One call per tick for all.
+* ``stop(handles)`` stops them (idempotent; unknown handles are ignored), ``cleanup(job_key, handles)`` removes
+  what the job left (containers, networks).
+* ``describe()`` one line for execution.log.
+"""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("batchai_emulator.runner")
+
+VANISHED = "vanished"
+
+
+class LaunchError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def choose(settings, data_dir):
+    """`--executor auto|docker|local|none`: auto takes Docker when an engine answers; none runs no job (clusters
+    still allocate; jobs stay queued)."""
+    mode = (settings.executor or "auto").lower()
+    if mode not in ("auto", "docker", "local", "none"):
+        raise ValueError(f"--executor must be auto, docker, local or none, not {settings.executor!r}")
+    if mode == "none":
+        return None
+    if mode in ("auto", "docker"):
+        try:
+            import docker
+            client = docker.from_env(timeout=30)
+            client.ping()
+        except Exception as exc:  # any failure to reach the engine means "no Docker" here
+            if mode == "docker":
+                raise RuntimeError(f"--executor docker, but no Docker engine answers: {exc}") from exc
+            log.info("no Docker engine answers (%s): jobs run as local processes", exc)
+        else:
+            from .docker import DockerExecutor
+            return DockerExecutor(client, settings.image_map_dict())
+    from .local import LocalExecutor
+    return LocalExecutor()

@@ -1,0 +1,96 @@
+"""LocalExecutor: the same contract without Docker. Each node is a process group running the launcher script;
+the service's paths are directories of the data dir (see launch.py, host layout) and the image is ignored.
+
+Processes start in their own session so they survive an emulator crash; a restarted emulator finds them by pid
+(checked against the launcher path in /proc/<pid>/cmdline) and reads their exit code from the file the
+launcher writes.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from .executors import VANISHED, LaunchError
+
+
+class LocalExecutor:
+    layout = "host"
+
+    def __init__(self):
+        self._children: dict[int, subprocess.Popen] = {}
+
+    def describe(self) -> str:
+        return "local executor (no Docker: node processes run on this machine, container images are ignored)"
+
+    def resolve_image(self, image: str) -> str:
+        return image
+
+    def prepare(self, job_key, network, image, registry) -> None:
+        return None
+
+    def start(self, job_key: str, job_id: str, network, node, rank: int, image: str, shm_size) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AZ_BATCHAI_")}
+        env.update(node.env)
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(node.gpus)
+        try:
+            proc = subprocess.Popen(["/bin/sh", node.script_node_path], env=env, cwd=node.env["AZ_BATCHAI_JOB_TEMP"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise LaunchError("ProcessStartFailed", f"Starting the node process failed: {exc}") from exc
+        self._children[proc.pid] = proc
+        return f"{proc.pid}:{node.script_node_path}"
+
+    @staticmethod
+    def _split(handle: str) -> tuple[int, Path]:
+        pid, _, script = handle.partition(":")
+        return int(pid), Path(script)
+
+    def poll(self, handles: list[str]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for h in handles:
+            pid, script = self._split(h)
+            child = self._children.get(pid)
+            if child is not None:
+                code = child.poll()
+                if code is None:
+                    out[h] = None
+                    continue
+                del self._children[pid]
+                out[h] = code if code >= 0 else 128 - code
+                continue
+            if _alive(pid, script):
+                out[h] = None
+                continue
+            exit_file = script.parent / "exit_code"
+            try:
+                out[h] = int(exit_file.read_text().strip())
+            except (OSError, ValueError):
+                out[h] = VANISHED
+        return out
+
+    def stop(self, handles: list[str]) -> None:
+        for h in handles:
+            pid, script = self._split(h)
+            if pid in self._children or _alive(pid, script):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def cleanup(self, job_key: str, handles: list[str]) -> None:
+        for h in handles:
+            pid, _ = self._split(h)
+            child = self._children.pop(pid, None)
+            if child is not None:
+                child.poll()
+
+
+def _alive(pid: int, script: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return str(script).encode() in cmdline

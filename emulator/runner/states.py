@@ -1,0 +1,70 @@
+"""The executionState transition table, and the one function that moves a job along it.
+
+    queued      -> running       the scheduler found nodeCount idle nodes and started the job
+    queued      -> failed        terminated, its cluster was deleted, or it could not be started
+    running     -> succeeded     the master node's command exited 0
+    running     -> failed        non-zero exit, job preparation failed, wall-clock limit, container vanished,
+                                 cluster deleted
+    running     -> terminating   terminate requested; the runner stops the containers next
+    terminating -> failed        containers stopped. The service reported terminated jobs as `failed` (SDK
+                                 tests: terminating a running or queued job ends in failed), so do we.
+
+Every call site writes the result with compare-and-set, so a terminate and a container exit cannot both win.
+"""
+from __future__ import annotations
+
+from ..models import ExecutionState, Job, now_iso
+
+Q, R, T, S, F = (ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING,
+                 ExecutionState.SUCCEEDED, ExecutionState.FAILED)
+
+ALLOWED = {
+    Q: {R, F},
+    R: {S, F, T},
+    T: {F},
+    S: set(),
+    F: set(),
+}
+
+ACTIVE = {R, T}
+FINISHED = {S, F}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def transition(job: Job, to: str, now: float, *, exit_code: int | None = None, errors: list[dict] | None = None,
+               nodes: list[int] | None = None) -> Job:
+    """Move `job` to `to` (in place) with the bookkeeping the service showed in executionInfo."""
+    if to not in ALLOWED[job.execution_state]:
+        raise IllegalTransition(f"{job.execution_state} -> {to}")
+    stamp = now_iso(now)
+    job.execution_state = to
+    job.execution_state_transition_time = stamp
+    info = dict(job.execution_info)
+    if to == R:
+        info["start_time"] = stamp
+        job.nodes = list(nodes or [])
+    if to in FINISHED:
+        info["end_time"] = stamp
+        if exit_code is not None:
+            info["exit_code"] = exit_code
+        if errors:
+            info["errors"] = errors
+        job.nodes = []
+    job.execution_info = info
+    return job
+
+
+def job_failed_error(exit_code: int) -> dict:
+    # code and message as the service reported a non-zero exit (Azure/BatchAI docs output, SDK tests)
+    return {"code": "JobFailed", "message": "Job failed with non-zero exit code",
+            "details": [{"name": "exitCode", "value": str(exit_code)}]}
+
+
+def error(code: str, message: str, **details: str) -> dict:
+    out = {"code": code, "message": message}
+    if details:
+        out["details"] = [{"name": k, "value": str(v)} for k, v in details.items()]
+    return out
