@@ -14,13 +14,20 @@ def _serve(args) -> int:
     from .server import EmulatorServer
     settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port, data_dir=args.data_dir,
                                  allocation_delay=args.allocation_delay,
-                                 storage_accounts=args.storage_account or None)
+                                 storage_accounts=args.storage_account or None, executor=args.executor,
+                                 gpus=args.gpus, image_map=args.image_map or None,
+                                 keep_containers=True if args.keep_containers else None)
     try:
         settings.accounts()
+        settings.image_map_dict()
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
-    server = EmulatorServer(settings)
+    try:
+        server = EmulatorServer(settings)
+    except (RuntimeError, ValueError) as exc:
+        print(f"batchai-emulator: {exc}", file=sys.stderr)
+        return 2
     try:
         server.start()
     except OSError as exc:
@@ -42,6 +49,13 @@ def _serve(args) -> int:
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)
+    scheduler = server.ext.scheduler
+    if scheduler.executor is not None:
+        print(f"  jobs:         {scheduler.executor.describe()}; {scheduler.gpus.describe()}", file=out)
+        for src, dst in settings.image_map_dict().items():
+            print(f"                image {src} -> {dst}", file=out)
+    else:
+        print("  jobs:         not executed (--executor none): they stay queued", file=out)
     out.flush()
     stop.wait()
     print("Stopping the Batch AI emulator...", file=out, flush=True)
@@ -62,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
                        help="seconds a cluster stays resizing (default 1; BATCHAI_EMULATOR_ALLOCATION_DELAY)")
     serve.add_argument("--storage-account", action="append", metavar="NAME:KEY",
                        help="a storage account to serve (repeatable; replaces the default account)")
+    serve.add_argument("--executor", choices=["auto", "docker", "local", "none"],
+                       help="how jobs run: auto (Docker when an engine answers, else local processes; default), "
+                            "docker, local, or none (jobs stay queued); BATCHAI_EMULATOR_EXECUTOR")
+    serve.add_argument("--gpus", help="auto (NVML/nvidia-smi; default), none (CPU-only nodes) or device ids such "
+                                      "as 0,1; BATCHAI_EMULATOR_GPUS")
+    serve.add_argument("--image-map", action="append", metavar="FROM=TO",
+                       help="run image TO where a job asks for FROM (repeatable), e.g. the quickstart's CNTK GPU "
+                            "image -> batchai-emulator/trainer-cpu:latest")
+    serve.add_argument("--keep-containers", action="store_true",
+                       help="keep finished jobs' containers for inspection (deleting the job removes them)")
     serve.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,

@@ -70,8 +70,8 @@ class DockerExecutor:
             message = getattr(exc, "explanation", None) or str(exc)
             raise LaunchError("ImagePullFailed", f"Pulling image {ref} failed: {message}") from exc
 
-    def start(self, job_key: str, job_id: str, network: str | None, node, rank: int, image: str,
-              shm_size: str | None) -> str:
+    def create(self, job_key: str, job_id: str, network: str | None, node, rank: int, image: str,
+               shm_size: str | None) -> str:
         kwargs = dict(
             image=image, command=["/bin/sh", node.script_node_path], environment=node.env,
             name=container_name(job_key, rank), hostname=node.hostname, detach=True,
@@ -84,14 +84,15 @@ class DockerExecutor:
         if node.gpus:
             kwargs["device_requests"] = [DeviceRequest(device_ids=list(node.gpus), capabilities=[["gpu"]])]
         try:
-            container = self.client.containers.create(**kwargs)
+            return self.client.containers.create(**kwargs).id
         except APIError as exc:
             if exc.status_code == 409:  # a container of this job and node exists already: never run twice
-                container = self.client.containers.get(container_name(job_key, rank))
-                return container.id
+                return self.client.containers.get(container_name(job_key, rank)).id
             raise LaunchError("ContainerCreateFailed", f"Creating the container failed: {exc.explanation}") from exc
+
+    def run(self, handle: str, node) -> str:
         try:
-            container.start()
+            self.client.api.start(handle)
         except APIError as exc:
             text = str(exc.explanation or exc)
             if node.gpus and ("device driver" in text or "gpu" in text.lower() or "nvidia" in text.lower()):
@@ -100,7 +101,7 @@ class DockerExecutor:
                                   "hand GPUs to containers: install the NVIDIA container runtime "
                                   f"(nvidia-container-toolkit) and restart dockerd. Engine said: {text}") from exc
             raise LaunchError("ContainerStartFailed", f"Starting the container failed: {text}") from exc
-        return container.id
+        return handle
 
     def poll(self, handles: list[str]) -> dict[str, object]:
         if not handles:
@@ -115,6 +116,8 @@ class DockerExecutor:
             c = seen.get(h)
             if c is None:
                 out[h] = VANISHED
+            elif c["State"] == "created":
+                out[h] = VANISHED  # created but never started: a launch cut short by a crash
             elif c["State"] in ("exited", "dead"):
                 try:
                     out[h] = int(self.client.api.inspect_container(h)["State"]["ExitCode"])

@@ -4,7 +4,8 @@ An executor starts one process group per node from a NodePlan and reports on it 
 
 * ``prepare(job, plan, image, registry)``  per job, before any node starts: images, networks. Raises
   LaunchError with a message for the job's errors (a failed pull carries the registry's message).
-* ``start(job, plan, node, rank, image, shm_size)`` -> handle. Raises LaunchError.
+* ``create(job_key, job_id, network, node, rank, image, shm_size)`` -> handle, for every node first (a Docker
+  container is created, nothing runs yet); then ``run(handle, node)`` -> handle starts it. Both raise LaunchError.
 * ``poll(handles)`` -> {handle: None (running) | int (exit code) | VANISHED}. One call per tick for all.
 * ``stop(handles)`` stops them (idempotent; unknown handles are ignored), ``cleanup(job_key, handles)`` removes
   what the job left (containers, networks).

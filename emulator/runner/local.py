@@ -30,7 +30,10 @@ class LocalExecutor:
     def prepare(self, job_key, network, image, registry) -> None:
         return None
 
-    def start(self, job_key: str, job_id: str, network, node, rank: int, image: str, shm_size) -> str:
+    def create(self, job_key: str, job_id: str, network, node, rank: int, image: str, shm_size) -> str:
+        return ""  # nothing to create: the process starts in run()
+
+    def run(self, handle: str, node) -> str:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AZ_BATCHAI_")}
         env.update(node.env)
         env["CUDA_VISIBLE_DEVICES"] = ",".join(node.gpus)

@@ -283,17 +283,18 @@ class Scheduler:
             elif requested:
                 self._log(job, f"image {requested} ignored: the local executor runs node processes on this machine")
             shm = (job.spec.get("container_settings") or {}).get("shm_size")
-            started: dict[int, str] = {}
+            created = [self.executor.create(job_key, rec.id, plan.network, node, rank, image, shm)
+                       for rank, node in enumerate(plan.nodes)]
+            handles = [h or "" for h in created]
             # worker nodes first, the master last: when the master's command runs, every node is up and named
-            for rank in [*range(1, len(plan.nodes)), 0]:
-                started[rank] = self.executor.start(job_key, rec.id, plan.network, plan.nodes[rank], rank, image,
-                                                    shm)
-                handles = [started.get(r, "") for r in range(len(plan.nodes))]  # by rank; "" = not started
-                # record each handle as soon as it exists, so a crash cannot orphan a container
+            for rank in [None, *range(1, len(plan.nodes)), 0]:
+                if rank is not None:
+                    handles[rank] = self.executor.run(created[rank], plan.nodes[rank])
+                # record each handle as soon as it exists, so a crash cannot orphan a container or process
                 found = self._record_handles(rec.id, handles, job.log_path)
                 if found is None:  # deleted while starting: stop what was started
-                    self.executor.stop(handles)
-                    self.executor.cleanup(job_key, handles)
+                    self.executor.stop([h for h in handles if h])
+                    self.executor.cleanup(job_key, [h for h in handles if h])
                     return
                 job, rec = found
         except LaunchError as exc:
