@@ -1,0 +1,159 @@
+"""`python -m cloud quickstart | stream | download | demo`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .clients import ConnectError, connect
+from .console import Console
+from .jobref import JobRef, state_of
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (one flag: without --endpoint, public Azure)")
+    group.add_argument("--endpoint", default=os.environ.get("BATCHAI_ENDPOINT"),
+                       help="Resource Manager URL serving /metadata/endpoints, e.g. the emulator's "
+                            "https://127.0.0.1:8443 (default $BATCHAI_ENDPOINT; unset = public Azure, with "
+                            "AZURE_SUBSCRIPTION_ID, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")
+    group.add_argument("--ca-bundle", default=os.environ.get("BATCHAI_CA_BUNDLE"),
+                       help="PEM file of the CA to trust, e.g. the emulator's <data-dir>/cert.pem "
+                            "(default $BATCHAI_CA_BUNDLE, else the system's CAs and $REQUESTS_CA_BUNDLE)")
+
+
+def _quickstart_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, help="folder holding Train-28x28_cntk_text.txt and "
+                                                  "Test-28x28_cntk_text.txt (default: prepared with trainer.data)")
+    parser.add_argument("--data-source", choices=("auto", "mnist", "offline"), default="auto",
+                        help="what trainer.data prepares when --data is not given (default auto: full MNIST, "
+                             "else the offline 5,000-image subset)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the script's 40)")
+    parser.add_argument("--trainer-args", default="", help="more arguments for ConvNet_MNIST.py")
+    parser.add_argument("--keep", action="store_true", help="keep the resource group (default: delete it)")
+    parser.add_argument("--out", type=Path, default=Path("batchai-output"),
+                        help="where model files and logs are downloaded (default ./batchai-output/<job>)")
+    parser.add_argument("--location", default="eastus")
+    parser.add_argument("--resource-group", help="default batchaiqs-<random>")
+    parser.add_argument("--storage-account", help="default derived from the subscription and resource group")
+    parser.add_argument("--job-name", default="myjob")
+    parser.add_argument("--poll", type=float, default=2.0, help="seconds between status polls (default 2)")
+
+
+def _options(args):
+    from .quickstart import Options
+    return Options(location=args.location, resource_group=args.resource_group,
+                   storage_account=args.storage_account, job=args.job_name, data=args.data,
+                   data_source=args.data_source, epochs=args.epochs, trainer_args=args.trainer_args,
+                   poll=args.poll, out=args.out, keep=args.keep)
+
+
+def cmd_quickstart(args, console: Console) -> int:
+    from . import quickstart
+    clients = connect(args.endpoint, ca_bundle=args.ca_bundle)
+    try:
+        summary = quickstart.run(clients, _options(args), console)
+    finally:
+        clients.close()
+    return 0 if summary.succeeded else 1
+
+
+def _clients_by_subscription(args):
+    cache = {}
+
+    def clients_for(ref: JobRef):
+        if ref.subscription not in cache:
+            cache[ref.subscription] = connect(args.endpoint, ca_bundle=args.ca_bundle,
+                                              subscription_id=ref.subscription)
+        return cache[ref.subscription]
+    return clients_for, cache
+
+
+def cmd_stream(args, console: Console) -> int:
+    from .stream import follow
+    refs = [JobRef.parse(j) for j in args.job_ids]
+    clients_for, cache = _clients_by_subscription(args)
+    try:
+        jobs = follow(clients_for, refs, console.line, poll=args.poll)
+    finally:
+        for c in cache.values():
+            c.close()
+    failed = 0
+    for ref, job in zip(refs, jobs):
+        code = getattr(job.execution_info, "exit_code", None)
+        console.line(f"{ref.job}: {state_of(job)}" + ("" if code is None else f", exit code {code}"))
+        failed += state_of(job) != "succeeded"
+    return 1 if failed else 0
+
+
+def cmd_download(args, console: Console) -> int:
+    from .quickstart import finish
+    refs = [JobRef.parse(j) for j in args.job_ids]
+    clients_for, cache = _clients_by_subscription(args)
+    try:
+        for ref in refs:
+            clients = clients_for(ref)
+            job = clients.batchai.jobs.get(*ref.args)
+            summary = finish(clients, ref, job, console, args.out / ref.job,
+                             target=f"{clients.cloud.name} ({clients.cloud.resource_manager})")
+            for text in summary.lines():
+                console.line(text)
+    finally:
+        for c in cache.values():
+            c.close()
+    return 0
+
+
+def cmd_demo(args, console: Console) -> int:
+    from . import demo
+    return demo.main(args, console)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cloud", description="Submission side of the Batch AI "
+                                     "quickstart: the same code for the emulator and for Azure.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    qs = sub.add_parser("quickstart", help="the whole Batch AI CNTK quickstart, with live logs and a summary")
+    _target_options(qs)
+    _quickstart_options(qs)
+    qs.set_defaults(func=cmd_quickstart)
+    st = sub.add_parser("stream", help="follow the stdout/stderr of existing jobs until they end")
+    _target_options(st)
+    st.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="the job's ARM id")
+    st.add_argument("--poll", type=float, default=2.0)
+    st.set_defaults(func=cmd_stream)
+    dl = sub.add_parser("download", help="download the output directories and logs of existing jobs")
+    _target_options(dl)
+    dl.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="the job's ARM id")
+    dl.add_argument("--out", type=Path, default=Path("batchai-output"), help="default ./batchai-output/<job>")
+    dl.set_defaults(func=cmd_download)
+    de = sub.add_parser("demo", help="start a local emulator, run the quickstart against it, stop it")
+    from .demo import add_arguments
+    add_arguments(de)
+    _quickstart_options(de)
+    de.set_defaults(func=cmd_demo, out=Path("demo-output"), data_source="offline")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return args.func(args, console)
+    except ConnectError as exc:
+        console.line(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.line("interrupted")
+        return 130
+    except Exception as exc:  # an SDK error: show its message, not a traceback
+        from azure.core.exceptions import AzureError
+        from .quickstart import QuickstartError
+        if isinstance(exc, (AzureError, QuickstartError, ValueError)):
+            console.line(f"error: {exc.__class__.__name__}: {exc}")
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
