@@ -207,3 +207,20 @@ def test_multi_node_job_nodes_resolve_each_other(dlive, cpu_image):
     assert len(set(hosts)) == 2 and all("slots=" in l for l in lines[:2])
     resolved = dict(l.split() for l in lines[2:])
     assert set(resolved) == set(hosts) and len(set(resolved.values())) == 2
+
+
+def test_deleting_a_cluster_fails_its_jobs(dlive, cpu_image, docker_client):
+    e = JobEnv(dlive)
+    e.cluster("gone", nodes=1)
+    e.submit("busy", "gone", cpu_image, custom_toolkit_settings=models.CustomToolkitSettings(command_line="sleep 300"))
+    e.submit("later", "gone", cpu_image)
+    busy = e.wait("busy", states=("running",))
+    e.client.clusters.begin_delete(e.rg, e.ws, "gone").result()
+    busy = e.wait("busy", timeout=30)
+    later = e.wait("later", timeout=30)
+    assert busy.execution_state == "failed" and busy.execution_info.errors[0].code == "ClusterDeleted"
+    assert later.execution_state == "failed" and later.execution_info.errors[0].code == "ClusterNotFound"
+    deadline = time.time() + 10
+    while docker_client.containers.list(all=True, filters={"label": "batchai.emulator.job-id=" + busy.id}):
+        assert time.time() < deadline, "the deleted cluster's job container is still there"
+        time.sleep(0.1)
