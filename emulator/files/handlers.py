@@ -366,8 +366,8 @@ def create_file(ctx: Ctx) -> Response:
 def get_file(ctx: Ctx) -> Response:
     rng = _range(required=False)
     want_md5 = (request.headers.get("x-ms-range-get-content-md5") or "").lower() == "true"
-    if want_md5 and rng is None:
-        raise StorageError(400, "InvalidHeaderValue", "x-ms-range-get-content-md5 needs a range.",
+    if want_md5 and (rng is None or rng[1] is None or rng[1] - rng[0] + 1 > MAX_RANGE):
+        raise StorageError(400, "OutOfRangeInput", "x-ms-range-get-content-md5 needs a range of at most 4 MiB.",
                            {"HeaderName": "x-ms-range-get-content-md5"})
     if request.method == "HEAD":
         node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
@@ -393,9 +393,6 @@ def get_file(ctx: Ctx) -> Response:
             headers["Content-MD5"] = node.props.content_md5
         headers["Content-Length"] = str(length)
         if want_md5:
-            if length > MAX_RANGE:
-                raise StorageError(400, "OutOfRangeInput", "x-ms-range-get-content-md5 is only allowed for "
-                                   "ranges of at most 4 MiB.")
             data = b"".join(read_stream(fd, start, length, close=False))
             headers["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
             os.close(fd)

@@ -1,10 +1,11 @@
 """The request target of a file-plane request, parsed from the raw URI, and Azure Files naming rules.
 
-The raw request URI (cheroot's REQUEST_URI, or RAW_URI/REQUEST_URI of other WSGI servers) is split on "/" before
-any percent-decoding, so "%2F" can never become a separator and ".." hidden as "%2E%2E" is still seen as "..".
-Every segment is then decoded (UTF-8, strict) and checked against the service's rules; anything that could name
-a place outside the share ("..", ".", encoded slashes or backslashes, NUL) is refused with 400 before the disk is
-touched.
+The raw request URI (cheroot's REQUEST_URI, or RAW_URI/REQUEST_URI of other WSGI servers) is kept for SharedKey,
+which signs the path exactly as sent. For naming, every segment is percent-decoded (UTF-8, strict) and split
+again on "/": azure-storage-file-share 12.x sends a directory path's slashes as "%2F", and the service treats them
+as separators. Only then are the components checked, so ".." spelled "%2E%2E" or hidden behind "%2F" is still
+"..". Anything that could name a place outside the share (".", "..", empty components, backslashes, NUL and other
+control characters) is refused with 400 before the disk is touched.
 """
 from __future__ import annotations
 
@@ -96,22 +97,23 @@ def parse_target(raw_uri: str) -> Target:
     if not raw_path.startswith("/"):
         raise invalid_uri("The request URI must be an absolute path.")
     segments = raw_path.split("/")[1:]
-    if segments and segments[-1] == "" and len(segments) > 1:
-        segments = segments[:-1]            # one trailing slash is harmless ("/account/", "/account/share/dir/")
-    decoded = [_decode(s) for s in segments]
-    target = Target(raw_path=raw_path, account=decoded[0] if decoded else "", query=parse_query(raw_query))
-    if len(decoded) > 1:
-        target.share = decoded[1]
-        target.parts = decoded[2:]
-    for raw, name in zip(segments[1:], decoded[1:]):
+    account = _decode(segments[0]) if segments else ""
+    target = Target(raw_path=raw_path, account=account, query=parse_query(raw_query))
+    if "/" in account:
+        raise invalid_uri("The account segment of the request URI contains an encoded '/'.")
+    components = [c for s in segments[1:] for c in _decode(s).split("/")]
+    if len(components) > 1 and components[-1] == "":
+        components = components[:-1]        # one trailing slash is harmless ("/account/share/dir/")
+    if components == [""]:
+        return target                       # "/account/"
+    for name in components:
         if name == "":
             raise invalid_uri("The request URI contains an empty path segment ('//').")
         if name in (".", ".."):
-            raise invalid_uri(f"The path segment '{raw}' is not allowed: '.' and '..' cannot name files or "
+            raise invalid_uri(f"The path segment '{name}' is not allowed: '.' and '..' cannot name files or "
                               "directories, and paths never leave the share.")
-        if "/" in name or "\\" in name:
-            raise invalid_uri(f"The path segment '{raw}' contains an encoded '/' or '\\', which is not allowed.")
-    if target.share is not None:
+    if components:
+        target.share, target.parts = components[0], components[1:]
         check_share_name(target.share)
     check_path(target.parts)
     return target
