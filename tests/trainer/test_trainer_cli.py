@@ -154,3 +154,8 @@ def test_epoch_size_defaults_to_one_sweep_and_last_minibatch_is_short(run_script
     assert result.returncode == 0, result.stderr
     assert EPOCH.findall(result.stderr)[0][3] == '512'
     assert FINAL.findall(result.stderr)[0][2] == '256'
+
+
+def test_the_documented_final_line_format_is_the_one_tested(convnet):
+    documented = [line.strip() for line in convnet.__doc__.splitlines() if line.strip().startswith('^Final')]
+    assert documented == [FINAL.pattern]

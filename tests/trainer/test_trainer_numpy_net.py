@@ -66,6 +66,15 @@ def test_im2col_convolution_and_col2im_adjoint(convnet):
     assert lhs == pytest.approx(rhs, rel=1e-10)
 
 
+def test_conv1_columns_is_a_same_padded_5x5_convolution(convnet):
+    rng = np.random.RandomState(2)
+    x = rng.randn(2, 28, 28, 1)
+    w = rng.randn(5, 5, 1, 32)
+    y = np.dot(convnet.conv1_columns(x).T, w.reshape(25, 32)).reshape(2, 28, 28, 32)
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode='constant')
+    np.testing.assert_allclose(y, naive_conv(padded, w), rtol=1e-10, atol=1e-12)
+
+
 def test_network_shape_and_parameter_count(convnet):
     params = convnet.glorot_params(np.random.RandomState(0))
     assert sum(p.size for p in params.values()) == 98778  # "Training 98778 parameters in 10 parameter tensors."
