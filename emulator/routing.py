@@ -105,10 +105,12 @@ def _resolve(spec_doc: dict, obj: dict) -> dict:
 class Router:
     def __init__(self):
         self._routes: dict[tuple[str, str], Route] = {}
+        self._ordered: dict[int, list[Route]] | None = None  # by segment count
 
     def add(self, method: str, template: str, operation_id: str,
             free_versions: tuple[str, ...] | None = None) -> Route:
         key = (method.upper(), template.lower())
+        self._ordered = None
         if key not in self._routes:
             regex, names = _compile(template)
             self._routes[key] = Route(method.upper(), template, operation_id, regex, names,
@@ -137,7 +139,11 @@ class Router:
         """The route for `method path`, with its path parameters, or a 404/405 EmulatorError."""
         allowed = []
         # literal-rich templates first, so `/providers/Microsoft.BatchAI/...` wins over `/providers/{namespace}/...`
-        for route in sorted(self._routes.values(), key=lambda r: len(r.names)):
+        if self._ordered is None:
+            self._ordered = {}
+            for r in sorted(self._routes.values(), key=lambda r: len(r.names)):
+                self._ordered.setdefault(r.template.strip("/").count("/") + 1, []).append(r)
+        for route in self._ordered.get(path.strip("/").count("/") + 1, []):
             m = route.regex.match(path)
             if not m:
                 continue

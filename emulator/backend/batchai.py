@@ -45,19 +45,38 @@ class BatchAIBackend:
         self.clock = clock
 
     # -- parents ---------------------------------------------------------------------------------------------
+    def _chain(self, sub, rg, ws=None, exp=None, leaf: tuple[str, str] | None = None):
+        """Check the parents of a resource in one store round trip, raising the first missing one's error;
+        return the leaf record (or None) if `leaf` = (kind, id) is given."""
+        wanted = [("resourceGroup", ids.resource_group(sub, rg), "ResourceGroupNotFound",
+                   f"Resource group '{rg}' could not be found.")]
+        if ws is not None:
+            wanted.append(("workspace", ids.workspace(sub, rg, ws), "WorkspaceNotFound",
+                           f"The specified workspace {ws} is not found"))
+        if exp is not None:
+            wanted.append(("experiment", ids.experiment(sub, rg, ws, exp), "ExperimentNotFound",
+                           f"The specified experiment {exp} is not found"))
+        found = self.store.get_many([w[1] for w in wanted] + ([leaf[1]] if leaf else []))
+        for kind, rid, code, message in wanted:
+            rec = found.get(rid.lower())
+            if rec is None or rec.kind != kind:
+                raise not_found(code, message)
+        if leaf:
+            rec = found.get(leaf[1].lower())
+            return rec if rec is not None and rec.kind == leaf[0] else None
+        return None
+
     def _workspace(self, sub, rg, ws) -> Workspace:
-        self.arm.resource_groups_get(sub, rg)
-        found, _ = load(self.store, "workspace", Workspace, ids.workspace(sub, rg, ws))
-        if found is None:
+        rec = self._chain(sub, rg, leaf=("workspace", ids.workspace(sub, rg, ws)))
+        if rec is None:
             raise not_found("WorkspaceNotFound", f"The specified workspace {ws} is not found")
-        return found
+        return Workspace.from_body(rec.body)
 
     def _experiment(self, sub, rg, ws, exp) -> Experiment:
-        self._workspace(sub, rg, ws)
-        found, _ = load(self.store, "experiment", Experiment, ids.experiment(sub, rg, ws, exp))
-        if found is None:
+        rec = self._chain(sub, rg, ws, leaf=("experiment", ids.experiment(sub, rg, ws, exp)))
+        if rec is None:
             raise not_found("ExperimentNotFound", f"The specified experiment {exp} is not found")
-        return found
+        return Experiment.from_body(rec.body)
 
     def _delete(self, rid: str) -> bool:
         removed = self.store.delete_tree(rid)
@@ -165,11 +184,10 @@ class BatchAIBackend:
                 return cluster
 
     def clusters_get(self, sub, rg, ws, name) -> Cluster:
-        self._workspace(sub, rg, ws)
-        cluster, _ = load(self.store, "cluster", Cluster, ids.cluster(sub, rg, ws, name))
-        if cluster is None:
+        rec = self._chain(sub, rg, ws, leaf=("cluster", ids.cluster(sub, rg, ws, name)))
+        if rec is None:
             raise not_found("ClusterNotFound", f"The specified cluster {name} is not found")
-        return cluster
+        return Cluster.from_body(rec.body)
 
     def clusters_delete(self, sub, rg, ws, name) -> bool:
         self._workspace(sub, rg, ws)
@@ -251,11 +269,10 @@ class BatchAIBackend:
         return job
 
     def _job(self, sub, rg, ws, exp, name):
-        self._experiment(sub, rg, ws, exp)
-        job, rec = load(self.store, "job", Job, ids.job(sub, rg, ws, exp, name))
-        if job is None:
+        rec = self._chain(sub, rg, ws, exp, leaf=("job", ids.job(sub, rg, ws, exp, name)))
+        if rec is None:
             raise not_found("JobNotFound", f"The specified job {name} is not found")
-        return job, rec
+        return Job.from_body(rec.body), rec
 
     def jobs_delete(self, sub, rg, ws, exp, name) -> bool:
         self._experiment(sub, rg, ws, exp)

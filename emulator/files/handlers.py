@@ -409,18 +409,28 @@ def get_file(ctx: Ctx) -> Response:
 
 
 def _read_body(length: int) -> memoryview:
-    """Exactly `length` bytes of the request body in one buffer (no further copies)."""
+    """Exactly `length` bytes of the request body, received straight into one buffer."""
     buf = bytearray(length)
     view = memoryview(buf)
     stream = request.environ["wsgi.input"]
+    inner = getattr(stream, "rfile", None)
+    # cheroot's KnownLengthRFile: read through its buffered socket reader with readinto (no per-chunk bytes
+    # objects), keeping its `remaining` count right so the connection stays usable for the next request
+    direct = type(stream).__name__ == "KnownLengthRFile" and hasattr(inner, "readinto") \
+        and getattr(stream, "remaining", -1) >= length
     got = 0
     while got < length:
-        chunk = stream.read(min(1 << 20, length - got))
-        if not chunk:
+        if direct:
+            n = inner.readinto(view[got:])
+            stream.remaining -= n or 0
+        else:
+            chunk = stream.read(min(1 << 20, length - got))
+            n = len(chunk)
+            view[got:got + n] = chunk
+        if not n:
             raise StorageError(400, "InvalidInput", f"The request body ended after {got} of {length} bytes; "
                                "nothing was written.")
-        view[got:got + len(chunk)] = chunk
-        got += len(chunk)
+        got += n
     return view
 
 

@@ -3,7 +3,8 @@
 A Store holds every ARM resource the emulator knows (resource groups, Batch AI resources, storage accounts) as
 records keyed by their canonical ARM id, compared case-insensitively as ARM does. Contract:
 
-* ``get(id)`` returns the record or None; ids are case-insensitive.
+* ``get(id)`` returns the record or None; ids are case-insensitive. ``get_many(ids)`` returns the records found,
+  keyed by lower-cased id, in one round trip (a resource and its parents).
 * ``create(...)`` inserts a new record and fails with ``AlreadyExists`` if the id is taken; ``replace`` overwrites
   unconditionally (create-or-update semantics of PUT).
 * ``compare_and_set(id, expected_version, body)`` writes only if the stored version still equals
@@ -38,6 +39,7 @@ class Record:
 
 class Store(Protocol):
     def get(self, id: str) -> Record | None: ...
+    def get_many(self, ids: list[str]) -> dict[str, Record]: ...
     def create(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
     def replace(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
     def compare_and_set(self, id: str, expected_version: int, body: dict) -> Record | None: ...

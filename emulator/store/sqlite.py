@@ -78,6 +78,13 @@ class SqliteStore:
         row = self._conn().execute(f"SELECT {self._COLS} FROM resources WHERE key = ?", (id.lower(),)).fetchone()
         return self._record(row) if row else None
 
+    def get_many(self, ids: list[str]) -> dict[str, Record]:
+        """Records of `ids` found, by lower-cased id, in one query."""
+        keys = [i.lower() for i in ids]
+        rows = self._conn().execute(f"SELECT {self._COLS} FROM resources WHERE key IN "
+                                    f"({','.join('?' * len(keys))})", keys).fetchall()
+        return {r[0].lower(): self._record(r) for r in rows}
+
     def _next_seq(self, conn) -> int:
         conn.execute("INSERT INTO counters(name, value) VALUES('seq', 1) "
                      "ON CONFLICT(name) DO UPDATE SET value = value + 1")

@@ -1,0 +1,151 @@
+"""Azure Files throughput: upload and download of one 256 MB file through azure-storage-file-share 12.x against a
+live emulator (its own process, plain HTTP on 127.0.0.1), and in the same run the same bytes written to and read
+from the local disk by this process (same file system as the emulator's data dir, no fsync on either side: both
+land in the page cache; the dirty pages are synced before each timed phase, untimed). The figure is the ratio SDK MB/s / disk MB/s; goal >= 0.5.
+
+Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds 3]
+(--concurrency is the SDK's max_concurrency for both directions; 1 is its default for uploads and downloads.)
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from emulator.settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY  # noqa: E402
+
+CHUNK = 4 << 20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    """`python -m emulator serve` on free ports with its own data dir, stopped on exit."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Emulator":
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR")}
+        env["BATCHAI_EMULATOR_EXECUTOR"] = "none"    # no job runner needed here
+        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port),
+                                      "--https-port", str(_free_port()), "--data-dir", str(self.data_dir)],
+                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{self.url}/_emulator/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("the emulator did not start")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _mbps(size: int, seconds: float) -> float:
+    return size / seconds / 1e6
+
+
+def disk_round(path: Path, data: bytes) -> tuple[float, float]:
+    view = memoryview(data)
+    os.sync()           # every timed phase starts with no dirty pages queued by the one before
+    t0 = time.perf_counter()
+    with open(path, "wb") as fh:
+        for i in range(0, len(data), CHUNK):
+            fh.write(view[i:i + CHUNK])
+    write = time.perf_counter() - t0
+    out = bytearray(len(data))
+    os.sync()
+    t0 = time.perf_counter()
+    with open(path, "rb", buffering=0) as fh:
+        got = 0
+        while got < len(out):
+            got += fh.readinto(memoryview(out)[got:got + CHUNK])
+    read = time.perf_counter() - t0
+    assert out == data
+    path.unlink()
+    return _mbps(len(data), write), _mbps(len(data), read)
+
+
+def sdk_round(file_client, data: bytes, concurrency: int) -> tuple[float, float]:
+    os.sync()
+    t0 = time.perf_counter()
+    file_client.upload_file(data, max_concurrency=concurrency)
+    up = time.perf_counter() - t0
+    sink = io.BytesIO()
+    os.sync()
+    t0 = time.perf_counter()
+    file_client.download_file(max_concurrency=concurrency).readinto(sink)
+    down = time.perf_counter() - t0
+    assert sink.getbuffer().nbytes == len(data) and sink.getvalue() == data
+    file_client.delete_file()
+    return _mbps(len(data), up), _mbps(len(data), down)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=256)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from azure.storage.fileshare import ShareServiceClient, __version__ as sdk_version
+
+    size = args.size_mb * 1024 * 1024
+    data = os.urandom(size)
+    work = Path(tempfile.mkdtemp(prefix="batchai-bench-files-"))
+    try:
+        with Emulator(work / "data") as emu:
+            cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
+                  f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.url}/{DEFAULT_STORAGE_ACCOUNT};")
+            share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
+            share.create_share()
+            file_client = share.get_file_client("bench.bin")
+            disk, sdk = [], []
+            for _ in range(args.rounds):          # interleaved, so machine noise spreads over both
+                disk.append(disk_round(work / "data" / "baseline.bin", data))
+                sdk.append(sdk_round(file_client, data, args.concurrency))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def med(rows, i):
+        return statistics.median(r[i] for r in rows)
+
+    up, down, wr, rd = med(sdk, 0), med(sdk, 1), med(disk, 0), med(disk, 1)
+    print(f"Azure Files bench: {args.size_mb} MiB file, azure-storage-file-share {sdk_version}, "
+          f"max_concurrency={args.concurrency}, HTTP on 127.0.0.1, median of {args.rounds} rounds")
+    print(f"  upload    {up:8.1f} MB/s   local disk write {wr:8.1f} MB/s   ratio {up / wr:5.2f}")
+    print(f"  download  {down:8.1f} MB/s   local disk read  {rd:8.1f} MB/s   ratio {down / rd:5.2f}")
+    print(f"  goal: ratio >= 0.5 -> {'met' if min(up / wr, down / rd) >= 0.5 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
