@@ -114,7 +114,7 @@ def read_ctf(path, streams=None):
     """
     dims = dict(STREAMS if streams is None else streams)
     rows = dict((name, []) for name in dims)
-    state = {'ids': None, 'current': None, 'open': None, 'line': 0}
+    state = {'ids': None, 'current': None, 'open': None}
     seen = set()
 
     def fail(lineno, message):
@@ -554,6 +554,13 @@ class Progress(object):
         log()
 
 
+def log_resume(checkpoint, start, epochs):
+    if start < epochs:
+        log('Resuming from %s: epoch %d of %d' % (checkpoint, start + 1, epochs))
+    else:
+        log('%s is the model of epoch %d: no epoch left to train, testing it' % (checkpoint, start))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the two backends
 
@@ -563,7 +570,7 @@ def run_numpy(args, train, test, outdir):
     y = train['labels']
     epoch_size = args.epoch_size or len(x)
     resumed_from, meta = None, None
-    for number, path in find_checkpoints(outdir, '.npz'):
+    for _, path in find_checkpoints(outdir, '.npz'):
         try:
             meta, params, velocity, rng, stream = load_numpy_checkpoint(path)
         except Exception as exc:  # a damaged file must not stop a retry: fall back to an older one
@@ -580,7 +587,7 @@ def run_numpy(args, train, test, outdir):
             raise JobError('%s was trained on %d samples, the training file now has %d'
                            % (resumed_from, stream.count, len(x)))
         start = meta['epoch'] + 1
-        log('Resuming from %s: epoch %d of %d' % (resumed_from, start + 1, args.epochs))
+        log_resume(resumed_from, start, args.epochs)
     else:
         rng = np.random.RandomState(args.seed)
         params = glorot_params(rng)
@@ -635,7 +642,7 @@ def run_cntk(cntk, args, train_path, test_path, train_count, outdir):
         start, resumed_from = checkpoints[0][0] + 1, os.path.basename(checkpoints[0][1])
         z = cntk.ops.functions.load_model(checkpoints[0][1])
         input_var = z.arguments[0]
-        log('Resuming from %s: epoch %d of %d' % (resumed_from, start + 1, args.epochs))
+        log_resume(resumed_from, start, args.epochs)
     else:
         start = 0
         input_var = new_input((1, 28, 28), np.float32)

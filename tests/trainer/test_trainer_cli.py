@@ -138,6 +138,7 @@ def test_finished_job_retried_only_retests(run_script, small_data, tmp_path):
     again = run_script(small_data, out, *options)
     assert again.returncode == 0
     assert 'Finished Epoch' not in again.stderr
+    assert 'ConvNet_MNIST_0.npz is the model of epoch 1: no epoch left to train, testing it' in again.stderr
     assert FINAL.findall(again.stderr) == FINAL.findall(first.stderr)
 
 
