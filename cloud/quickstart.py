@@ -12,8 +12,10 @@ path style on the emulator).
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 import tempfile
+from contextlib import redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +92,26 @@ def _prepare_data(options: Options, console: Console, scratch: Path) -> Path:
             raise QuickstartError(f"--data {data}: missing {', '.join(missing)} (python -m trainer.data --out {data})")
         return data
     from trainer import data as trainer_data
-    with console.step(f"preparing the MNIST data (trainer.data, source {options.data_source})"):
-        out = scratch / "data"
-        used = trainer_data.prepare(str(out), source=options.data_source)
-    console.line(f"  data source: {used}")
+    out = scratch / "data"
+    with console.step(f"preparing the MNIST data (trainer.data, source {options.data_source})"), \
+            redirect_stderr(_Lines(lambda text: console.line(f"  {text}"))):
+        trainer_data.prepare(str(out), source=options.data_source)
     return out
+
+
+class _Lines(io.TextIOBase):
+    """A text stream that hands each complete line to `emit` (trainer.data reports on stderr)."""
+
+    def __init__(self, emit):
+        self.emit, self.buffer = emit, ""
+
+    def write(self, text: str) -> int:
+        self.buffer += text
+        *lines, self.buffer = self.buffer.replace("\r", "\n").split("\n")
+        for line in lines:
+            if line.strip():
+                self.emit(line)
+        return len(text)
 
 
 def _create_storage(clients, o: Options, console: Console):

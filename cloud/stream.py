@@ -1,7 +1,7 @@
 """Live job logs, the way `az batchai job file stream` followed them.
 
-Each round: get the job; list its `stdouterr` directory with Jobs_ListOutputFiles (until files show up, then
-again every `relist` seconds to pick up new files and renew the expiring links, and once more at the end);
+Each round: get the job; list its `stdouterr` directory with Jobs_ListOutputFiles (every round until stdout.txt
+and stderr.txt show up, then every `relist` seconds to pick up new files and renew the expiring links, and once more at the end);
 GET each file's downloadUrl with `Range: bytes=<bytes already read>-` and print the new complete lines. A file that
 has not grown answers an empty 206 or a 416 (Azure Files answers 416 for a start at the end of the file); both
 mean "nothing new". When the job is succeeded or failed, one last round reads every file to its end.
@@ -19,6 +19,7 @@ from typing import Callable
 from .jobref import TERMINAL_STATES, JobRef, state_of
 
 STDOUTERR = "stdouterr"
+EXPECTED_FILES = {"stdout.txt", "stderr.txt"}
 
 
 @dataclass
@@ -88,7 +89,8 @@ class JobLogFollower:
             self._warn(f"cannot list the job's {STDOUTERR} files yet: {exc.message or exc}")
             return
         self._listed_at = self.clock()
-        self._need_list = not listed
+        # Batch AI creates both when the job starts; list every round until they show up
+        self._need_list = not EXPECTED_FILES <= {entry.name for entry in listed}
         for entry in listed:
             known = self.files.get(entry.name)
             if known is None:
