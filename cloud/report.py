@@ -19,6 +19,7 @@ FINAL_RESULTS = re.compile(r"^Final Results: Minibatch\[1-(\d+)\]: errs = (\d+(?
 
 @dataclass
 class TestError:
+    __test__ = False  # not a pytest test class, despite the name
     percent: float
     samples: int
     source: str  # the log file it was read from
