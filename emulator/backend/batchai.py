@@ -38,11 +38,13 @@ def duration_seconds(value: str) -> float:
 
 
 class BatchAIBackend:
-    def __init__(self, store: Store, arm: ArmBackend, data_dir, clock=time.time):
+    def __init__(self, store: Store, arm: ArmBackend, data_dir, clock=time.time, notify=None):
         self.store = store
         self.arm = arm
         self.data_dir = data_dir
         self.clock = clock
+        # called after a change the runner acts on (new job, terminate, cluster scale), so it need not wait a tick
+        self.notify = notify or (lambda: None)
 
     # -- parents ---------------------------------------------------------------------------------------------
     def _chain(self, sub, rg, ws=None, exp=None, leaf: tuple[str, str] | None = None):
@@ -167,6 +169,7 @@ class BatchAIBackend:
             "publisher": "Canonical", "offer": "UbuntuServer", "sku": "16.04-LTS", "version": "latest"}})
         cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec)
         self.store.replace("cluster", rid, ids.workspace(sub, rg, ws), name, cluster.to_body())
+        self.notify()
         return cluster
 
     def clusters_update(self, sub, rg, ws, name, scale_settings: dict | None) -> Cluster:
@@ -181,6 +184,7 @@ class BatchAIBackend:
             _check_scale_settings(scale_settings, "properties.scaleSettings")
             cluster.spec["scale_settings"] = scale_settings
             if self.store.compare_and_set(rid, rec.version, cluster.to_body()):
+                self.notify()
                 return cluster
 
     def clusters_get(self, sub, rg, ws, name) -> Cluster:
@@ -262,6 +266,7 @@ class BatchAIBackend:
         job = Job(subscription_id=sub, resource_group=rg, name=name, workspace=ws, experiment=exp, spec=spec,
                   tool_type=tool_type, job_output_directory_path_segment=segment, submitted=self.clock())
         self.store.replace("job", rid, ids.experiment(sub, rg, ws, exp), name, job.to_body())
+        self.notify()
         return job
 
     def jobs_get(self, sub, rg, ws, exp, name) -> Job:
@@ -297,6 +302,7 @@ class BatchAIBackend:
                 return job
             job.execution_state_transition_time = now
             if self.store.compare_and_set(rec.id, rec.version, job.to_body()):
+                self.notify()
                 return job
 
     def jobs_list_remote_login_information(self, sub, rg, ws, exp, name) -> list[dict]:

@@ -33,6 +33,7 @@ from ..mounts import share_dir
 from . import names
 
 READ_CHUNK = 1 << 20
+WRITE_CHUNK = 1 << 20
 MAX_FILE_SIZE = 4 << 40          # 4 TiB, the service's largest file
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -394,16 +395,26 @@ class Disk:
             finally:
                 os.close(fd)
 
-    def write_range(self, real: str, offset: int, data: memoryview) -> os.stat_result:
+    def write_range(self, real: str, offset: int, length: int, fill) -> os.stat_result:
+        """Write `length` bytes at `offset`, as they arrive: `fill(view)` puts the next bytes of the body into
+        `view` and returns how many (0 at the body's end). Pieces go to disk while the rest is still in flight."""
         with self.locks.shared(real) as lock:
             fd = self._open(real, os.O_WRONLY)
             try:
                 size = os.fstat(fd).st_size
-                if offset + len(data) > size:
+                if offset + length > size:
                     raise range_beyond_end(size)
+                view = memoryview(bytearray(min(WRITE_CHUNK, length)))
                 done = 0
-                while done < len(data):
-                    done += os.pwrite(fd, data[done:], offset + done)
+                while done < length:
+                    n = fill(view[:min(len(view), length - done)])
+                    if not n:
+                        raise StorageError(400, "InvalidInput", f"The request body ended after {done} of {length} "
+                                           f"bytes; bytes {offset}-{offset + done - 1} of the range were written.")
+                    written = 0
+                    while written < n:
+                        written += os.pwrite(fd, view[written:n], offset + done + written)
+                    done += n
                 return _bump_mtime(fd, lock)
             finally:
                 os.close(fd)

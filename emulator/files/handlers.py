@@ -1,7 +1,8 @@
 """One view per file-service operation: read the request's headers and query, call the plane, render.
 
-Request bodies: Put Range reads its (at most 4 MiB) body into one buffer, so a short body or an MD5 mismatch
-writes nothing, as the service's ranges are all-or-nothing; downloads stream from the file in 1 MiB chunks.
+Request bodies: Put Range streams its body to the file in 1 MiB pieces through one reused buffer, so writing
+overlaps receiving. A range that carries Content-MD5 is received whole first (at most 4 MiB) and written only if
+the MD5 matches, as the service does. Downloads stream from the file in 1 MiB chunks.
 """
 from __future__ import annotations
 
@@ -408,30 +409,51 @@ def get_file(ctx: Ctx) -> Response:
     return resp
 
 
-def _read_body(length: int) -> memoryview:
-    """Exactly `length` bytes of the request body, received straight into one buffer."""
-    buf = bytearray(length)
-    view = memoryview(buf)
+def _body_filler():
+    """fill(view) -> n: the next bytes of the request body, received straight into `view` (0 at its end)."""
     stream = request.environ["wsgi.input"]
     inner = getattr(stream, "rfile", None)
-    # cheroot's KnownLengthRFile: read through its buffered socket reader with readinto (no per-chunk bytes
-    # objects), keeping its `remaining` count right so the connection stays usable for the next request
-    direct = type(stream).__name__ == "KnownLengthRFile" and hasattr(inner, "readinto") \
-        and getattr(stream, "remaining", -1) >= length
+    if type(stream).__name__ == "KnownLengthRFile" and hasattr(inner, "readinto"):
+        # cheroot: readinto on its buffered socket reader (no bytes object per piece), keeping the wrapper's
+        # `remaining` count right so the connection stays usable for the next request
+        def fill(view: memoryview) -> int:
+            want = min(len(view), stream.remaining)
+            if want <= 0:
+                return 0
+            n = inner.readinto(view[:want]) or 0
+            stream.remaining -= n
+            return n
+    else:
+        def fill(view: memoryview) -> int:
+            chunk = stream.read(len(view))
+            view[:len(chunk)] = chunk
+            return len(chunk)
+    return fill
+
+
+def _read_body(length: int, fill) -> memoryview:
+    """The whole body in one buffer (for ranges whose MD5 must be checked before anything is written)."""
+    view = memoryview(bytearray(length))
     got = 0
     while got < length:
-        if direct:
-            n = inner.readinto(view[got:])
-            stream.remaining -= n or 0
-        else:
-            chunk = stream.read(min(1 << 20, length - got))
-            n = len(chunk)
-            view[got:got + n] = chunk
+        n = fill(view[got:])
         if not n:
             raise StorageError(400, "InvalidInput", f"The request body ended after {got} of {length} bytes; "
                                "nothing was written.")
         got += n
     return view
+
+
+def _buffer_filler(data: memoryview):
+    pos = 0
+
+    def fill(view: memoryview) -> int:
+        nonlocal pos
+        n = min(len(view), len(data) - pos)
+        view[:n] = data[pos:pos + n]
+        pos += n
+        return n
+    return fill
 
 
 def put_range(ctx: Ctx) -> Response:
@@ -457,16 +479,19 @@ def put_range(ctx: Ctx) -> Response:
         raise _invalid_header("Content-Length", declared, f"the range {start}-{end} is {length} bytes")
     md5 = _md5_header("Content-MD5")
     ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
-    data = _read_body(length)
+    fill = _body_filler()
     headers = {}
     if md5 is not None:
+        # a range with an MD5 is checked whole before a byte of it is written, as the service does
+        data = _read_body(length, fill)
         actual = base64.b64encode(hashlib.md5(data).digest()).decode()
         if actual != md5:
             raise StorageError(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the "
                                "MD5 value calculated by the server.",
                                {"UserSpecifiedMd5": md5, "ServerCalculatedMd5": actual})
         headers["Content-MD5"] = md5
-    node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, data)
+        fill = _buffer_filler(data)
+    node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, fill)
     return _response(201, headers=_write_headers(node) | headers)
 
 

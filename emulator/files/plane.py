@@ -222,9 +222,10 @@ class FilePlane:
         self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
         return self._node(account, share, parts, real, st)
 
-    def write_range(self, account: str, share: str, parts: list[str], offset: int, data: memoryview) -> NodeInfo:
+    def write_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
+                    fill) -> NodeInfo:
         _, real = self._locate(account, share, parts)
-        st = self.disk.write_range(real, offset, data)
+        st = self.disk.write_range(real, offset, length, fill)
         return NodeInfo("/".join(parts), False, st, 0)
 
     def clear_range(self, account: str, share: str, parts: list[str], offset: int, length: int) -> NodeInfo:

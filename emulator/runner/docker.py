@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 import docker
+import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DeviceRequest, Mount
 
@@ -31,6 +33,7 @@ class DockerExecutor:
     def __init__(self, client: docker.DockerClient, image_map: dict[str, str]):
         self.client = client
         self.image_map = image_map
+        self.on_exit = lambda: None
 
     def describe(self) -> str:
         version = self.client.version().get("Version", "?")
@@ -101,7 +104,19 @@ class DockerExecutor:
                                   "hand GPUs to containers: install the NVIDIA container runtime "
                                   f"(nvidia-container-toolkit) and restart dockerd. Engine said: {text}") from exc
             raise LaunchError("ContainerStartFailed", f"Starting the container failed: {text}") from exc
+        threading.Thread(target=self._watch, args=(handle,), daemon=True, name=f"watch-{handle[:12]}").start()
         return handle
+
+    def _watch(self, handle: str) -> None:
+        while True:
+            try:
+                self.client.api.wait(handle, timeout=3600)
+            except requests.exceptions.ReadTimeout:
+                continue  # still running after an hour: keep waiting
+            except Exception:  # removed, engine gone: the scheduler's poll finds out either way
+                pass
+            break
+        self.on_exit()
 
     def poll(self, handles: list[str]) -> dict[str, object]:
         if not handles:
@@ -140,6 +155,8 @@ class DockerExecutor:
                 self.client.api.remove_container(c["Id"], force=True)
             except DockerException:
                 pass
+        if len(handles) < 2:
+            return  # single-node jobs run on the default bridge: no network of their own
         for net in self.client.networks.list(filters={"label": f"{LABEL_JOB}={job_key}"}):
             try:
                 net.remove()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 from .executors import VANISHED, LaunchError
@@ -20,6 +21,7 @@ class LocalExecutor:
 
     def __init__(self):
         self._children: dict[int, subprocess.Popen] = {}
+        self.on_exit = lambda: None
 
     def describe(self) -> str:
         return "local executor (no Docker: node processes run on this machine, container images are ignored)"
@@ -44,7 +46,12 @@ class LocalExecutor:
         except OSError as exc:
             raise LaunchError("ProcessStartFailed", f"Starting the node process failed: {exc}") from exc
         self._children[proc.pid] = proc
+        threading.Thread(target=self._watch, args=(proc,), daemon=True, name=f"watch-{proc.pid}").start()
         return f"{proc.pid}:{node.script_node_path}"
+
+    def _watch(self, proc: subprocess.Popen) -> None:
+        proc.wait()
+        self.on_exit()
 
     @staticmethod
     def _split(handle: str) -> tuple[int, Path]:

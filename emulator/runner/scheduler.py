@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
@@ -38,10 +39,17 @@ class Scheduler:
         self.executor = executor
         self.gpus = gpu_pool or GpuPool(settings.gpus)
         self.planner = Planner(settings.data_dir, executor.layout) if executor else None
+        if executor is not None:
+            executor.on_exit = self.wake  # a node process ended: look at it now rather than next tick
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.RLock()   # one tick at a time, and hooks do not race a tick
+        # launches (image checks, container create/start) run on a small pool so one slow start does not hold
+        # up the others; jobs being launched are left alone by _follow until their handles are all recorded
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
+        self._launching: set[str] = set()
+        self._launching_lock = threading.Lock()
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -56,6 +64,7 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self._pool.shutdown(wait=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -157,7 +166,9 @@ class Scheduler:
 
     # -- (2) running jobs ------------------------------------------------------------------------------------
     def _follow(self, jobs, clusters, now: float) -> None:
-        active = [(j, r) for j, r in jobs if j.execution_state in states.ACTIVE]
+        with self._launching_lock:
+            launching = set(self._launching)
+        active = [(j, r) for j, r in jobs if j.execution_state in states.ACTIVE and r.id.lower() not in launching]
         if not active:
             return
         try:
@@ -193,7 +204,7 @@ class Scheduler:
     def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
         temp = self.planner.job_dir(job) / "node-0" / ".batchai"
         if code == 0:
-            self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0")
+            self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
             return
         if (temp / "prep_exit_code").exists():
             err = states.error("JobPreparationFailed", "The job preparation task failed with a non-zero exit code.",
@@ -202,14 +213,16 @@ class Scheduler:
             err = states.error("JobFailed", (temp / "launch_error").read_text().strip(), exitCode=code)
         else:
             err = states.job_failed_error(code)
-        self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}")
+        self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
 
-    def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="") -> None:
+    def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="",
+                exited: bool = False) -> None:
         """Stop and remove the job's containers, then record the final state (so a client that sees the job
         finished never sees its containers)."""
         handles = [h for h in job.handles if h]
         try:
-            self.executor.stop(handles)
+            if not exited or len(handles) > 1:  # a lone master that exited by itself has nothing left to stop
+                self.executor.stop(handles)
             if not self.settings.keep_containers:
                 self.executor.cleanup(self.planner.job_dir(job).name, handles)
         except Exception as exc:
@@ -249,15 +262,33 @@ class Scheduler:
                 continue
             nodes = idle[:need]
             taken.update(nodes)
-            self._launch(job, rec, cluster, nodes, now)
+            states.transition(job, states.R, now, nodes=nodes)
+            job.log_path = str(self.planner.job_dir(job))
+            won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
+            if won is None:
+                continue
+            with self._launching_lock:
+                self._launching.add(rec.id.lower())
+            self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
 
-    def _launch(self, job: Job, rec: Record, cluster: Cluster, nodes: list[int], now: float) -> None:
-        states.transition(job, states.R, now, nodes=nodes)
-        job.log_path = str(self.planner.job_dir(job))
-        won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
-        if won is None:
-            return
-        rec = won
+    def _launch_guarded(self, job: Job, rec: Record, cluster: Cluster, nodes: list[int]) -> None:
+        try:
+            self._launch(job, rec, cluster, nodes)
+        except Exception:  # anything unexpected: the job must not stay running without a process
+            log.exception("launching %s", rec.id)
+            current = self.store.get(rec.id)
+            if current is not None:
+                j = Job.from_body(current.body)
+                if j.execution_state in states.ACTIVE:
+                    self._finish(j, current, self.clock(), states.F, errors=[states.error(
+                        "JobLaunchFailed", "The emulator failed to start the job; see its log.")], note="launch")
+        finally:
+            with self._launching_lock:
+                self._launching.discard(rec.id.lower())
+            self.wake()
+
+    def _launch(self, job: Job, rec: Record, cluster: Cluster, nodes: list[int]) -> None:
+        """Start a job already recorded as running on `nodes` (a launch-pool thread)."""
         job_key = self.planner.job_dir(job).name
         hostnames = [f"batchai-{job_key[:12]}-{i}" for i in range(len(nodes))]
         gpus = {n: (cluster.node_gpus[n] if n < len(cluster.node_gpus) else []) for n in nodes}
