@@ -207,7 +207,9 @@ class Planner:
             cmd = spec["custom_toolkit_settings"].get("command_line") or "true"
         elif spec.get("custom_mpi_settings"):
             s = spec["custom_mpi_settings"]
-            cmd = maybe_mpi(s["command_line"], int(s.get("process_count") or count), always=True)
+            # "executed by mpi runtime on each compute node": each rank runs the command line through a shell
+            cmd = maybe_mpi(f"/bin/sh -c {shlex.quote(s['command_line'])}", int(s.get("process_count") or count),
+                            always=True)
         elif spec.get("cntk_settings"):
             s = spec["cntk_settings"]
             if (s.get("language_type") or "python").lower() == "brainscript":

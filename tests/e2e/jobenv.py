@@ -66,12 +66,12 @@ class JobEnv:
         cluster_id = self.client.clusters.get(self.rg, self.ws, cluster_name).id
         if "custom_toolkit_settings" not in props and not any(k.endswith("_settings") for k in props):
             props["custom_toolkit_settings"] = models.CustomToolkitSettings(command_line="true")
+        if image:
+            props.setdefault("container_settings", models.ContainerSettings(
+                image_source_registry=models.ImageSourceRegistry(image=image)))
         params = models.JobCreateParameters(
             cluster=models.ResourceId(id=cluster_id), node_count=node_count,
-            std_out_err_path_prefix=f"$AZ_BATCHAI_MOUNT_ROOT/{MOUNT}",
-            container_settings=models.ContainerSettings(image_source_registry=models.ImageSourceRegistry(
-                image=image)) if image else None,
-            **props)
+            std_out_err_path_prefix=f"$AZ_BATCHAI_MOUNT_ROOT/{MOUNT}", **props)
         return self.client.jobs.begin_create(self.rg, self.ws, self.exp, name, params).result()
 
     def custom(self, name: str, command: str, image: str | None, **kw):
