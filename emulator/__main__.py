@@ -28,14 +28,14 @@ def _serve(args) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the ports open: a stop request is never lost
+        signal.signal(sig, lambda *_: stop.set())
     try:
         server.start()
     except OSError as exc:
         print(f"batchai-emulator: cannot listen: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     out = sys.stdout
     print(f"Batch AI emulator listening on {server.http_url} (HTTP) and {server.https_url} (HTTPS)", file=out)
     print(f"  data dir:     {settings.data_dir}", file=out)

@@ -1,0 +1,95 @@
+"""`batchai-emulator serve` as a user runs it: flags and variables, the certificate, health, clean stops."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+BIN = Path(sys.executable).parent / "batchai-emulator"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(tmp_path, *flags, env=None):
+    out = open(tmp_path / "out.txt", "wb")
+    proc = subprocess.Popen([str(BIN), "serve", *flags], stdout=out, stderr=subprocess.STDOUT,
+                            env={**{k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR")},
+                                 **(env or {})})
+    return proc
+
+
+def _wait_health(url, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "the emulator exited"
+        try:
+            if requests.get(url + "/_emulator/health", timeout=1, verify=False).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise AssertionError("never healthy")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_makes_a_certificate_answers_health_and_stops_cleanly(tmp_path, sig):
+    port, https_port = _port(), _port()
+    data = tmp_path / "data"
+    # flags for some settings, variables for others
+    proc = _start(tmp_path, "--port", str(port), "--executor", "none",
+                  env={"BATCHAI_EMULATOR_HTTPS_PORT": str(https_port), "BATCHAI_EMULATOR_DATA_DIR": str(data)})
+    try:
+        _wait_health(f"http://127.0.0.1:{port}", proc)
+        cert = data / "cert.pem"
+        assert cert.exists() and (data / "key.pem").stat().st_mode & 0o077 == 0
+        r = requests.get(f"https://127.0.0.1:{https_port}/_emulator/health", verify=str(cert))
+        assert r.status_code == 200
+        r = requests.get(f"https://localhost:{https_port}/_emulator/health", verify=str(cert))
+        assert r.status_code == 200
+        proc.send_signal(sig)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = (tmp_path / "out.txt").read_text()
+    assert f"REQUESTS_CA_BUNDLE={data}/cert.pem" in text and "(created)" in text
+    assert "batchaidev" in text and "Stopping" in text
+    assert (data / "emulator.db").exists()
+
+
+def test_busy_port_and_bad_flags_give_clear_errors(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        proc = _start(tmp_path, "--port", str(busy), "--https-port", str(_port()), "--data-dir", str(tmp_path / "d"),
+                      "--executor", "none")
+        assert proc.wait(30) == 1
+    assert "cannot listen" in (tmp_path / "out.txt").read_text()
+    proc = _start(tmp_path, "--storage-account", "nokey", "--data-dir", str(tmp_path / "d"))
+    assert proc.wait(30) == 2
+    assert "NAME:KEY" in (tmp_path / "out.txt").read_text()
+
+
+def test_non_loopback_bind_warns(tmp_path):
+    port = _port()
+    proc = _start(tmp_path, "--host", "0.0.0.0", "--port", str(port), "--https-port", str(_port()),
+                  "--data-dir", str(tmp_path / "d"), "--executor", "none")
+    try:
+        _wait_health(f"http://127.0.0.1:{port}", proc)
+        proc.terminate()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "WARNING: listening on 0.0.0.0" in (tmp_path / "out.txt").read_text()
