@@ -138,7 +138,7 @@ def main(args, console: Console) -> int:
             summary = quickstart.run(clients, _options(args), console)
         finally:
             clients.close()
-    except BaseException:
+    except Exception:
         tail = emulator.log_tail()
         if tail:
             console.line("last lines of the emulator's log:")

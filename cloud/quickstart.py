@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import secrets
 import tempfile
 from contextlib import redirect_stderr
@@ -265,9 +266,26 @@ def follow_job(clients, ref: JobRef, console: Console, *, poll: float, sleep):
     return JobLogFollower(clients, ref, emit, poll=poll, on_state=on_state, sleep=sleep).run()
 
 
-def finish(clients, ref: JobRef, job, console: Console, dest: Path, *, target: str, vm_size: str = "STANDARD_NC6",
-           nodes: int = 1, cluster=None) -> Summary:
+def job_cluster(clients, job):
+    """The cluster a job ran on, or None when it is gone."""
+    from azure.core.exceptions import HttpResponseError
+    m = re.search(r"/resourceGroups/([^/]+)/providers/Microsoft\.BatchAI/workspaces/([^/]+)/clusters/([^/]+)$",
+                  (job.cluster.id if job.cluster else "") or "", re.IGNORECASE)
+    if not m:
+        return None
+    try:
+        return clients.batchai.clusters.get(*m.groups())
+    except HttpResponseError:
+        return None
+
+
+def finish(clients, ref: JobRef, job, console: Console, dest: Path, *, target: str, vm_size: str | None = None,
+           nodes: int | None = None, cluster=None) -> Summary:
     """Download the job's outputs and logs into dest; read the test error; build the summary."""
+    if vm_size is None:
+        cluster = cluster or job_cluster(clients, job)
+        vm_size = cluster.vm_size if cluster is not None else "unknown VM size"
+    nodes = nodes or job.node_count or 1
     with console.step(f"downloading the job's outputs to {dest}"):
         files = download_job(clients, ref, dest, job=job)
     logs = files.pop("stdouterr", [])

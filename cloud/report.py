@@ -106,7 +106,9 @@ class Summary:
             out.append("  model files:   none")
         if self.log_files:
             out.append(f"  logs:          {', '.join(f.name for f in self.log_files)} in {self.log_files[0].path.parent}")
-        if self.job_seconds is not None:
+        if self.job_seconds is not None and self.vm_size.upper() != "STANDARD_NC6":
+            out.append(f"  Azure cost:    no list price here for {self.vm_size} (only {NC6_PRICE_BASIS})")
+        elif self.job_seconds is not None:
             price = f"${NC6_PRICE_USD_PER_HOUR:.2f}/h ({NC6_PRICE_BASIS})"
             out.append(f"  Azure cost:    job {duration(self.job_seconds)} on {self.nodes} x {self.vm_size} = "
                        f"${cost_usd(self.job_seconds, self.nodes):.4f} at {price}")

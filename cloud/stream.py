@@ -138,10 +138,17 @@ def follow(clients_for: Callable[[JobRef], object], refs: list[JobRef], write: C
     followers = []
     for ref in refs:
         prefix = f"{ref.job}/" if len(refs) > 1 else ""
+        states: list[str] = []
 
         def emit(name, line, prefix=prefix):
             write(f"{prefix}{name} | {line}" if name else f"{prefix}{line}")
-        followers.append(JobLogFollower(clients_for(ref), ref, emit, poll=poll))
+
+        def on_state(job, ref=ref, states=states):
+            state = state_of(job)
+            if not states or states[-1] != state:
+                states.append(state)
+                write(f"job {ref.job}: {state}")
+        followers.append(JobLogFollower(clients_for(ref), ref, emit, poll=poll, on_state=on_state))
     active = list(followers)
     while active:
         active = [f for f in active if not f.step()]
