@@ -108,6 +108,24 @@ class EmulatorProcess:
             return self.proc.wait()
 
 
+def choose_executor(requested: str, cpu_image: str) -> tuple[str, str | None]:
+    """(executor, why) for the demo: `auto` unless Docker answers without the CPU image, which would fail the job."""
+    if requested != "auto":
+        return requested, None
+    try:
+        import docker
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except Exception:  # no SDK, no engine: the emulator's auto picks local processes itself
+        return "auto", None
+    try:
+        client.images.get(cpu_image)
+    except Exception:
+        return "local", (f"Docker answers but {cpu_image} is not built (images/README.md, or "
+                         "`sudo bash .ci/docker.sh`): jobs run as local processes")
+    return "auto", None
+
+
 def serve_flags(args, help_text: str) -> list[str]:
     flags = []
     if "--executor" in help_text:
@@ -126,6 +144,9 @@ def main(args, console: Console) -> int:
     began = time.monotonic()
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="batchai-demo-")) if temporary else args.data_dir
+    args.executor, why = choose_executor(args.executor, args.cpu_image)
+    if why:
+        console.line(f"note: {why}")
     emulator = EmulatorProcess(data_dir, serve_flags(args, EmulatorProcess.supported_flags()))
     try:
         with console.step(f"starting the Batch AI emulator (data dir {data_dir})"):

@@ -58,6 +58,13 @@ def test_serve_flags_follow_what_serve_accepts():
     assert serve_flags(args, "usage: serve [--port PORT]") == []
 
 
+def test_the_demo_does_not_send_jobs_to_docker_without_the_cpu_image():
+    from cloud.demo import choose_executor
+    assert choose_executor("local", "x") == ("local", None)
+    executor, why = choose_executor("auto", "batchai-emulator/no-such-image:never")
+    assert (executor, why) == ("auto", None) or (executor == "local" and "is not built" in why)
+
+
 @pytest.mark.slow
 def test_the_demo_defaults_train_to_at_most_2_5_percent(tmp_path):
     """The README's first command as is (but for the executor: local, so it needs no Docker): the offline
