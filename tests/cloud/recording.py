@@ -13,8 +13,9 @@ own `observers` only see method, path and status, not bodies, and would not see 
 - values the service handed out are named, not compared: the storage key from listKeys, the file endpoint from
   the storage account, each downloadUrl (as `<download DIR/NAME>`), and the random admin password;
 - bodies compare as JSON; binary bodies by SHA-256;
-- reads (GET/HEAD and listOutputFiles) repeated since the last write are dropped: how often a poll ran depends on
-  timing, what was polled and in which order does not.
+- writes keep their exact order; the reads (GET/HEAD and listOutputFiles) between two writes compare as a set:
+  how often a poll ran and how its rounds interleaved depend on timing (a log file may show up a round before
+  another), what was read does not.
 """
 from __future__ import annotations
 
@@ -170,20 +171,25 @@ def _is_read(ex: Exchange) -> bool:
 
 
 def operations(exchanges: list[Exchange]) -> list[tuple]:
-    """(method, address, body) of every operation, as described in the module docstring."""
+    """Every write as (method, address, body), and between writes the sorted distinct reads as one entry
+    ("reads", (method, address, body), ...), as described in the module docstring."""
     polls, names = _handed_out(exchanges)
-    out, reads_since_write = [], set()
+    out, reads = [], set()
+
+    def close_reads():
+        if reads:
+            out.append(("reads", *sorted(reads)))
+            reads.clear()
     for ex in exchanges:
         if is_aad(ex) or is_metadata(ex) or ex.url in polls:
             continue
         op = (ex.method, _address(ex, names), json.dumps(_body(ex, names), sort_keys=True))
         if _is_read(ex):
-            if op in reads_since_write:
-                continue
-            reads_since_write.add(op)
+            reads.add(op)
         else:
-            reads_since_write.clear()
-        out.append(op)
+            close_reads()
+            out.append(op)
+    close_reads()
     return out
 
 

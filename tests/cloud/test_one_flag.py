@@ -49,7 +49,8 @@ def test_same_operations_on_azure_and_on_the_emulator(local_emulator, ctf_data, 
     if ops_azure != ops_emulator:
         pytest.fail("the operations differ (- Azure, + emulator):\n" + _diff(ops_azure, ops_emulator), pytrace=False)
     # and the flow did what the quickstart does, in its order
-    kinds = [f"{m} {a.split('?')[0]}" for m, a, _ in ops_azure]
+    flat = [op for entry in ops_azure for op in (entry[1:] if entry[0] == "reads" else [entry])]
+    kinds = [f"{m} {a.split('?')[0]}" for m, a, _ in flat]
     for expected in ("/resourcegroups/proof-rg", "/storageAccounts/", "/listKeys", "/batchaiquickstart",
                      "/workspaces/myworkspace", "/clusters/mycluster", "/experiments/myexperiment",
                      "/jobs/myjob", "/listOutputFiles", "<download stdouterr/stderr.txt>",
@@ -84,3 +85,24 @@ def _diff(a: list, b: list) -> str:
     import difflib
     return "\n".join(difflib.unified_diff([repr(x) for x in a], [repr(x) for x in b], "azure", "emulator",
                                           lineterm="", n=2))
+
+
+def test_the_comparison_sees_a_different_request(ctf_data, tmp_path, monkeypatch, capsys):
+    """A control: two Azure runs that differ in one job argument do not reduce to the same operations."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    recorder = Recorder().install(monkeypatch)
+    runs = []
+    for epochs in ("2", "3"):
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            FakeAzure(SUBSCRIPTION).install(rsps)
+            argv = _quickstart(tmp_path / epochs) + ["--data", str(ctf_data)]
+            argv[argv.index("--epochs") + 1] = epochs
+            code, out = run_cli(argv, capsys)
+        assert code == 0, out
+        runs.append(operations(recorder.exchanges))
+        recorder.clear()
+    differing = [(a, b) for a, b in zip(*runs) if a != b]
+    assert len(runs[0]) == len(runs[1]) and len(differing) == 1
+    assert "/jobs/myjob?" in differing[0][0][1] and "--epochs 2" in differing[0][0][2]
+    assert "--epochs 3" in differing[0][1][2]
