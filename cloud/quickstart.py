@@ -308,6 +308,10 @@ def _cleanup(clients, o: Options, console: Console, group_created: bool) -> str:
     if o.keep:
         return (f"kept (--keep): resource group {o.resource_group}; delete it with "
                 f"`az group delete -n {o.resource_group}` or the SDK's resource_groups.begin_delete")
-    with console.step(f"deleting resource group {o.resource_group} (storage account, workspace, cluster, job)"):
-        clients.resources.resource_groups.begin_delete(o.resource_group).result()
+    try:
+        with console.step(f"deleting resource group {o.resource_group} (storage account, workspace, cluster, job)"):
+            clients.resources.resource_groups.begin_delete(o.resource_group).result()
+    except Exception as exc:  # an error here must not hide the one that ended the flow, if any
+        console.line(f"warning: could not delete resource group {o.resource_group}: {exc}")
+        return f"NOT deleted ({exc.__class__.__name__}): delete resource group {o.resource_group} by hand"
     return f"resource group {o.resource_group} deleted"
