@@ -140,6 +140,9 @@ class Cluster(Base):
     # per allocated node: the GPU device ids it holds; and the nodes that cannot run jobs
     node_gpus: list[list[str]] = field(default_factory=list)
     unusable_nodes: list[int] = field(default_factory=list)
+    # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
+    # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
+    legacy: dict[str, Any] = field(default_factory=dict)
 
     def target_node_count(self, demand: int = 0) -> int:
         """Nodes the cluster should have: the manual target, or for auto-scale the demand clamped to bounds."""
@@ -168,6 +171,9 @@ class Job(Base):
     submitted: float = 0.0
     handles: list[str] = field(default_factory=list)
     log_path: str = ""
+    # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
+    # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
+    legacy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,6 +181,9 @@ class FileServer(Base):
     workspace: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
     mount_settings: dict[str, Any] = field(default_factory=dict)
+    # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
+    # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
+    legacy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -151,23 +151,25 @@ class BatchAIBackend:
         return self._list("experiment", Experiment, parent=ids.workspace(sub, rg, ws), limit=limit, after=after)
 
     # -- clusters --------------------------------------------------------------------------------------------
-    def clusters_create(self, sub, rg, ws, name, spec: dict) -> Cluster:
+    def clusters_create(self, sub, rg, ws, name, spec: dict, legacy: dict | None = None) -> Cluster:
         self._workspace(sub, rg, ws)
         spec = dict(spec)
         _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
         node_setup = spec.get("node_setup") or {}
         mounts.volumes(self.data_dir, node_setup.get("mount_volumes"), mounts.MOUNT_ROOT, "check")
+        # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
+        # before the comparison below, so a retried create without an image finds the same specification.
+        spec.setdefault("virtual_machine_configuration", {"image_reference": {
+            "publisher": "Canonical", "offer": "UbuntuServer", "sku": "16.04-LTS", "version": "latest"}})
         rid = ids.cluster(sub, rg, ws, name)
         existing, _ = load(self.store, "cluster", Cluster, rid)
         if existing:
-            if existing.spec != spec:
+            if existing.spec != spec or legacy is not None and existing.legacy != legacy:
                 raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
                                "with different properties; change it with an update (PATCH) or delete it first.")
             return existing
-        # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs).
-        spec.setdefault("virtual_machine_configuration", {"image_reference": {
-            "publisher": "Canonical", "offer": "UbuntuServer", "sku": "16.04-LTS", "version": "latest"}})
-        cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec)
+        cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec,
+                          legacy=legacy or {})
         self.store.replace("cluster", rid, ids.workspace(sub, rg, ws), name, cluster.to_body())
         self.notify()
         return cluster
@@ -206,18 +208,19 @@ class BatchAIBackend:
         return [remote_login(node_id, i) for i, node_id in enumerate(cluster.node_ids[:cluster.current_node_count])]
 
     # -- file servers ----------------------------------------------------------------------------------------
-    def file_servers_create(self, sub, rg, ws, name, spec: dict) -> FileServer:
+    def file_servers_create(self, sub, rg, ws, name, spec: dict, legacy: dict | None = None) -> FileServer:
         self._workspace(sub, rg, ws)
         rid = ids.file_server(sub, rg, ws, name)
         existing, _ = load(self.store, "fileServer", FileServer, rid)
         if existing:
-            if existing.spec != spec:
+            if existing.spec != spec or legacy is not None and existing.legacy != legacy:
                 raise conflict("FileServerAlreadyExists", f"A file server named {name} already exists in "
                                f"workspace {ws} with different properties.")
             return existing
         data = self.data_dir / "fileservers" / sub / rg / ws / name
         data.mkdir(parents=True, exist_ok=True)
         fs = FileServer(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec,
+                        legacy=legacy or {},
                         # The service mounted its NFS export at /mnt/data on nodes; the data is a local directory.
                         mount_settings={"mount_point": "/mnt/data", "file_server_public_ip": "127.0.0.1",
                                         "file_server_internal_ip": "127.0.0.1"})
@@ -240,7 +243,10 @@ class BatchAIBackend:
         return self._list("fileServer", FileServer, parent=ids.workspace(sub, rg, ws), limit=limit, after=after)
 
     # -- jobs ------------------------------------------------------------------------------------------------
-    def jobs_create(self, sub, rg, ws, exp, name, spec: dict) -> Job:
+    def jobs_create(self, sub, rg, ws, exp, name, spec: dict, legacy: dict | None = None,
+                    segment_base: str | None = None) -> Job:
+        """`legacy` and `segment_base` (the path segment before the job's uuid) are given by old api-versions
+        (backend/legacy.py)."""
         self._experiment(sub, rg, ws, exp)
         spec = dict(spec)
         tool_type = _check_job(spec)
@@ -258,13 +264,15 @@ class BatchAIBackend:
         rid = ids.job(sub, rg, ws, exp, name)
         existing, _ = load(self.store, "job", Job, rid)
         if existing:
-            if existing.spec != spec:
+            if existing.spec != spec or legacy is not None and existing.legacy != legacy:
                 raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
                                "jobs cannot be changed: delete it first or use another name.")
             return existing
-        segment = f"{sub}/{rg}/workspaces/{ws}/experiments/{exp}/jobs/{name}/{uuid.uuid4()}"
+        base = segment_base or f"{sub}/{rg}/workspaces/{ws}/experiments/{exp}/jobs/{name}"
+        segment = f"{base}/{uuid.uuid4()}"
         job = Job(subscription_id=sub, resource_group=rg, name=name, workspace=ws, experiment=exp, spec=spec,
-                  tool_type=tool_type, job_output_directory_path_segment=segment, submitted=self.clock())
+                  tool_type=tool_type, job_output_directory_path_segment=segment, submitted=self.clock(),
+                  legacy=legacy or {})
         self.store.replace("job", rid, ids.experiment(sub, rg, ws, exp), name, job.to_body())
         self.notify()
         return job
