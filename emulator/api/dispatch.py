@@ -143,9 +143,11 @@ def arm_dispatch(_rest: str = "") -> Response:
         validation.check_path(op, params)
         query = validation.check_query(op, request.args)
         body = validation.check_body(op, body)
-    handler = _HANDLERS.get((route.operation_id, api_version)) or _HANDLERS.get((route.operation_id, None))
+    # the api-version's own operationId: one path can carry different ids per version (Usage_List, Usages_List)
+    op_id = op.operation_id if op is not None else route.operation_id
+    handler = _HANDLERS.get((op_id, api_version)) or _HANDLERS.get((op_id, None))
     if handler is None:
         raise EmulatorError(400, "NotSupportedByEmulator",
-                            f"The operation {route.operation_id} with api-version {api_version} is not supported "
+                            f"The operation {op_id} with api-version {api_version} is not supported "
                             "by the Batch AI emulator yet.")
     return handler(Call(params, query, body, api_version, op))
