@@ -4,7 +4,7 @@ from __future__ import annotations
 
 def register(app) -> None:
     from . import aad, admin, arm, clusters, dispatch, experiments, fileservers, jobs, misc, workspaces  # noqa: F401
-    from . import storage_accounts  # noqa: F401
+    from . import legacy, storage_accounts  # noqa: F401
     from .. import files
     app.register_blueprint(admin.bp)
     app.register_blueprint(aad.bp)
