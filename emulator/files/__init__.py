@@ -14,10 +14,8 @@ The FilePlane is created when the blueprint is registered and lives in app.exten
 """
 from __future__ import annotations
 
-from .plane import FilePlane
+from .plane import EXTENSION, FilePlane
 from .views import bp
-
-EXTENSION = "azure_files"
 
 
 @bp.record_once

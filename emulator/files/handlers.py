@@ -234,17 +234,25 @@ def set_service_props(ctx: Ctx) -> Response:
 
 
 # ---- shares ---------------------------------------------------------------------------------------------------
-def _check_share_headers() -> None:
+_TIERS = {t.lower(): t for t in ("TransactionOptimized", "Hot", "Cool", "Premium")}
+
+
+def _access_tier() -> str | None:
+    raw = request.headers.get("x-ms-access-tier")
+    if raw is None:
+        return None
+    if raw.strip().lower() not in _TIERS:
+        raise _invalid_header("x-ms-access-tier", raw, f"expected one of {', '.join(_TIERS.values())}")
+    return _TIERS[raw.strip().lower()]
+
+
+def create_share(ctx: Ctx) -> Response:
     protocols = request.headers.get("x-ms-enabled-protocols")
     if protocols is not None and protocols.strip().upper() != "SMB":
         raise StorageError(400, "NotSupportedByEmulator", "NFS shares (x-ms-enabled-protocols: NFS) are not "
                            "supported by the Batch AI emulator's file service.")
-
-
-def create_share(ctx: Ctx) -> Response:
-    _check_share_headers()
     quota = _int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    info = ctx.files.create_share(ctx.account, ctx.share, quota, _metadata())
+    info = ctx.files.create_share(ctx.account, ctx.share, quota, _metadata(), _access_tier())
     return _response(201, headers=_share_headers(info))
 
 
@@ -253,7 +261,7 @@ def get_share_props(ctx: Ctx) -> Response:
     headers = _share_headers(info)
     headers.update(_meta_headers(info.metadata))
     if ctx.target.arg("comp") is None:
-        headers.update({"x-ms-share-quota": str(info.quota), "x-ms-access-tier": "TransactionOptimized",
+        headers.update({"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
                         "x-ms-enabled-protocols": "SMB"})
     return _response(200, headers=headers)
 
@@ -269,7 +277,8 @@ def set_share_metadata(ctx: Ctx) -> Response:
 
 def set_share_props(ctx: Ctx) -> Response:
     quota = _int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    return _response(200, headers=_share_headers(ctx.files.set_share_quota(ctx.account, ctx.share, quota)))
+    info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, _access_tier())
+    return _response(200, headers=_share_headers(info))
 
 
 def get_share_stats(ctx: Ctx) -> Response:

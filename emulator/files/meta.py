@@ -6,8 +6,8 @@ Contract (tables prefixed `files_`, next to the Store's tables in `<data-dir>/em
 * The disk is the truth for existence, sizes, bytes and modification times: `shares/<account>/<share>/...`.
   A share, directory or file that exists on disk exists for the API, row or no row; a row whose entry is gone
   from disk is ignored.
-* `files_shares(account, share)`: quota (GiB), metadata and the share's ETag sequence. A share without a row
-  (made on disk) has the default quota and no metadata.
+* `files_shares(account, share)`: quota (GiB), access tier, metadata and the share's ETag sequence. A share
+  without a row (made on disk) has the default quota and tier and no metadata.
 * `files_entries(account, share, path)`: for directories and files, the HTTP properties (content type,
   encoding, language, disposition, cache control, MD5), metadata, SMB attributes and creation time, and the
   inode the row describes. A row applies only while the entry at `path` still has that inode, so a file that a
@@ -28,6 +28,7 @@ from pathlib import Path
 
 SCHEMA_VERSION = 1
 DEFAULT_QUOTA_GIB = 5120
+DEFAULT_TIER = "TransactionOptimized"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files_schema (version INTEGER NOT NULL);
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS files_shares (
     created  REAL NOT NULL,
     modified REAL NOT NULL,
     quota    INTEGER NOT NULL,
+    tier     TEXT NOT NULL,
     metadata TEXT NOT NULL,
     seq      INTEGER NOT NULL,
     PRIMARY KEY (account, share)
@@ -63,6 +65,7 @@ class ShareRow:
     modified: float
     quota: int = DEFAULT_QUOTA_GIB
     metadata: dict[str, str] = field(default_factory=dict)
+    tier: str = DEFAULT_TIER
     seq: int = 0
 
 
@@ -118,11 +121,11 @@ class MetaStore:
 
     # ---- shares ---------------------------------------------------------------------------------------------
     def share(self, account: str, share: str) -> ShareRow | None:
-        row = self._conn().execute("SELECT created, modified, quota, metadata, seq FROM files_shares "
+        row = self._conn().execute("SELECT created, modified, quota, metadata, tier, seq FROM files_shares "
                                    "WHERE account = ? AND share = ?", (account, share)).fetchone()
         if row is None:
             return None
-        return ShareRow(row[0], row[1], row[2], json.loads(row[3]), row[4])
+        return ShareRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
 
     def put_share(self, account: str, share: str, row: ShareRow) -> ShareRow:
         """Insert or replace the share's row; bumps its sequence (so its ETag) and modification time."""
@@ -131,14 +134,15 @@ class MetaStore:
                             (account, share)).fetchone()
             row.seq = (old[0] if old else 0) + 1
             row.modified = time.time()
-            c.execute("INSERT OR REPLACE INTO files_shares VALUES (?,?,?,?,?,?,?)",
-                      (account, share, row.created, row.modified, row.quota, json.dumps(row.metadata), row.seq))
+            c.execute("INSERT OR REPLACE INTO files_shares VALUES (?,?,?,?,?,?,?,?)",
+                      (account, share, row.created, row.modified, row.quota, row.tier, json.dumps(row.metadata),
+                       row.seq))
         return row
 
     def shares(self, account: str) -> dict[str, ShareRow]:
-        rows = self._conn().execute("SELECT share, created, modified, quota, metadata, seq FROM files_shares "
+        rows = self._conn().execute("SELECT share, created, modified, quota, metadata, tier, seq FROM files_shares "
                                     "WHERE account = ?", (account,)).fetchall()
-        return {r[0]: ShareRow(r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows}
+        return {r[0]: ShareRow(r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows}
 
     # ---- directories and files ------------------------------------------------------------------------------
     def entry(self, account: str, share: str, path: str, ino: int) -> EntryProps | None:

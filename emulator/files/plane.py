@@ -15,8 +15,9 @@ from ..backend.storage import StorageBackend
 from ..errors import StorageError
 from . import names
 from .disk import Disk, Entry, etag, tag
-from .meta import DEFAULT_QUOTA_GIB, EntryProps, MetaStore, ShareRow
+from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
+EXTENSION = "azure_files"          # app.extensions key of the FilePlane
 MAX_QUOTA_GIB = 102400
 PERMISSION_KEY = "4066528134148476695*1"     # one synthetic security descriptor for everything (no SMB ACLs here)
 
@@ -28,6 +29,7 @@ class ShareInfo:
     last_modified: float
     quota: int
     metadata: dict[str, str]
+    tier: str = DEFAULT_TIER
 
 
 @dataclass
@@ -79,15 +81,18 @@ class FilePlane:
     def _share_info(self, account: str, share: str, row: ShareRow | None = None) -> ShareInfo:
         row = row or self.meta.share(account, share)
         if row is not None:
-            return ShareInfo(share, tag("share", row.created, row.seq), row.modified, row.quota, row.metadata)
+            return ShareInfo(share, tag("share", row.created, row.seq), row.modified, row.quota, row.metadata,
+                             row.tier)
         st = os.stat(self.disk.share_path(account, share))
         return ShareInfo(share, etag(st), st.st_mtime, DEFAULT_QUOTA_GIB, {})
 
-    def create_share(self, account: str, share: str, quota: int | None, metadata: dict[str, str]) -> ShareInfo:
+    def create_share(self, account: str, share: str, quota: int | None, metadata: dict[str, str],
+                     tier: str | None) -> ShareInfo:
         if not self.disk.create_share(account, share):
             raise StorageError(409, "ShareAlreadyExists", "The specified share already exists.")
         now = time.time()
-        row = self.meta.put_share(account, share, ShareRow(now, now, quota or DEFAULT_QUOTA_GIB, metadata))
+        row = self.meta.put_share(account, share, ShareRow(now, now, quota or DEFAULT_QUOTA_GIB, metadata,
+                                                           tier or DEFAULT_TIER))
         return self._share_info(account, share, row)
 
     def share(self, account: str, share: str) -> ShareInfo:
@@ -100,7 +105,7 @@ class FilePlane:
         self.meta.forget(account, share)
 
     def _update_share(self, account: str, share: str, quota: int | None = None,
-                      metadata: dict[str, str] | None = None) -> ShareInfo:
+                      metadata: dict[str, str] | None = None, tier: str | None = None) -> ShareInfo:
         self.disk.share_root(account, share)
         row = self.meta.share(account, share)
         if row is None:
@@ -110,13 +115,15 @@ class FilePlane:
             row.quota = quota
         if metadata is not None:
             row.metadata = metadata
+        if tier is not None:
+            row.tier = tier
         return self._share_info(account, share, self.meta.put_share(account, share, row))
 
     def set_share_metadata(self, account: str, share: str, metadata: dict[str, str]) -> ShareInfo:
         return self._update_share(account, share, metadata=metadata)
 
-    def set_share_quota(self, account: str, share: str, quota: int | None) -> ShareInfo:
-        return self._update_share(account, share, quota=quota)
+    def set_share_properties(self, account: str, share: str, quota: int | None, tier: str | None) -> ShareInfo:
+        return self._update_share(account, share, quota=quota, tier=tier)
 
     def list_shares(self, account: str, prefix: str, marker: str | None,
                     limit: int) -> tuple[list[ShareInfo], str | None]:

@@ -43,7 +43,7 @@ def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None,
              _paging(prefix, marker, maxresults), "<Shares>"]
     for s in shares:
         parts.append("<Share>" + _el("Name", s.name) + "<Properties>" + _el("Last-Modified", http_date(s.last_modified))
-                     + _el("Etag", s.etag) + _el("Quota", s.quota) + "</Properties>")
+                     + _el("Etag", s.etag) + _el("Quota", s.quota) + _el("AccessTier", s.tier) + "</Properties>")
         if with_metadata:
             parts.append(_metadata(s.metadata))
         parts.append("</Share>")

@@ -7,6 +7,7 @@ comp) in OPERATIONS, authenticated for that operation (auth.py), then handled by
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import unquote
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import NotFound
@@ -15,6 +16,7 @@ from ..errors import StorageError
 from . import auth, handlers as h
 from .auth import Access
 from .names import parse_target, raw_request_uri
+from .plane import EXTENSION, FilePlane
 
 bp = Blueprint("azure_files", __name__)
 
@@ -131,12 +133,10 @@ def _operation(target, method: str):
 @bp.route("/<account>/", methods=_METHODS)
 @bp.route("/<account>/<path:_rest>", methods=_METHODS)
 def file_service(account: str, _rest: str = ""):
-    from . import plane
-    files = plane(current_app)
+    files: FilePlane = current_app.extensions[EXTENSION]
     environ = request.environ
     raw_uri = raw_request_uri(environ)
     first = raw_uri.partition("?")[0].split("/")[1] if raw_uri.startswith("/") else ""
-    from urllib.parse import unquote
     served = files.account(unquote(first))
     if served is None:
         raise NotFound(f"No route and no storage account match '{request.path}'.")

@@ -34,6 +34,12 @@ def test_share_lifecycle_quota_metadata_stats(fs, svc, live):
     assert svc.get_share_client("ops-share").get_share_stats() == 3000
     assert fs.get_share_stats("ops-share") == 1                   # the old SDK reports whole GiB, rounded up
     assert fs.get_share_acl("ops-share") == {}
+    tiered = svc.get_share_client("ops-tier")
+    tiered.create_share(access_tier="Cool", quota=3)
+    assert tiered.get_share_properties().access_tier == "Cool"
+    tiered.set_share_properties(access_tier="Hot")
+    assert [s.access_tier for s in svc.list_shares(name_starts_with="ops-tier")] == ["Hot"]
+    tiered.delete_share()
     assert fs.delete_share("ops-share")
     assert not share_dir(live, "ops-share").exists()
     assert not fs.delete_share("ops-share")
