@@ -242,12 +242,13 @@ def select(item: dict, paths: list[str] | None) -> dict:
         return item
     out = {k: item[k] for k in ("id", "name", "type") if k in item}
     for path in paths:
-        value = _lookup(item, path)
-        if value is None:
+        if _lookup(item, path) is None:
             continue
-        parts = path.split("/")
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        src, dst, parts = item, out, path.split("/")
+        for i, part in enumerate(parts):
+            key = next(k for k in src if k.lower() == part.lower())  # the member's own spelling
+            if i == len(parts) - 1:
+                dst[key] = src[key]
+            else:
+                src, dst = src[key], dst.setdefault(key, {})
     return out
