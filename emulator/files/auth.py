@@ -283,5 +283,5 @@ def authenticate(environ: dict, target: Target, account: str, keys: list[bytes],
         principal.version = version or principal.version
         return principal
     raise StorageError(401, "NoAuthenticationInformation",
-                       "Server failed to authenticate the request. Please refer to the information in the "
-                       "www-authenticate header.")
+                       "Server failed to authenticate the request: it carries neither an Authorization header "
+                       "(SharedKey) nor a SAS token.")

@@ -6,6 +6,7 @@ comp) in OPERATIONS, authenticated for that operation (auth.py), then handled by
 """
 from __future__ import annotations
 
+import errno
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
@@ -86,6 +87,25 @@ def not_supported(what: str) -> StorageError:
                         f"{what} is not supported by the Batch AI emulator's file service.")
 
 
+def _host_error(exc: OSError, op_name: str) -> Exception:
+    """A file-system error on the emulator's host as a Storage error, never a 5xx (clients retry those for a
+    minute): it is about this machine's disk, and the message says so."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(413, "InsufficientStorage", f"{op_name} failed: the disk holding the emulator's data "
+                            f"dir is full{where}.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError(403, "AuthorizationFailure", f"{op_name} failed: the emulator may not change this "
+                            f"path on its host{where}: {exc.strerror}. A job running as another user may own it.")
+    if exc.errno == errno.ENAMETOOLONG:
+        return StorageError(400, "InvalidResourceName", f"The path is too long for the host file system{where}.")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENXIO):
+        return StorageError(404, "ResourceNotFound", "The specified resource does not exist.")
+    if exc.errno == errno.ELOOP:
+        return StorageError(400, "InvalidResourceName", f"The path goes through too many symbolic links{where}.")
+    return exc
+
+
 def _level(target) -> str:
     restype = target.arg("restype")
     if target.share is None:
@@ -150,6 +170,9 @@ def file_service(account: str, _rest: str = ""):
     if request.headers.get("x-ms-lease-id") is not None:
         raise not_supported("Leases (x-ms-lease-id)")
     ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name)
-    resp = handler(ctx)
+    try:
+        resp = handler(ctx)
+    except OSError as exc:
+        raise _host_error(exc, op_name) from exc
     resp.headers["x-ms-version"] = principal.version or h.DEFAULT_VERSION
     return resp

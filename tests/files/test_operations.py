@@ -257,3 +257,29 @@ def test_client_request_id_is_echoed_unchanged(raw, share):
     status, headers, _ = raw.request("GET", f"/{ACCOUNT}/{share}?restype=share",
                                      headers={"x-ms-client-request-id": "my id 42"})
     assert status == 200 and headers["x-ms-client-request-id"] == "my id 42"
+
+
+def test_host_file_system_refusals_are_4xx(fs, live, share):
+    """A file the emulator's host will not let it change (here: immutable) is a clear 403, not a 5xx."""
+    import shutil
+    import subprocess
+    path = share_dir(live, share) / "locked.txt"
+    fs.create_file_from_bytes(share, None, "locked.txt", b"locked")
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        share_dir(live, share).chmod(0o555)
+    elif not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("cannot make a file read-only for root here")
+    try:
+        with pytest.raises(AzureHttpError) as err:
+            fs.update_range(share, None, "locked.txt", b"X", 0, 0)
+        assert err.value.status_code == 403 and "AuthorizationFailure" in str(err.value)
+        with pytest.raises(AzureHttpError) as err:
+            fs.delete_file(share, None, "locked.txt")
+        assert err.value.status_code == 403
+        assert fs.get_file_to_bytes(share, None, "locked.txt").content == b"locked"
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=False)
+        else:
+            share_dir(live, share).chmod(0o755)
