@@ -69,6 +69,8 @@ apt_install() { # packages that are not installed yet
 
 # docker.io brings dockerd, containerd, runc and iptables; debootstrap builds the images.
 apt_install docker.io debootstrap iptables ca-certificates debian-archive-keyring tar
+# docker-compose (v1; bookworm has no compose v2 package) validates compose.yaml in the tests
+apt_install docker-compose
 command -v dockerd >/dev/null || die "dockerd not found after installing docker.io"
 command -v docker >/dev/null || die "docker CLI not found"
 
@@ -151,15 +153,29 @@ log "engine: ready in $(elapsed "$t")s: $(docker info --format 'server {{.Server
 BUILD=("$REPO_ROOT/images/build_offline.sh")
 [ "${BATCHAI_REBUILD_IMAGES:-0}" = 1 ] && BUILD+=(--force)
 
+# An image is rebuilt when its recipe changes: the builder, its package list and its arguments are hashed
+# into the label batchai.recipe, so a changed packages.txt reaches machines that already have the image.
+recipe_of() { # builder args...
+    local files=("$REPO_ROOT/images/build_offline.sh") a prev=""
+    for a in "$@"; do
+        [ "$prev" = "--packages-file" ] && files+=("$a")
+        [ "$prev" = "--from" ] && printf '%s\n' "$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$a" 2>/dev/null)"
+        prev="$a"
+    done
+    { printf '%s\n' "$@"; cat "${files[@]}"; } | sha256sum | cut -c1-16
+}
+
 build_image() { # IMAGE [builder args...]
     local image="$1"; shift
     local t; t=$(now)
-    if [ "${BATCHAI_REBUILD_IMAGES:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
-        log "image: $image exists; skipping build"
+    local recipe; recipe="$(recipe_of "$@" | sha256sum | cut -c1-16)"
+    local have; have="$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$image" 2>/dev/null || true)"
+    if [ "${BATCHAI_REBUILD_IMAGES:-0}" != 1 ] && [ "$have" = "$recipe" ]; then
+        log "image: $image is up to date (recipe $recipe); skipping build"
         return 0
     fi
-    log "image: building $image"
-    bash "${BUILD[@]}" "$@" "$image" || die "building $image failed"
+    log "image: building $image (recipe $recipe, had '${have:-none}')"
+    bash "${BUILD[@]}" --force --label "batchai.recipe=$recipe" "$@" "$image" || die "building $image failed"
     log "image: $image built in $(elapsed "$t")s"
 }
 

@@ -47,6 +47,7 @@ FROM_IMAGE=""
 WORKDIR=/workspace
 FORCE=0
 declare -a EXTRA_ENV=()
+declare -a EXTRA_LABELS=()
 declare -a PACKAGES=()
 IMAGE=""
 
@@ -54,6 +55,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --from) FROM_IMAGE="${2:?--from needs an image}"; shift 2 ;;
         --env) EXTRA_ENV+=("${2:?--env needs KEY=VALUE}"); shift 2 ;;
+        --label) EXTRA_LABELS+=("${2:?--label needs KEY=VALUE}"); shift 2 ;;
         --workdir) WORKDIR="${2:?--workdir needs a path}"; shift 2 ;;
         --packages-file)
             [ -r "${2:?--packages-file needs a file}" ] || die "cannot read $2"
@@ -259,6 +261,7 @@ CHANGES=(
 )
 [ -n "$WORKDIR" ] && CHANGES+=(--change "WORKDIR $WORKDIR")
 for kv in "${EXTRA_ENV[@]}"; do CHANGES+=(--change "ENV $kv"); done
+for kv in "${EXTRA_LABELS[@]}"; do CHANGES+=(--change "LABEL $kv"); done
 source_desc="debootstrap $SUITE minbase"
 [ -n "$FROM_IMAGE" ] && source_desc="from $FROM_IMAGE"
 IMAGE_ID="$(tar -C "$ROOTFS" --numeric-owner -cf - . \
