@@ -80,26 +80,32 @@ def check_version(value: str | None, what: str = "x-ms-version") -> str | None:
 
 
 # ---- SharedKey --------------------------------------------------------------------------------------------------
-def _x_ms_headers(environ: dict) -> list[tuple[str, str]]:
+def _x_ms_headers(environ: dict, meta_sep: str = "_") -> list[tuple[str, str]]:
+    """The x-ms-* headers as sent. WSGI folds '-' and '_' together in header names: metadata names are C#
+    identifiers, so their separators are rebuilt as underscores (or as `meta_sep`, to recognise a client that
+    sent hyphens); every other x-ms-* header name uses hyphens."""
     out = []
     for key, value in environ.items():
         if not key.startswith("HTTP_X_MS_"):
             continue
         name = key[5:].lower()
-        # WSGI folds '-' and '_' together; metadata names are C# identifiers (underscores, never hyphens)
-        name = "x-ms-meta-" + name[10:] if name.startswith("x_ms_meta_") else name.replace("_", "-")
+        if name.startswith("x_ms_meta_"):
+            name = "x-ms-meta-" + name[10:].replace("_", meta_sep)
+        else:
+            name = name.replace("_", "-")
         out.append((name, value))
     return out
 
 
 def _collation_key(name: str):
-    """The Storage service's header collation: case-insensitive, with '-' and "'" ignored at the first level."""
-    primary = tuple(ord(c) for c in name.lower() if c not in "-'")
+    """The Storage service's header collation: case-insensitive, '-' and "'" ignored at the first level, '_'
+    before digits and digits before letters."""
+    primary = tuple(32 if c == "_" else ord(c) for c in name.lower() if c not in "-'")
     return primary, name
 
 
 def string_to_sign(environ: dict, account: str, target: Target, version: str | None,
-                   header_order: str = "plain") -> str:
+                   header_order: str = "plain", meta_sep: str = "_") -> str:
     lines = [environ.get("REQUEST_METHOD", "GET")]
     for name in _STANDARD_HEADERS:
         key = name if name in ("CONTENT_LENGTH", "CONTENT_TYPE") else "HTTP_" + name
@@ -107,7 +113,7 @@ def string_to_sign(environ: dict, account: str, target: Target, version: str | N
         if name == "CONTENT_LENGTH" and value == "0" and (version is None or version >= "2015-02-21"):
             value = ""
         lines.append(value)
-    headers = _x_ms_headers(environ)
+    headers = _x_ms_headers(environ, meta_sep)
     headers.sort(key=(lambda h: h[0]) if header_order == "plain" else (lambda h: _collation_key(h[0])))
     canonical_headers = "".join(f"{n}:{v}\n" for n, v in headers)
     resource = "/" + account + target.raw_path
@@ -144,12 +150,16 @@ def verify_shared_key(environ: dict, header: str, account: str, keys: list[bytes
     if skew > DATE_SKEW_SECONDS:
         raise auth_failed(f"The request date '{date}' is more than 15 minutes away from the server's time.")
     tried = None
-    for order in ("plain", "collation"):
-        text = string_to_sign(environ, account, target, version, order)
-        for key in keys:
-            if hmac.compare_digest(_sign(key, text), signature):
+    hyphens = any(k.startswith("HTTP_X_MS_META_") and "_" in k[15:] for k in environ)
+    for meta_sep in ("_", "-") if hyphens else ("_",):
+        for order in ("plain", "collation"):
+            text = string_to_sign(environ, account, target, version, order, meta_sep)
+            if any(hmac.compare_digest(_sign(key, text), signature) for key in keys):
+                if meta_sep == "-":
+                    raise StorageError(400, "InvalidMetadata", "Metadata names must be C# identifiers: letters, "
+                                       "digits and underscores, no hyphens.")
                 return Principal("SharedKey", version or "")
-        tried = tried or text
+            tried = tried or text
     raise auth_failed("The signature does not match.",
                       f"The MAC signature found in the HTTP request '{signature}' is not the same as any computed "
                       f"signature. Server used following string to sign: '{tried}'.")

@@ -50,14 +50,14 @@ def test_share_lifecycle_quota_metadata_stats(fs, svc, live):
 
 
 def test_directories(fs, svc, share):
-    assert fs.create_directory(share, "a", metadata={"k": "v"})
+    assert fs.create_directory(share, "a", metadata={"k": "v", "with_under_score": "u"})
     assert not fs.create_directory(share, "a")
     with pytest.raises(AzureConflictHttpError):
         fs.create_directory(share, "a", fail_on_exist=True)
     with pytest.raises(AzureMissingResourceHttpError) as err:
         fs.create_directory(share, "missing/child", fail_on_exist=True)
     assert "ParentNotFound" in str(err.value)
-    assert fs.get_directory_properties(share, "a").metadata == {"k": "v"}
+    assert fs.get_directory_properties(share, "a").metadata == {"k": "v", "with_under_score": "u"}
     fs.set_directory_metadata(share, "a", {"other": "1"})
     dir12 = svc.get_share_client(share).get_directory_client("a")
     assert dir12.get_directory_properties().metadata == {"other": "1"}
@@ -241,6 +241,8 @@ def test_bad_input_is_a_clear_4xx_and_loses_nothing(fs, raw, live, share, method
     status, resp_headers, resp_body = raw.request(method, template.format(a=ACCOUNT, s=share), body, headers)
     if template.endswith("comp=acl"):
         assert status == 200                         # an empty ACL is accepted (no policies to store)
+    elif "x-ms-meta-bad-name" in headers:
+        assert status == 400 and resp_headers["x-ms-error-code"] == "InvalidMetadata"
     else:
         assert 400 <= status < 500, (status, resp_body)
         assert resp_headers.get("x-ms-error-code") and b"<Code>" in resp_body

@@ -108,3 +108,15 @@ def test_https_endpoint_with_the_emulator_certificate(live, share, monkeypatch):
     svc = ShareServiceClient.from_connection_string(connection_string(live.https_url),
                                                     connection_verify=live.ca_bundle)
     assert svc.get_share_client(share).get_file_client("tls.txt").download_file().readall() == b"over tls"
+
+
+def test_empty_files_in_both_sdks(fs, svc, share, tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    fs.create_file_from_path(share, None, "empty-old", str(empty))
+    svc.get_share_client(share).get_file_client("empty-new").upload_file(b"")
+    for name in ("empty-old", "empty-new"):
+        assert fs.get_file_to_bytes(share, None, name).content == b""
+        assert svc.get_share_client(share).get_file_client(name).download_file().readall() == b""
+    assert {e.name: e.properties.content_length for e in fs.list_directories_and_files(share)} == \
+        {"empty-old": 0, "empty-new": 0}

@@ -1,0 +1,275 @@
+"""Request parsing and response building for the file service's views: headers, query values and bodies.
+
+Put Range bodies stream to the file in 1 MiB pieces through one reused buffer, so writing overlaps receiving; a
+range that carries Content-MD5 is received whole first (at most 4 MiB) and written only if the MD5 matches, as the
+service does.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import time
+from datetime import datetime, timezone
+
+from flask import Response, request
+
+from ..errors import StorageError
+from .disk import http_date, iso7
+from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
+
+MAX_RANGE = 4 << 20
+MAX_RESULTS = 5000
+MAX_METADATA = 8 << 10
+_METADATA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+_ATTRIBUTES = {"none", "readonly", "hidden", "system", "directory", "archive", "temporary", "offline",
+               "notcontentindexed", "noscrubdata"}
+_CONTENT = {"content_type": "x-ms-content-type", "content_encoding": "x-ms-content-encoding",
+            "content_language": "x-ms-content-language", "content_disposition": "x-ms-content-disposition",
+            "cache_control": "x-ms-cache-control", "content_md5": "x-ms-content-md5"}
+
+
+# ---- request parsing ------------------------------------------------------------------------------------------
+def invalid_header(name: str, value: str, why: str) -> StorageError:
+    return StorageError(400, "InvalidHeaderValue", f"The value '{value}' of header {name} is invalid: {why}.",
+                        {"HeaderName": name, "HeaderValue": value})
+
+
+def metadata() -> dict[str, str]:
+    out: dict[str, str] = {}
+    total = 0
+    for key, value in request.environ.items():
+        if not key.startswith("HTTP_X_MS_META_"):
+            continue
+        name = key[len("HTTP_X_MS_META_"):].lower()
+        if not _METADATA_NAME.match(name):
+            raise StorageError(400, "InvalidMetadata", f"The metadata name '{name}' is not a valid C# identifier.")
+        out[name] = value
+        total += len(name) + len(value)
+    if total > MAX_METADATA:
+        raise StorageError(400, "MetadataTooLarge", "The metadata is larger than 8 KiB.")
+    return out
+
+
+def int_header(name: str, lo: int, hi: int, required: bool = False) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        if required:
+            raise StorageError(400, "MissingRequiredHeader", f"The header {name} is required.", {"HeaderName": name})
+        return None
+    if not raw.strip().isdigit() or not lo <= int(raw) <= hi:
+        raise invalid_header(name, raw, f"expected an integer from {lo} to {hi}")
+    return int(raw)
+
+
+def attributes(default: str | None = None) -> str | None:
+    raw = request.headers.get("x-ms-file-attributes")
+    if raw is None or raw.strip().lower() == "preserve":
+        return default
+    parts = [p.strip() for p in raw.split("|") if p.strip()]
+    if not parts or any(p.lower() not in _ATTRIBUTES for p in parts):
+        raise invalid_header("x-ms-file-attributes", raw, "expected attributes such as Archive|ReadOnly or None")
+    return "|".join(parts)
+
+
+def time_header(name: str) -> float | None:
+    raw = request.headers.get(name)
+    if raw is None or raw.strip().lower() == "preserve":
+        return None
+    if raw.strip().lower() == "now":
+        return time.time()
+    m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$", raw.strip())
+    if not m:
+        raise invalid_header(name, raw, "expected now, preserve or an ISO 8601 UTC time")
+    try:
+        whole = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise invalid_header(name, raw, "not a valid time") from None
+    return whole + int((m.group(2) or "0").ljust(7, "0")) / 1e7
+
+
+def md5_header(name: str) -> str | None:
+    raw = request.headers.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(base64.b64decode(raw, validate=True)) != 16:
+            raise ValueError
+    except ValueError:
+        raise invalid_header(name, raw, "expected the base64 of a 16-byte MD5") from None
+    return raw
+
+
+def content_settings() -> dict[str, str | None]:
+    out = {}
+    for attr, header in _CONTENT.items():
+        out[attr] = md5_header(header) if attr == "content_md5" else request.headers.get(header)
+    return out
+
+
+def maxresults() -> int | None:
+    raw = request.args.get("maxresults")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RESULTS:
+        raise StorageError(400, "OutOfRangeQueryParameterValue",
+                           f"maxresults must be an integer from 1 to {MAX_RESULTS}.",
+                           {"QueryParameterName": "maxresults", "QueryParameterValue": raw})
+    return int(raw)
+
+
+def byte_range(required: bool) -> tuple[int, int | None] | None:
+    """(start, end or None) from x-ms-range, else Range; end is inclusive."""
+    name = "x-ms-range" if request.headers.get("x-ms-range") is not None else "Range"
+    raw = request.headers.get(name)
+    if raw is None:
+        if required:
+            raise StorageError(400, "MissingRequiredHeader", "The header x-ms-range (or Range) is required.",
+                               {"HeaderName": "x-ms-range"})
+        return None
+    m = _RANGE.match(raw.strip())
+    if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+        raise StorageError(400, "InvalidRange", f"The range '{raw}' is not a valid byte range (bytes=start-end).")
+    return int(m.group(1)), int(m.group(2)) if m.group(2) else None
+
+
+# ---- responses ------------------------------------------------------------------------------------------------
+def response(status: int, body: bytes = b"", headers: dict | None = None, xml: bool = False) -> Response:
+    resp = Response(body, status=status)
+    resp.headers.pop("Content-Type", None)
+    if xml:
+        resp.headers["Content-Type"] = "application/xml"
+    for k, v in (headers or {}).items():
+        if v is not None:
+            resp.headers[k] = v
+    return resp
+
+
+def meta_headers(metadata: dict[str, str]) -> dict[str, str]:
+    return {f"x-ms-meta-{k}": v for k, v in metadata.items()}
+
+
+def share_headers(info: ShareInfo) -> dict[str, str]:
+    return {"ETag": info.etag, "Last-Modified": http_date(info.last_modified)}
+
+
+def node_headers(node: NodeInfo, metadata: bool = True) -> dict[str, str]:
+    out = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
+           "x-ms-server-encrypted": "true", "x-ms-file-attributes": node.attributes,
+           "x-ms-file-creation-time": iso7(node.created), "x-ms-file-last-write-time": iso7(node.st.st_mtime),
+           "x-ms-file-change-time": iso7(node.st.st_ctime), "x-ms-file-permission-key": PERMISSION_KEY,
+           "x-ms-file-id": str(node.st.st_ino), "x-ms-file-parent-id": str(node.parent_ino)}
+    if metadata:
+        out.update(meta_headers(node.props.metadata))
+    return out
+
+
+def write_headers(node: NodeInfo) -> dict[str, str]:
+    return {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime), "x-ms-request-server-encrypted": "true"}
+
+
+def content_headers(node: NodeInfo, overrides: dict[str, str]) -> dict[str, str]:
+    p = node.props
+    out = {"Content-Type": p.content_type or "application/octet-stream", "Content-Encoding": p.content_encoding,
+           "Content-Language": p.content_language, "Content-Disposition": p.content_disposition,
+           "Cache-Control": p.cache_control, "x-ms-type": "File", "Accept-Ranges": "bytes"}
+    out.update(overrides)       # rscc, rsct... of a service SAS
+    return out
+
+
+_TIERS = {t.lower(): t for t in ("TransactionOptimized", "Hot", "Cool", "Premium")}
+
+
+def access_tier() -> str | None:
+    raw = request.headers.get("x-ms-access-tier")
+    if raw is None:
+        return None
+    if raw.strip().lower() not in _TIERS:
+        raise invalid_header("x-ms-access-tier", raw, f"expected one of {', '.join(_TIERS.values())}")
+    return _TIERS[raw.strip().lower()]
+
+
+# Body reads ask for 64 KiB at a time: cheroot's reader (pure-Python io) allocates a fresh buffer of the size
+# asked for on every socket read, so 1 MiB requests that the socket answers 64 KiB at a time cost page faults.
+_BODY_READ = 64 << 10
+
+
+def body_filler():
+    """fill(view) -> n: fill `view` with the next bytes of the request body; fewer only at its end."""
+    stream = request.environ["wsgi.input"]
+    fill = _direct_socket(stream)
+    if fill is None:
+        def fill(view: memoryview) -> int:
+            got = 0
+            while got < len(view):
+                chunk = stream.read(min(_BODY_READ, len(view) - got))
+                if not chunk:
+                    break
+                view[got:got + len(chunk)] = chunk
+                got += len(chunk)
+            return got
+
+    def safe_fill(view: memoryview) -> int:
+        try:
+            return fill(view)
+        except OSError as exc:      # timeouts and resets while the body is in flight
+            raise StorageError(400, "InvalidInput", f"The request body could not be received: {exc}.") from None
+    return safe_fill
+
+
+def _direct_socket(stream):
+    """For cheroot's KnownLengthRFile: receive the body straight from the socket into the caller's buffer (one
+    copy instead of the four its pure-Python buffered reader makes), after handing out what that reader already
+    buffered, and keep the wrapper's `remaining` count right so the connection serves its next request.
+    None when the stream is anything else (other servers, chunked bodies, the test client)."""
+    reader = getattr(stream, "rfile", None)
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if type(stream).__name__ != "KnownLengthRFile" or sock is None or not hasattr(sock, "recv_into") \
+            or not isinstance(getattr(reader, "_read_buf", None), bytes) \
+            or not isinstance(getattr(reader, "_read_pos", None), int):
+        return None
+
+    def fill(view: memoryview) -> int:
+        got = 0
+        want = min(len(view), stream.remaining)
+        buffered = len(reader._read_buf) - reader._read_pos
+        if buffered > 0 and want > 0:
+            got = min(buffered, want)
+            view[:got] = reader._read_buf[reader._read_pos:reader._read_pos + got]
+            reader._read_pos += got
+        try:
+            while got < want:
+                n = sock.recv_into(view[got:want])
+                if not n:
+                    break
+                got += n
+        finally:
+            stream.remaining -= got
+        return got
+    return fill
+
+
+def read_body(length: int, fill) -> memoryview:
+    """The whole body in one buffer (for ranges whose MD5 must be checked before anything is written)."""
+    view = memoryview(bytearray(length))
+    got = 0
+    while got < length:
+        n = fill(view[got:])
+        if not n:
+            raise StorageError(400, "InvalidInput", f"The request body ended after {got} of {length} bytes; "
+                               "nothing was written.")
+        got += n
+    return view
+
+
+def buffer_filler(data: memoryview):
+    pos = 0
+
+    def fill(view: memoryview) -> int:
+        nonlocal pos
+        n = min(len(view), len(data) - pos)
+        view[:n] = data[pos:pos + n]
+        pos += n
+        return n
+    return fill
+
