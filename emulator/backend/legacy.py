@@ -17,7 +17,8 @@ articles/batch-ai/migrate-to-new-api.md: old resources were moved to workspace `
   is refused (409 InvalidResourceLocation, as ARM refuses moving a resource by PUT). If 2018-05-01 clients made
   the same name in two `migrated-*` workspaces, old api-versions address the one of the first workspace by name.
 * Flat cluster and file-server ids inside bodies (a job's cluster, file-server mounts) are stored as the
-  2018-05-01 ids they resolve to, so the runner and 2018-05-01 clients follow them; they render flat again.
+  2018-05-01 ids they resolve to, so the runner and 2018-05-01 clients follow them; they render flat again. A
+  2018-05-01 id given to an old api-version (a job on a cluster of another workspace) is kept and shown as it is.
 * A job's integer priority (-1000..1000) schedules as schedulingPriority high (>0), normal (0) or low (<0); jobs of
   one class start in submission order (a deliberate simplification: the service's finer order is unknown).
 """

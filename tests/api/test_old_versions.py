@@ -134,6 +134,8 @@ def test_job_members_of_the_old_versions(c):
         if priority is not None:
             props["priority"] = priority
         job = put(c, f"{B}/jobs/{name}", {**job_body(cl["id"], **props), "tags": {"k": "v"}}, V1)
+        again = put(c, f"{B}/jobs/{name}", {**job_body(cl["id"], **props), "tags": {"k": "v"}}, V1)
+        assert again == job, "a retried create returns the job it made"
         p = job["properties"]
         assert p["priority"] == (priority or 0) and p["experimentName"] == "exp1" and job["tags"] == {"k": "v"}
         assert p["outputDirectories"] == [{**out[0], "type": "custom", "createNew": True}]
