@@ -229,10 +229,14 @@ def col2im(dcols, shape, kh, kw):
     n, h, w, c = shape
     ho, wo = h - kh + 1, w - kw + 1
     d = dcols.reshape(n, ho, wo, kh, kw, c)
-    dx = np.zeros(shape, dcols.dtype)
+    dx = np.empty(shape, dcols.dtype)
+    dx[:, ho:] = 0
+    dx[:, :ho, wo:] = 0
+    dx[:, :ho, :wo] = d[:, :, :, 0, 0, :]
     for i in range(kh):
         for j in range(kw):
-            dx[:, i:i + ho, j:j + wo, :] += d[:, :, :, i, j, :]
+            if i or j:
+                dx[:, i:i + ho, j:j + wo, :] += d[:, :, :, i, j, :]
     return dx
 
 
@@ -251,23 +255,33 @@ def maxpool_forward(x):
     views = _pool_views(x, ho, wo)
     best = views[0].copy()
     where = np.zeros(best.shape, np.uint8)
-    step = np.empty(best.shape, np.uint8)
+    greater = np.empty(best.shape, bool)
+    candidate = greater.view(np.uint8)
     for k in range(1, 9):
-        greater = np.greater(views[k], best).view(np.uint8)
+        np.greater(views[k], best, out=greater)
         np.maximum(best, views[k], out=best)
-        np.subtract(np.uint8(k), where, out=step)  # uint8 wrap-around keeps where + step == k exact
-        step *= greater
-        where += step
+        candidate *= np.uint8(k)  # k where views[k] is a new maximum, else 0; k exceeds every earlier position
+        np.maximum(where, candidate, out=where)
     return best, where
 
 
 def maxpool_backward(dout, where, shape):
+    """Routes each pooled gradient to the position of its maximum; overlapping windows add up."""
     n, h, w, c = shape
     ho, wo = dout.shape[1], dout.shape[2]
-    dx = np.zeros(shape, dout.dtype)
+    dx = np.empty(shape, dout.dtype)
+    dx[:, 2 * ho:] = 0  # the rows and columns that no window's first two rows or columns reach
+    dx[:, :2 * ho, 2 * wo:] = 0
     views = _pool_views(dx, ho, wo)
-    for k in range(9):
-        views[k] += dout * (where == k)
+    mask = np.empty(dout.shape, bool)
+    for k in (0, 1, 3, 4):  # disjoint views that tile the rest: written, not added
+        np.equal(where, k, out=mask)
+        np.multiply(dout, mask, out=views[k])
+    routed = np.empty(dout.shape, dout.dtype)
+    for k in (2, 5, 6, 7, 8):
+        np.equal(where, k, out=mask)
+        np.multiply(dout, mask, out=routed)
+        views[k] += routed
     return dx
 
 
