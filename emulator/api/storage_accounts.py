@@ -11,6 +11,7 @@ from flask import Response, current_app
 from .. import wire
 from ..backend.storage import KINDS, SKU_NAMES, StorageBackend
 from ..errors import EmulatorError
+from ..files import plane
 from .dispatch import Call, arm_route, base_url, json_response, next_link, skip_token
 
 _ACCOUNT = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/" \
@@ -82,7 +83,6 @@ def storage_accounts_update(call: Call) -> Response:
 
 @arm_route("DELETE", _ACCOUNT, "StorageAccounts_Delete")
 def storage_accounts_delete(call: Call) -> Response:
-    from ..files import plane
     account = _backend().storage_accounts_delete(*_ids(call))
     if account is None:
         return Response(b"", status=204)
