@@ -4,10 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # azure-mgmt-batchai 2.0.0 (the seed's SDK) cannot share an environment with 7.0.0: it gets its own
 SDK2   := .venv-sdk2018
+# and so do the older generations: 0.2.0 (2017-09-01-preview) and 1.0.1 (2018-03-01)
+SDK0   := .venv-sdk2017
+SDK1   := .venv-sdk2018-03
 
 .PHONY: install run test bench demo images clean
 
-install: $(VENV)/.installed $(SDK2)/.installed
+install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +22,18 @@ $(SDK2)/.installed: tests/sdk/requirements-2.0.0.txt
 	$(PYTHON) -m venv $(SDK2)
 	$(SDK2)/bin/pip install --quiet --upgrade pip
 	$(SDK2)/bin/pip install --quiet -r tests/sdk/requirements-2.0.0.txt
+	touch $@
+
+$(SDK0)/.installed: tests/sdk/requirements-0.2.0.txt
+	$(PYTHON) -m venv $(SDK0)
+	$(SDK0)/bin/pip install --quiet --upgrade pip
+	$(SDK0)/bin/pip install --quiet -r tests/sdk/requirements-0.2.0.txt
+	touch $@
+
+$(SDK1)/.installed: tests/sdk/requirements-1.0.1.txt
+	$(PYTHON) -m venv $(SDK1)
+	$(SDK1)/bin/pip install --quiet --upgrade pip
+	$(SDK1)/bin/pip install --quiet -r tests/sdk/requirements-1.0.1.txt
 	touch $@
 
 # the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
@@ -36,4 +51,4 @@ bench: install
 	$(BIN)/python bench/control_plane.py
 
 clean:
-	rm -rf $(VENV) $(SDK2) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) .pytest_cache

@@ -168,6 +168,9 @@ class Planner:
             "AZ_BATCHAI_NUM_GPUS": str(len(gpus)),
             "AZ_BATCHAI_TASK_INDEX": str(rank),
         })
+        if (job.legacy or {}).get("api_version") == "2017-09-01-preview":
+            # the preview's name for the node's GPU count (its swagger, JobBaseProperties.environmentVariables)
+            env["AZ_BATCHAI_NUM_GPUS_PER_NODE"] = str(len(gpus))
         for d in job.spec.get("input_directories") or []:
             env[f"AZ_BATCHAI_INPUT_{d['id']}"] = node(d["path"])
         for ident, path in outputs.items():

@@ -162,8 +162,6 @@ def test_jobs_of_every_api_version_run_alike(three_jobs):
         three_jobs["2018-05-01"]["output_dir"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the runner to set AZ_BATCHAI_NUM_GPUS_PER_NODE for jobs whose "
-                                       "legacy['api_version'] is 2017-09-01-preview (emulator/runner/launch.py)")
 def test_preview_jobs_see_num_gpus_per_node(three_jobs):
     assert "AZ_BATCHAI_NUM_GPUS_PER_NODE" in three_jobs["2017-09-01-preview"]["env"]
     assert three_jobs["2017-09-01-preview"]["gpus_per_node"] == "0"  # gpus=none: every node runs on CPU
