@@ -1,6 +1,6 @@
 """Request parsing and response building for the file service's views: headers, query values and bodies.
 
-Put Range bodies stream to the file in 1 MiB pieces through one reused buffer, so writing overlaps receiving; a
+Put Range bodies stream to the file in 256 KiB pieces through one reused buffer, so writing overlaps receiving; a
 range that carries Content-MD5 is received whole first (at most 4 MiB) and written only if the MD5 matches, as the
 service does.
 """
