@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from .settings import DEFAULT_STORAGE_ACCOUNT, Settings
+from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
 
 
 def _serve(args) -> int:
@@ -16,7 +16,8 @@ def _serve(args) -> int:
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
                                  gpus=args.gpus, image_map=args.image_map or None,
-                                 keep_containers=True if args.keep_containers else None)
+                                 keep_containers=True if args.keep_containers else None,
+                                 strict_auth=True if args.strict_auth else None)
     try:
         settings.accounts()
         settings.image_map_dict()
@@ -43,9 +44,13 @@ def _serve(args) -> int:
     print(f"  certificate:  {server.cert} ({cert_note}); trust it with", file=out)
     print(f"                export REQUESTS_CA_BUNDLE={server.cert} SSL_CERT_FILE={server.cert}", file=out)
     for name, key in settings.accounts().items():
+        # only the documented well-known development key is printed: a key you chose is a secret
+        shown = f" key {key}" if (name, key) == (DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY) else ""
         default = " (default)" if name == DEFAULT_STORAGE_ACCOUNT else ""
-        print(f"  storage:      account {name}{default} key {key}", file=out)
+        print(f"  storage:      account {name}{default}{shown}", file=out)
         print(f"                FileEndpoint={server.http_url}/{name}", file=out)
+    if settings.strict_auth:
+        print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)
@@ -86,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                             "image -> batchai-emulator/trainer-cpu:latest")
     serve.add_argument("--keep-containers", action="store_true",
                        help="keep finished jobs' containers for inspection (deleting the job removes them)")
+    serve.add_argument("--strict-auth", action="store_true",
+                       help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
+                            "key, not expired); default: any well-formed bearer token")
     serve.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,

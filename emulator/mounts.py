@@ -34,7 +34,17 @@ class Volume:
 
 
 def share_dir(data_dir: Path, account: str, share: str) -> Path:
+    """The directory of a share; names that Azure would refuse (and that could name other directories) raise."""
+    if not _ACCOUNT.match(account or "") or not _SHARE.match(share or ""):
+        raise EmulatorError(400, "InvalidAzureFileUrl", f"'{account}/{share}' is not a valid storage account and "
+                            "file share name (accounts: 3-24 lowercase letters and digits; shares: 3-63 lowercase "
+                            "letters, digits and single hyphens).")
     return Path(data_dir) / "shares" / account / share
+
+
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
+_SHARE = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_ID_SEGMENT = re.compile(r"^[-\w.()]+$")
 
 
 def parse_file_url(url: str) -> tuple[str | None, str]:
@@ -47,31 +57,55 @@ def parse_file_url(url: str) -> tuple[str | None, str]:
     parts = [p for p in parsed.path.split("/") if p]
     host = (parsed.hostname or "").lower()
     m = re.match(r"^([a-z0-9]+)\.file\.", host)
+    account, share = None, None
     if m and len(parts) == 1:
-        return m.group(1), parts[0]
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    if len(parts) == 1:
-        return None, parts[0]
+        account, share = m.group(1), parts[0]
+    elif len(parts) == 2:
+        account, share = parts
+    elif len(parts) == 1:
+        share = parts[0]
+    if share is not None:
+        return account, share
     raise EmulatorError(400, "InvalidAzureFileUrl",
                         f"The Azure file URL '{url}' does not name a file share "
                         "(expected https://<account>.file.core.windows.net/<share>).")
 
 
-def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str) -> list[Volume]:
-    """The volumes of a `mountVolumes` object (snake_case), mounted under `root` on the node."""
-    out: list[Volume] = []
+def check(mount_volumes: dict | None) -> None:
+    """What a create request can be refused for: unsupported kinds, mount paths or ids that climb out. Share names
+    are checked when a node mounts them (as on the service, a bad share makes unusable nodes, not a 400)."""
     mv = mount_volumes or {}
     if mv.get("azure_blob_file_systems"):
         raise not_supported("Mounting Azure blob containers (azureBlobFileSystems)",
                             target="mountVolumes.azureBlobFileSystems")
+    for kind in ("azure_file_shares", "file_servers", "unmanaged_file_systems"):
+        for ref in mv.get(kind) or []:
+            _safe_relative(ref["relative_mount_path"], "relativeMountPath")
+    for ref in mv.get("file_servers") or []:
+        _file_server_parts(ref["file_server"]["id"])
+
+
+def _file_server_parts(resource_id: str) -> dict[str, str]:
+    parsed = ids.parse(resource_id)
+    if not all(_ID_SEGMENT.match(v) and v not in (".", "..") for v in parsed.values()):
+        raise EmulatorError(400, "InvalidParameter", f"'{resource_id}' is not a valid file server id.",
+                            target="fileServer.id")
+    return parsed
+
+
+def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str) -> list[Volume]:
+    """The volumes of a `mountVolumes` object (snake_case), mounted under `root` on the node."""
+    check(mount_volumes)
+    out: list[Volume] = []
+    mv = mount_volumes or {}
     for ref in mv.get("azure_file_shares") or []:
         account, share = parse_file_url(ref["azure_file_url"])
         account = account or ref["account_name"]
+        _safe_relative(ref["relative_mount_path"], "relativeMountPath")
         out.append(Volume(f"{root}/{ref['relative_mount_path']}", share_dir(data_dir, account, share),
                           "azureFileShare", f"{account}/{share}"))
     for ref in mv.get("file_servers") or []:
-        parsed = ids.parse(ref["file_server"]["id"])
+        parsed = _file_server_parts(ref["file_server"]["id"])
         host = (Path(data_dir) / "fileservers" / parsed.get("subscriptions", "_") / parsed.get("resourcegroups", "_")
                 / parsed.get("workspaces", "_") / parsed.get("fileservers", "_"))
         source_dir = (ref.get("source_directory") or "").strip("/")
@@ -89,9 +123,16 @@ def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str
 
 def _safe_relative(path: str, what: str) -> PurePosixPath:
     p = PurePosixPath(path)
-    if p.is_absolute() or ".." in p.parts:
+    if not path or p.is_absolute() or ".." in p.parts:
         raise EmulatorError(400, "InvalidParameter", f"{what} '{path}' must be a relative path without '..'.")
     return p
+
+
+def check_node_path(path: str, what: str) -> None:
+    """Paths a job names (output prefixes, stdout/err prefix, inputs) may not climb out with '..'."""
+    if ".." in PurePosixPath(path).parts:
+        raise EmulatorError(400, "InvalidPropertyValue", f"{what} '{path}' must not contain '..' components.",
+                            target=what)
 
 
 def expand(path: str, env: dict[str, str]) -> str:

@@ -40,6 +40,8 @@ def check_path(op: SpecOperation, params: dict[str, str]) -> None:
         value = params.get(name)
         if value is None:
             continue
+        if value in (".", ".."):  # the old versions' name pattern admits them; they would name directories
+            raise EmulatorError(400, "InvalidResourceName", f"'{value}' is not a valid {name}.", name)
         _check_scalar(p, value, name, path=True)
 
 

@@ -93,3 +93,19 @@ def test_non_loopback_bind_warns(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert "WARNING: listening on 0.0.0.0" in (tmp_path / "out.txt").read_text()
+
+
+def test_a_chosen_storage_key_is_never_printed(tmp_path):
+    port = _port()
+    key = "bXktb3duLXNlY3JldC1zdG9yYWdlLWtleS0xMjM0NTY3ODkwYWJjZGVm"
+    proc = _start(tmp_path, "--port", str(port), "--https-port", str(_port()), "--data-dir", str(tmp_path / "d"),
+                  "--executor", "none", "--storage-account", f"myaccount:{key}")
+    try:
+        _wait_health(f"http://127.0.0.1:{port}", proc)
+        proc.terminate()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = (tmp_path / "out.txt").read_text()
+    assert "account myaccount" in text and key not in text

@@ -116,6 +116,11 @@ def _check_auth() -> None:
     if not _TOKEN.match(header):
         raise EmulatorError(401, "InvalidAuthenticationToken",
                             "The access token is invalid: expected 'Authorization: Bearer <token>'.")
+    ext = current_app.extensions["batchai"]
+    if ext.settings.strict_auth and ext.signer.verify_jwt(header.split(None, 1)[1]) is None:
+        raise EmulatorError(401, "InvalidAuthenticationToken",
+                            "The access token is not one this emulator's AAD endpoint issued, or it has expired "
+                            "(--strict-auth).")
 
 
 @bp.route("/subscriptions", methods=["GET", "PUT", "POST", "PATCH", "DELETE", "HEAD"])

@@ -156,7 +156,7 @@ class BatchAIBackend:
         spec = dict(spec)
         _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
         node_setup = spec.get("node_setup") or {}
-        mounts.volumes(self.data_dir, node_setup.get("mount_volumes"), mounts.MOUNT_ROOT, "check")
+        mounts.check(node_setup.get("mount_volumes"))
         # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
         # before the comparison below, so a retried create without an image finds the same specification.
         spec.setdefault("virtual_machine_configuration", {"image_reference": {
@@ -255,7 +255,13 @@ class BatchAIBackend:
         if cluster is None or cluster.subscription_id.lower() != sub.lower():
             raise EmulatorError(400, "ClusterNotFound", f"The cluster '{cluster_id}' referenced by the job does "
                                 "not exist.", target="properties.cluster.id")
-        mounts.volumes(self.data_dir, spec.get("mount_volumes"), mounts.job_mount_root(name), "check")
+        mounts.check(spec.get("mount_volumes"))
+        mounts.check_node_path(spec["std_out_err_path_prefix"], "properties.stdOutErrPathPrefix")
+        for d in spec.get("input_directories") or []:
+            mounts.check_node_path(d["path"], "properties.inputDirectories.path")
+        for d in spec.get("output_directories") or []:
+            mounts.check_node_path(d["path_prefix"] + "/" + (d.get("path_suffix") or ""),
+                                   "properties.outputDirectories.pathPrefix")
         spec.setdefault("scheduling_priority", SchedulingPriority.NORMAL)
         spec["scheduling_priority"] = spec["scheduling_priority"].lower()
         constraints = spec.setdefault("constraints", {})

@@ -37,7 +37,7 @@ def mount_errors(settings, store: Store, cluster) -> list[dict]:
             errors.append(_err(url, f"storage account '{account}' is not served by this emulator"))
         elif key is not None and key not in accounts[account]:
             errors.append(_err(url, f"the account key given for '{account}' is wrong"))
-        elif not mounts.share_dir(settings.data_dir, account, share).is_dir():
+        elif not _share_exists(settings.data_dir, account, share):
             errors.append(_err(url, f"file share '{share}' does not exist in account '{account}'"))
     return errors
 
@@ -45,3 +45,10 @@ def mount_errors(settings, store: Store, cluster) -> list[dict]:
 def _err(url: str, why: str) -> dict:
     return {"code": "MountVolumeFailed", "message": f"Mounting the Azure file share {url} failed: {why}.",
             "details": [{"name": "azureFileUrl", "value": url}]}
+
+
+def _share_exists(data_dir, account: str, share: str) -> bool:
+    try:
+        return mounts.share_dir(data_dir, account, share).is_dir()
+    except EmulatorError:
+        return False

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .. import vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
+from ..errors import EmulatorError
 from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
                       parse_iso)
 from ..store import Record, Store
@@ -328,6 +329,11 @@ class Scheduler:
                     self.executor.cleanup(job_key, [h for h in handles if h])
                     return
                 job, rec = found
+        except EmulatorError as exc:  # e.g. a job-level share whose name cannot be mounted
+            exc = LaunchError("MountVolumeFailed", exc.message)
+            self._log(job, f"launch failed: {exc.message}")
+            self._finish(job, rec, self.clock(), states.F, errors=[states.error(exc.code, exc.message)],
+                         note="launch failed")
         except LaunchError as exc:
             self._log(job, f"launch failed: {exc.message}")
             self._finish(job, rec, self.clock(), states.F, errors=[states.error(exc.code, exc.message)],

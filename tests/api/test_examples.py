@@ -65,7 +65,11 @@ def _key_paths(value, prefix="") -> set[str]:
 
 
 def _example_body(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text())["parameters"].get("parameters") or {}
+    """A Put example's body; its Azure Files URL names an account and share Azure would refuse
+    (`storage_account_name`, `azure_file_share_name`): resources other examples read are made with valid ones."""
+    text = (EXAMPLES / name).read_text().replace("storage_account_name", "storageaccountname") \
+        .replace("azure_file_share_name", "azure-file-share-name")
+    return json.loads(text)["parameters"].get("parameters") or {}
 
 
 def _ensure(client, sub, rg, ws=None, exp=None, cluster=None, file_server=None, job=None) -> None:
