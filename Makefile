@@ -44,11 +44,18 @@ run: install
 demo: install
 	$(BIN)/python -m cloud demo
 
+# Docker engine + the offline-built job images (root: installs docker.io and debootstrap when missing)
+images:
+	bash .ci/docker.sh
+
 test: install
 	$(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/control_plane.py
+	$(BIN)/python bench/job_overhead.py
+	$(BIN)/python bench/files.py
+	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) .pytest_cache
