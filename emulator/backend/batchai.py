@@ -154,6 +154,7 @@ class BatchAIBackend:
     def clusters_create(self, sub, rg, ws, name, spec: dict, legacy: dict | None = None) -> Cluster:
         self._workspace(sub, rg, ws)
         spec = dict(spec)
+        _refuse_unsupported(spec, CLUSTER_UNSUPPORTED)
         _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
         node_setup = spec.get("node_setup") or {}
         mounts.check(node_setup.get("mount_volumes"))
@@ -249,6 +250,7 @@ class BatchAIBackend:
         (backend/legacy.py)."""
         self._experiment(sub, rg, ws, exp)
         spec = dict(spec)
+        _refuse_unsupported(spec, JOB_UNSUPPORTED)
         tool_type = _check_job(spec)
         cluster_id = spec["cluster"]["id"]
         cluster, _ = load(self.store, "cluster", Cluster, cluster_id)
@@ -349,6 +351,43 @@ class BatchAIBackend:
         out = [usage("Clusters", len(in_loc), 20), usage("Total Cluster Dedicated Regional vCPUs", total, 600)]
         out += [usage(f"{fam} Cluster Dedicated vCPUs", n, 600) for fam, n in sorted(families.items())]
         return out
+
+
+# Fields the emulator cannot honour locally: refused by name rather than ignored. (Subnets and VM images are
+# accepted: they choose the node's network and OS, which containers on this machine stand in for.)
+CLUSTER_UNSUPPORTED = {
+    "node_setup.setup_task": "The cluster setup task (nodeSetup.setupTask)",
+    "node_setup.performance_counters_settings": "Application Insights performance counters "
+                                                "(nodeSetup.performanceCountersSettings)",
+    "node_setup.mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":
+        "Key Vault references for storage keys (credentials.accountKeySecretReference)",
+}
+JOB_UNSUPPORTED = {
+    "secrets[].value_secret_reference": "Key Vault references for job secrets (secrets.valueSecretReference)",
+    "container_settings.image_source_registry.credentials.password_secret_reference":
+        "Key Vault references for registry passwords (credentials.passwordSecretReference)",
+    "mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":
+        "Key Vault references for storage keys (credentials.accountKeySecretReference)",
+}
+
+
+def _refuse_unsupported(spec: dict, table: dict[str, str]) -> None:
+    from ..errors import not_supported
+    for path, what in table.items():
+        if _present(spec, path.split(".")):
+            raise not_supported(what, target="properties." + ".".join(_camel(p.rstrip("[]")) for p in
+                                                                      path.split(".")))
+
+
+def _present(value, parts: list[str]) -> bool:
+    if not parts:
+        return value is not None
+    head, rest = parts[0], parts[1:]
+    if not isinstance(value, dict):
+        return False
+    if head.endswith("[]"):
+        return any(_present(item, rest) for item in value.get(head[:-2]) or [])
+    return _present(value.get(head), rest)
 
 
 def usage(name: str, current: int, limit: int) -> dict:

@@ -183,3 +183,19 @@ def test_delete_cascades_and_missing_delete_is_204(seeded):
     assert seeded.call("GET", f"{B}/workspaces/ws/clusters/cl").get_json()["error"]["code"] == "ClusterNotFound"
     assert seeded.call("DELETE", RG, api_version="2021-04-01").status_code == 200
     assert seeded.call("GET", f"{B}/workspaces/ws").get_json()["error"]["code"] == "ResourceGroupNotFound"
+
+
+@pytest.mark.parametrize("path,body,target", [
+    (f"{B}/workspaces/ws/clusters/c9", {"properties": {**CLUSTER["properties"], "nodeSetup": {
+        "setupTask": {"commandLine": "echo", "stdOutErrPathPrefix": "/tmp"}}}}, "properties.nodeSetup.setupTask"),
+    (f"{B}/workspaces/ws/clusters/c9", {"properties": {**CLUSTER["properties"], "nodeSetup": {
+        "performanceCountersSettings": {"appInsightsReference": {"component": {"id": "x"}}}}}},
+     "properties.nodeSetup.performanceCountersSettings"),
+    (f"{B}/workspaces/ws/experiments/exp/jobs/j9", job_body(secrets=[{"name": "S", "valueSecretReference": {
+        "sourceVault": {"id": "v"}, "secretUrl": "https://v/s"}}]), "properties.secrets.valueSecretReference"),
+])
+def test_unsupported_fields_are_refused_by_name(seeded, path, body, target):
+    resp = seeded.call("PUT", path, body)
+    assert resp.status_code == 400
+    err = resp.get_json()["error"]
+    assert err["code"] == "NotSupportedByEmulator" and err["target"] == target
