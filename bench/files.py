@@ -5,6 +5,9 @@ land in the page cache; the dirty pages are synced before each timed phase, unti
 bytes still in the page cache, as right after writing them) and cold (evicted first, for the local file and for
 the emulator's copy alike). The figure is the ratio SDK MB/s / disk MB/s; goal >= 0.5.
 
+For scale, the same SDK calls are also timed against a do-nothing endpoint (its own process: it discards uploads
+and serves zeros), which is what the SDK itself can move on this machine whatever the server does.
+
 Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds 3]
 (--concurrency is the SDK's max_concurrency for both directions; 1 is its default for uploads and downloads.)
 """
@@ -19,7 +22,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from email.utils import formatdate
 from pathlib import Path
 
 import requests
@@ -69,6 +74,66 @@ class Emulator:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def serve_null(port: int) -> None:
+    """A do-nothing file endpoint: answers every SDK call of a round, discards bodies, serves zeros."""
+    sizes: dict[str, int] = {}
+    zeros = memoryview(bytes(8 << 20))
+
+    def handle(conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        rfile = conn.makefile("rb", buffering=1 << 16)
+        sink = memoryview(bytearray(256 << 10))
+        while True:
+            line = rfile.readline()
+            if not line:
+                return
+            method, target, _ = line.decode("latin-1").split(" ", 2)
+            headers = {}
+            while (h := rfile.readline()) not in (b"\r\n", b"\n", b""):
+                k, _, v = h.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            left = int(headers.get("content-length") or 0)
+            while left:
+                left -= rfile.readinto(sink[:min(left, len(sink))])
+            path = target.split("?")[0]
+            common = f"Last-Modified: {formatdate(usegmt=True)}\r\nETag: \"0x1\"\r\n"
+            if method == "PUT" and "x-ms-content-length" in headers:
+                sizes[path] = int(headers["x-ms-content-length"])
+            if method == "GET" and "?" not in target:
+                size = sizes.get(path, 0)
+                start, _, end = headers.get("x-ms-range", f"bytes=0-{size - 1}")[6:].partition("-")
+                start, end = int(start), min(int(end), size - 1)
+                left = end - start + 1
+                conn.sendall(f"HTTP/1.1 206 Partial Content\r\nContent-Length: {left}\r\nContent-Range: bytes "
+                             f"{start}-{end}/{size}\r\n{common}\r\n".encode())
+                while left:
+                    conn.sendall(zeros[:min(left, len(zeros))])
+                    left -= min(left, len(zeros))
+            else:
+                status = {"PUT": "201 Created", "DELETE": "202 Accepted"}.get(method, "200 OK")
+                conn.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n{common}\r\n".encode())
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(64)
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def null_round(file_client, data: bytes, concurrency: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    file_client.upload_file(data, max_concurrency=concurrency)
+    out = {"write": _mbps(len(data), time.perf_counter() - t0)}
+    sink = io.BytesIO()
+    t0 = time.perf_counter()
+    file_client.download_file(max_concurrency=concurrency).readinto(sink)
+    out["warm"] = out["cold"] = _mbps(len(data), time.perf_counter() - t0)
+    assert sink.getbuffer().nbytes == len(data)
+    return out
 
 
 def _mbps(size: int, seconds: float) -> float:
@@ -145,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=256)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve-null", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_null:
+        serve_null(args.serve_null)
+        return 0
 
     from azure.storage.fileshare import ShareServiceClient, __version__ as sdk_version
 
@@ -164,6 +233,19 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.rounds):          # interleaved, so machine noise spreads over both
                 disk.append(disk_round(work / "data" / "baseline.bin", data))
                 sdk.append(sdk_round(file_client, on_disk, data, args.concurrency))
+        null_port = _free_port()
+        null = subprocess.Popen([sys.executable, __file__, "--serve-null", str(null_port)])
+        try:
+            time.sleep(0.5)
+            null_cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
+                       f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint=http://127.0.0.1:{null_port}/"
+                       f"{DEFAULT_STORAGE_ACCOUNT};")
+            null_client = ShareServiceClient.from_connection_string(null_cs).get_share_client("bench") \
+                .get_file_client("bench.bin")
+            ceiling = [null_round(null_client, data, args.concurrency) for _ in range(args.rounds)]
+        finally:
+            null.kill()
+            null.wait()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -181,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append(ratio)
         print(f"  {label:16s} {med(sdk, key):8.1f} MB/s   {base:17s} {med(disk, key):8.1f} MB/s   ratio {ratio:5.2f}")
     print("  (cold: both the local file and the emulator's copy evicted from the page cache before reading)")
+    print(f"  for scale, the SDK against a do-nothing endpoint: upload {med(ceiling, 'write'):.1f} MB/s, download "
+          f"{med(ceiling, 'warm'):.1f} MB/s; the emulator reaches {med(sdk, 'write') / med(ceiling, 'write'):.2f} "
+          f"and {med(sdk, 'warm') / med(ceiling, 'warm'):.2f} of that")
     print(f"  goal: ratio >= 0.5 for upload and download -> {'met' if min(ratios[:2]) >= 0.5 else 'NOT met'}")
     return 0
 

@@ -265,11 +265,11 @@ def put_range(ctx: Ctx) -> Response:
     if int(declared) != length:
         raise httpio.invalid_header("Content-Length", declared, f"the range {start}-{end} is {length} bytes")
     md5 = httpio.md5_header("Content-MD5")
-    ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
     fill = httpio.body_filler()
     headers = {}
     if md5 is not None:
         # a range with an MD5 is checked whole before a byte of it is written, as the service does
+        ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
         data = httpio.read_body(length, fill)
         actual = base64.b64encode(hashlib.md5(data).digest()).decode()
         if actual != md5:
