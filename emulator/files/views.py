@@ -173,6 +173,9 @@ def file_service(account: str, _rest: str = ""):
     try:
         resp = handler(ctx)
     except OSError as exc:
-        raise _host_error(exc, op_name) from exc
+        mapped = _host_error(exc, op_name)
+        if mapped is exc:
+            raise
+        raise mapped from exc
     resp.headers["x-ms-version"] = principal.version or h.DEFAULT_VERSION
     return resp
