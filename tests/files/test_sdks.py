@@ -108,6 +108,10 @@ def test_https_endpoint_with_the_emulator_certificate(live, share, monkeypatch):
     svc = ShareServiceClient.from_connection_string(connection_string(live.https_url),
                                                     connection_verify=live.ca_bundle)
     assert svc.get_share_client(share).get_file_client("tls.txt").download_file().readall() == b"over tls"
+    big = os.urandom(9 * 1024 * 1024 + 3)          # several ranges, each received in many TLS records
+    fc = svc.get_share_client(share).get_file_client("tls.bin")
+    fc.upload_file(big, max_concurrency=2)
+    assert fc.download_file().readall() == big
 
 
 def test_empty_files_in_both_sdks(fs, svc, share, tmp_path):
