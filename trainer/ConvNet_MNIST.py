@@ -759,35 +759,30 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def run_job(args):
+    """Checks the data, trains on the chosen backend, tests, prints the final line and writes metrics.json."""
     began = time.time()
-    try:
-        if not os.path.isdir(args.datadir):
-            raise JobError('data directory %s does not exist' % args.datadir)
-        paths = [os.path.join(args.datadir, name) for name in (TRAIN_FILE, TEST_FILE)]
-        for path in paths:
-            if not os.path.isfile(path):
-                raise JobError('%s not found: the data directory must hold %s and %s'
-                               % (path, TRAIN_FILE, TEST_FILE))
-        if os.path.exists(args.outputdir) and not os.path.isdir(args.outputdir):
-            raise JobError('output path %s is not a directory' % args.outputdir)
-        if not os.path.isdir(args.outputdir):
-            os.makedirs(args.outputdir)
-        backend, cntk = choose_backend(args.backend)
-        log('ConvNet_MNIST: %s backend (numpy %s), data %s, models to %s'
-            % (backend, np.__version__, args.datadir, args.outputdir))
-        train, test = read_ctf(paths[0]), read_ctf(paths[1])
-        log('%d training and %d test samples' % (len(train['labels']), len(test['labels'])))
-        if backend == 'cntk':
-            count = len(train['labels'])
-            del train, test
-            result = run_cntk(cntk, args, paths[0], paths[1], count, args.outputdir)
-        else:
-            result = run_numpy(args, train, test, args.outputdir)
-    except JobError as exc:
-        log('error: %s' % exc)
-        return 1
+    if not os.path.isdir(args.datadir):
+        raise JobError('data directory %s does not exist' % args.datadir)
+    paths = [os.path.join(args.datadir, name) for name in (TRAIN_FILE, TEST_FILE)]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise JobError('%s not found: the data directory must hold %s and %s' % (path, TRAIN_FILE, TEST_FILE))
+    if os.path.exists(args.outputdir) and not os.path.isdir(args.outputdir):
+        raise JobError('output path %s is not a directory' % args.outputdir)
+    if not os.path.isdir(args.outputdir):
+        os.makedirs(args.outputdir)
+    backend, cntk = choose_backend(args.backend)
+    log('ConvNet_MNIST: %s backend (numpy %s), data %s, models to %s'
+        % (backend, np.__version__, args.datadir, args.outputdir))
+    train, test = read_ctf(paths[0]), read_ctf(paths[1])
+    log('%d training and %d test samples' % (len(train['labels']), len(test['labels'])))
+    if backend == 'cntk':
+        count = len(train['labels'])
+        del train, test
+        result = run_cntk(cntk, args, paths[0], paths[1], count, args.outputdir)
+    else:
+        result = run_numpy(args, train, test, args.outputdir)
     Progress.final(result['errors'], result['samples'], result['minibatches'])
     error = float(result['errors']) / result['samples']
     metrics = {'format': 1, 'backend': backend, 'epochs': args.epochs, 'epoch_size': result['epoch_size'],
@@ -799,6 +794,18 @@ def main(argv=None):
                'wall_seconds': round(time.time() - began, 3)}
     text = json.dumps(metrics, indent=2, sort_keys=True) + '\n'
     _write_atomically(os.path.join(args.outputdir, 'metrics.json'), lambda handle: handle.write(text.encode()))
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run_job(args)
+    except JobError as exc:
+        log('error: %s' % exc)
+        return 1
+    except (IOError, OSError) as exc:  # e.g. an output share that cannot be written: say so, no traceback
+        log('error: %s' % exc)
+        return 1
     return 0
 
 

@@ -160,3 +160,10 @@ def test_epoch_size_defaults_to_one_sweep_and_last_minibatch_is_short(run_script
 def test_the_documented_final_line_format_is_the_one_tested(convnet):
     documented = [line.strip() for line in convnet.__doc__.splitlines() if line.strip().startswith('^Final')]
     assert documented == [FINAL.pattern]
+
+
+def test_output_path_that_is_a_file(run_script, small_data, tmp_path):
+    (tmp_path / 'out').write_text('not a directory')
+    result = run_script(small_data, tmp_path / 'out', '--epochs', 1)
+    assert result.returncode == 1
+    assert 'error: output path %s is not a directory' % (tmp_path / 'out') in result.stderr
