@@ -142,6 +142,18 @@ class DockerExecutor:
                 out[h] = None
         return out
 
+    def find(self, job_key: str, node_dirs) -> dict[int, tuple[str, str]]:
+        out: dict[int, tuple[str, str]] = {}
+        for c in self.client.api.containers(all=True, filters={"label": f"{LABEL_JOB}={job_key}"}):
+            try:
+                rank = int((c.get("Labels") or {}).get(LABEL_NODE, ""))
+            except ValueError:
+                continue
+            state = c["State"]
+            out[rank] = (c["Id"], "created" if state == "created" else
+                         "exited" if state in ("exited", "dead") else "running")
+        return out
+
     def stop(self, handles: list[str]) -> None:
         for h in handles:
             try:

@@ -9,6 +9,10 @@ An executor starts one process group per node from a NodePlan and reports on it 
 * ``poll(handles)`` -> {handle: None (running) | int (exit code) | VANISHED}. One call per tick for all.
 * ``stop(handles)`` stops them (idempotent; unknown handles are ignored), ``cleanup(job_key, handles)`` removes
   what the job left (containers, networks).
+* ``find(job_key, node_dirs)`` -> {rank: (handle, state)}: the job's containers or processes found on the host
+  by their label (Docker) or launcher path (local), whatever the job record holds; state is ``created`` (never
+  started), ``running`` or ``exited``. A restarted emulator uses it to re-attach to what a launch cut short by a
+  crash left behind, and to tell a job that never started (safe to start) from one that did (never run twice).
 * ``describe()`` one line for execution.log.
 """
 from __future__ import annotations

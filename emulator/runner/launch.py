@@ -70,6 +70,12 @@ class Planner:
     def job_dir(self, job: Job) -> Path:
         return self.data_dir / "jobs" / job.job_output_directory_path_segment.rsplit("/", 1)[-1]
 
+    def log_file(self, job: Job, cluster: Cluster) -> Path:
+        """The job's execution.log, where plan() puts it, known before anything is planned or created."""
+        node_path = output_node_path(job, STDOUTERR)
+        host = mounts.to_host(node_path, job_volumes(self.data_dir, cluster, job))
+        return (host or self.job_dir(job) / "local" / node_path.lstrip("/")) / "execution.log"
+
     def plan(self, job: Job, cluster: Cluster, node_indices: list[int], node_gpus: dict[int, list[str]],
              hostnames: list[str]) -> JobPlan:
         vols = job_volumes(self.data_dir, cluster, job)
@@ -260,6 +266,8 @@ class Planner:
         lines = ["#!/bin/sh", "# written by the Batch AI emulator: job preparation, then this node's tasks",
                  'SH=/bin/sh; command -v bash >/dev/null 2>&1 && SH=bash',
                  'OUT="$AZ_BATCHAI_STDOUTERR_DIR"; B="$AZ_BATCHAI_JOB_TEMP/.batchai"',
+                 # first of all: the node has started (a restarted emulator never starts such a job again)
+                 ': >"$B/started"',
                  'mkdir -p "$OUT" "$AZ_BATCHAI_SHARED_JOB_TEMP"']
         for name, value in env.items():
             if name.startswith("AZ_BATCHAI_OUTPUT_"):

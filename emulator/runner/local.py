@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .executors import VANISHED, LaunchError
 
+_NO_PID = 0     # handle of a node found already exited: poll reads its exit code file, stop leaves it alone
+
 
 class LocalExecutor:
     layout = "host"
@@ -81,9 +83,37 @@ class LocalExecutor:
                 out[h] = VANISHED
         return out
 
+    def find(self, job_key: str, node_dirs) -> dict[int, tuple[str, str]]:
+        """Node processes by their launcher's path in /proc/<pid>/cmdline; a node whose launcher wrote its exit
+        code has exited (its handle then names no live pid)."""
+        scripts = {str(Path(d) / ".batchai" / "launch.sh"): rank for rank, d in enumerate(node_dirs)}
+        out: dict[int, tuple[str, str]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            rank = scripts.get(argv[1].decode(errors="replace")) if len(argv) > 1 else None
+            if rank is None:
+                continue
+            try:
+                leader = os.getsid(int(entry.name)) == int(entry.name)
+            except OSError:
+                continue
+            if leader:      # `/bin/sh <launcher>` in its own session; its subshells share the command line
+                out[rank] = (f"{entry.name}:{argv[1].decode()}", "running")
+        for script, rank in scripts.items():
+            if rank not in out and (Path(script).parent / "exit_code").exists():
+                out[rank] = (f"{_NO_PID}:{script}", "exited")
+        return out
+
     def stop(self, handles: list[str]) -> None:
         for h in handles:
             pid, script = self._split(h)
+            if pid <= 1:
+                continue        # a node found exited (no pid): never signal a group we do not own
             if pid in self._children or _alive(pid, script):
                 try:
                     os.killpg(pid, signal.SIGKILL)

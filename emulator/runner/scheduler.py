@@ -12,6 +12,7 @@ Every state change is a compare-and-set on the store; a lost race is simply retr
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import zlib
@@ -195,12 +196,53 @@ class Scheduler:
                     "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
                     f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
             elif code == VANISHED:
-                self._finish(job, rec, now, states.F, errors=[states.error(
-                    "ContainerNotFound", "The job's master node process or container disappeared (the emulator "
-                    "or the Docker engine stopped while it ran); the job is failed rather than run twice.")],
-                    note="vanished")
+                self._recover(job, rec, clusters, now)
             elif code is not None:
                 self._exited(job, rec, now, int(code))
+
+    def _recover(self, job: Job, rec: Record, clusters, now: float) -> None:
+        """The job's master is not where its record says (or its launch never recorded it): the emulator was
+        stopped while it started or finished the job, or something removed its container. Decide from what the
+        host holds, never running a job twice: an exit code file means the master finished (its container went
+        in the emulator's clean-up); containers or processes found by label are re-attached; a job none of whose
+        nodes ever started (no `started` mark, nothing but never-started containers) is started now; anything
+        else failed while nobody watched, and the job is failed."""
+        jdir = self.planner.job_dir(job)
+        node_dirs = [jdir / f"node-{rank}" for rank in range(max(1, len(job.nodes)))]
+        try:
+            code = int((node_dirs[0] / ".batchai" / "exit_code").read_text().strip())
+        except (OSError, ValueError):
+            code = None
+        if code is not None:
+            self._exited(job, rec, now, code)
+            return
+        try:
+            found = self.executor.find(jdir.name, node_dirs)
+        except Exception as exc:  # the engine went away: look again next tick
+            log.warning("cannot look for the nodes of %s: %s", rec.id, exc)
+            return
+        if all(found.get(rank, ("", "created"))[1] != "created" for rank in range(len(node_dirs))):
+            handles = [found[rank][0] for rank in range(len(node_dirs))]
+            if handles != job.handles and self._record_handles(rec.id, handles, job.log_path) is not None:
+                self._log(job, "re-attached to the job's nodes after the emulator restarted")
+            return
+        started = [rank for rank, d in enumerate(node_dirs)
+                   if (d / ".batchai" / "started").exists() or found.get(rank, ("", "created"))[1] != "created"]
+        cluster = clusters.get(_cluster_key(job))
+        if not started and cluster is not None:
+            try:
+                self.executor.cleanup(jdir.name, [h for h, _ in found.values()])
+            except Exception as exc:
+                log.warning("removing the never-started nodes of %s: %s", rec.id, exc)
+                return
+            self._log(job, "the emulator stopped while it started this job, before any node ran: starting it now")
+            with self._launching_lock:
+                self._launching.add(rec.id.lower())
+            self._pool.submit(self._launch_guarded, job, rec, Cluster.from_body(cluster.body), list(job.nodes))
+            return
+        self._finish(job, rec, now, states.F, errors=[states.error(
+            "ContainerNotFound", "The job's master node process or container disappeared (the emulator or the "
+            "Docker engine stopped while it ran); the job is failed rather than run twice.")], note="vanished")
 
     def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
         temp = self.planner.job_dir(job) / "node-0" / ".batchai"
@@ -264,7 +306,7 @@ class Scheduler:
             nodes = idle[:need]
             taken.update(nodes)
             states.transition(job, states.R, now, nodes=nodes)
-            job.log_path = str(self.planner.job_dir(job))
+            job.log_path = str(self.planner.log_file(job, cluster))
             won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
             if won is None:
                 continue
@@ -368,6 +410,7 @@ class Scheduler:
         if not job.log_path.endswith(".log"):
             return
         try:
+            os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
             with open(job.log_path, "a", encoding="utf-8") as fh:
                 fh.write(f"{now_iso(self.clock())} {message}\n")
         except OSError as exc:
