@@ -6,7 +6,10 @@ records keyed by their canonical ARM id, compared case-insensitively as ARM does
 * ``get(id)`` returns the record or None; ids are case-insensitive. ``get_many(ids)`` returns the records found,
   keyed by lower-cased id, in one round trip (a resource and its parents).
 * ``create(...)`` inserts a new record and fails with ``AlreadyExists`` if the id is taken; ``replace`` overwrites
-  unconditionally (create-or-update semantics of PUT).
+  unconditionally (create-or-update semantics of PUT). With ``parent_kind``, ``create`` also fails with
+  ``ParentNotFound`` unless a record of that kind is stored at ``parent`` — checked in the same transaction as
+  the insert, so a create racing the delete of its parent (and so of the parent's subtree) can never leave an
+  orphan, and two racing creates of one id can never both win. Check-then-``replace`` gives neither.
 * ``compare_and_set(id, expected_version, body)`` writes only if the stored version still equals
   ``expected_version`` and returns the new record, else None. Every state change the runner makes goes through
   it, so two writers (a terminate request and a container exit) can never both win.
@@ -26,6 +29,10 @@ class AlreadyExists(Exception):
     pass
 
 
+class ParentNotFound(Exception):
+    """create(parent_kind=...) found no record of that kind at the parent id."""
+
+
 @dataclass(frozen=True)
 class Record:
     id: str          # ARM id as first created (original case)
@@ -40,7 +47,8 @@ class Record:
 class Store(Protocol):
     def get(self, id: str) -> Record | None: ...
     def get_many(self, ids: list[str]) -> dict[str, Record]: ...
-    def create(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
+    def create(self, kind: str, id: str, parent: str, name: str, body: dict,
+               parent_kind: str | None = None) -> Record: ...
     def replace(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
     def compare_and_set(self, id: str, expected_version: int, body: dict) -> Record | None: ...
     def delete_tree(self, id: str) -> list[Record]: ...

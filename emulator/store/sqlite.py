@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from . import AlreadyExists, Record
+from . import AlreadyExists, ParentNotFound, Record
 
 SCHEMA_VERSION = 1
 
@@ -90,8 +90,12 @@ class SqliteStore:
                      "ON CONFLICT(name) DO UPDATE SET value = value + 1")
         return conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0]
 
-    def create(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record:
+    def create(self, kind: str, id: str, parent: str, name: str, body: dict,
+               parent_kind: str | None = None) -> Record:
         with self._tx() as conn:
+            if parent_kind is not None and not conn.execute(
+                    "SELECT 1 FROM resources WHERE key = ? AND kind = ?", (parent.lower(), parent_kind)).fetchone():
+                raise ParentNotFound(parent)
             if conn.execute("SELECT 1 FROM resources WHERE key = ?", (id.lower(),)).fetchone():
                 raise AlreadyExists(id)
             seq = self._next_seq(conn)
