@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 
@@ -28,6 +29,9 @@ def _serve(args) -> int:
         server = EmulatorServer(settings)
     except (RuntimeError, ValueError) as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
+        return 2
+    except (sqlite3.DatabaseError, OSError) as exc:  # a damaged emulator.db, a disk that filled while starting
+        print(f"batchai-emulator: cannot open the emulator's state in {settings.data_dir}: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the ports open: a stop request is never lost
@@ -54,6 +58,8 @@ def _serve(args) -> int:
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)
+    if server.space_warning:
+        print(f"  WARNING: {server.space_warning}.", file=out)
     scheduler = server.ext.scheduler
     if scheduler.executor is not None:
         print(f"  jobs:         {scheduler.executor.describe()}; {scheduler.gpus.describe()}", file=out)

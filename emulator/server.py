@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import socket
+import tempfile
 import threading
+from pathlib import Path
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -15,11 +19,38 @@ from .settings import Settings
 log = logging.getLogger("batchai_emulator")
 
 
+LOW_SPACE = 64 << 20
+
+
+class DataDirError(RuntimeError):
+    """The data dir cannot hold the emulator's state: the message says which directory and why."""
+
+
+def check_data_dir(path: Path) -> str | None:
+    """Refuse a data dir the emulator cannot write (read-only, not a directory, not permitted) before anything
+    is opened there; a warning (or None) if its disk is almost full."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+        free = shutil.disk_usage(path).free
+    except OSError as exc:
+        raise DataDirError(f"cannot use the data dir {path}: {exc.strerror or exc} "
+                           f"({exc.filename or path}). Give --data-dir (or BATCHAI_EMULATOR_DATA_DIR) a directory "
+                           "this user can write.") from None
+    if free < LOW_SPACE:
+        return (f"the disk holding the data dir {path} has {free >> 20} MiB free: uploads and new resources will "
+                "be refused (HTTP 413/507) once it is full")
+    return None
+
+
 class EmulatorServer:
     """The app on both ports. start() returns once both sockets listen; stop() shuts everything down."""
 
     def __init__(self, settings: Settings, app=None, threads: int = 16):
         self.settings = settings
+        self.space_warning = check_data_dir(settings.data_dir)
         self.app = app or create_app(settings)
         self.ext = self.app.extensions["batchai"]
         self.cert, self.key, self.cert_created = ensure_certificate(settings.data_dir, [settings.host])
