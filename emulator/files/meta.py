@@ -200,5 +200,15 @@ class _Tx:
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        # a failed COMMIT (disk full) may leave the transaction open, or SQLite may have rolled it back already:
+        # either way the thread's connection must come out of it usable, with the original error raised
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        elif self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
         return False

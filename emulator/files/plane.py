@@ -7,6 +7,7 @@ codes. Validation of everything a request carries happens before anything is wri
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat as statmod
 import time
 from dataclasses import dataclass, field
@@ -163,7 +164,11 @@ class FilePlane:
         _, real = self._locate(account, share, parts)
         st = self.disk.create_dir(real)
         props.created = props.created if props.created is not None else time.time()
-        self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+        try:
+            self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+        except sqlite3.Error:
+            os.rmdir(real)      # the request fails (disk full): it leaves no directory behind
+            raise
         return self._node(account, share, parts, real, st)
 
     def delete_directory(self, account: str, share: str, parts: list[str]) -> None:
@@ -200,9 +205,15 @@ class FilePlane:
     def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps) -> NodeInfo:
         names.check_new_name(parts[-1])
         _, real = self._locate(account, share, parts)
+        new = self.disk.stat(real) is None
         st = self.disk.create_file(real, size)
         props.created = props.created if props.created is not None else time.time()
-        self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+        try:
+            self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+        except sqlite3.Error:
+            if new:
+                self.disk.delete_file(real)     # the request fails (disk full): a new file is not left behind
+            raise
         return self._node(account, share, parts, real, st)
 
     def set_file_properties(self, account: str, share: str, parts: list[str], size: int | None,

@@ -7,6 +7,7 @@ comp) in OPERATIONS, authenticated for that operation (auth.py), then handled by
 from __future__ import annotations
 
 import errno
+import sqlite3
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
@@ -177,5 +178,10 @@ def file_service(account: str, _rest: str = ""):
         if mapped is exc:
             raise
         raise mapped from exc
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
+        # no room for the properties row (emulator.db, same disk as the bytes): the same answer as for the bytes
+        raise _host_error(OSError(errno.ENOSPC, exc.args[0]), op_name) from exc
     resp.headers["x-ms-version"] = principal.version or h.DEFAULT_VERSION
     return resp

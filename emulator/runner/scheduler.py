@@ -72,11 +72,16 @@ class Scheduler:
         self._wake.set()
 
     def _run(self) -> None:
+        last_error, last_logged = "", 0.0
         while not self._stop.is_set():
             try:
                 self.tick(self.clock())
-            except Exception:  # the loop must survive anything; the error is logged with its traceback
-                log.exception("scheduler tick failed")
+                last_error = ""
+            except Exception as exc:  # the loop must survive anything; the error is logged with its traceback
+                # the same failure every tick (a full disk) is logged once a minute, not five times a second
+                if str(exc) != last_error or time.monotonic() - last_logged > 60:
+                    log.exception("scheduler tick failed")
+                    last_error, last_logged = str(exc), time.monotonic()
             self._wake.wait(self.settings.tick_interval)
             self._wake.clear()
 

@@ -18,11 +18,15 @@ records keyed by their canonical ARM id, compared case-insensitively as ARM does
 * ``list(kind, parent=..., under=...)`` returns records of one kind in name order (case-insensitive), after
   ``after`` (an exclusive name bound used for paging), at most ``limit`` of them.
 * Writes are durable when the call returns (SQLite WAL, synchronous=NORMAL survives process crashes).
+* A write the disk has no room for raises ``StoreFull`` and changes nothing (the transaction is rolled back);
+  reads keep working.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ..errors import EmulatorError
 
 
 class AlreadyExists(Exception):
@@ -31,6 +35,18 @@ class AlreadyExists(Exception):
 
 class ParentNotFound(Exception):
     """create(parent_kind=...) found no record of that kind at the parent id."""
+
+
+class StoreFull(EmulatorError):
+    """The disk holding the store has no room for a write. An EmulatorError, so every door answers it alike:
+    507 InsufficientStorage. A 5xx because it is the emulator's own failure, as the service answered its own
+    (there is no Azure control-plane 4xx for it); azure-core SDKs retry it for about 5 s and then raise this
+    message, which names the directory to free; the msrest generations retry for about 11 s and report only
+    the status, so the store also logs the cause."""
+
+    def __init__(self, path: str):
+        super().__init__(507, "InsufficientStorage", f"The emulator could not store the change: the disk holding its "
+                         f"data dir ({path}) is full. Free some space and retry; nothing stored was changed.")
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,15 @@ failing, and a schema version in PRAGMA user_version. Connections are per thread
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from pathlib import Path
 
-from . import AlreadyExists, ParentNotFound, Record
+from . import AlreadyExists, ParentNotFound, Record, StoreFull
 
 SCHEMA_VERSION = 1
+log = logging.getLogger("batchai_emulator.store")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -48,9 +50,10 @@ class SqliteStore:
         if version > SCHEMA_VERSION:
             raise SchemaError(f"{self.path} has schema version {version}; this emulator knows up to "
                               f"{SCHEMA_VERSION}. Use a newer emulator or another --data-dir.")
-        with conn:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version != SCHEMA_VERSION:     # a restart on a full disk must not need to write
+            with conn:
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -65,7 +68,7 @@ class SqliteStore:
         return conn
 
     def _tx(self):
-        return _Tx(self._conn())
+        return _Tx(self._conn(), str(self.path.parent))
 
     @staticmethod
     def _record(row) -> Record:
@@ -178,13 +181,31 @@ def page_token(record: Record) -> str:
 
 
 class _Tx:
-    def __init__(self, conn):
+    def __init__(self, conn, where: str):
         self.conn = conn
+        self.where = where
 
     def __enter__(self):
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return False
+            except sqlite3.OperationalError as err:
+                exc = err
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        if _full(exc):
+            # the old SDKs (msrest) retry a 5xx and then report only its status: say it here as well
+            log.warning("the disk holding %s is full: a change was refused (HTTP 507); free some space", self.where)
+            raise StoreFull(self.where) from exc
+        if exc_type is None:
+            raise exc
         return False
+
+
+def _full(exc) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
