@@ -53,6 +53,7 @@ def time_steps(step, warmup, steps, reps):
 def child_numpy(args):
     from trainer import ConvNet_MNIST as convnet
     np = convnet.np
+    convnet.tune_allocator()  # as run_numpy does
     rng = np.random.RandomState(1)
     params = convnet.glorot_params(rng)
     workers = convnet.Workers(params, args.threads or convnet.cpu_count())

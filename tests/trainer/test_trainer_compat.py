@@ -44,7 +44,7 @@ def test_script_imports_only_stdlib_numpy_and_optional_cntk():
             modules.update(alias.name.split('.')[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module.split('.')[0])
-    stdlib = {'argparse', 'io', 'json', 'math', 'os', 're', 'sys', 'time', 'concurrent'}
+    stdlib = {'argparse', 'concurrent', 'ctypes', 'io', 'json', 'math', 'os', 're', 'sys', 'time'}
     assert modules - stdlib == {'numpy', 'cntk'}
 
 

@@ -1,5 +1,6 @@
 """The numpy backend's building blocks against direct definitions, and its gradients against finite differences."""
 import math
+import platform
 
 import numpy as np
 import pytest
@@ -183,3 +184,8 @@ def test_momentum_sgd_is_cntk_unit_gain(convnet):
     assert params['z.b'][0] == pytest.approx(-0.002)
     learner.update(dict((n, np.zeros_like(g)) for n, g in grads.items()), 0.001, 0.5)  # v = 0.5
     assert params['z.b'][0] == pytest.approx(-0.0025)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason='glibc only')
+def test_allocator_tuning_is_accepted_by_glibc(convnet):
+    assert convnet.tune_allocator() is True
