@@ -3,7 +3,9 @@ parameter types and bounds, and request bodies (JSON Schema from the swagger def
 
 Deliberate choices, each as the ARM front door behaves: enum values compare case-insensitively (the SDKs send
 `dedicated`, docs write `Dedicated`); properties the swagger does not know, and read-only properties, are
-dropped rather than rejected (the service ignored unknown members; the official examples send some).
+dropped rather than rejected (the service ignored unknown members; the official examples send some). A model
+that lists members without `type: object` (most of the swagger's) is an object, as autorest and ARM read it:
+JSON Schema alone would let `true` or `[1]` stand for it.
 """
 from __future__ import annotations
 
@@ -27,7 +29,14 @@ def _ci_enum(validator, enums, instance, schema):
         yield ValidationError(f"{instance!r} is not one of {enums}")
 
 
-_Validator = validators.extend(Draft4Validator, {"enum": _ci_enum})
+def _object_properties(validator, properties, instance, schema):
+    if "type" not in schema and not validator.is_type(instance, "object"):
+        yield ValidationError(f"{instance!r} is not of type 'object'", validator="type", validator_value="object")
+        return
+    yield from Draft4Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+
+_Validator = validators.extend(Draft4Validator, {"enum": _ci_enum, "properties": _object_properties})
 
 
 def _python_pattern(pattern: str) -> str:
