@@ -36,13 +36,47 @@ class DockerExecutor:
         self.on_exit = lambda: None
 
     def describe(self) -> str:
-        version = self.client.version().get("Version", "?")
+        try:
+            version = self.client.version().get("Version", "?")
+        except (DockerException, requests.exceptions.RequestException):
+            version = "not answering"
         return f"Docker executor (engine {version})"
+
+    def available(self) -> str | None:
+        try:
+            self.client.ping()
+        except (DockerException, requests.exceptions.RequestException) as exc:
+            return f"{self.client.api.base_url}: {exc}"
+        return None
+
+    def sweep(self, job_keys: set[str], keep_exited: bool = False) -> None:
+        for c in self.client.api.containers(all=True, filters={"label": LABEL_JOB}):
+            if (c.get("Labels") or {}).get(LABEL_JOB) not in job_keys:
+                continue
+            try:
+                if keep_exited and c["State"] in ("exited", "dead", "created"):
+                    continue
+                if keep_exited:
+                    self.client.api.kill(c["Id"])
+                else:
+                    self.client.api.remove_container(c["Id"], force=True)
+            except DockerException:
+                pass
 
     def resolve_image(self, image: str) -> str:
         return self.image_map.get(image, image)
 
+    def _engine_gone(self, exc: Exception) -> LaunchError:
+        return LaunchError("DockerEngineUnavailable", f"The Docker engine at {self.client.api.base_url} does not "
+                           f"answer: {exc}")
+
     def prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
+        try:
+            self._prepare(job_key, network, image, registry)
+        except requests.exceptions.RequestException as exc:
+            raise self._engine_gone(exc) from exc
+
+    def _prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
         try:
             self.client.images.get(image)
         except ImageNotFound:
@@ -88,6 +122,8 @@ class DockerExecutor:
             kwargs["device_requests"] = [DeviceRequest(device_ids=list(node.gpus), capabilities=[["gpu"]])]
         try:
             return self.client.containers.create(**kwargs).id
+        except requests.exceptions.RequestException as exc:
+            raise self._engine_gone(exc) from exc
         except APIError as exc:
             if exc.status_code == 409:  # a container of this job and node exists already: never run twice
                 return self.client.containers.get(container_name(job_key, rank)).id
@@ -96,6 +132,8 @@ class DockerExecutor:
     def run(self, handle: str, node) -> str:
         try:
             self.client.api.start(handle)
+        except requests.exceptions.RequestException as exc:
+            raise self._engine_gone(exc) from exc
         except APIError as exc:
             text = str(exc.explanation or exc)
             if node.gpus and ("device driver" in text or "gpu" in text.lower() or "nvidia" in text.lower()):

@@ -13,6 +13,8 @@ An executor starts one process group per node from a NodePlan and reports on it 
   by their label (Docker) or launcher path (local), whatever the job record holds; state is ``created`` (never
   started), ``running`` or ``exited``. A restarted emulator uses it to re-attach to what a launch cut short by a
   crash left behind, and to tell a job that never started (safe to start) from one that did (never run twice).
+* ``available()`` -> None if the executor can start nodes now, else why not (the Docker engine does not
+  answer); ``sweep(job_keys, keep_exited)`` removes what those jobs left (after an engine outage).
 * ``describe()`` one line for execution.log.
 """
 from __future__ import annotations

@@ -31,6 +31,12 @@ class LocalExecutor:
     def resolve_image(self, image: str) -> str:
         return image
 
+    def available(self) -> str | None:
+        return None
+
+    def sweep(self, job_keys: set[str], keep_exited: bool = False) -> None:
+        return None     # node processes are stopped with their job; nothing can be left behind by an outage
+
     def prepare(self, job_key, network, image, registry) -> None:
         return None
 

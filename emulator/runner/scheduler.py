@@ -25,6 +25,7 @@ from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, J
                       parse_iso)
 from ..store import Record, Store
 from . import states
+from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
 from .launch import Planner
@@ -52,6 +53,8 @@ class Scheduler:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
         self._launching: set[str] = set()
         self._launching_lock = threading.Lock()
+        self.engine = EngineWatch()
+        self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -181,8 +184,16 @@ class Scheduler:
         try:
             status = self.executor.poll([h for j, _ in active for h in j.handles if h])
         except Exception as exc:  # the engine went away: keep serving, try again next tick
-            log.warning("cannot poll the executor: %s", exc)
+            grace_over = self.engine.failed(now, exc)
+            for job, rec in active:
+                signalled = self._signalled.pop(rec.id.lower(), None)
+                if signalled or grace_over:     # its container was stopped by the engine, or the wait is over
+                    self._finish(job, rec, now, states.F, exit_code=signalled and signalled[1], errors=[
+                        self.engine.job_error(stopped=signalled and signalled[1])], note="engine gone")
             return
+        after_outage = self.engine.answered(now)
+        if after_outage:
+            self._sweep(jobs)
         for job, rec in active:
             master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
             if job.execution_state == ExecutionState.TERMINATING:
@@ -202,8 +213,25 @@ class Scheduler:
                     f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
             elif code == VANISHED:
                 self._recover(job, rec, clusters, now)
+            elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
+                # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
+                self._signalled.pop(rec.id.lower(), None)
+                self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
+                    stopped=int(code))], note="engine stopped", exited=True)
+            elif code is not None and int(code) > 128 and self.executor.layout == "container" \
+                    and self._settling(rec, int(code), now):
+                continue
             elif code is not None:
                 self._exited(job, rec, now, int(code))
+
+    def _settling(self, rec: Record, code: int, now: float) -> bool:
+        """A master killed by a signal is reported SIGNAL_SETTLE seconds later: if the engine stops answering
+        meanwhile, the engine's shutdown killed it and the job fails naming the engine, not exit code 137."""
+        first, _ = self._signalled.setdefault(rec.id.lower(), (now, code))
+        if now - first < SIGNAL_SETTLE:
+            return True
+        del self._signalled[rec.id.lower()]
+        return False
 
     def _recover(self, job: Job, rec: Record, clusters, now: float) -> None:
         """The job's master is not where its record says (or its launch never recorded it): the emulator was
@@ -290,6 +318,7 @@ class Scheduler:
             if j.execution_state in states.ACTIVE:
                 busy.setdefault(_cluster_key(j), set()).update(j.nodes)
         blocked: set[str] = set()
+        engine_checked = False
         for job, rec in queued:
             key = _cluster_key(job)
             if key in blocked:
@@ -308,6 +337,14 @@ class Scheduler:
             if cluster.allocation_state != AllocationState.STEADY or len(idle) < need:
                 blocked.add(key)
                 continue
+            if not engine_checked:       # before the first start of this tick: queued jobs wait for an engine
+                engine_checked = True
+                reason = self.executor.available()
+                if reason is not None:
+                    self.engine.failed(now, reason)
+                    return
+                if self.engine.answered(now):
+                    self._sweep(jobs)
             nodes = idle[:need]
             taken.update(nodes)
             states.transition(job, states.R, now, nodes=nodes)
@@ -318,6 +355,17 @@ class Scheduler:
             with self._launching_lock:
                 self._launching.add(rec.id.lower())
             self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
+
+    def _sweep(self, jobs) -> None:
+        """After an engine outage: remove what jobs of this data dir that are no longer active left behind
+        (their clean-up failed while the engine was away)."""
+        jobs_dir = self.settings.data_dir / "jobs"
+        known = {p.name for p in jobs_dir.iterdir()} if jobs_dir.is_dir() else set()
+        active = {self.planner.job_dir(j).name for j, _ in jobs if j.execution_state in states.ACTIVE}
+        try:
+            self.executor.sweep(known - active, keep_exited=self.settings.keep_containers)
+        except Exception as exc:
+            log.warning("removing what failed jobs left: %s", exc)
 
     def _launch_guarded(self, job: Job, rec: Record, cluster: Cluster, nodes: list[int]) -> None:
         try:
