@@ -110,6 +110,9 @@ def parse_json(raw: bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise EmulatorError(400, "InvalidRequestContent",
                             f"The request content was invalid and could not be deserialized: {exc}.") from None
+    except RecursionError:
+        raise EmulatorError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                            "deserialized: it is nested too deeply.") from None
 
 
 def check_body(op: SpecOperation, body: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.fuzz.harness import AUTH, _PROVIDER, seed
+from tests.fuzz.seeds import AUTH, PROVIDER, seed
 
 V = "2018-05-01"
 
@@ -26,7 +26,7 @@ def api(live):
                                   "/workspaces/fuzz-ws/fileServers/f1"])
 def test_a_body_that_is_not_an_object_is_refused(api, path, body):
     # the swagger's models list members without `type: object`: JSON Schema alone let these through to a 500
-    resp = api("PUT", _PROVIDER + path, data=body, headers={"Content-Type": "application/json"})
+    resp = api("PUT", PROVIDER + path, data=body, headers={"Content-Type": "application/json"})
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "InvalidPropertyValue"
     assert "type object" in resp.json()["error"]["message"]
@@ -36,12 +36,20 @@ def test_a_body_that_is_not_an_object_is_refused(api, path, body):
                                      {"userAccountSettings": "u", "vmSize": "STANDARD_NC6"}])
 def test_a_member_that_is_not_an_object_is_refused(api, members):
     body = {"properties": {"vmSize": "STANDARD_NC6", "userAccountSettings": {"adminUserName": "u"}, **members}}
-    resp = api("PUT", _PROVIDER + "/workspaces/fuzz-ws/clusters/c2", json=body)
+    resp = api("PUT", PROVIDER + "/workspaces/fuzz-ws/clusters/c2", json=body)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["target"].startswith("properties.")
 
 
 def test_patch_with_a_body_that_is_not_an_object_is_refused(api):
-    resp = api("PATCH", _PROVIDER + "/workspaces/fuzz-ws/clusters/fuzz-cluster", data=b"[]",
+    resp = api("PATCH", PROVIDER + "/workspaces/fuzz-ws/clusters/fuzz-cluster", data=b"[]",
                headers={"Content-Type": "application/json"})
     assert resp.status_code == 400, resp.text
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"location": "eastus", "tags": ' * 3000 + b"{}" + b"}" * 3000])
+def test_json_nested_too_deeply_is_refused(api, body):
+    # the JSON decoder's RecursionError escaped as a 500
+    resp = api("PUT", PROVIDER + "/workspaces/w-deep", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "InvalidRequestContent"
