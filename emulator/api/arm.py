@@ -5,7 +5,7 @@ from flask import Response
 
 from .. import wire
 from ..errors import EmulatorError
-from .dispatch import Call, arm_route, json_response, next_link, skip_token
+from .dispatch import Call, arm_route, json_response, next_link, no_content, skip_token
 
 TENANT = "00000000-0000-0000-0000-00000000e111"
 
@@ -63,14 +63,14 @@ def resource_groups_check_existence(call: Call) -> Response:
     try:
         call.ext.arm.resource_groups_get(call["subscriptionId"], call["resourceGroupName"])
     except EmulatorError:
-        return Response(b"", status=404)
-    return Response(b"", status=204)
+        return no_content(404)
+    return no_content(204)
 
 
 @arm_route("DELETE", "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}", "ResourceGroups_Delete")
 def resource_groups_delete(call: Call) -> Response:
     call.ext.arm.resource_groups_delete(call["subscriptionId"], call["resourceGroupName"])
-    return Response(b"", status=200)
+    return no_content(200)
 
 
 @arm_route("GET", "/subscriptions/{subscriptionId}/resourcegroups", "ResourceGroups_List")

@@ -77,12 +77,15 @@ def json_response(body: Any, status: int = 200, headers: dict | None = None) -> 
 
 
 def no_content(status: int = 204) -> Response:
-    return Response(b"", status=status)
+    """An answer without a body, and so without a media type (Flask would label it text/html)."""
+    resp = Response(b"", status=status)
+    del resp.headers["Content-Type"]
+    return resp
 
 
 def deleted(existed: bool) -> Response:
     """DELETE answers synchronously: 200 when something was removed, 204 when there was nothing to remove."""
-    return Response(b"", status=200 if existed else 204)
+    return no_content(200 if existed else 204)
 
 
 def next_link(token: str | None) -> str | None:

@@ -9,7 +9,7 @@ from .. import wire
 from ..backend import outputs
 from ..backend.common import load
 from ..models import Cluster, now_iso
-from .dispatch import Call, base_url, deleted, json_response, next_link, operation, skip_token
+from .dispatch import Call, base_url, deleted, json_response, next_link, no_content, operation, skip_token
 
 V = "2018-05-01"
 
@@ -41,7 +41,7 @@ def jobs_delete(call: Call) -> Response:
 @operation("Jobs_Terminate", V)
 def jobs_terminate(call: Call) -> Response:
     call.ext.batchai.jobs_terminate(*_ids(call))
-    return Response(b"", status=200)
+    return no_content(200)
 
 
 @operation("Jobs_ListByExperiment", V)

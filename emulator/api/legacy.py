@@ -6,7 +6,7 @@ from flask import Response
 
 from .. import wire, wire_legacy
 from ..backend.legacy import LegacyBackend
-from .dispatch import Call, deleted, json_response, next_link, operation, skip_token
+from .dispatch import Call, deleted, json_response, next_link, no_content, operation, skip_token
 from .jobs import list_output_files
 
 OLD = wire_legacy.OLD_VERSIONS
@@ -94,7 +94,7 @@ def jobs_delete(call: Call) -> Response:
 @operation("Jobs_Terminate", *OLD)
 def jobs_terminate(call: Call) -> Response:
     _backend(call).jobs_terminate(*_rg(call), call["jobName"])
-    return Response(b"", status=200)
+    return no_content(200)
 
 
 @operation("Jobs_List", *OLD)

@@ -12,7 +12,7 @@ from .. import wire
 from ..backend.storage import KINDS, SKU_NAMES, StorageBackend
 from ..errors import EmulatorError
 from ..files import plane
-from .dispatch import Call, arm_route, base_url, json_response, next_link, skip_token
+from .dispatch import Call, arm_route, base_url, json_response, next_link, no_content, skip_token
 
 _ACCOUNT = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/" \
            "storageAccounts/{accountName}"
@@ -85,10 +85,10 @@ def storage_accounts_update(call: Call) -> Response:
 def storage_accounts_delete(call: Call) -> Response:
     account = _backend().storage_accounts_delete(*_ids(call))
     if account is None:
-        return Response(b"", status=204)
+        return no_content(204)
     # the service deletes an account's data with it: a new account of the same name starts empty
     plane(current_app).forget_account(account.name)
-    return Response(b"", status=200)
+    return no_content(200)
 
 
 @arm_route("GET", _BY_GROUP, "StorageAccounts_ListByResourceGroup")

@@ -53,3 +53,15 @@ def test_json_nested_too_deeply_is_refused(api, body):
     resp = api("PUT", PROVIDER + "/workspaces/w-deep", data=body, headers={"Content-Type": "application/json"})
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "InvalidRequestContent"
+
+
+@pytest.mark.parametrize("method, path", [
+    ("DELETE", "/workspaces/fuzz-ws/clusters/no-such-cluster"),
+    ("POST", "/workspaces/fuzz-ws/experiments/fuzz-exp/jobs/fuzz-job/terminate"),
+    ("DELETE", "/workspaces/fuzz-ws/experiments/e-gone"),
+])
+def test_empty_answers_claim_no_media_type(api, method, path):
+    # they were labelled text/html (Flask's default); swagger's `produces` is application/json
+    resp = api(method, PROVIDER + path)
+    assert resp.status_code in (200, 204) and resp.content == b""
+    assert "Content-Type" not in resp.headers
