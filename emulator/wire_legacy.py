@@ -159,6 +159,11 @@ def job(j: Job, api_version: str) -> dict:
     extras = (j.legacy or {}).get("extras") or {}
     if "priority" not in extras:
         props["priority"] = PRIORITY.get(str(j.spec.get("scheduling_priority", "normal")).lower(), 0)
+    info = props.get("executionInfo")
+    if info and "startTime" not in info and info.get("endTime"):
+        # the old versions require executionInfo.startTime; a job that ended without running (terminated while
+        # queued) started and ended at the same moment
+        props["executionInfo"] = {"startTime": info["endTime"], **info}
     return _resource("job", "jobs", j, props, "JobProperties", api_version)
 
 

@@ -65,3 +65,16 @@ def test_empty_answers_claim_no_media_type(api, method, path):
     resp = api(method, PROVIDER + path)
     assert resp.status_code in (200, 204) and resp.content == b""
     assert "Content-Type" not in resp.headers
+
+
+@pytest.mark.parametrize("version", ["2018-03-01", "2017-09-01-preview"])
+def test_old_versions_show_a_start_time_for_a_job_that_ended_queued(api, version):
+    # their swaggers require executionInfo.startTime; a job terminated while queued had none
+    put = api("PUT", PROVIDER + "/jobs/j-ended-queued", version="2018-03-01", json={
+        "location": "eastus", "properties": {"cluster": {"id": PROVIDER + "/clusters/fuzz-cluster"}, "nodeCount": 1,
+                                             "stdOutErrPathPrefix": "/tmp", "customToolkitSettings": {}}})
+    assert put.status_code == 200, put.text
+    assert api("POST", PROVIDER + "/jobs/j-ended-queued/terminate", version="2018-03-01").status_code == 200
+    info = api("GET", PROVIDER + "/jobs/j-ended-queued", version=version).json()["properties"]["executionInfo"]
+    assert info["startTime"] == info["endTime"]
+    assert info["errors"][0]["code"] == "JobTerminated"
