@@ -95,7 +95,7 @@ class World:
         self.store.close()
 
 
-@pytest.fixture(params=["local", "docker"])
+@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
 def world(request, tmp_path):
     if request.param == "docker":
         request.getfixturevalue("cpu_image")

@@ -27,6 +27,7 @@ from .engine import IMAGE, SecondEngine
 from .served import Served
 
 RG, WS, EXP = "rg", "ws", "exp"
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture()

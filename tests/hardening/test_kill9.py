@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from .faultrun import SHARE, FaultRun, remove_containers
-from .served import Served
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT
 
+from .faultrun import SHARE, FaultRun, remove_containers
+from .served import Served
 
-@pytest.mark.parametrize("executor,trials", [("docker", 5), ("local", 3)])
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor,trials", [pytest.param("docker", 5, marks=pytest.mark.docker), ("local", 3)])
 def test_kill9_during_submissions_and_uploads_loses_nothing(tmp_path, request, executor, trials):
     image = request.getfixturevalue("cpu_image") if executor == "docker" else None
     data = tmp_path / "data"
