@@ -8,7 +8,8 @@ MNIST-shaped minibatches. The rounds interleave the two so that load from elsewh
 the median images/s of each and their ratio, numpy / torch.
 
 Both run as they would train: the numpy backend with its defaults (one worker thread per CPU, one BLAS thread
-each), PyTorch with one intra-op thread per CPU. By default OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed
+each, glibc told to keep freed blocks, see tune_allocator), PyTorch with one intra-op thread per CPU and the
+same glibc settings. By default OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed
 from the children's environment, so numpy's OpenBLAS picks its kernels for this CPU (some machines set them to
 work around old OpenBLAS builds; PyTorch does not use OpenBLAS). --keep-openblas-env keeps them.
 """
@@ -53,7 +54,6 @@ def time_steps(step, warmup, steps, reps):
 def child_numpy(args):
     from trainer import ConvNet_MNIST as convnet
     np = convnet.np
-    convnet.tune_allocator()  # as run_numpy does
     rng = np.random.RandomState(1)
     params = convnet.glorot_params(rng)
     workers = convnet.Workers(params, args.threads or convnet.cpu_count())
@@ -131,6 +131,8 @@ def main():
     parser.add_argument('--child', choices=('numpy', 'torch'), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        from trainer import ConvNet_MNIST as convnet
+        convnet.tune_allocator()  # run_numpy's glibc settings, given to PyTorch too so that neither pays mmap churn
         seconds, info = (child_numpy if args.child == 'numpy' else child_torch)(args)
         print(json.dumps({'seconds': seconds, 'info': info}))
         return
