@@ -5,10 +5,12 @@ Deliberate choices, each as the ARM front door behaves: enum values compare case
 `dedicated`, docs write `Dedicated`); properties the swagger does not know, and read-only properties, are
 dropped rather than rejected (the service ignored unknown members; the official examples send some). A model
 that lists members without `type: object` (most of the swagger's) is an object, as autorest and ARM read it:
-JSON Schema alone would let `true` or `[1]` stand for it.
+JSON Schema alone would let `true` or `[1]` stand for it. A create's flattened `properties` is required when
+its model has required members (see `_definitions`).
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -134,10 +136,24 @@ def check_body(op: SpecOperation, body: Any) -> Any:
 
 @functools.lru_cache(maxsize=None)
 def _validator(api_version: str, schema_json: str):
-    from . import spec
     schema = dict(json.loads(schema_json))
-    schema["definitions"] = spec.load(api_version)["definitions"]
+    schema["definitions"] = _definitions(api_version)
     return _Validator(schema)
+
+
+@functools.lru_cache(maxsize=None)
+def _definitions(api_version: str) -> dict:
+    """The swagger's definitions, with flattened members required where autorest requires them: a member marked
+    `x-ms-client-flatten` whose model has required members (a create's `properties`: vmSize, cluster...) is
+    required, because the SDKs ask for those members on the parent and so always send it."""
+    from . import spec
+    definitions = copy.deepcopy(spec.load(api_version)["definitions"])
+    for model in definitions.values():
+        for name, member in (model.get("properties") or {}).items():
+            target = definitions.get(member.get("$ref", "").split("/")[-1], {})
+            if member.get("x-ms-client-flatten") and target.get("required") and name not in model.get("required", []):
+                model["required"] = [*model.get("required", []), name]
+    return definitions
 
 
 def _to_error(e: ValidationError) -> EmulatorError:

@@ -78,3 +78,20 @@ def test_old_versions_show_a_start_time_for_a_job_that_ended_queued(api, version
     info = api("GET", PROVIDER + "/jobs/j-ended-queued", version=version).json()["properties"]["executionInfo"]
     assert info["startTime"] == info["endTime"]
     assert info["errors"][0]["code"] == "JobTerminated"
+
+
+@pytest.mark.parametrize("version, path, body", [
+    ("2018-05-01", "/workspaces/fuzz-ws/clusters/c-bare", {}),
+    ("2018-05-01", "/workspaces/fuzz-ws/fileServers/f-bare", {}),
+    ("2018-05-01", "/workspaces/fuzz-ws/experiments/fuzz-exp/jobs/j-bare", {}),
+    ("2018-03-01", "/fileServers/f-bare", {"location": "eastus"}),
+    ("2017-09-01-preview", "/clusters/c-bare", {"location": "eastus"}),
+    ("2017-09-01-preview", "/jobs/j-bare", {"location": "eastus"}),
+])
+def test_a_create_without_properties_is_refused(api, version, path, body):
+    # old file servers without properties answered 500; clusters and file servers were stored without a VM size
+    resp = api("PUT", PROVIDER + path, version=version, json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"] == {"code": "MissingRequiredProperty", "target": "properties",
+                                    "message": "The request content is missing the required property 'properties'."}
+    assert api("GET", PROVIDER + path, version=version).status_code == 404
