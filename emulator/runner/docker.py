@@ -21,6 +21,8 @@ log = logging.getLogger("batchai_emulator.runner")
 LABEL_JOB = "batchai.emulator.job"
 LABEL_NODE = "batchai.emulator.node"
 LABEL_JOB_ID = "batchai.emulator.job-id"
+# the engine does not answer at all (an APIError is an HTTPError, so a RequestException, and is an answer)
+_ENGINE_GONE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 
 def container_name(job_key: str, rank: int) -> str:
@@ -73,7 +75,7 @@ class DockerExecutor:
     def prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
         try:
             self._prepare(job_key, network, image, registry)
-        except requests.exceptions.RequestException as exc:
+        except _ENGINE_GONE as exc:
             raise self._engine_gone(exc) from exc
 
     def _prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
@@ -122,7 +124,7 @@ class DockerExecutor:
             kwargs["device_requests"] = [DeviceRequest(device_ids=list(node.gpus), capabilities=[["gpu"]])]
         try:
             return self.client.containers.create(**kwargs).id
-        except requests.exceptions.RequestException as exc:
+        except _ENGINE_GONE as exc:
             raise self._engine_gone(exc) from exc
         except APIError as exc:
             if exc.status_code == 409:  # a container of this job and node exists already: never run twice
@@ -132,7 +134,7 @@ class DockerExecutor:
     def run(self, handle: str, node) -> str:
         try:
             self.client.api.start(handle)
-        except requests.exceptions.RequestException as exc:
+        except _ENGINE_GONE as exc:
             raise self._engine_gone(exc) from exc
         except APIError as exc:
             text = str(exc.explanation or exc)
