@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,7 @@ def main() -> int:
     p.add_argument("--executor", choices=["docker", "local"], default="docker")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--job-timeout", type=float, default=300)
+    p.add_argument("--keep-data", action="store_true", help="keep the emulator's data dir (printed) afterwards")
     args = p.parse_args()
     logging.getLogger("azure").setLevel(logging.ERROR)   # a response cut by the kill is expected, not news
 
@@ -53,6 +55,10 @@ def main() -> int:
         if args.executor == "docker":
             remove_containers(data)
     unhandled = served.unhandled_errors()
+    if args.keep_data:
+        print(f"data dir kept: {data}")
+    else:
+        shutil.rmtree(data.parent, ignore_errors=True)
     a = report.acknowledged
     print(f"faults: {report.trials} kill -9 trials in {time.monotonic() - started:.0f} s, --executor {args.executor}")
     print(f"acknowledged and checked after every later restart: {a['jobs']} job creates "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -64,6 +65,7 @@ def main() -> int:
     p.add_argument("--time-limit", type=float, default=600)
     p.add_argument("--job-timeout", type=float, default=180)
     p.add_argument("--baseline-requests", type=int, default=100, help="health requests per client")
+    p.add_argument("--keep-data", action="store_true", help="keep the emulator's data dir (printed) afterwards")
     args = p.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="batchai-load-")) / "data"
@@ -75,6 +77,10 @@ def main() -> int:
     finally:
         served.stop()
     unhandled = served.unhandled_errors()
+    if args.keep_data:
+        print(f"data dir kept: {data}")
+    else:
+        shutil.rmtree(data.parent, ignore_errors=True)
 
     done = sum(sum(r.ops.values()) for r in report.results)
     print(f"load: {args.clients} clients x {args.operations} operations ({done} done) in {report.seconds:.1f} s, "

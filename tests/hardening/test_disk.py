@@ -64,10 +64,10 @@ def _exits(served: Served, timeout: float = 30) -> int:
         served.kill9()
 
 
-def test_read_only_data_dir_refuses_to_start_with_a_clear_message():
+def test_read_only_data_dir_refuses_to_start_with_a_clear_message(tmp_path):
     where = _mount_tmpfs(1, read_only=True)
     try:
-        served = Served(where / "data", "--executor", "none", log=Path(tempfile.mkdtemp()) / "serve.log")
+        served = Served(where / "data", "--executor", "none", log=tmp_path / "serve.log")
         assert _exits(served) == 2
         text = served.log_text()
         assert f"cannot use the data dir {where / 'data'}: Read-only file system" in text
@@ -94,10 +94,10 @@ def _code(err: HttpResponseError) -> str | None:
     return getattr(err, "error_code", None) or getattr(getattr(err, "error", None), "code", None)
 
 
-def test_full_disk_answers_clear_errors_and_damages_nothing(small_fs):
+def test_full_disk_answers_clear_errors_and_damages_nothing(small_fs, tmp_path):
     data = small_fs / "data"
     served = Served(data, "--executor", "local", "--gpus", "none", "--allocation-delay", "0.1",
-                    log=Path(tempfile.mkdtemp()) / "serve.log").start()
+                    log=tmp_path / "serve.log").start()      # the log off the full disk
     recorder = Recorder()
     try:
         ai, rm = clients.batchai(served, recorder)
