@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from jsonschema import Draft4Validator, validators
+from jsonschema import Draft4Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
 from .errors import EmulatorError
@@ -39,6 +39,13 @@ def _object_properties(validator, properties, instance, schema):
 
 
 _Validator = validators.extend(Draft4Validator, {"enum": _ci_enum, "properties": _object_properties})
+
+# the service's integers are .NET Int32/Int64: a value beyond the format's range cannot be read by it
+_FORMATS = FormatChecker(formats=())
+_BITS = {"int32": 32, "int64": 64}
+for _format, _bits in _BITS.items():
+    _FORMATS.checks(_format)(lambda value, bits=_bits: not isinstance(value, (int, float)) or isinstance(value, bool)
+                            or -2 ** (bits - 1) <= value < 2 ** (bits - 1))
 
 
 def _python_pattern(pattern: str) -> str:
@@ -138,7 +145,7 @@ def check_body(op: SpecOperation, body: Any) -> Any:
 def _validator(api_version: str, schema_json: str):
     schema = dict(json.loads(schema_json))
     schema["definitions"] = _definitions(api_version)
-    return _Validator(schema)
+    return _Validator(schema, format_checker=_FORMATS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -172,6 +179,8 @@ def _to_error(e: ValidationError) -> EmulatorError:
             "minLength": f"must be at least {e.validator_value} characters long",
             "maxLength": f"must be at most {e.validator_value} characters long",
             "minItems": f"must have at least {e.validator_value} items"}.get(e.validator, e.message)
+    if e.validator == "format" and e.validator_value in _BITS:
+        what = f"must be a {_BITS[e.validator_value]}-bit integer"
     return EmulatorError(400, "InvalidPropertyValue",
                          f"The value {json.dumps(e.instance)[:200]} of property '{path or '(body)'}' is invalid: "
                          f"it {what}.", target=path or None)
