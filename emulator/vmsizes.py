@@ -54,6 +54,15 @@ _TABLE = [
 
 SIZES = {name: VmSize(name, cpus, gpus, fam) for name, cpus, gpus, fam in _TABLE}
 
+# The dedicated vCPU quota a new subscription had in a region (the ListUsages example: 600). Usages reports it as
+# the limit, and no cluster is allocated nodes past it.
+REGIONAL_VCPU_QUOTA = 600
+
+
+def max_nodes(size: VmSize) -> int:
+    """The most nodes of `size` that the regional vCPU quota allows one cluster."""
+    return REGIONAL_VCPU_QUOTA // size.vcpus
+
 
 def lookup(name: str) -> VmSize:
     """The size by name, case-insensitively; unlisted sizes take their vCPUs from the number in the name (Azure's

@@ -348,8 +348,9 @@ class BatchAIBackend:
         for fam in {s.family for s in vmsizes.SIZES.values()}:
             families.setdefault(fam, 0)
         # Limits: the defaults a new subscription had (ListUsages example: 20 clusters, 600 regional vCPUs).
-        out = [usage("Clusters", len(in_loc), 20), usage("Total Cluster Dedicated Regional vCPUs", total, 600)]
-        out += [usage(f"{fam} Cluster Dedicated vCPUs", n, 600) for fam, n in sorted(families.items())]
+        quota = vmsizes.REGIONAL_VCPU_QUOTA
+        out = [usage("Clusters", len(in_loc), 20), usage("Total Cluster Dedicated Regional vCPUs", total, quota)]
+        out += [usage(f"{fam} Cluster Dedicated vCPUs", n, quota) for fam, n in sorted(families.items())]
         return out
 
 

@@ -119,7 +119,9 @@ class Scheduler:
         demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs
                       if _cluster_key(j) == rec.id.lower() and j.execution_state in (
                           ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING)] or [0])
-        target = cluster.target_node_count(demand if auto else 0)
+        wanted = cluster.target_node_count(demand if auto else 0)
+        # nodes past the regional vCPU quota are never allocated (the service failed such resizes with an error)
+        target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.spec.get("vm_size", ""))))
         busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
                 for n in j.nodes}
         if target < cluster.current_node_count and busy:
@@ -133,10 +135,10 @@ class Scheduler:
         elif now - parse_iso(cluster.allocation_state_transition_time) < self.settings.allocation_delay:
             return
         else:
-            self._settle(cluster, rec, target, clusters, now)
+            self._settle(cluster, rec, target, clusters, now, wanted)
         self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
 
-    def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float) -> None:
+    def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
         cluster.allocation_state = AllocationState.STEADY
         cluster.allocation_state_transition_time = now_iso(now)
         cluster.current_node_count = target
@@ -145,8 +147,14 @@ class Scheduler:
                                     f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime(now))}")
         cluster.node_gpus = cluster.node_gpus[:target]
         cluster.unusable_nodes = [n for n in cluster.unusable_nodes if n < target]
-        errors = [e for e in cluster.errors if e.get("code") not in ("InsufficientGpus", "MountVolumeFailed")]
+        errors = [e for e in cluster.errors
+                  if e.get("code") not in ("InsufficientGpus", "MountVolumeFailed", "AccountCoreQuotaReached")]
         size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
+        if wanted > target:
+            errors.append({"code": "AccountCoreQuotaReached",
+                           "message": f"The cluster asks for {wanted} node(s) of size {size.name} ({size.vcpus} "
+                                      f"vCPUs each), but the regional quota of {vmsizes.REGIONAL_VCPU_QUOTA} "
+                                      f"dedicated vCPUs allows {target}; no more nodes were allocated."})
         free = [d for d in self.gpus.devices if d not in self._claimed_gpus(clusters, rec.id)]
         for held in cluster.node_gpus:
             free = [d for d in free if d not in held]

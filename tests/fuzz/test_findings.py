@@ -1,6 +1,8 @@
 """What the swagger fuzzer found, one request-level test each, so the fixes stay fixed without the fuzzer's luck."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -95,3 +97,36 @@ def test_a_create_without_properties_is_refused(api, version, path, body):
     assert resp.json()["error"] == {"code": "MissingRequiredProperty", "target": "properties",
                                     "message": "The request content is missing the required property 'properties'."}
     assert api("GET", PROVIDER + path, version=version).status_code == 404
+
+
+def _wait_steady(api, path: str, nodes: int) -> dict:
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        props = api("GET", PROVIDER + path).json()["properties"]
+        if props["allocationState"] == "steady" and props["currentNodeCount"] == nodes:
+            return props
+        time.sleep(0.1)
+    raise AssertionError(f"{path} did not settle at {nodes} nodes: {props}")
+
+
+def test_a_cluster_larger_than_the_quota_gets_the_quota_and_an_error(api):
+    # a targetNodeCount of 2**31-1 (a valid int32) made the scheduler build a node list that size: memory without
+    # bound and a scheduler that never settled
+    body = {"properties": {"vmSize": "STANDARD_NC6", "userAccountSettings": {"adminUserName": "u"},
+                           "scaleSettings": {"manual": {"targetNodeCount": 2 ** 31 - 1}}}}
+    assert api("PUT", PROVIDER + "/workspaces/fuzz-ws/clusters/c-huge", json=body).status_code == 200
+    props = _wait_steady(api, "/workspaces/fuzz-ws/clusters/c-huge", 600 // 6)
+    assert [e["code"] for e in props["errors"]] == ["AccountCoreQuotaReached"]
+    patch = api("PATCH", PROVIDER + "/workspaces/fuzz-ws/clusters/c-huge",
+                json={"properties": {"scaleSettings": {"manual": {"targetNodeCount": 2}}}})
+    assert patch.status_code == 200
+    assert not _wait_steady(api, "/workspaces/fuzz-ws/clusters/c-huge", 2).get("errors")
+
+
+def test_an_integer_beyond_its_int32_format_is_refused(api):
+    body = {"properties": {"vmSize": "STANDARD_NC6", "userAccountSettings": {"adminUserName": "u"},
+                           "scaleSettings": {"manual": {"targetNodeCount": 2 ** 31}}}}
+    resp = api("PUT", PROVIDER + "/workspaces/fuzz-ws/clusters/c-int32", json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["target"] == "properties.scaleSettings.manual.targetNodeCount"
+    assert "32-bit" in resp.json()["error"]["message"]
