@@ -26,11 +26,19 @@ class Signer:
     def __init__(self, data_dir: Path):
         path = Path(data_dir) / "secret.key"
         if not path.exists():
+            # written whole under a temporary name, then renamed: a crash or a full disk never leaves a short key
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            tmp = path.with_name(f".secret.key.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(os.urandom(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
         self._key = path.read_bytes()
+        if len(self._key) != 32:
+            raise RuntimeError(f"{path} is damaged ({len(self._key)} bytes, expected 32): delete it to make a new "
+                               "key (download links and tokens issued before become invalid).")
 
     def sign(self, payload: dict) -> str:
         body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())

@@ -15,7 +15,7 @@ from .. import ids, mounts, vmsizes
 from ..errors import EmulatorError, bad_request, conflict, not_found
 from ..models import (Cluster, ExecutionState, Experiment, FileServer, Job, ProvisioningState, SchedulingPriority,
                       TOOLKITS, ToolType, Workspace, now_iso)
-from ..store import Store
+from ..store import AlreadyExists, ParentNotFound, Store
 from .arm import ArmBackend
 from .common import Page, load, paged
 
@@ -80,6 +80,22 @@ class BatchAIBackend:
             raise not_found("ExperimentNotFound", f"The specified experiment {exp} is not found")
         return Experiment.from_body(rec.body)
 
+    def _insert(self, kind: str, rid: str, parent: str, parent_kind: str, name: str, model, missing_parent):
+        """Store a new resource under an existing parent in one transaction: (the model, True); or, if one of
+        that id exists, (it, False). A parent deleted meanwhile raises `missing_parent`'s error."""
+        cls = type(model)
+        for _ in range(10):
+            try:
+                self.store.create(kind, rid, parent, name, model.to_body(), parent_kind=parent_kind)
+                return model, True
+            except ParentNotFound:
+                raise missing_parent() from None
+            except AlreadyExists:
+                existing, _ = load(self.store, kind, cls, rid)
+                if existing is not None:
+                    return existing, False
+        raise conflict("Conflict", f"{name} is being created and deleted concurrently; retry.")
+
     def _delete(self, rid: str) -> bool:
         removed = self.store.delete_tree(rid)
         self.arm.on_delete(removed)
@@ -136,8 +152,8 @@ class BatchAIBackend:
         if existing:
             return existing
         exp = Experiment(subscription_id=sub, resource_group=rg, name=name, workspace=ws)
-        self.store.replace("experiment", rid, ids.workspace(sub, rg, ws), name, exp.to_body())
-        return exp
+        return self._insert("experiment", rid, ids.workspace(sub, rg, ws), "workspace", name, exp, lambda: not_found(
+            "WorkspaceNotFound", f"The specified workspace {ws} is not found"))[0]
 
     def experiments_get(self, sub, rg, ws, name) -> Experiment:
         return self._experiment(sub, rg, ws, name)
@@ -171,9 +187,14 @@ class BatchAIBackend:
             return existing
         cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec,
                           legacy=legacy or {})
-        self.store.replace("cluster", rid, ids.workspace(sub, rg, ws), name, cluster.to_body())
+        stored, created = self._insert("cluster", rid, ids.workspace(sub, rg, ws), "workspace", name, cluster,
+                                       lambda: not_found("WorkspaceNotFound",
+                                                         f"The specified workspace {ws} is not found"))
+        if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
+            raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
+                           "with different properties; change it with an update (PATCH) or delete it first.")
         self.notify()
-        return cluster
+        return stored
 
     def clusters_update(self, sub, rg, ws, name, scale_settings: dict | None) -> Cluster:
         self._workspace(sub, rg, ws)
@@ -281,9 +302,14 @@ class BatchAIBackend:
         job = Job(subscription_id=sub, resource_group=rg, name=name, workspace=ws, experiment=exp, spec=spec,
                   tool_type=tool_type, job_output_directory_path_segment=segment, submitted=self.clock(),
                   legacy=legacy or {})
-        self.store.replace("job", rid, ids.experiment(sub, rg, ws, exp), name, job.to_body())
+        stored, created = self._insert("job", rid, ids.experiment(sub, rg, ws, exp), "experiment", name, job,
+                                       lambda: not_found("ExperimentNotFound",
+                                                         f"The specified experiment {exp} is not found"))
+        if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
+            raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
+                           "jobs cannot be changed: delete it first or use another name.")
         self.notify()
-        return job
+        return stored
 
     def jobs_get(self, sub, rg, ws, exp, name) -> Job:
         job, _ = self._job(sub, rg, ws, exp, name)

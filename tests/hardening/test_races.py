@@ -89,9 +89,6 @@ def running(tmp_path_factory):
     assert not live.server_errors, live.server_errors
 
 
-@pytest.mark.xfail(reason="the Batch AI creates check, then replace: two creates of one job at once both insert, "
-                          "answer different jobs and may run it twice (fix: store.create(parent_kind=...) in "
-                          "backend/batchai.py, proposed in the issue #8 report)", strict=False)
 def test_two_creates_of_one_job_at_once_answer_one_job_that_runs_once(running):
     live, cluster_id, share = running
     ais = [clients.batchai(live, Recorder())[0] for _ in range(3)]
@@ -109,9 +106,6 @@ def test_two_creates_of_one_job_at_once_answer_one_job_that_runs_once(running):
     assert [s for s in answered if len(s) > 1] == []
 
 
-@pytest.mark.xfail(reason="the Batch AI creates check the parent, then insert: a job created while its experiment "
-                          "is deleted survives as an orphan that comes back when the experiment is created again "
-                          "(fix: store.create(parent_kind=...), proposed in the issue #8 report)", strict=False)
 def test_a_job_created_while_its_experiment_is_deleted_does_not_survive_it(running):
     live, cluster_id, _ = running
     a, b = clients.batchai(live, Recorder())[0], clients.batchai(live, Recorder())[0]
