@@ -8,7 +8,7 @@ SDK2   := .venv-sdk2018
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
 
-.PHONY: install run test bench demo images clean
+.PHONY: install run test bench bench-hardening demo images clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed
 
@@ -56,6 +56,11 @@ bench: install
 	$(BIN)/python bench/job_overhead.py
 	$(BIN)/python bench/files.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
+
+# the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor
+bench-hardening: install
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) .pytest_cache
