@@ -10,10 +10,11 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._serve import Emulator  # noqa: E402
+from tests.served import Served  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK2 = ROOT / ".venv-sdk2018" / "bin" / "python"
@@ -72,8 +73,8 @@ def main() -> int:
     if not SDK2.exists():
         print(f"{SDK2} is missing: run `make install` first", file=sys.stderr)
         return 2
-    with Emulator("--executor", "none") as emu:
-        proc = subprocess.run([str(SDK2), "-c", CLIENT, emu.url, str(args.requests)], capture_output=True,
+    with Served(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "none") as emu:
+        proc = subprocess.run([str(SDK2), "-c", CLIENT, emu.http_url, str(args.requests)], capture_output=True,
                               text=True)
     if proc.returncode:
         print(proc.stderr, file=sys.stderr)

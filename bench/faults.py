@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT  # noqa: E402
 from tests.hardening.faultrun import SHARE, FaultRun, remove_containers  # noqa: E402
-from tests.hardening.served import Served  # noqa: E402
+from tests.served import Served  # noqa: E402
 
 IMAGE = "batchai-emulator/trainer-cpu:latest"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from azure.mgmt.batchai import BatchAI, models
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._serve import Emulator  # noqa: E402
+from tests.served import Served  # noqa: E402
 
 IMAGE = "batchai-emulator/trainer-cpu:latest"
 
@@ -33,7 +34,7 @@ class Token:
         return AccessToken("bench", int(time.time()) + 3600)
 
 
-def clients(emu: Emulator):
+def clients(emu: Served):
     kw = dict(base_url=emu.https_url, credential_scopes=[emu.https_url + "/.default"],
               connection_verify=emu.ca_bundle, polling_interval=0)
     return BatchAI(Token(), "bench", **kw), ResourceManagementClient(Token(), "bench", **kw)
@@ -90,7 +91,8 @@ def main() -> int:
     args = p.parse_args()
     engine = docker.from_env()
     engine.images.get(IMAGE)
-    with Emulator("--executor", "docker", "--gpus", "none", "--allocation-delay", "0") as emu:
+    with Served(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "docker", "--gpus", "none",
+                "--allocation-delay", "0") as emu:
         c, rm = clients(emu)
         cluster_id = setup(c, rm, 4)
         one_job(c, cluster_id, "warmup")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from azure.core.rest import HttpRequest  # noqa: E402
 
 from tests.hardening import clients  # noqa: E402
-from tests.hardening.served import Served  # noqa: E402
+from tests.served import Served  # noqa: E402
 from tests.hardening.workload import percentile, run_load  # noqa: E402
 
 

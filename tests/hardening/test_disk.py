@@ -28,7 +28,7 @@ from azure.mgmt.batchai import models
 from . import clients
 from .clients import Recorder
 from .conftest import unavailable
-from .served import Served
+from tests.served import Served
 
 MIB = 1 << 20
 

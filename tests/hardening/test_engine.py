@@ -24,7 +24,7 @@ from . import clients
 from .clients import Recorder
 from .conftest import unavailable
 from .engine import IMAGE, SecondEngine
-from .served import Served
+from tests.served import Served
 
 RG, WS, EXP = "rg", "ws", "exp"
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -9,7 +9,7 @@ import pytest
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT
 
 from .faultrun import SHARE, FaultRun, remove_containers
-from .served import Served
+from tests.served import Served
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from .served import Served
+from tests.served import Served
 from .workload import run_load
 
 CLIENTS, OPERATIONS = 8, 60

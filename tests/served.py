@@ -1,5 +1,5 @@
 """`batchai-emulator serve` as a subprocess on free loopback ports, as a user runs it: started, health-checked,
-stopped, or killed with SIGKILL. The load and fault suites (tests and bench/) share it."""
+stopped, or killed with SIGKILL. Tests (recovery, load, faults) and the benchmarks share it."""
 from __future__ import annotations
 
 import os
@@ -80,6 +80,19 @@ class Served:
     def unhandled_errors(self) -> list[str]:
         """Tracebacks the emulator logged for requests it answered 500."""
         return [line for line in self.log_text().splitlines() if "unhandled error on" in line]
+
+    def __enter__(self) -> "Served":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def live(self):
+        """What tests/e2e/jobenv.JobEnv needs of a live server, for this process's data dir and ports."""
+        from types import SimpleNamespace
+        from emulator.settings import Settings
+        return SimpleNamespace(https_url=self.https_url, ca_bundle=self.ca_bundle,
+                               settings=Settings.from_env(environ={}, data_dir=self.data_dir))
 
     @property
     def http_url(self) -> str:
