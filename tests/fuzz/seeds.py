@@ -14,18 +14,13 @@ ARM_VERSION = "2021-04-01"
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000f0220"
 GROUP = "fuzz-rg"
 LOCATION = "eastus"
-# names the generator aims at, per path parameter; `migrated-eastus`/`migrated` hold what old versions created
-SEEDS = {
-    "subscriptionId": [SUBSCRIPTION],
-    "resourceGroupName": [GROUP],
-    "workspaceName": ["fuzz-ws", "migrated-" + LOCATION],
-    "experimentName": ["fuzz-exp", "migrated"],
-    "clusterName": ["fuzz-cluster"],
-    "jobName": ["fuzz-job"],
-    "fileServerName": ["fuzz-fs"],
-    "location": [LOCATION],
-}
-SEED_PERCENT = 70        # chance that a path parameter with seeds takes a seeded name
+# names the generator aims at, per path parameter, in two families: the 2018-05-01 resources, and where the old
+# versions' resources live (workspace `migrated-eastus`, experiment `migrated`)
+_COMMON = {"subscriptionId": SUBSCRIPTION, "resourceGroupName": GROUP, "clusterName": "fuzz-cluster",
+           "jobName": "fuzz-job", "fileServerName": "fuzz-fs", "location": LOCATION}
+SEEDS = [{**_COMMON, "workspaceName": "fuzz-ws", "experimentName": "fuzz-exp"},
+         {**_COMMON, "workspaceName": "migrated-" + LOCATION, "experimentName": "migrated"}]
+SEED_PERCENT = 80        # chance that a reference in a body is aimed at a seeded resource
 OUTPUT_IDS = ["stdouterr", "MODEL"]
 
 PROVIDER = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.BatchAI"

@@ -49,7 +49,8 @@ def test_patch_with_a_body_that_is_not_an_object_is_refused(api):
     assert resp.status_code == 400, resp.text
 
 
-@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"location": "eastus", "tags": ' * 3000 + b"{}" + b"}" * 3000])
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000,
+                                  b'{"location": "eastus", "tags": ' * 3000 + b"{}" + b"}" * 3000])
 def test_json_nested_too_deeply_is_refused(api, body):
     # the JSON decoder's RecursionError escaped as a 500
     resp = api("PUT", PROVIDER + "/workspaces/w-deep", data=body, headers={"Content-Type": "application/json"})
