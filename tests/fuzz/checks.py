@@ -200,3 +200,16 @@ def problems(version: str, req: FuzzRequest, resp: requests.Response) -> list[tu
         if name != "not_a_server_error" and not _excused(version, req, resp, name, failure):  # 5xx: see above
             found.append((name, str(failure)))
     return found
+
+
+def follow_problems(req: FuzzRequest, resp: requests.Response) -> list[tuple[str, str]]:
+    """(check, why) for the answer to a nextLink of `req`'s answer: a 200 page of the same operation."""
+    if resp.status_code != 200:
+        return [("status", f"a nextLink must answer 200, not {resp.status_code}")]
+    try:
+        req.case.validate_response(resp, checks=_ANSWER_CHECKS, headers=dict(AUTH))
+    except BaseExceptionGroup as group:
+        return [(_check_name(failure), str(failure)) for failure in group.exceptions]
+    except AssertionError as failure:
+        return [(_check_name(failure), str(failure))]
+    return []

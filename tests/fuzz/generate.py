@@ -169,6 +169,9 @@ def _fingerprint(case: Any) -> str:
                       sort_keys=True, default=repr)
 
 
+# query parameters the emulator reads on some routes but the operation may not declare
+_QUERY_KEYS = ["$skiptoken", "$top", "$filter", "$select", "maxresults", "outputdirectoryid", "directory",
+               "linkexpiryinminutes", "API-VERSION", "Api-Version"]
 _CONTENT_TYPES = ["text/plain", "application/x-www-form-urlencoded", "application/xml", "",
                   "multipart/form-data; boundary=x", "application/json; charset=latin-1",
                   "application/json; charset=utf-16"]
@@ -232,8 +235,9 @@ def request_strategy(operation: Any, version: str, salt: str) -> st.SearchStrate
         elif mutation == "method":
             detail = rng.choice(other_methods)
         elif mutation == "extra-query":
-            detail = draw(st.dictionaries(st.text(min_size=1, max_size=12).filter(lambda k: k != "api-version"),
-                                          st.text(max_size=20), min_size=1, max_size=3))
+            keys = st.one_of(st.sampled_from(_QUERY_KEYS), st.text(min_size=1, max_size=12))
+            detail = draw(st.dictionaries(keys.filter(lambda k: k != "api-version"), st.text(max_size=20),
+                                          min_size=1, max_size=3))
         elif mutation == "content-type":
             detail = rng.choice(_CONTENT_TYPES)
         return FuzzRequest(case, mode, mutation, detail, fresh)

@@ -20,7 +20,7 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from tests.fuzz.checks import describe, error_code, operation_id, problems
+from tests.fuzz.checks import describe, error_code, follow_problems, operation_id, problems
 from tests.fuzz.generate import FuzzRequest, load_schema, mutate, request_strategy
 from tests.fuzz.seeds import AUTH, VERSIONS, seed
 
@@ -99,19 +99,48 @@ class Fuzzer:
         kwargs = mutate(req, kwargs)
         kwargs.pop("cookies", None)
         resp = self.session.request(**kwargs, timeout=60)
+        self._count(version, req, resp, req.mutation)
+        for check, why in problems(version, req, resp):
+            self._record(version, req, resp, check, why)
+        if 200 <= resp.status_code < 300:
+            self._follow(version, req, resp)
+        if kwargs["method"] == "DELETE" and resp.status_code == 200:
+            seed(self.session, self.base_url, self.data_dir)  # a seeded resource may be gone: bring it back
+        return resp
+
+    def _follow(self, version: str, req: FuzzRequest, resp: requests.Response) -> None:
+        """What a client does next with a list: fetch its nextLink (with GET, as azure-core does even for the
+        POST lists) and the first download link of an output listing."""
+        try:
+            body = resp.json()
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        if isinstance(body.get("nextLink"), str):
+            page = self.session.get(body["nextLink"], headers=AUTH, timeout=60)
+            self._count(version, req, page, "follow")
+            for check, why in follow_problems(req, page):
+                self._record(version, req, page, f"next_link_{check}", why)
+        files = [item for item in body.get("value") or []
+                 if isinstance(item, dict) and isinstance(item.get("downloadUrl"), str) and item["downloadUrl"]]
+        if files:
+            download = self.session.get(files[0]["downloadUrl"], timeout=60)
+            self._count(version, req, download, "follow")
+            size = (files[0].get("properties") or {}).get("contentLength")
+            if download.status_code != 200 or size is not None and len(download.content) != size:
+                self._record(version, req, download, "download_link",
+                             f"a listed file's downloadUrl must answer 200 with its {size} bytes")
+
+    def _count(self, version: str, req: FuzzRequest, resp: requests.Response, label: str) -> None:
         self.stats.requests += 1
         self.stats.by_class[f"{resp.status_code // 100}xx"] += 1
-        self.stats.by_mutation[req.mutation] += 1
+        self.stats.by_mutation[label] += 1
         self.stats.by_operation[(version, operation_id(req), f"{resp.status_code // 100}xx")] += 1
         if resp.status_code >= 500:
             self.stats.server_errors += 1
         if resp.status_code >= 400:
             self.stats.error_codes[(version, operation_id(req), resp.status_code, error_code(resp))] += 1
-        for check, why in problems(version, req, resp):
-            self._record(version, req, resp, check, why)
-        if kwargs["method"] == "DELETE" and resp.status_code == 200:
-            seed(self.session, self.base_url, self.data_dir)  # a seeded resource may be gone: bring it back
-        return resp
 
     def _record(self, version: str, req: FuzzRequest, resp: requests.Response, check: str, why: str) -> None:
         op_id = operation_id(req)
