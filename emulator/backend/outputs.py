@@ -69,7 +69,11 @@ def list_entries(data_dir: Path, cluster: Cluster | None, job: Job, directory_id
                             f"The output directory '{node_path}' is not on a mounted file share or file server, "
                             "so its files cannot be listed (as on Batch AI).", target="outputdirectoryid")
     base = host.joinpath(*[p for p in rel.parts if p != "."])
-    if not base.is_dir():
+    try:
+        exists = base.is_dir()
+    except OSError:
+        exists = False  # a name longer than the file system allows (ENAMETOOLONG): nothing can be there
+    if not exists:
         return []
     base_real = os.path.realpath(host)
     out = []
