@@ -7,6 +7,7 @@ choice.)
 """
 from __future__ import annotations
 
+import errno
 import re
 import time
 import uuid
@@ -240,7 +241,16 @@ class BatchAIBackend:
                                f"workspace {ws} with different properties.")
             return existing
         data = self.data_dir / "fileservers" / sub / rg / ws / name
-        data.mkdir(parents=True, exist_ok=True)
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            # a deliberate limit: the data is a directory named after the ids, and a name of this machine's file
+            # system has at most 255 bytes (64 four-byte letters, or a subscription id that is not a GUID)
+            raise bad_request("InvalidResourceName", f"The file server's data directory cannot be made: the "
+                              "subscription id, resource group, workspace or file server name is longer than this "
+                              "machine's file system allows (255 bytes per name).") from None
         fs = FileServer(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec,
                         legacy=legacy or {},
                         # The service mounted its NFS export at /mnt/data on nodes; the data is a local directory.
