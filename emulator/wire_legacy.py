@@ -15,6 +15,7 @@ $filter and $select of the old list operations are supported in a simple form (s
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable
 
@@ -164,7 +165,20 @@ def job(j: Job, api_version: str) -> dict:
         # the old versions require executionInfo.startTime; a job that ended without running (terminated while
         # queued) started and ended at the same moment
         props["executionInfo"] = {"startTime": info["endTime"], **info}
+    if props.get("toolType") not in _tool_types(api_version):
+        # a 2018-05-01 toolkit the version cannot name (horovod, custommpi; pytorch before 2018-03-01) shows as
+        # `custom`: such a job runs a command line, which is what custom means to that version
+        props["toolType"] = "custom"
     return _resource("job", "jobs", j, props, "JobProperties", api_version)
+
+
+@functools.lru_cache(maxsize=None)
+def _tool_types(api_version: str) -> frozenset[str]:
+    defs = _definitions(api_version)
+    names = set(defs["ToolType"]["enum"])
+    if "pyTorchSettings" in _members({"$ref": "#/definitions/JobBaseProperties"}, defs):
+        names.add("pytorch")  # the enums omit it although the version has pyTorchSettings (see models.ToolType)
+    return frozenset(names)
 
 
 def file_server(f: FileServer, api_version: str) -> dict:

@@ -131,3 +131,51 @@ def test_an_integer_beyond_its_int32_format_is_refused(api):
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["target"] == "properties.scaleSettings.manual.targetNodeCount"
     assert "32-bit" in resp.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("directory", ["x" * 300, "é" * 200, "a/" * 3000])
+def test_listing_a_directory_name_too_long_for_the_disk_is_empty(api, directory):
+    # Path.is_dir raised ENAMETOOLONG: 500
+    resp = api("POST", PROVIDER + "/workspaces/fuzz-ws/experiments/fuzz-exp/jobs/fuzz-job/listOutputFiles",
+               params={"outputdirectoryid": "MODEL", "directory": directory})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"value": []}
+
+
+def test_a_file_server_whose_ids_are_too_long_for_the_disk_is_refused(api):
+    # its data directory is named after the ids; mkdir raised ENAMETOOLONG: 500
+    sub = "s" * 300
+    assert api("PUT", f"/subscriptions/{sub}/resourcegroups/rg", version="2021-04-01",
+               json={"location": "eastus"}).status_code == 201
+    base = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.BatchAI/workspaces/ws"
+    assert api("PUT", base, json={"location": "eastus"}).status_code == 200
+    resp = api("PUT", base + "/fileServers/fs", json={"properties": {
+        "vmSize": "STANDARD_NC6", "sshConfiguration": {"userAccountSettings": {"adminUserName": "u"}},
+        "dataDisks": {"diskSizeInGB": 10, "diskCount": 1, "storageAccountType": "Standard_LRS"}}})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "InvalidResourceName"
+    assert api("GET", base + "/fileServers/fs").status_code == 404
+
+
+@pytest.mark.parametrize("version", ["2018-03-01", "2017-09-01-preview"])
+def test_old_versions_name_a_horovod_job_custom(api, version):
+    # their ToolType enums have no horovod (a 2018-05-01 toolkit): the answer broke their swaggers
+    body = {"properties": {"cluster": {"id": PROVIDER + "/workspaces/migrated-eastus/clusters/fuzz-cluster"},
+                           "nodeCount": 1, "stdOutErrPathPrefix": "/tmp",
+                           "horovodSettings": {"pythonScriptFilePath": "train.py"}}}
+    assert api("PUT", PROVIDER + "/workspaces/migrated-eastus/experiments/migrated/jobs/j-horovod",
+               json=body).status_code == 200
+    job = api("GET", PROVIDER + "/jobs/j-horovod", version=version).json()
+    assert job["properties"]["toolType"] == "custom"
+    assert api("GET", PROVIDER + "/workspaces/migrated-eastus/experiments/migrated/jobs/j-horovod"
+               ).json()["properties"]["toolType"] == "horovod"
+
+
+def test_2018_03_01_names_a_pytorch_job_pytorch_and_the_preview_custom(api):
+    body = {"location": "eastus", "properties": {"cluster": {"id": PROVIDER + "/clusters/fuzz-cluster"},
+                                                 "nodeCount": 1, "stdOutErrPathPrefix": "/tmp",
+                                                 "pyTorchSettings": {"pythonScriptFilePath": "train.py"}}}
+    assert api("PUT", PROVIDER + "/jobs/j-torch", version="2018-03-01", json=body).status_code == 200
+    assert api("GET", PROVIDER + "/jobs/j-torch", version="2018-03-01").json()["properties"]["toolType"] == "pytorch"
+    assert api("GET", PROVIDER + "/jobs/j-torch",
+               version="2017-09-01-preview").json()["properties"]["toolType"] == "custom"
