@@ -162,7 +162,8 @@ recipe_of() { # builder args...
         [ "$prev" = "--from" ] && printf '%s\n' "$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$a" 2>/dev/null)"
         prev="$a"
     done
-    { printf '%s\n' "$@"; cat "${files[@]}"; } | sha256sum | cut -c1-16
+    # arguments without the checkout's own path, so every clone of one commit has the same recipe
+    { printf '%s\n' "${@//$REPO_ROOT/}"; cat "${files[@]}"; } | sha256sum | cut -c1-16
 }
 
 build_image() { # IMAGE [builder args...]
