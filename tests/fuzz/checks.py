@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 import requests
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
                                                positive_data_acceptance, response_schema_conformance,
                                                status_code_conformance)
@@ -189,7 +190,7 @@ def problems(version: str, req: FuzzRequest, resp: requests.Response) -> list[tu
     try:
         req.case.validate_response(resp, checks=_CHECKS if req.mutation == "none" else _ANSWER_CHECKS,
                                    headers=dict(AUTH))
-    except BaseExceptionGroup as group:
+    except FailureGroup as group:
         failures = list(group.exceptions)
     except AssertionError as failure:
         failures = [failure]
@@ -208,7 +209,7 @@ def follow_problems(req: FuzzRequest, resp: requests.Response) -> list[tuple[str
         return [("status", f"a nextLink must answer 200, not {resp.status_code}")]
     try:
         req.case.validate_response(resp, checks=_ANSWER_CHECKS, headers=dict(AUTH))
-    except BaseExceptionGroup as group:
+    except FailureGroup as group:
         return [(_check_name(failure), str(failure)) for failure in group.exceptions]
     except AssertionError as failure:
         return [(_check_name(failure), str(failure))]
