@@ -283,6 +283,13 @@ class Planner:
         if any("mpirun" in t.command for t in tasks):
             lines.append('command -v mpirun >/dev/null 2>&1 || { echo "processCount > 1 runs under mpirun, which '
                          'this image does not have" >"$B/launch_error"; echo 127 >"$B/exit_code"; exit 127; }')
+        if len(tasks) == 1 and tasks[0].decides and not tasks[0].env:
+            # the common case, one process on the master: run it in the foreground (no subshell, no wait)
+            (d / "task-0.sh").write_text(tasks[0].command + "\n")
+            lines += [f'$SH "$B/task-0.sh" >"$OUT/stdout{tasks[0].log}.txt" 2>"$OUT/stderr{tasks[0].log}.txt"',
+                      "rc=$?", 'echo $rc >"$B/exit_code"', "exit $rc"]
+            (d / "launch.sh").write_text("\n".join(lines) + "\n")
+            return
         decider = None
         for k, task in enumerate(tasks):
             (d / f"task-{k}.sh").write_text(task.command + "\n")
