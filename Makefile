@@ -8,7 +8,7 @@ SDK2   := .venv-sdk2018
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
 
-.PHONY: install run test bench bench-hardening demo images clean
+.PHONY: install run test bench bench-hardening demo images data clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed
 
@@ -43,6 +43,10 @@ run: install
 # the main job: emulator + the quickstart flow against it, then the emulator stops
 demo: install
 	$(BIN)/python -m cloud demo
+
+# the quickstart's two CTF files (real MNIST when a mirror answers, else the offline digits)
+data: install
+	$(BIN)/python -m trainer.data --out .data/mnist
 
 # Docker engine + the offline-built job images (root: installs docker.io and debootstrap when missing)
 images:
