@@ -179,3 +179,19 @@ def test_2018_03_01_names_a_pytorch_job_pytorch_and_the_preview_custom(api):
     assert api("GET", PROVIDER + "/jobs/j-torch", version="2018-03-01").json()["properties"]["toolType"] == "pytorch"
     assert api("GET", PROVIDER + "/jobs/j-torch",
                version="2017-09-01-preview").json()["properties"]["toolType"] == "custom"
+
+
+@pytest.mark.parametrize("name, constraints, shown", [
+    ("j-wall-default", {}, "P7D"), ("j-wall-timespan", {"maxWallClockTime": "7.00:00:00"}, "P7D"),
+    ("j-wall-week", {"maxWallClockTime": "P1W"}, "P7D"), ("j-wall-minutes", {"maxWallClockTime": "PT90M"}, "PT1H30M"),
+    ("j-wall-years", {"maxWallClockTime": "P1Y2M3D"}, "P428D")])
+def test_max_wall_clock_time_is_answered_in_iso_8601(api, name, constraints, shown):
+    # `constraints: {}` took the swagger's default 7.00:00:00, which breaks the swagger's own `duration` format;
+    # P1W and P1Y2M3D (ISO 8601 durations the format allows) were refused
+    body = {"properties": {"cluster": {"id": PROVIDER + "/workspaces/fuzz-ws/clusters/fuzz-cluster"}, "nodeCount": 1,
+                           "stdOutErrPathPrefix": "/tmp", "customToolkitSettings": {}, "constraints": constraints}}
+    resp = api("PUT", PROVIDER + f"/workspaces/migrated-eastus/experiments/migrated/jobs/{name}", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["properties"]["constraints"]["maxWallClockTime"] == shown
+    old = api("GET", PROVIDER + f"/jobs/{name}", version="2018-03-01").json()
+    assert old["properties"]["constraints"]["maxWallClockTime"] == shown
