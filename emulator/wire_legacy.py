@@ -100,11 +100,17 @@ def _split(schema: dict, value: Any, defs: dict) -> tuple[Any, Any]:
 
 
 def _shape(schema: dict, value: Any, defs: dict) -> Any:
-    """`value` with only the members `schema` has (an answer trimmed to one api-version's model)."""
+    """`value` with only the members `schema` has (an answer trimmed to one api-version's model), and with the
+    string members that model requires but a resource made through another version lacks shown empty (the
+    preview requires tensorFlowSettings.masterCommandLineArgs, which later versions made optional)."""
     schema = _deref(schema, defs)
     if isinstance(value, dict) and not _is_map(schema):
         members = _members(schema, defs)
-        return {k: _shape(members[k], v, defs) for k, v in value.items() if k in members}
+        out = {k: _shape(members[k], v, defs) for k, v in value.items() if k in members}
+        for name in schema.get("required") or []:
+            if name not in out and _deref(members.get(name, {}), defs).get("type") == "string":
+                out[name] = ""
+        return out
     if isinstance(value, list) and "items" in schema:
         return [_shape(schema["items"], v, defs) for v in value]
     return value

@@ -195,3 +195,16 @@ def test_max_wall_clock_time_is_answered_in_iso_8601(api, name, constraints, sho
     assert resp.json()["properties"]["constraints"]["maxWallClockTime"] == shown
     old = api("GET", PROVIDER + f"/jobs/{name}", version="2018-03-01").json()
     assert old["properties"]["constraints"]["maxWallClockTime"] == shown
+
+
+def test_the_preview_shows_a_tensorflow_job_without_master_arguments_with_empty_ones(api):
+    # the preview requires tensorFlowSettings.masterCommandLineArgs; later versions made it optional
+    body = {"location": "eastus", "properties": {"cluster": {"id": PROVIDER + "/clusters/fuzz-cluster"},
+                                                 "nodeCount": 1, "stdOutErrPathPrefix": "/tmp",
+                                                 "tensorFlowSettings": {"pythonScriptFilePath": "train.py"}}}
+    assert api("PUT", PROVIDER + "/jobs/j-tf", version="2018-03-01", json=body).status_code == 200
+    settings = api("GET", PROVIDER + "/jobs/j-tf", version="2017-09-01-preview").json()["properties"][
+        "tensorFlowSettings"]
+    assert settings == {"pythonScriptFilePath": "train.py", "masterCommandLineArgs": ""}
+    assert "masterCommandLineArgs" not in api("GET", PROVIDER + "/jobs/j-tf", version="2018-03-01").json()[
+        "properties"]["tensorFlowSettings"]
