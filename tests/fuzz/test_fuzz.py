@@ -32,7 +32,7 @@ def fuzzer(live):
     return Fuzzer(live.http_url, live.settings.data_dir)
 
 
-@pytest.mark.parametrize("version, operation_id", _operations(), ids="{0[0]}:{0[1]}".format)
+@pytest.mark.parametrize("version, operation_id", _operations(), ids=[f"{v}:{o}" for v, o in _operations()])
 def test_operation(fuzzer, live, version, operation_id):
     fuzzer.fuzz(version, fuzzer.operation(version, operation_id), EXAMPLES, SEED)
     findings = fuzzer.findings(version, operation_id)
