@@ -8,7 +8,7 @@ SDK2   := .venv-sdk2018
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
 
-.PHONY: install run test bench bench-hardening demo images data clean
+.PHONY: install run test bench bench-hardening fuzz demo images data clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed
 
@@ -65,6 +65,10 @@ bench: install
 bench-hardening: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/faults.py
+
+# the long swagger fuzz run (about 11 min): exits 1 when anything is found
+fuzz: install
+	$(BIN)/python bench/fuzz.py --examples 500
 
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) .pytest_cache
