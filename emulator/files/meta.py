@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from ..store.connections import ThreadConnections
 
 SCHEMA_VERSION = 1
 DEFAULT_QUOTA_GIB = 5120
@@ -93,9 +93,7 @@ class EntryProps:
 class MetaStore:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(self.path)
         self._conn().executescript(_SCHEMA)       # CREATE ... IF NOT EXISTS: idempotent
         with self._tx() as c:
             row = c.execute("SELECT version FROM files_schema").fetchone()
@@ -106,15 +104,7 @@ class MetaStore:
                                       f"{SCHEMA_VERSION}.")
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._connections.get()
 
     def _tx(self):
         return _Tx(self._conn())
@@ -181,14 +171,7 @@ class MetaStore:
             c.execute("INSERT OR REPLACE INTO files_service VALUES (?, ?)", (account, xml))
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close()
 
 
 class _Tx:

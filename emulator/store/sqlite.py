@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from pathlib import Path
 
 from . import AlreadyExists, ParentNotFound, Record, StoreFull
+from .connections import ThreadConnections
 
 SCHEMA_VERSION = 1
 log = logging.getLogger("batchai_emulator.store")
@@ -42,9 +42,7 @@ class SqliteStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(self.path)
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -56,16 +54,7 @@ class SqliteStore:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._connections.get()
 
     def _tx(self):
         return _Tx(self._conn(), str(self.path.parent))
@@ -160,14 +149,7 @@ class SqliteStore:
         return [self._record(r) for r in self._conn().execute(sql, args).fetchall()]
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close()
 
 
 def after_key(token: str) -> tuple[str, str]:
