@@ -69,3 +69,37 @@ def test_a_fifo_at_launch_error_or_execution_log_does_not_stop_scheduling(env):
     assert _run(env, "j5", "true")["executionState"] == "succeeded"   # the scheduler still runs jobs
 
 
+
+
+def _names(entries) -> set[str]:
+    return {e["name"] for e in entries}
+
+
+def test_output_directories_swapped_for_links_list_and_serve_nothing_outside(env):
+    import requests
+    data = env.live.settings.data_dir
+    (data / "secret.key").write_text("SIGNING-KEY")           # what a job would steal: the data dir's own files
+    job = _run(env, "j6", 'D="$AZ_BATCHAI_STDOUTERR_DIR"; mkdir -p "$D/sub"; echo kept > "$D/kept.txt"; '
+                          f'ln -s {data}/secret.key "$D/key.txt"; ln -s {data} "$D/datadir"; '
+                          f'rm -rf "$D/sub"; ln -s {data} "$D/sub"; mkfifo "$D/pipe"')
+    assert job["executionState"] == "succeeded"
+    entries = env.list_files("j6")
+    assert _names(entries) >= {"kept.txt", "execution.log"} and not _names(entries) & {"key.txt", "datadir", "sub",
+                                                                                       "pipe"}
+    assert env.list_files("j6", directory="sub") == [] and env.list_files("j6", directory="datadir") == []
+    # a listed file swapped for a link after the listing: its download link serves nothing
+    kept = next(e for e in entries if e["name"] == "kept.txt")
+    assert requests.get(kept["downloadUrl"], verify=False).text == "kept\n"
+    share = data / "shares" / next(iter(env.live.settings.accounts())) / "share1"
+    (path,) = share.rglob("j6/*/stdouterr/kept.txt")
+    path.unlink()
+    path.symlink_to(data / "secret.key")
+    r = requests.get(kept["downloadUrl"], verify=False)
+    assert r.status_code == 404 and "SIGNING-KEY" not in r.text
+
+
+def test_an_output_directory_replaced_by_a_link_to_the_data_dir_lists_nothing(env):
+    data = env.live.settings.data_dir
+    (data / "secret.key").write_text("SIGNING-KEY")
+    _run(env, "j7", f'rm -rf "$AZ_BATCHAI_STDOUTERR_DIR"; ln -s {data} "$AZ_BATCHAI_STDOUTERR_DIR"')
+    assert env.list_files("j7") == []
