@@ -189,7 +189,7 @@ class BatchAIBackend:
         _refuse_unsupported(spec, CLUSTER_UNSUPPORTED)
         _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
         node_setup = spec.get("node_setup") or {}
-        mounts.check(node_setup.get("mount_volumes"))
+        mounts.check(node_setup.get("mount_volumes"), "properties.nodeSetup.mountVolumes")
         # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
         # before the comparison below, so a retried create without an image finds the same specification.
         spec.setdefault("virtual_machine_configuration", {"image_reference": {

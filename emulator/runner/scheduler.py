@@ -113,6 +113,12 @@ class Scheduler:
         return out
 
     def _allocate(self, rec: Record, jobs, clusters, now: float) -> None:
+        try:
+            self._allocate_one(rec, jobs, clusters, now)
+        except Exception:  # one cluster's trouble must not stop the others (nor the jobs) being scheduled
+            log.exception("allocating nodes of %s", rec.id)
+
+    def _allocate_one(self, rec: Record, jobs, clusters, now: float) -> None:
         cluster = Cluster.from_body(rec.body)
         auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
         demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs
@@ -202,34 +208,40 @@ class Scheduler:
         if after_outage:
             self._sweep(jobs)
         for job, rec in active:
-            master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
-            if job.execution_state == ExecutionState.TERMINATING:
-                self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
-                continue
-            if rec.parent and _cluster_key(job) not in clusters:
-                self._finish(job, rec, now, states.F, errors=[states.error(
-                    "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
-                continue
-            limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
-            started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
-            code = status.get(master) if master else VANISHED
-            if code is None and now - started > limit:
-                # unverified error code; the service failed jobs that ran past maxWallClockTime
-                self._finish(job, rec, now, states.F, errors=[states.error(
-                    "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
-                    f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
-            elif code == VANISHED:
-                self._recover(job, rec, clusters, now)
-            elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
-                # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
-                self._signalled.pop(rec.id.lower(), None)
-                self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
-                    stopped=int(code))], note="engine stopped", exited=True)
-            elif code is not None and int(code) > 128 and self.executor.layout == "container" \
-                    and self._settling(rec, int(code), now):
-                continue
-            elif code is not None:
-                self._exited(job, rec, now, int(code))
+            try:
+                self._follow_one(job, rec, status, clusters, now, after_outage)
+            except Exception:  # one job's trouble must not stop the others being followed; tried again next tick
+                log.exception("following %s", rec.id)
+
+    def _follow_one(self, job: Job, rec: Record, status: dict, clusters, now: float, after_outage: bool) -> None:
+        master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
+        if job.execution_state == ExecutionState.TERMINATING:
+            self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+            return
+        if rec.parent and _cluster_key(job) not in clusters:
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
+            return
+        limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
+        started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
+        code = status.get(master) if master else VANISHED
+        if code is None and now - started > limit:
+            # unverified error code; the service failed jobs that ran past maxWallClockTime
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
+                f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
+        elif code == VANISHED:
+            self._recover(job, rec, clusters, now)
+        elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
+            # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
+            self._signalled.pop(rec.id.lower(), None)
+            self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
+                stopped=int(code))], note="engine stopped", exited=True)
+        elif code is not None and int(code) > 128 and self.executor.layout == "container" \
+                and self._settling(rec, int(code), now):
+            return
+        elif code is not None:
+            self._exited(job, rec, now, int(code))
 
     def _settling(self, rec: Record, code: int, now: float) -> bool:
         """A master killed by a signal is reported SIGNAL_SETTLE seconds later: if the engine stops answering
@@ -363,14 +375,31 @@ class Scheduler:
                     self._sweep(jobs)
             nodes = idle[:need]
             taken.update(nodes)
+            try:
+                log_path = str(self.planner.log_file(job, cluster))
+            except Exception as exc:  # a job whose paths cannot be worked out fails alone; the others start
+                self._broken(job, rec, now, exc)
+                taken.difference_update(nodes)
+                continue
             states.transition(job, states.R, now, nodes=nodes)
-            job.log_path = str(self.planner.log_file(job, cluster))
+            job.log_path = log_path
             won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
             if won is None:
                 continue
             with self._launching_lock:
                 self._launching.add(rec.id.lower())
             self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
+
+    def _broken(self, job: Job, rec: Record, now: float, exc: Exception) -> None:
+        """A job the scheduler cannot handle (an unexpected error planning or following it) fails on its own,
+        saying why, so that it cannot stop the tick for every other job."""
+        log.exception("scheduling %s", rec.id)
+        message = exc.message if isinstance(exc, EmulatorError) else f"{type(exc).__name__}: {exc}"
+        try:
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "JobLaunchFailed", f"The emulator cannot run this job: {message}")], note="broken")
+        except Exception:
+            log.exception("failing %s", rec.id)
 
     def _sweep(self, jobs) -> None:
         """After an engine outage: remove what jobs of this data dir that are no longer active left behind
