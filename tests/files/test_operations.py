@@ -285,3 +285,27 @@ def test_host_file_system_refusals_are_4xx(fs, live, share):
             subprocess.run(["chattr", "-i", str(path)], check=False)
         else:
             share_dir(live, share).chmod(0o755)
+
+
+def test_share_quota_is_enforced_and_a_refused_write_loses_nothing(svc, share):
+    """Writes past the quota answer ShareSizeLimitReached; the files already stored keep their bytes."""
+    sc = svc.get_share_client(share)
+    sc.set_share_quota(1)
+    keep = sc.get_file_client("keep.txt")
+    keep.upload_file(b"stored before the share filled up")
+    big = sc.get_file_client("big.bin")
+    big.create_file((1 << 30) - 100)                 # sparse: fills the quota without using the disk
+    for call in (lambda: sc.get_file_client("more.bin").create_file(200),
+                 lambda: keep.create_file(1000),         # replacing a file with a larger one
+                 lambda: big.resize_file(1 << 30),
+                 lambda: sc.get_file_client("up.bin").upload_file(b"x" * 500)):
+        with pytest.raises(HttpResponseError) as err:
+            call()
+        assert err.value.status_code == 413 and err.value.error_code == "ShareSizeLimitReached", err.value
+    assert keep.download_file().readall() == b"stored before the share filled up"
+    assert big.get_file_properties().size == (1 << 30) - 100
+    assert not sc.get_file_client("more.bin").exists()
+    big.resize_file((1 << 30) - 1000)                 # shrinking is always allowed, and frees room
+    sc.get_file_client("small.bin").create_file(800)
+    sc.set_share_quota(2)
+    big.resize_file(1 << 30)
