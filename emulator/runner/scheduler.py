@@ -29,7 +29,7 @@ from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
 from .launch import Planner
-from .mountcheck import mount_errors
+from .mountcheck import cluster_mount_errors, mount_errors
 
 log = logging.getLogger("batchai_emulator.scheduler")
 
@@ -176,7 +176,7 @@ class Scheduler:
                                       f"this machine has no free GPUs left for them ({self.gpus.describe()}); "
                                       "those nodes are unusable.",
                            "details": [{"name": "nodes", "value": ",".join(map(str, short))}]})
-        problems = mount_errors(self.settings, self.store, cluster)
+        problems = cluster_mount_errors(self.settings, self.store, cluster)
         if problems:
             cluster.unusable_nodes = list(range(target))
             errors += problems
@@ -397,6 +397,9 @@ class Scheduler:
         hostnames = [f"batchai-{job_key[:12]}-{i}" for i in range(len(nodes))]
         gpus = {n: (cluster.node_gpus[n] if n < len(cluster.node_gpus) else []) for n in nodes}
         try:
+            problems = mount_errors(self.settings, self.store, job.spec.get("mount_volumes"))
+            if problems:    # job-level volumes are mounted when the job starts on its nodes
+                raise LaunchError(problems[0]["code"], problems[0]["message"])
             plan = self.planner.plan(job, cluster, nodes, gpus, hostnames)
             job.log_path = str(plan.log_host)
             image_spec = ((job.spec.get("container_settings") or {}).get("image_source_registry") or {})
