@@ -356,10 +356,10 @@ class Disk:
             raise not_found()
         return fd
 
-    def create_file(self, sh: ShareDir, parts: list[str], size: int,
-                    check=None) -> tuple[os.stat_result, int, int | None]:
-        """Create or replace the file with `size` zero bytes (sparse): (stat, parent inode, old size or None).
-        `check(old_size)` runs under the file's lock before anything changes (the share's quota)."""
+    def create_file(self, sh: ShareDir, parts: list[str], size: int, check=None,
+                    data: bytes | memoryview = b"") -> tuple[os.stat_result, int, int | None]:
+        """Create or replace the file with `size` zero bytes (sparse), then `data` at offset 0: (stat, parent
+        inode, old size or None). `check(old_size)` runs under the file's lock before anything changes (quota)."""
         with _Parent(sh, parts) as parent, self.locks.exclusive(sh.lock_key(parts)) as lock:
             old = parent.stat()
             if old is not None and statmod.S_ISDIR(old.st_mode):
@@ -386,6 +386,9 @@ class Disk:
                                        "Something other than a file exists at the specified path.")
                 os.ftruncate(fd, 0)
                 os.ftruncate(fd, size)
+                done = 0
+                while done < len(data):
+                    done += os.pwrite(fd, data[done:], done)
                 return _bump_mtime(fd, lock), parent.ino, old_size
             finally:
                 os.close(fd)

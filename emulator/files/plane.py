@@ -230,11 +230,13 @@ class FilePlane:
         with self.disk.open_share(account, share) as sh:
             return self._node(account, share, parts, *self.disk.require_file(sh, parts))
 
-    def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps) -> NodeInfo:
+    def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps,
+                    data: bytes | memoryview = b"") -> NodeInfo:
+        """Create (or replace) a file of `size` bytes holding `data` at its start (Create File with a body)."""
         names.check_new_name(parts[-1])
         with self.disk.open_share(account, share) as sh:
             st, parent_ino, old_size = self.disk.create_file(sh, parts, size,
-                                                             self._quota_check(account, share, sh, size))
+                                                             self._quota_check(account, share, sh, size), data)
             props.created = props.created if props.created is not None else time.time()
             try:
                 self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
-from . import auth, handlers as h
+from . import auth, handlers as h, httpio
 from .auth import Access
 from .names import parse_target, raw_request_uri
 from .plane import EXTENSION, FilePlane
@@ -62,6 +62,9 @@ OPERATIONS = {
     ("file", "PUT", "forceclosehandles"): ("Force Close Handles", Access("object", "w", "w", True),
                                            h.force_close_handles),
 }
+
+# the operations that act on a request body; every other one refuses a body (it would be silently dropped)
+_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file}
 
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
@@ -175,6 +178,14 @@ def file_service(account: str, _rest: str = ""):
     op_name, access, handler = _operation(target, request.method)
     principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),
                                   request.scheme, request.remote_addr or "")
+    if request.headers.get("x-ms-structured-body") is not None:
+        raise not_supported("Structured message bodies (x-ms-structured-body: CRC64 content validation)")
+    if handler not in _TAKES_BODY:
+        length = httpio.body_length()
+        if length:
+            # a body the emulator would not store must never be answered with success (it would be lost)
+            raise StorageError(400, "InvalidInput", f"{op_name} takes no request body, and the emulator acts on "
+                               f"none; {length} bytes were sent. Nothing was changed.")
     if target.arg("sharesnapshot") is not None:
         raise not_supported("Share snapshots (sharesnapshot=)")
     if request.headers.get("x-ms-lease-id") is not None:

@@ -309,3 +309,29 @@ def test_share_quota_is_enforced_and_a_refused_write_loses_nothing(svc, share):
     sc.get_file_client("small.bin").create_file(800)
     sc.set_share_quota(2)
     big.resize_file(1 << 30)
+
+
+def test_create_file_with_a_body_stores_it(svc, share, raw):
+    """Create File with a body (newer x-ms-version) once answered success and stored zeros: a lost write."""
+    fc = svc.get_share_client(share).get_file_client("body.txt")
+    fc.create_file(9, data=b"abcabcabc")
+    assert fc.download_file().readall() == b"abcabcabc"
+    fc.create_file(12, data=b"abc", validate_content="md5")       # shorter than the file: the rest is zeros
+    assert fc.download_file().readall() == b"abc" + bytes(9)
+    status, headers, _ = raw.request("PUT", f"/{ACCOUNT}/{share}/md5.txt", b"abcabcabc",
+                                     {"x-ms-type": "file", "x-ms-content-length": "9",
+                                      "Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()})
+    assert status == 400 and headers["x-ms-error-code"] == "Md5Mismatch"
+    assert not svc.get_share_client(share).get_file_client("md5.txt").exists()
+
+
+def test_a_body_the_emulator_does_not_act_on_is_refused(svc, share, raw):
+    svc.get_share_client(share).get_file_client("f.txt").upload_file(b"kept")
+    for target, headers in ((f"/{ACCOUNT}/{share}/f.txt?comp=metadata", {"x-ms-meta-a": "1"}),
+                            (f"/{ACCOUNT}/{share}/d?restype=directory", {}),
+                            (f"/{ACCOUNT}/{share}/f.txt?comp=properties", {"x-ms-content-length": "4"})):
+        status, resp, body = raw.request("PUT", target, b"lost bytes", headers)
+        assert status == 400 and resp["x-ms-error-code"] == "InvalidInput", (target, status, body)
+        assert b"takes no request body" in body
+    assert not svc.get_share_client(share).get_directory_client("d").exists()
+    assert svc.get_share_client(share).get_file_client("f.txt").get_file_properties().metadata == {}
