@@ -32,6 +32,7 @@ class Extension:
     # called with (method, path, status) after every response; tests watch for 5xx through it
     observers: list[Callable] = field(default_factory=list)
     bound_https_port: int | None = None
+    bound_blob_port: int | None = None
 
     def https_port(self) -> int:
         return self.bound_https_port or self.settings.https_port
@@ -80,6 +81,8 @@ def _install_error_handlers(app: Flask) -> None:
         resp = Response(exc.xml(request_id), status=exc.status, mimetype="application/xml")
         resp.headers["x-ms-error-code"] = exc.code
         resp.headers["x-ms-request-id"] = request_id
+        for name, value in getattr(exc, "headers", {}).items():
+            resp.headers[name] = value
         return resp
 
     @app.errorhandler(HTTPException)

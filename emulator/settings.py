@@ -22,6 +22,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     https_port: int = 8443
+    # the Blob endpoint's HTTP port (path style /<account>/<container>/<blob>); -1 = 10000, Azurite's port, or a
+    # free port when 10000 is taken (the banner and ARM's primaryEndpoints.blob name it); 0 = a free port
+    blob_port: int = -1
     data_dir: Path = field(default_factory=lambda: Path("~/.batchai-emulator").expanduser())
     # seconds a cluster stays `resizing` before it becomes `steady` (the service took minutes)
     allocation_delay: float = 1.0
@@ -33,6 +36,7 @@ class Settings:
     # empty means "derive from the request's Host header"
     public_http_url: str = ""
     public_https_url: str = ""
+    public_blob_url: str = ""
     # job execution: auto (Docker when an engine answers, else local processes) | docker | local
     executor: str = "auto"
     # auto (NVML / nvidia-smi) | none | comma-separated device ids
