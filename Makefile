@@ -7,10 +7,12 @@ SDK2   := .venv-sdk2018
 # and so do the older generations: 0.2.0 (2017-09-01-preview) and 1.0.1 (2018-03-01)
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
+# Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
+AML    := .venv-azureml
 
 .PHONY: install constraints run test bench bench-hardening fuzz demo images data clean
 
-install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed
+install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(AML)/.installed
 
 # constraints.txt pins every package to the versions the tests last passed with (regenerate with
 # `make constraints` after changing dependencies), so a fresh machine gets the same versions
@@ -42,6 +44,13 @@ $(SDK1)/.installed: tests/sdk/requirements-1.0.1.txt
 	$(PYTHON) -m venv $(SDK1)
 	$(SDK1)/bin/pip install --quiet --upgrade pip
 	$(SDK1)/bin/pip install --quiet -r tests/sdk/requirements-1.0.1.txt
+	touch $@
+
+# chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
+$(AML)/.installed: images/azureml-cpu/requirements.txt
+	$(PYTHON) -m venv $(AML)
+	$(AML)/bin/pip install --quiet --upgrade pip wheel 'setuptools==65.5.0'
+	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt 'azureml-train-core==1.62.0'
 	touch $@
 
 # the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
@@ -88,4 +97,4 @@ constraints:
 	rm -rf .venv-constraints
 
 clean:
-	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(AML) .pytest_cache
