@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     scheduler = Scheduler(store, settings, executor=choose(settings, settings.data_dir))
     arm = ArmBackend(store, on_delete=scheduler.on_delete)
     ext = Extension(settings=settings, store=store, router=None, signer=Signer(settings.data_dir), arm=arm,
-                    batchai=BatchAIBackend(store, arm, settings.data_dir, notify=scheduler.wake),
+                    batchai=BatchAIBackend(store, arm, settings.data_dir, notify=scheduler.wake,
+                                           check_job=getattr(scheduler.executor, "check_job", None)),
                     scheduler=scheduler)
     app.extensions["batchai"] = ext
     register(app)

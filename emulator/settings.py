@@ -37,8 +37,13 @@ class Settings:
     public_http_url: str = ""
     public_https_url: str = ""
     public_blob_url: str = ""
-    # job execution: auto (Docker when an engine answers, else local processes) | docker | local
+    # job execution: auto (Docker when an engine answers, else local processes) | docker | local | slurm | none
     executor: str = "auto"
+    # --executor slurm: the partition whose nodes the clusters are placed on
+    slurm_partition: str = ""
+    # --executor slurm: how jobs with containerSettings run on the nodes: docker (a container per node through the
+    # node's Docker engine) or none (the nodes have no Docker: node processes, the image is ignored)
+    slurm_containers: str = "docker"
     # auto (NVML / nvidia-smi) | none | comma-separated device ids
     gpus: str = "auto"
     # FROM=TO image substitutions, e.g. the quickstart's CNTK GPU image -> a local CPU image
