@@ -43,6 +43,11 @@ class Settings:
     strict_auth: bool = False
     # keep finished jobs' containers (labelled) for inspection; deleting the job removes them
     keep_containers: bool = False
+    # Azure ML runs: the python that runs them with the local executor (empty: .venv-azureml beside the project,
+    # else this interpreter), and the image they run in with the Docker executor (their estimator's image is mapped
+    # to it; the run's log says so)
+    azureml_python: str = ""
+    azureml_image: str = "batchai-emulator/azureml-cpu:latest"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -10,3 +10,5 @@ def register(app) -> None:
     app.register_blueprint(aad.bp)
     app.register_blueprint(dispatch.bp)
     app.register_blueprint(files.bp)
+    from .. import azureml
+    azureml.register(app)
