@@ -74,6 +74,7 @@ class EmulatorServer:
         self.http_port = http.bind_addr[1]
         self.https_port = https.bind_addr[1]
         self.ext.bound_https_port = self.https_port
+        self.ext.bound_http_port = self.http_port
         for server in (http, https):
             server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True)
@@ -81,6 +82,8 @@ class EmulatorServer:
             self._servers.append(server)
             self._threads.append(t)
         self.ext.scheduler.start()
+        for helper in self.ext.background:
+            helper.start(self.ext)
         return self
 
     @property
@@ -92,6 +95,8 @@ class EmulatorServer:
         return f"https://{_url_host(self.settings.host)}:{self.https_port}"
 
     def stop(self) -> None:
+        for helper in self.ext.background:
+            helper.stop()
         self.ext.scheduler.stop()
         for server in self._servers:
             server.stop()

@@ -43,3 +43,9 @@ def register(app) -> None:
         computes=ComputeBackend(store, notify), runs=RunBackend(store, data_dir, core.arm.on_delete, notify),
         content=ContentBackend(store, data_dir, core.https_port), assets=AssetBackend(store, data_dir, core.signer))
     app.register_blueprint(bp)
+    from .proxy import ProxyService
+    core.background.append(ProxyService())
+    import importlib.util
+    if importlib.util.find_spec("emulator.blob") is None:     # no Blob plane in this checkout yet
+        from . import blob_fallback
+        blob_fallback.install(app, storage, data_dir)

@@ -332,6 +332,30 @@ def metrics_batch(c: Ctx) -> Response:
     return json_response({})
 
 
+@route("POST", "metric", r"runs/(?P<run>[^/]+)/list")
+def metrics_list(c: Ctx) -> Response:
+    rec = c.ext.runs.run_record(c.ws_id, c["run"])
+    seen: dict[str, dict] = {}
+    for row in c.ext.assets.metrics(rec.id):
+        seen.setdefault(row["name"], row["columns"])
+    return json_response({"value": [{"metricKey": {"namespace": None, "name": name}, "columns": cols}
+                                    for name, cols in seen.items()], "continuationToken": None})
+
+
+@route("POST", "metric", r"runs/(?P<run>[^/]+)/full")
+def metrics_full(c: Ctx) -> Response:
+    name = body_json().get("metricName")
+    rec = c.ext.runs.run_record(c.ws_id, c["run"])
+    rows = [r for r in c.ext.assets.metrics(rec.id) if r["name"] == name]
+    if not rows:
+        raise EmulatorError(404, "MetricNotFound", f"Metric '{name}' was not found for run '{c['run']}'.")
+    return json_response({"dataContainerId": f"dcid.{c['run']}", "name": name, "columns": rows[0]["columns"],
+                          "properties": {"uxMetricType": rows[0]["properties"].get("uxMetricType")
+                                         or "azureml.v1.scalar"},
+                          "value": [{"metricId": r["metric_id"], "createdUtc": r["created"], "step": i,
+                                     "data": r["data"]} for i, r in enumerate(rows)], "continuationToken": None})
+
+
 # -- model management -------------------------------------------------------------------------------------------------
 @route("POST", "modelmanagement", r"assets")
 def assets_create(c: Ctx) -> Response:
