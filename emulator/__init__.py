@@ -33,6 +33,9 @@ class Extension:
     observers: list[Callable] = field(default_factory=list)
     bound_https_port: int | None = None
     bound_blob_port: int | None = None
+    bound_http_port: int | None = None
+    # long-lived helpers a surface starts with the server and stops with it (start(ext), stop())
+    background: list = field(default_factory=list)
 
     def https_port(self) -> int:
         return self.bound_https_port or self.settings.https_port
