@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import vmsizes
+from .. import safeio, vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
@@ -206,7 +206,9 @@ class Handoff:
 
     def _exit_code_file(self, job: Job) -> int | None:
         try:
-            return int((self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code").read_text().strip())
+            # the job's temp directory is the job's to write: a link or fifo there is never followed (safeio)
+            return int(safeio.read_text(self.s.settings.data_dir,
+                                        self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code", 64).strip())
         except (OSError, ValueError):
             return None
 

@@ -109,6 +109,11 @@ class Planner:
             (host_temp / ".batchai").mkdir(parents=True, exist_ok=True)
             roots = self._roots(job, cluster, node_index, host_temp, shared_host, vols)
             env = self._env(job, cluster, roots, node_gpus.get(node_index, []), rank, count, outputs)
+            if self.layout == "host":
+                # no container: the node's own paths are directories of the job here (a prefix such as /tmp/x is
+                # a node-local path on Batch AI, never this machine's /tmp)
+                env["AZ_BATCHAI_STDOUTERR_DIR"] = str(stdouterr_host)
+                env.update({f"AZ_BATCHAI_OUTPUT_{i}": str(h) for i, h in outputs_host.items()})
             binds: list[tuple[str, str]] = []
             if self.layout == "container":
                 binds = [(str(v.host_path), v.node_path) for v in vols]
