@@ -346,6 +346,13 @@ class BatchAIBackend:
                 raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
                                "jobs cannot be changed: delete it first or use another name.")
             return existing
+        # checked for new jobs only (a retried create of a job made before a scale-down still answers it)
+        limit = vmsizes.max_node_count(cluster.spec)
+        if int(spec.get("node_count", 1)) > limit[0]:
+            # waiting could never help (the service accepted such jobs and left them queued for good)
+            raise bad_request("InvalidNodeCount", f"The job asks for {spec.get('node_count')} nodes (nodeCount), "
+                              f"but cluster {cluster.name} can never have more than {limit[0]}: {limit[1]}.",
+                              target="properties.nodeCount")
         base = segment_base or f"{sub}/{rg}/workspaces/{ws}/experiments/{exp}/jobs/{name}"
         segment = f"{base}/{uuid.uuid4()}"
         job = Job(subscription_id=sub, resource_group=rg, name=name, workspace=ws, experiment=exp, spec=spec,

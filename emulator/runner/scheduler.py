@@ -28,6 +28,7 @@ from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
 from .handoff import Handoff
+from . import waiting as waiting_mod
 from .launch import Planner
 from .mountcheck import cluster_mount_errors, mount_errors
 
@@ -55,6 +56,7 @@ class Scheduler:
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
         self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
+        self.waiting = waiting_mod.Waiting()     # why queued jobs wait: waiting.reason(job id)
         # an executor that queues jobs itself (Slurm) gets whole jobs: runner/handoff.py replaces steps (2) and (3)
         self.handoff = Handoff(self) if getattr(executor, "queues_jobs", False) else None
 
@@ -353,12 +355,10 @@ class Scheduler:
         for j, _ in jobs:
             if j.execution_state in states.ACTIVE:
                 busy.setdefault(_cluster_key(j), set()).update(j.nodes)
-        blocked: set[str] = set()
+        waiting: dict[str, int] = {}      # cluster -> queued jobs of it that wait this tick (in order)
         engine_checked = False
         for job, rec in queued:
             key = _cluster_key(job)
-            if key in blocked:
-                continue
             crec = clusters.get(key)
             if crec is None:
                 states.transition(job, states.F, now, errors=[states.error(
@@ -370,14 +370,20 @@ class Scheduler:
             idle = [n for n in range(cluster.current_node_count)
                     if n not in taken and n not in cluster.unusable_nodes]
             need = int(job.spec.get("node_count", 1))
-            if cluster.allocation_state != AllocationState.STEADY or len(idle) < need:
-                blocked.add(key)
+            steady = cluster.allocation_state == AllocationState.STEADY
+            if key in waiting or not steady or len(idle) < need:
+                # jobs of a cluster start strictly in order: one that waits holds back those behind it
+                self._wait(job, rec, cluster, waiting_mod.describe(
+                    need, len(idle), cluster.current_node_count, len(cluster.unusable_nodes), waiting.get(key, 0),
+                    steady, cluster.name))
+                waiting[key] = waiting.get(key, 0) + 1
                 continue
             if not engine_checked:       # before the first start of this tick: queued jobs wait for an engine
                 engine_checked = True
                 reason = self.executor.available()
                 if reason is not None:
                     self.engine.failed(now, reason)
+                    self._wait(job, rec, cluster, f"waiting: the job engine does not answer ({reason})")
                     return
                 if self.engine.answered(now):
                     self._sweep(jobs)
@@ -397,6 +403,17 @@ class Scheduler:
             with self._launching_lock:
                 self._launching.add(rec.id.lower())
             self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
+        self.waiting.keep_only({r.id.lower() for j, r in queued if j.execution_state == ExecutionState.QUEUED})
+
+    def _wait(self, job: Job, rec: Record, cluster: Cluster, reason: str) -> None:
+        """Note why a queued job waits; a new reason goes to its execution.log once."""
+        if not self.waiting.note(rec.id, reason):
+            return
+        try:
+            path = str(self.planner.log_file(job, cluster))
+        except Exception:
+            return      # its paths cannot be worked out: it fails when its turn comes (_broken)
+        self._log_to(path, reason)
 
     def _broken(self, job: Job, rec: Record, now: float, exc: Exception) -> None:
         """A job the scheduler cannot handle (an unexpected error planning or following it) fails on its own,
@@ -518,16 +535,17 @@ class Scheduler:
 
     # -- logs and hooks --------------------------------------------------------------------------------------
     def _log(self, job: Job, message: str) -> None:
-        """Append a line to the job's execution.log: a regular file in a directory the job can write, so it is
+        self._log_to(job.log_path, message)
+
+    def _log_to(self, path: str, message: str) -> None:
+        """Append a line to a job's execution.log: a regular file in a directory the job can write, so it is
         reached without following links and never opened if it is a fifo or a device (see safeio)."""
-        if not job.log_path.endswith(".log"):
+        if not path.endswith(".log"):
             return
         try:
-            safeio.append_text(self.settings.data_dir, job.log_path, f"{now_iso(self.clock())} {message}\n")
-        except safeio.UnsafePath as exc:
-            log.warning("not writing %s: %s", job.log_path, exc)
+            safeio.append_text(self.settings.data_dir, path, f"{now_iso(self.clock())} {message}\n")
         except OSError as exc:
-            log.warning("cannot write %s: %s", job.log_path, exc)
+            log.warning("not writing %s: %s", path, exc)
 
     def on_delete(self, records: list[Record]) -> None:
         """Deleted jobs stop at once (their containers are killed and removed); jobs of a deleted cluster are
