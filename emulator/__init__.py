@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .tokens import Signer
 
     settings = settings or Settings.from_env()
+    from . import vmsizes
+    vmsizes.add(settings.vm_sizes)          # --vm-size: sizes beyond the table
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask("emulator")
     app.url_map.strict_slashes = False

@@ -8,6 +8,7 @@ import sqlite3
 import sys
 import threading
 
+from . import vmsizes
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
 
 
@@ -18,12 +19,13 @@ def _serve(args) -> int:
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
                                  slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
-                                 gpus=args.gpus, image_map=args.image_map or None,
+                                 gpus=args.gpus, image_map=args.image_map or None, vm_sizes=args.vm_size or None,
                                  keep_containers=True if args.keep_containers else None,
                                  strict_auth=True if args.strict_auth else None)
     try:
         settings.accounts()
         settings.image_map_dict()
+        vmsizes.add(settings.vm_sizes)
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--image-map", action="append", metavar="FROM=TO",
                        help="run image TO where a job asks for FROM (repeatable), e.g. the quickstart's CNTK GPU "
                             "image -> batchai-emulator/trainer-cpu:latest")
+    serve.add_argument("--vm-size", action="append", metavar="NAME:GPUS:CPUS:MEM_GB",
+                       help="a VM size clusters may use beyond the built-in table (repeatable), e.g. "
+                            "Standard_NC4as_T4_v3:1:4:28; BATCHAI_EMULATOR_VM_SIZES (comma-separated)")
     serve.add_argument("--keep-containers", action="store_true",
                        help="keep finished jobs' containers for inspection (deleting the job removes them)")
     serve.add_argument("--strict-auth", action="store_true",

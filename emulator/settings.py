@@ -48,6 +48,8 @@ class Settings:
     gpus: str = "auto"
     # FROM=TO image substitutions, e.g. the quickstart's CNTK GPU image -> a local CPU image
     image_map: list[str] = field(default_factory=list)
+    # NAME:GPUS:CPUS:MEM_GB VM sizes clusters may use beyond emulator/vmsizes.py's table
+    vm_sizes: list[str] = field(default_factory=list)
     # accept only bearer tokens the emulator's own AAD endpoints signed (default: any well-formed token)
     strict_auth: bool = False
     # keep finished jobs' containers (labelled) for inspection; deleting the job removes them

@@ -203,6 +203,7 @@ class BatchAIBackend:
         spec = dict(spec)
         _refuse_unsupported(spec, CLUSTER_UNSUPPORTED)
         _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
+        vmsizes.check(spec.get("vm_size", ""), "properties.vmSize")
         node_setup = spec.get("node_setup") or {}
         mounts.check(node_setup.get("mount_volumes"), "properties.nodeSetup.mountVolumes")
         # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
