@@ -47,6 +47,8 @@ class NodePlan:
     host_job_temp: Path
     script_node_path: str               # the launcher, as the node sees it
     binds: list[tuple[str, str]]        # (host path, node path), container layout only
+    vm_size: str = ""                   # the cluster's VM size: the node's cores and memory
+    job_name: str = ""
 
 
 @dataclass
@@ -128,7 +130,8 @@ class Planner:
             self._write_scripts(job, host_temp, env, tasks, rank)
             plans.append(NodePlan(index=node_index, hostname=hostnames[rank], gpus=node_gpus.get(node_index, []),
                                   env=env, host_job_temp=host_temp,
-                                  script_node_path=f"{roots['job_temp']}/.batchai/launch.sh", binds=binds))
+                                  script_node_path=f"{roots['job_temp']}/.batchai/launch.sh", binds=binds,
+                                  vm_size=cluster.spec.get("vm_size", ""), job_name=job.name))
         network = f"batchai-{jdir.name[:12]}" if count > 1 else None
         return JobPlan(job_key=jdir.name, network=network, nodes=plans, stdouterr_host=stdouterr_host,
                        log_host=stdouterr_host / "execution.log")

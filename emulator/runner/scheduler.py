@@ -472,6 +472,9 @@ class Scheduler:
             for n in nodes:
                 self._log(job, f"node {n} ({cluster.node_ids[n] if n < len(cluster.node_ids) else n}): " + (
                     f"GPUs {','.join(gpus[n])}" if gpus[n] else "no GPU: running on CPU"))
+            resources = getattr(self.executor, "node_resources", None)
+            if resources is not None:
+                self._log(job, "each node's container: " + resources(cluster.spec.get("vm_size", ""))[1])
             if self.executor.layout == "container":
                 if not requested:
                     raise LaunchError("ContainerSettingsRequired", "The emulator runs jobs in containers: give "
