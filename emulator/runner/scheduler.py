@@ -32,6 +32,9 @@ from .launch import Planner
 from .mountcheck import mount_errors
 
 log = logging.getLogger("batchai_emulator.scheduler")
+# seconds between two reads of the queue when nothing woke the scheduler: a safety net for changes made without
+# a wake; everything the emulator itself changes wakes it
+FULL_SCAN = 30.0
 
 
 class Scheduler:
@@ -55,6 +58,14 @@ class Scheduler:
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
         self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
+        # what the tick reads (see tick): set by wake(), by lost compare-and-sets and by a queue that waited
+        # for the engine; the queue is read again at least every FULL_SCAN seconds whatever happens
+        self._dirty = threading.Event()
+        self._dirty.set()
+        self._last_scan = 0.0
+        self._changed = False
+        self._queued_demand: dict[str, int] = {}
+        self._queue: dict[str, tuple[Job, Record]] = {}    # queued jobs decoded at the last scan, by id
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -72,6 +83,7 @@ class Scheduler:
         self._pool.shutdown(wait=True)
 
     def wake(self) -> None:
+        self._dirty.set()
         self._wake.set()
 
     def _run(self) -> None:
@@ -90,19 +102,83 @@ class Scheduler:
 
     # -- one step --------------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
+        """One step. Reads only what can change: running and terminating jobs every tick (through the store's
+        index of open records), queued jobs only when something may let one start (a wake: a job created,
+        terminated or deleted, a cluster changed, a node process ended; a job finished or nodes allocated in
+        this tick) and every FULL_SCAN seconds; finished jobs never."""
         with self._lock:
-            jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+            self._changed = False
+            rescan = self._dirty.is_set() or now - self._last_scan >= FULL_SCAN or now < self._last_scan
+            self._dirty.clear()
+            running = self._jobs(states.ACTIVE)
+            queued = self._scan_queued(now) if rescan else None
             clusters = {r.id.lower(): r for r in self.store.list("cluster")}
             for rec in clusters.values():
-                self._allocate(rec, jobs, clusters, now)
-            clusters = {r.id.lower(): r for r in self.store.list("cluster")}
+                self._allocate(rec, running, clusters, now)
+            if self._changed:
+                clusters = {r.id.lower(): r for r in self.store.list("cluster")}
             if self.executor is not None:
-                self._follow(jobs, clusters, now)
-                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
-                self._start_queued(jobs, clusters, now)
-                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
-            for rec in self.store.list("cluster"):
-                self._count_nodes(rec, jobs)
+                self._follow(running, clusters, now)
+                if self._changed:      # nodes were freed or allocated: a queued job may start now
+                    running = self._jobs(states.ACTIVE)
+                    if queued is None:
+                        queued = self._scan_queued(now)
+                if queued and self._may_start(running, clusters):
+                    self._start_queued(queued, running, clusters, now)
+                    if self._changed:
+                        running = self._jobs(states.ACTIVE)
+            for rec in (self.store.list("cluster") if self._changed else clusters.values()):
+                self._count_nodes(rec, running)
+
+    def _jobs(self, wanted) -> list[tuple[Job, Record]]:
+        return [(Job.from_body(r.body), r) for r in self.store.list_open("job", sorted(wanted))]
+
+    def _scan_queued(self, now: float) -> list[tuple[Job, Record]]:
+        """The queued jobs, and from them each cluster's demand (largest nodeCount waiting), which auto-scaled
+        clusters size themselves by until the next scan. Decoded jobs are kept between scans: only those whose
+        version changed are read again, so a long queue costs its ids and versions, not its bodies."""
+        self._last_scan = now
+        versions = self.store.open_versions("job", [ExecutionState.QUEUED])
+        cache = {k: v for k, v in self._queue.items() if k in versions and v[1].version == versions[k]}
+        stale = [k for k in versions if k not in cache]
+        for start in range(0, len(stale), 500):
+            for key, rec in self.store.get_many(stale[start:start + 500]).items():
+                job = Job.from_body(rec.body)
+                if rec.kind == "job" and job.execution_state == ExecutionState.QUEUED:
+                    cache[key] = (job, rec)
+        self._queue = cache
+        demand: dict[str, int] = {}
+        for job, _ in cache.values():
+            key = _cluster_key(job)
+            demand[key] = max(demand.get(key, 0), int(job.spec.get("node_count", 1)))
+        self._queued_demand = demand
+        return list(cache.values())     # shared with the cache: _start_queued changes copies only
+
+    def _may_start(self, running, clusters) -> bool:
+        """Whether a queued job can start or fail now: a cluster with queued jobs has an idle usable node, or
+        is gone. Else sorting a long queue would find nothing to do."""
+        busy: dict[str, set[int]] = {}
+        for job, _ in running:
+            busy.setdefault(_cluster_key(job), set()).update(job.nodes)
+        for key in self._queued_demand:
+            crec = clusters.get(key)
+            if crec is None:
+                return True
+            body = crec.body
+            if body.get("allocation_state") != AllocationState.STEADY:
+                continue
+            held = busy.get(key, set()) | set(body.get("unusable_nodes") or [])
+            if any(n not in held for n in range(int(body.get("current_node_count") or 0))):
+                return True
+        return False
+
+    def _cas(self, rid: str, version: int, body: dict) -> Record | None:
+        """The tick's writes: a change (won or lost) means another look at the queue this tick or the next."""
+        won = self.store.compare_and_set(rid, version, body)
+        self._changed = True
+        if won is None:
+            self._dirty.set()
+        return won
 
     # -- (1) allocation --------------------------------------------------------------------------------------
     def _claimed_gpus(self, clusters: dict[str, Record], except_id: str) -> set[str]:
@@ -116,14 +192,12 @@ class Scheduler:
     def _allocate(self, rec: Record, jobs, clusters, now: float) -> None:
         cluster = Cluster.from_body(rec.body)
         auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
-        demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs
-                      if _cluster_key(j) == rec.id.lower() and j.execution_state in (
-                          ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING)] or [0])
+        demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs if _cluster_key(j) == rec.id.lower()]
+                     + [self._queued_demand.get(rec.id.lower(), 0)])
         wanted = cluster.target_node_count(demand if auto else 0)
         # nodes past the regional vCPU quota are never allocated (the service failed such resizes with an error)
         target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.spec.get("vm_size", ""))))
-        busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
-                for n in j.nodes}
+        busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
         if target < cluster.current_node_count and busy:
             # shrinking removes idle nodes only: nodes running jobs leave when their jobs end
             target = max(target, max(busy) + 1)
@@ -136,7 +210,7 @@ class Scheduler:
             return
         else:
             self._settle(cluster, rec, target, clusters, now, wanted)
-        self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
+        self._cas(rec.id, rec.version, cluster.to_body())
 
     def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
         cluster.allocation_state = AllocationState.STEADY
@@ -312,19 +386,17 @@ class Scheduler:
         except Exception as exc:
             log.warning("stopping %s: %s", rec.id, exc)
         states.transition(job, to, now, exit_code=exit_code, errors=errors)
-        if self.store.compare_and_set(rec.id, rec.version, job.to_body()) is None:
+        if self._cas(rec.id, rec.version, job.to_body()) is None:
             return  # someone else changed it (deleted, terminated): the next tick sees the new state
         self._log(job, f"job {to} ({note})" + (f": {errors[0]['message']}" if errors else ""))
 
     # -- (3) queued jobs -------------------------------------------------------------------------------------
-    def _start_queued(self, jobs, clusters, now: float) -> None:
-        queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED),
-                        key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
-                                        jr[0].submitted, jr[1].seq))
+    def _start_queued(self, queued, running, clusters, now: float) -> None:
+        queued = sorted(queued, key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+                                               jr[0].submitted, jr[1].seq))
         busy: dict[str, set[int]] = {}
-        for j, _ in jobs:
-            if j.execution_state in states.ACTIVE:
-                busy.setdefault(_cluster_key(j), set()).update(j.nodes)
+        for j, _ in running:
+            busy.setdefault(_cluster_key(j), set()).update(j.nodes)
         blocked: set[str] = set()
         engine_checked = False
         for job, rec in queued:
@@ -333,9 +405,10 @@ class Scheduler:
                 continue
             crec = clusters.get(key)
             if crec is None:
+                job = Job.from_body(rec.body)
                 states.transition(job, states.F, now, errors=[states.error(
                     "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")])
-                self.store.compare_and_set(rec.id, rec.version, job.to_body())
+                self._cas(rec.id, rec.version, job.to_body())
                 continue
             cluster = Cluster.from_body(crec.body)
             taken = busy.setdefault(key, set())
@@ -350,14 +423,16 @@ class Scheduler:
                 reason = self.executor.available()
                 if reason is not None:
                     self.engine.failed(now, reason)
+                    self._dirty.set()    # look at the queue again next tick: the engine may be back
                     return
                 if self.engine.answered(now):
-                    self._sweep(jobs)
+                    self._sweep(running)
             nodes = idle[:need]
             taken.update(nodes)
+            job = Job.from_body(rec.body)
             states.transition(job, states.R, now, nodes=nodes)
             job.log_path = str(self.planner.log_file(job, cluster))
-            won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
+            won = self._cas(rec.id, rec.version, job.to_body())
             if won is None:
                 continue
             with self._launching_lock:
@@ -457,14 +532,13 @@ class Scheduler:
     # -- (4) node counts -------------------------------------------------------------------------------------
     def _count_nodes(self, rec: Record, jobs) -> None:
         cluster = Cluster.from_body(rec.body)
-        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
-                   for n in j.nodes}
+        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
         unusable = [n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running]
         counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - len(unusable)),
                                  running_node_count=len(running), unusable_node_count=len(unusable)).__dict__
         if counts != cluster.node_state_counts:
             cluster.node_state_counts = dict(counts)
-            self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
+            self.store.compare_and_set(rec.id, rec.version, cluster.to_body())   # frees and takes no node
 
     # -- logs and hooks --------------------------------------------------------------------------------------
     def _log(self, job: Job, message: str) -> None:
@@ -480,18 +554,19 @@ class Scheduler:
     def on_delete(self, records: list[Record]) -> None:
         """Deleted jobs stop at once (their containers are killed and removed); jobs of a deleted cluster are
         failed by the next tick."""
+        # Not under the tick's lock: a delete never waits for a tick. A tick finishing the same job at the same
+        # time stops and removes the same nodes (both tolerate that) and then loses its compare-and-set.
         if self.executor is not None:
-            with self._lock:
-                for rec in records:
-                    if rec.kind == "job":
-                        job = Job.from_body(rec.body)
-                        handles = [h for h in job.handles if h]
-                        if job.execution_state in states.ACTIVE:
-                            try:
-                                self.executor.stop(handles)
-                                self.executor.cleanup(self.planner.job_dir(job).name, handles)
-                            except Exception as exc:
-                                log.warning("stopping deleted job %s: %s", rec.id, exc)
+            for rec in records:
+                if rec.kind == "job":
+                    job = Job.from_body(rec.body)
+                    handles = [h for h in job.handles if h]
+                    if job.execution_state in states.ACTIVE:
+                        try:
+                            self.executor.stop(handles)
+                            self.executor.cleanup(self.planner.job_dir(job).name, handles)
+                        except Exception as exc:
+                            log.warning("stopping deleted job %s: %s", rec.id, exc)
         self.wake()
 
 
