@@ -8,6 +8,7 @@ usable nodes of its cluster are idle, in order of schedulingPriority (high, norm
 Jobs on one cluster start strictly in that order (no back-filling), so priorities mean what they say.
 (4) writes each cluster's nodeStateCounts as derived from the jobs holding its nodes.
 Every state change is a compare-and-set on the store; a lost race is simply retried on the next tick.
+A tick reads only jobs whose state can still change (workset.py), so its cost never grows with the history.
 """
 from __future__ import annotations
 
@@ -30,11 +31,9 @@ from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
 from .launch import Planner
 from .mountcheck import mount_errors
+from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
-# seconds between two reads of the queue when nothing woke the scheduler: a safety net for changes made without
-# a wake; everything the emulator itself changes wakes it
-FULL_SCAN = 30.0
 
 
 class Scheduler:
@@ -58,14 +57,8 @@ class Scheduler:
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
         self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
-        # what the tick reads (see tick): set by wake(), by lost compare-and-sets and by a queue that waited
-        # for the engine; the queue is read again at least every FULL_SCAN seconds whatever happens
-        self._dirty = threading.Event()
-        self._dirty.set()
-        self._last_scan = 0.0
-        self._changed = False
-        self._queued_demand: dict[str, int] = {}
-        self._queue: dict[str, tuple[Job, Record]] = {}    # queued jobs decoded at the last scan, by id
+        self.work = WorkSet(store)
+        self._changed = False     # the tick wrote something (see _cas)
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -83,7 +76,7 @@ class Scheduler:
         self._pool.shutdown(wait=True)
 
     def wake(self) -> None:
-        self._dirty.set()
+        self.work.mark()
         self._wake.set()
 
     def _run(self) -> None:
@@ -102,16 +95,11 @@ class Scheduler:
 
     # -- one step --------------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
-        """One step. Reads only what can change: running and terminating jobs every tick (through the store's
-        index of open records), queued jobs only when something may let one start (a wake: a job created,
-        terminated or deleted, a cluster changed, a node process ended; a job finished or nodes allocated in
-        this tick) and every FULL_SCAN seconds; finished jobs never."""
+        """One step, reading only work that can change (see workset.py): finished jobs are never read."""
         with self._lock:
             self._changed = False
-            rescan = self._dirty.is_set() or now - self._last_scan >= FULL_SCAN or now < self._last_scan
-            self._dirty.clear()
-            running = self._jobs(states.ACTIVE)
-            queued = self._scan_queued(now) if rescan else None
+            running = self.work.running()
+            queued = self.work.queued(now) if self.work.due(now) else None
             clusters = {r.id.lower(): r for r in self.store.list("cluster")}
             for rec in clusters.values():
                 self._allocate(rec, running, clusters, now)
@@ -120,64 +108,22 @@ class Scheduler:
             if self.executor is not None:
                 self._follow(running, clusters, now)
                 if self._changed:      # nodes were freed or allocated: a queued job may start now
-                    running = self._jobs(states.ACTIVE)
+                    running = self.work.running()
                     if queued is None:
-                        queued = self._scan_queued(now)
-                if queued and self._may_start(running, clusters):
+                        queued = self.work.queued(now)
+                if queued and self.work.may_start(running, clusters):
                     self._start_queued(queued, running, clusters, now)
                     if self._changed:
-                        running = self._jobs(states.ACTIVE)
+                        running = self.work.running()
             for rec in (self.store.list("cluster") if self._changed else clusters.values()):
                 self._count_nodes(rec, running)
-
-    def _jobs(self, wanted) -> list[tuple[Job, Record]]:
-        return [(Job.from_body(r.body), r) for r in self.store.list_open("job", sorted(wanted))]
-
-    def _scan_queued(self, now: float) -> list[tuple[Job, Record]]:
-        """The queued jobs, and from them each cluster's demand (largest nodeCount waiting), which auto-scaled
-        clusters size themselves by until the next scan. Decoded jobs are kept between scans: only those whose
-        version changed are read again, so a long queue costs its ids and versions, not its bodies."""
-        self._last_scan = now
-        versions = self.store.open_versions("job", [ExecutionState.QUEUED])
-        cache = {k: v for k, v in self._queue.items() if k in versions and v[1].version == versions[k]}
-        stale = [k for k in versions if k not in cache]
-        for start in range(0, len(stale), 500):
-            for key, rec in self.store.get_many(stale[start:start + 500]).items():
-                job = Job.from_body(rec.body)
-                if rec.kind == "job" and job.execution_state == ExecutionState.QUEUED:
-                    cache[key] = (job, rec)
-        self._queue = cache
-        demand: dict[str, int] = {}
-        for job, _ in cache.values():
-            key = _cluster_key(job)
-            demand[key] = max(demand.get(key, 0), int(job.spec.get("node_count", 1)))
-        self._queued_demand = demand
-        return list(cache.values())     # shared with the cache: _start_queued changes copies only
-
-    def _may_start(self, running, clusters) -> bool:
-        """Whether a queued job can start or fail now: a cluster with queued jobs has an idle usable node, or
-        is gone. Else sorting a long queue would find nothing to do."""
-        busy: dict[str, set[int]] = {}
-        for job, _ in running:
-            busy.setdefault(_cluster_key(job), set()).update(job.nodes)
-        for key in self._queued_demand:
-            crec = clusters.get(key)
-            if crec is None:
-                return True
-            body = crec.body
-            if body.get("allocation_state") != AllocationState.STEADY:
-                continue
-            held = busy.get(key, set()) | set(body.get("unusable_nodes") or [])
-            if any(n not in held for n in range(int(body.get("current_node_count") or 0))):
-                return True
-        return False
 
     def _cas(self, rid: str, version: int, body: dict) -> Record | None:
         """The tick's writes: a change (won or lost) means another look at the queue this tick or the next."""
         won = self.store.compare_and_set(rid, version, body)
         self._changed = True
         if won is None:
-            self._dirty.set()
+            self.work.mark()
         return won
 
     # -- (1) allocation --------------------------------------------------------------------------------------
@@ -193,7 +139,7 @@ class Scheduler:
         cluster = Cluster.from_body(rec.body)
         auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
         demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs if _cluster_key(j) == rec.id.lower()]
-                     + [self._queued_demand.get(rec.id.lower(), 0)])
+                     + [self.work.demand.get(rec.id.lower(), 0)])
         wanted = cluster.target_node_count(demand if auto else 0)
         # nodes past the regional vCPU quota are never allocated (the service failed such resizes with an error)
         target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.spec.get("vm_size", ""))))
@@ -423,7 +369,7 @@ class Scheduler:
                 reason = self.executor.available()
                 if reason is not None:
                     self.engine.failed(now, reason)
-                    self._dirty.set()    # look at the queue again next tick: the engine may be back
+                    self.work.mark()    # look at the queue again next tick: the engine may be back
                     return
                 if self.engine.answered(now):
                     self._sweep(running)
@@ -569,6 +515,3 @@ class Scheduler:
                             log.warning("stopping deleted job %s: %s", rec.id, exc)
         self.wake()
 
-
-def _cluster_key(job: Job) -> str:
-    return (job.spec.get("cluster") or {}).get("id", "").lower()
