@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import shutil
 import signal
 import sqlite3
 import sys
@@ -10,6 +12,11 @@ import threading
 
 from . import vmsizes
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
+from .store import StoreFull
+
+# below this many free bytes a SQLite failure to open is put down to the full disk (its shared-memory file
+# alone needs 32 KiB)
+FULL_DISK = 1 << 20
 
 
 def _serve(args) -> int:
@@ -44,8 +51,8 @@ def _serve(args) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
-    except (sqlite3.DatabaseError, OSError) as exc:  # a damaged emulator.db, a disk that filled while starting
-        print(f"batchai-emulator: cannot open the emulator's state in {settings.data_dir}: {exc}", file=sys.stderr)
+    except (sqlite3.DatabaseError, OSError, StoreFull) as exc:  # a damaged emulator.db, a full disk
+        print(f"batchai-emulator: {_state_error(settings.data_dir, exc)}", file=sys.stderr)
         return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the ports open: a stop request is never lost
@@ -89,6 +96,22 @@ def _serve(args) -> int:
     server.stop()
     lock.release()
     return 0
+
+
+def _state_error(data_dir, exc: Exception) -> str:
+    """Why the state in `data_dir` cannot be opened. On a full disk SQLite says only "disk I/O error" (it
+    cannot make its shared-memory file) or "database or disk is full": name the disk instead."""
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except OSError:
+        free = None
+    full = isinstance(exc, StoreFull) or getattr(exc, "errno", None) == errno.ENOSPC \
+        or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    if full or (free is not None and free < FULL_DISK and isinstance(exc, sqlite3.OperationalError)):
+        return (f"cannot open the emulator's state: the disk holding the data dir {data_dir} is full "
+                f"({(free or 0) >> 10} KiB free). Free some space on it (or give --data-dir another disk) and "
+                "start the emulator again; nothing stored was changed.")
+    return f"cannot open the emulator's state in {data_dir}: {exc}"
 
 
 def main(argv: list[str] | None = None) -> int:
