@@ -7,11 +7,13 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from flask import Response, request
+from datetime import datetime, timedelta, timezone
+
+from flask import Response, current_app, request
 
 from ..errors import StorageError
 from . import render
-from .auth import Principal
+from .auth import Principal, delegation_key_value, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from . import httpio
 from .httpio import MAX_RANGE, MAX_RESULTS, response
@@ -67,6 +69,33 @@ def set_service_props(ctx: Ctx) -> Response:
         raise StorageError(400, "InvalidXmlDocument", "The body must be a StorageServiceProperties document.")
     ctx.files.meta.put_service_properties(ctx.account, raw.decode("utf-8"))
     return response(202)
+
+
+def get_user_delegation_key(ctx: Ctx) -> Response:
+    if ctx.principal.scheme != "Bearer":
+        raise StorageError(403, "AuthenticationFailed", "Get User Delegation Key needs an OAuth bearer token.")
+    root = httpio.xml_body("Get User Delegation Key", "KeyInfo")
+    start, expiry = (root.findtext("Start") or "").strip(), (root.findtext("Expiry") or "").strip()
+    if not expiry:
+        raise StorageError(400, "InvalidXmlDocument", "KeyInfo needs an Expiry.")
+    now = datetime.now(timezone.utc)
+    start = start or now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for value, name in ((start, "Start"), (expiry, "Expiry")):
+        try:
+            parse_sas_time(value, name)
+        except StorageError:
+            raise StorageError(400, "InvalidXmlNodeValue", f"The {name} '{value}' is not an ISO 8601 UTC "
+                               "time.") from None
+    if parse_sas_time(expiry, "Expiry") <= parse_sas_time(start, "Start") \
+            or parse_sas_time(expiry, "Expiry") > now + timedelta(days=7, minutes=5):
+        raise StorageError(400, "InvalidInput", "The key's expiry must follow its start and be at most 7 days "
+                           "away.")
+    fields = {"skoid": ctx.principal.oid or "", "sktid": ctx.principal.tid or "", "skt": start, "ske": expiry,
+              "sks": "f", "skv": ctx.principal.version or DEFAULT_VERSION,
+              "skdutid": (root.findtext("DelegatedUserTid") or "").strip()}
+    signer = current_app.extensions["batchai"].signer
+    value = delegation_key_value(lambda text: signer.sign({"user-delegation-key": text}).encode(), fields)
+    return response(200, render.user_delegation_key(fields, value), xml=True)
 
 
 # ---- shares ---------------------------------------------------------------------------------------------------

@@ -101,6 +101,19 @@ def md5_header(name: str) -> str | None:
     return raw
 
 
+def xml_body(op_name: str, root_tag: str):
+    """The request body parsed as XML with the given root element (400 InvalidXmlDocument otherwise)."""
+    import xml.etree.ElementTree as ET
+    raw = request.get_data(cache=False)
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError:
+        raise StorageError(400, "InvalidXmlDocument", f"The XML body of {op_name} does not parse.") from None
+    if root.tag != root_tag:
+        raise StorageError(400, "InvalidXmlDocument", f"The body of {op_name} must be a {root_tag} document.")
+    return root
+
+
 def check_md5(data, md5: str | None) -> None:
     """400 Md5Mismatch unless `data` has the base64 MD5 `md5` (None: nothing to check)."""
     if md5 is None:

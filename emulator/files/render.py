@@ -99,3 +99,12 @@ def no_handles() -> bytes:
 
 def no_signed_identifiers() -> bytes:
     return (_HEAD + "<SignedIdentifiers />").encode()
+
+
+def user_delegation_key(fields: dict[str, str], value: str) -> bytes:
+    body = (_el("SignedOid", fields["skoid"]) + _el("SignedTid", fields["sktid"]) + _el("SignedStart", fields["skt"])
+            + _el("SignedExpiry", fields["ske"]) + _el("SignedService", fields["sks"])
+            + _el("SignedVersion", fields["skv"]))
+    if fields.get("skdutid"):
+        body += _el("SignedDelegatedUserTid", fields["skdutid"])
+    return (_HEAD + f"<UserDelegationKey>{body}{_el('Value', value)}</UserDelegationKey>").encode()

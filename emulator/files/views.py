@@ -30,6 +30,8 @@ OPERATIONS = {
     ("service", "GET", "list"): ("List Shares", Access("service", "l"), h.list_shares),
     ("service", "GET", "properties"): ("Get File Service Properties", Access("service", "r"), h.get_service_props),
     ("service", "PUT", "properties"): ("Set File Service Properties", Access("service", "w"), h.set_service_props),
+    ("service", "POST", "userdelegationkey"): ("Get User Delegation Key", Access("service", ""),
+                                              h.get_user_delegation_key),
     ("share", "PUT", None): ("Create Share", Access("container", "cw"), h.create_share),
     ("share", "GET", None): ("Get Share Properties", Access("container", "r", "r"), h.get_share_props),
     ("share", "DELETE", None): ("Delete Share", Access("container", "d"), h.delete_share),
@@ -64,7 +66,7 @@ OPERATIONS = {
 }
 
 # the operations that act on a request body; every other one refuses a body (it would be silently dropped)
-_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file}
+_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file, h.get_user_delegation_key}
 
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
@@ -74,7 +76,6 @@ _UNSUPPORTED = {
     ("share", "GET", "filepermission"): "Get Permission",
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
-    ("service", "POST", "userdelegationkey"): "Get User Delegation Key",
     ("directory", "PUT", "rename"): "Rename Directory",
     ("file", "PUT", "rename"): "Rename File",
     ("file", "PUT", "lease"): "Lease File",
@@ -176,8 +177,18 @@ def file_service(account: str, _rest: str = ""):
     name, keys = served
     target = parse_target(raw_uri)
     op_name, access, handler = _operation(target, request.method)
+    signer = current_app.extensions["batchai"].signer
     principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),
-                                  request.scheme, request.remote_addr or "")
+                                  request.scheme, request.remote_addr or "", verify_token=signer.verify_jwt,
+                                  derive=lambda text: signer.sign({"user-delegation-key": text}).encode())
+    if principal.scheme == "Bearer" and target.share is not None and target.parts \
+            or principal.scheme == "Bearer" and target.arg("restype") == "directory":
+        intent = (request.headers.get("x-ms-file-request-intent") or "").strip().lower()
+        if intent != "backup":
+            # the service lets OAuth reach files and directories only with the backup intent
+            raise StorageError(400 if not intent else 403, "MissingRequiredHeader" if not intent
+                               else "AuthorizationFailure", "OAuth requests on files and directories need "
+                               "x-ms-file-request-intent: backup.", {"HeaderName": "x-ms-file-request-intent"})
     if request.headers.get("x-ms-structured-body") is not None:
         raise not_supported("Structured message bodies (x-ms-structured-body: CRC64 content validation)")
     if handler not in _TAKES_BODY:
