@@ -60,13 +60,11 @@ def http_date(ts: float) -> str:
     return formatdate(ts, usegmt=True)
 
 
-def iso7(ts: float) -> str:
-    """ISO 8601 with 7 fractional digits and Z, as the service writes x-ms-file-*-time values."""
-    whole = int(ts // 1)
-    frac = int(round((ts - whole) * 10_000_000))
-    if frac >= 10_000_000:
-        whole, frac = whole + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{frac:07d}Z"
+def iso7(ns: int) -> str:
+    """ISO 8601 with 7 fractional digits and Z, as the service writes x-ms-file-*-time values, from integer
+    nanoseconds (exact: a time a client set reads back to the 100 ns tick)."""
+    whole, rest = divmod(int(ns), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{rest // 100:07d}Z"
 
 
 # ---- the disk -------------------------------------------------------------------------------------------------

@@ -59,15 +59,19 @@ def get_service_props(ctx: Ctx) -> Response:
 
 
 def set_service_props(ctx: Ctx) -> Response:
-    raw = request.get_data(cache=False)
-    try:
-        root = ET.fromstring(raw)
-    except ET.ParseError:
-        raise StorageError(400, "InvalidXmlDocument", "The XML body of Set File Service Properties does not "
-                           "parse.") from None
-    if root.tag != "StorageServiceProperties":
-        raise StorageError(400, "InvalidXmlDocument", "The body must be a StorageServiceProperties document.")
-    ctx.files.meta.put_service_properties(ctx.account, raw.decode("utf-8"))
+    """Set File Service Properties: the elements the request carries replace the stored ones; the others stay."""
+    root = httpio.xml_body("Set File Service Properties", "StorageServiceProperties")
+    cors = root.find("Cors")
+    if cors is not None and len(cors.findall("CorsRule")) > 5:
+        raise StorageError(400, "InvalidXmlDocument", "At most five CORS rules can be set.")
+    stored = ET.fromstring(ctx.files.meta.service_properties(ctx.account) or render.DEFAULT_SERVICE_PROPERTIES)
+    for element in root:
+        old = stored.find(element.tag)
+        if old is not None:
+            stored.remove(old)
+        stored.append(element)
+    ctx.files.meta.put_service_properties(ctx.account, '<?xml version="1.0" encoding="utf-8"?>'
+                                          + ET.tostring(stored, encoding="unicode"))
     return response(202)
 
 
@@ -163,9 +167,8 @@ def set_share_acl(ctx: Ctx) -> Response:
 def create_directory(ctx: Ctx) -> Response:
     if not ctx.parts:
         raise StorageError(409, "ResourceAlreadyExists", "The root directory of a share always exists.")
-    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(),
-                       created=httpio.time_header("x-ms-file-creation-time"))
-    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props)
+    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes())
+    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, httpio.smb_times())
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -186,7 +189,7 @@ def set_directory_metadata(ctx: Ctx) -> Response:
 
 def set_directory_props(ctx: Ctx) -> Response:
     node = ctx.files.update_directory(ctx.account, ctx.share, ctx.parts, attributes=httpio.attributes(),
-                                      created=httpio.time_header("x-ms-file-creation-time"))
+                                      times=httpio.smb_times())
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -221,8 +224,8 @@ def create_file(ctx: Ctx) -> Response:
         raise StorageError(400, "MissingRequiredHeader" if kind is None else "InvalidHeaderValue",
                            "Create File needs the header x-ms-type: file.", {"HeaderName": "x-ms-type"})
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE, required=True)
-    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(),
-                       created=httpio.time_header("x-ms-file-creation-time"), **httpio.content_settings())
+    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(), **httpio.content_settings())
+    times = httpio.smb_times()
     data = b""
     length = httpio.body_length()
     if length:
@@ -235,7 +238,7 @@ def create_file(ctx: Ctx) -> Response:
                                f"(x-ms-content-length: {size}).", {"HeaderName": "Content-Length"})
         data = httpio.read_body(length, httpio.body_filler())
         httpio.check_md5(data, httpio.md5_header("Content-MD5"))
-    node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props, data)
+    node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props, data, times)
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -299,7 +302,7 @@ def put_range(ctx: Ctx) -> Response:
     if write == "clear":
         if int(declared) != 0:
             raise httpio.invalid_header("Content-Length", declared, "a clear range sends no body")
-        node = ctx.files.clear_range(ctx.account, ctx.share, ctx.parts, start, length)
+        node = ctx.files.clear_range(ctx.account, ctx.share, ctx.parts, start, length, httpio.preserve_write_time())
         return response(201, headers=httpio.write_headers(node))
     if length > MAX_RANGE:
         raise StorageError(413, "RequestBodyTooLarge", "A range can be at most 4 MiB.")
@@ -315,7 +318,8 @@ def put_range(ctx: Ctx) -> Response:
         httpio.check_md5(data, md5)
         headers["Content-MD5"] = md5
         fill = httpio.buffer_filler(data)
-    node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, fill)
+    node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, fill,
+                                 httpio.preserve_write_time())
     return response(201, headers=httpio.write_headers(node) | headers)
 
 
@@ -331,7 +335,7 @@ def list_ranges(ctx: Ctx) -> Response:
 def set_file_props(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE)
     node = ctx.files.set_file_properties(ctx.account, ctx.share, ctx.parts, size, httpio.content_settings(),
-                                         httpio.attributes(), httpio.time_header("x-ms-file-creation-time"))
+                                         httpio.attributes(), httpio.smb_times())
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 

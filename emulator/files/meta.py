@@ -80,8 +80,12 @@ class EntryProps:
     content_md5: str | None = None       # base64, as set by the client; the service never computes it
     metadata: dict[str, str] = field(default_factory=dict)
     attributes: str | None = None        # SMB attributes as the client last set them ("Archive", "ReadOnly|...")
-    created: float | None = None         # x-ms-file-creation-time (epoch seconds)
+    created: float | None = None         # x-ms-file-creation-time: epoch ns (int); older rows: seconds (float)
     permission_key: str | None = None
+    written: int | None = None           # x-ms-file-last-write-time a client set (ns), shown while the file's
+    written_stamp: int | None = None     # mtime is still written_stamp (a later write replaces it)
+    changed: int | None = None           # x-ms-file-change-time a client set (ns), while ctime is changed_stamp
+    changed_stamp: int | None = None
 
     @classmethod
     def from_json(cls, text: str) -> "EntryProps":

@@ -56,8 +56,31 @@ class NodeInfo:
         return self.props.attributes or ("Directory" if self.is_dir else "Archive")
 
     @property
-    def created(self) -> float:
-        return self.props.created if self.props.created is not None else min(self.st.st_mtime, self.st.st_ctime)
+    def created(self) -> int:
+        """Creation time in ns: as a client set it, else the older of mtime and ctime."""
+        c = self.props.created
+        if c is None:
+            return min(self.st.st_mtime_ns, self.st.st_ctime_ns)
+        return int(round(c * 1e9)) if isinstance(c, float) else int(c)
+
+    @property
+    def written(self) -> int:
+        p = self.props
+        return p.written if p.written is not None and p.written_stamp == self.st.st_mtime_ns else self.st.st_mtime_ns
+
+    @property
+    def changed(self) -> int:
+        p = self.props
+        return p.changed if p.changed is not None and p.changed_stamp == self.st.st_ctime_ns else self.st.st_ctime_ns
+
+    def stamp(self, written: int | None = None, changed: int | None = None) -> None:
+        """Record client-set last-write / change times against the current stat."""
+        if written is not None:
+            self.props.written, self.props.written_stamp = written, self.st.st_mtime_ns
+        elif self.props.written_stamp is not None and self.props.written_stamp != self.st.st_mtime_ns:
+            self.props.written = self.props.written_stamp = None
+        if changed is not None:
+            self.props.changed, self.props.changed_stamp = changed, self.st.st_ctime_ns
 
 
 class FilePlane:
@@ -183,21 +206,33 @@ class FilePlane:
         props = self.meta.entry(account, share, path, st.st_ino) or EntryProps()
         return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
 
+    def _save(self, account: str, share: str, parts: list[str], st: os.stat_result, parent_ino: int,
+              props: EntryProps, times: dict | None) -> NodeInfo:
+        """Store `props` for the entry now at `st`, with the SMB times a request set (times: created / written /
+        changed in ns, None for those it left alone)."""
+        times = times or {}
+        if times.get("created") is not None:
+            props.created = times["created"]
+        node = NodeInfo("/".join(parts), statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
+        node.stamp(times.get("written"), times.get("changed"))
+        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+        return node
+
     def directory(self, account: str, share: str, parts: list[str]) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             return self._node(account, share, parts, *self.disk.require_dir(sh, parts))
 
-    def create_directory(self, account: str, share: str, parts: list[str], props: EntryProps) -> NodeInfo:
+    def create_directory(self, account: str, share: str, parts: list[str], props: EntryProps,
+                         times: dict | None = None) -> NodeInfo:
         names.check_new_name(parts[-1])
         with self.disk.open_share(account, share) as sh:
             st, parent_ino = self.disk.create_dir(sh, parts)
-            props.created = props.created if props.created is not None else time.time()
+            props.created = time.time_ns()
             try:
-                self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+                return self._save(account, share, parts, st, parent_ino, props, times)
             except sqlite3.Error:
                 self.disk.remove_new_dir(sh, parts)   # the request fails (disk full): it leaves no directory
                 raise
-            return self._node(account, share, parts, st, parent_ino)
 
     def delete_directory(self, account: str, share: str, parts: list[str]) -> None:
         with self.disk.open_share(account, share) as sh:
@@ -205,18 +240,15 @@ class FilePlane:
         self.meta.forget(account, share, "/".join(parts))
 
     def update_directory(self, account: str, share: str, parts: list[str], metadata: dict[str, str] | None = None,
-                         attributes: str | None = None, created: float | None = None) -> NodeInfo:
+                         attributes: str | None = None, times: dict | None = None) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_dir(sh, parts))
             if metadata is not None:
                 node.props.metadata = metadata
             if attributes is not None:
                 node.props.attributes = attributes
-            if created is not None:
-                node.props.created = created
             st = self.disk.touch_dir(sh, parts)
-            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-            return self._node(account, share, parts, st, node.parent_ino)
+            return self._save(account, share, parts, st, node.parent_ino, node.props, times)
 
     def list_directory(self, account: str, share: str, parts: list[str], prefix: str, marker: str | None,
                        limit: int) -> tuple[NodeInfo, list[Entry], str | None]:
@@ -231,24 +263,23 @@ class FilePlane:
             return self._node(account, share, parts, *self.disk.require_file(sh, parts))
 
     def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps,
-                    data: bytes | memoryview = b"") -> NodeInfo:
+                    data: bytes | memoryview = b"", times: dict | None = None) -> NodeInfo:
         """Create (or replace) a file of `size` bytes holding `data` at its start (Create File with a body)."""
         names.check_new_name(parts[-1])
         with self.disk.open_share(account, share) as sh:
             st, parent_ino, old_size = self.disk.create_file(sh, parts, size,
                                                              self._quota_check(account, share, sh, size), data)
-            props.created = props.created if props.created is not None else time.time()
+            props.created = time.time_ns()
             try:
-                self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+                return self._save(account, share, parts, st, parent_ino, props, times)
             except sqlite3.Error:
                 if old_size is None:
                     self.disk.delete_file(sh, parts)   # the request fails (disk full): a new file is not left behind
                 raise
-            return self._node(account, share, parts, st, parent_ino)
 
     def set_file_properties(self, account: str, share: str, parts: list[str], size: int | None,
                             content: dict[str, str | None], attributes: str | None,
-                            created: float | None) -> NodeInfo:
+                            times: dict | None = None) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
             # Set File Properties replaces every content setting: one the request leaves out is cleared
@@ -256,32 +287,42 @@ class FilePlane:
                 setattr(node.props, key, value)
             if attributes is not None:
                 node.props.attributes = attributes
-            if created is not None:
-                node.props.created = created
             if size is not None:
                 st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size))
             else:
                 st = self.disk.touch_file(sh, parts)
-            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-            return self._node(account, share, parts, st, node.parent_ino)
+            if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:
+                times = dict(times or {}, written=node.written)     # properties do not count as a write
+            return self._save(account, share, parts, st, node.parent_ino, node.props, times)
 
     def set_file_metadata(self, account: str, share: str, parts: list[str], metadata: dict[str, str]) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
             node.props.metadata = metadata
+            written = node.written
             st = self.disk.touch_file(sh, parts)
-            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-            return self._node(account, share, parts, st, node.parent_ino)
+            # metadata is not a write of the file: its last-write time stays what it was
+            return self._save(account, share, parts, st, node.parent_ino, node.props, {"written": written})
 
     def write_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
-                    fill) -> NodeInfo:
+                    fill, preserve: bool = False) -> NodeInfo:
+        """Write a range; `preserve` keeps the file's last-write time (x-ms-file-last-write-time: preserve)."""
         with self.disk.open_share(account, share) as sh:
+            before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
             st = self.disk.write_range(sh, parts, offset, length, fill)
+            if before is not None:
+                return self._save(account, share, parts, st, before.parent_ino, before.props,
+                                  {"written": before.written})
         return NodeInfo("/".join(parts), False, st, 0)
 
-    def clear_range(self, account: str, share: str, parts: list[str], offset: int, length: int) -> NodeInfo:
+    def clear_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
+                    preserve: bool = False) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
+            before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
             st = self.disk.clear_range(sh, parts, offset, length)
+            if before is not None:
+                return self._save(account, share, parts, st, before.parent_ino, before.props,
+                                  {"written": before.written})
         return NodeInfo("/".join(parts), False, st, 0)
 
     def file_ranges(self, account: str, share: str, parts: list[str], start: int,

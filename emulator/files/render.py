@@ -2,6 +2,8 @@
 `int(Content-Length)`) and azure-storage-file-share 12.x parse them."""
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 from .disk import Entry, etag, http_date, iso7
@@ -20,6 +22,16 @@ DEFAULT_SERVICE_PROPERTIES = (
 
 def _el(name: str, value) -> str:
     return f"<{name}>{escape(str(value))}</{name}>"
+
+
+_XML_INVALID = re.compile("[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
+def _name(tag: str, value: str) -> str:
+    """A name element; names XML cannot carry (U+FFFE...) are sent percent-encoded with Encoded="true"."""
+    if _XML_INVALID.search(value):
+        return f'<{tag} Encoded="true">{escape(quote(value.encode("utf-8", "surrogatepass"), safe=""))}</{tag}>'
+    return _el(tag, value)
 
 
 def _paging(prefix: str | None, marker: str | None, maxresults: int | None) -> str:
@@ -54,21 +66,20 @@ def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None,
 def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entry], next_marker: str | None,
                    prefix: str | None, marker: str | None, maxresults: int | None, include: set[str],
                    extended: bool) -> bytes:
+    path = node.path if not _XML_INVALID.search(node.path) else quote(node.path.encode("utf-8", "surrogatepass"))
     parts = [_HEAD, f"<EnumerationResults ServiceEndpoint={quoteattr(endpoint)} ShareName={quoteattr(share)} "
-                    f"DirectoryPath={quoteattr(node.path)}>",
-             _paging(prefix, marker, maxresults), "<Entries>"]
+                    f"DirectoryPath={quoteattr(path)}>",
+             (_name("Prefix", prefix) if prefix else "") + _paging(None, marker, maxresults), "<Entries>"]
     timestamps, etags = "timestamps" in include, "etag" in include
     attributes, permission = "attributes" in include, "permissionkey" in include
     for e in entries:
         kind = "Directory" if e.is_dir else "File"
-        item = f"<{kind}>" + _el("Name", e.name)
-        if extended:
-            item += _el("FileId", e.st.st_ino)
+        item = f"<{kind}>" + _name("Name", e.name) + _el("FileId", e.st.st_ino)
         props = "" if e.is_dir else _el("Content-Length", e.st.st_size)
         if timestamps:
-            props += (_el("CreationTime", iso7(min(e.st.st_mtime, e.st.st_ctime)))
-                      + _el("LastAccessTime", iso7(e.st.st_atime)) + _el("LastWriteTime", iso7(e.st.st_mtime))
-                      + _el("ChangeTime", iso7(e.st.st_ctime)) + _el("Last-Modified", http_date(e.st.st_mtime)))
+            props += (_el("CreationTime", iso7(min(e.st.st_mtime_ns, e.st.st_ctime_ns)))
+                      + _el("LastAccessTime", iso7(e.st.st_atime_ns)) + _el("LastWriteTime", iso7(e.st.st_mtime_ns))
+                      + _el("ChangeTime", iso7(e.st.st_ctime_ns)) + _el("Last-Modified", http_date(e.st.st_mtime)))
         if etags:
             props += _el("Etag", etag(e.st))
         item += f"<Properties>{props}</Properties>" if props else "<Properties />"

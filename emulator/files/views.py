@@ -176,6 +176,11 @@ def file_service(account: str, _rest: str = ""):
         raise NotFound(f"No route and no storage account match '{request.path}'.")
     name, keys = served
     target = parse_target(raw_uri)
+    if target.parts and (request.headers.get("x-ms-allow-trailing-dot") or "").strip().lower() != "true":
+        # without x-ms-allow-trailing-dot the service drops trailing dots from names, as Windows does
+        target.parts = [p.rstrip(".") for p in target.parts]
+        if not all(target.parts):
+            raise StorageError(400, "InvalidResourceName", "A name made only of dots is not valid.")
     op_name, access, handler = _operation(target, request.method)
     signer = current_app.extensions["batchai"].signer
     principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),

@@ -209,7 +209,7 @@ BAD_REQUESTS = [
     ("PUT", "/{a}/{s}/f.txt", {"x-ms-type": "file", "x-ms-content-length": "1" * 30}),
     ("PUT", "/{a}/{s}/f.txt", {"x-ms-type": "directory", "x-ms-content-length": "1"}),
     ("PUT", "/{a}/{s}/f.txt", {"x-ms-type": "file", "x-ms-content-length": "1", "x-ms-file-attributes": "Bogus"}),
-    ("PUT", "/{a}/{s}/f.txt", {"x-ms-type": "file", "x-ms-content-length": "1", "x-ms-content-md5": "nope"}),
+    ("PUT", "/{a}/{s}/f.txt", {"x-ms-type": "file", "x-ms-content-length": "1", "x-ms-content-md5": "not base64!"}),
     ("PUT", "/{a}/{s}/f.txt", {"x-ms-type": "file", "x-ms-content-length": "1", "x-ms-meta-bad-name": "v"}),
     ("PUT", "/{a}/{s}/f.txt", {"x-ms-type": "file", "x-ms-content-length": "1",
                                "x-ms-file-creation-time": "last tuesday"}),

@@ -63,27 +63,30 @@ class StorageRecordedTestCase:
     def is_playback(self) -> bool:
         return False
 
-    def assert_upload_progress(self, size, max_chunk_size, progress, unknown_size=False):
-        """Progress callbacks went up to the whole size, never past it, in steps of at most one chunk."""
+    @staticmethod
+    def _check_progress(size, progress, first_step, step, total):
+        """Progress reports (possibly out of order, with concurrent transfers) cover the whole size, each piece
+        at most one transfer's worth, every report naming the same total."""
         assert progress, "no progress was reported"
-        total = None if unknown_size else size
+        for current, reported in progress:
+            assert reported == total
+            assert 0 <= current <= size
+        currents = sorted(c for c, _ in progress)
+        assert currents[-1] == size
         previous = 0
-        for current, reported_total in progress:
-            assert reported_total == total
-            assert previous <= current <= size
-            assert current - previous <= max_chunk_size
+        for i, current in enumerate(currents):
+            assert current - previous <= (first_step if i == 0 else step)
             previous = current
-        assert progress[-1][0] == size
+
+    def assert_upload_progress(self, size, max_chunk_size, progress, unknown_size=False):
+        self._check_progress(size, progress, max_chunk_size, max_chunk_size, None if unknown_size else size)
 
     def assert_download_progress(self, size, max_chunk_size, max_get_size, progress):
-        assert progress, "no progress was reported"
-        previous = 0
-        for i, (current, total) in enumerate(progress):
-            assert total == size
-            assert previous <= current <= size
-            assert current - previous <= (max_get_size if i == 0 else max_chunk_size)
-            previous = current
-        assert progress[-1][0] == size
+        self._check_progress(size, progress, max_get_size, max_chunk_size, size)
+
+    def assertNamedItemInContainer(self, container, item_name, msg=None):  # noqa: N802
+        names = [getattr(item, "name", item) for item in container]
+        assert item_name in names, msg or f"{item_name!r} not found in {names!r}"
 
     def validate_standard_account_endpoints(self, service, url_type, account_name, account_key):
         assert service is not None
