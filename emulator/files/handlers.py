@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import render
+from . import leases, render
 from .auth import Principal, delegation_key_value, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from . import httpio
@@ -49,7 +49,11 @@ def list_shares(ctx: Ctx) -> Response:
     prefix, marker, maxresults = request.args.get("prefix") or "", request.args.get("marker"), httpio.maxresults()
     include = {p.strip().lower() for p in (request.args.get("include") or "").split(",") if p.strip()}
     shares, nxt = ctx.files.list_shares(ctx.account, prefix, marker, maxresults or MAX_RESULTS)
-    body = render.list_shares(ctx.endpoint(), shares, nxt, prefix, marker, maxresults, "metadata" in include)
+    lease_info = {}
+    if (ctx.principal.version or "") >= "2020-02-10":
+        lease_info = {s.name: leases.headers(ctx.files.lease_of(ctx.account, s.name, [], 0)) for s in shares}
+    body = render.list_shares(ctx.endpoint(), shares, nxt, prefix, marker, maxresults, "metadata" in include,
+                              lease_info)
     return response(200, body, xml=True)
 
 
@@ -120,6 +124,8 @@ def get_share_props(ctx: Ctx) -> Response:
     if ctx.target.arg("comp") is None:
         headers.update({"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
                         "x-ms-enabled-protocols": "SMB"})
+        if (ctx.principal.version or "") >= "2020-02-10":       # share leases came with that version
+            headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, [], 0)))
     return response(200, headers=headers)
 
 
@@ -161,6 +167,24 @@ def set_share_acl(ctx: Ctx) -> Response:
             raise StorageError(400, "NotSupportedByEmulator", "Stored access policies (Set Share ACL with signed "
                                "identifiers) are not supported by the Batch AI emulator's file service.")
     return response(200, headers=httpio.share_headers(ctx.files.share(ctx.account, ctx.share)))
+
+
+def _lease_request() -> dict[str, str | None]:
+    return {name: request.headers.get(name) for name in ("x-ms-lease-id", "x-ms-proposed-lease-id",
+                                                         "x-ms-lease-duration", "x-ms-lease-break-period")}
+
+
+def lease_share(ctx: Ctx) -> Response:
+    status, headers = ctx.files.lease(ctx.account, ctx.share, [], request.headers.get("x-ms-lease-action"),
+                                      _lease_request())
+    return response(status, headers=headers | httpio.share_headers(ctx.files.share(ctx.account, ctx.share)))
+
+
+def lease_file(ctx: Ctx) -> Response:
+    status, headers = ctx.files.lease(ctx.account, ctx.share, ctx.parts, request.headers.get("x-ms-lease-action"),
+                                      _lease_request())
+    node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
+    return response(status, headers=headers | httpio.write_headers(node))
 
 
 # ---- directories ----------------------------------------------------------------------------------------------
@@ -251,6 +275,7 @@ def get_file(ctx: Ctx) -> Response:
     if request.method == "HEAD":
         node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
         headers = httpio.node_headers(node) | httpio.content_headers(node, ctx.principal.overrides)
+        headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, ctx.parts, node.st.st_ino)))
         headers["Content-Length"] = str(node.size)
         headers["Content-MD5"] = node.props.content_md5
         return response(200, headers=headers)
@@ -258,6 +283,7 @@ def get_file(ctx: Ctx) -> Response:
     try:
         size = node.size
         headers = httpio.node_headers(node) | httpio.content_headers(node, ctx.principal.overrides)
+        headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, ctx.parts, node.st.st_ino)))
         start, length, status = 0, size, 200
         if rng is not None:
             start, end = rng

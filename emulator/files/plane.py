@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import names
+from . import leases, names
 from .disk import Disk, Entry, etag, tag
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
@@ -91,6 +91,7 @@ class FilePlane:
         self.meta = MetaStore(settings.data_dir / "emulator.db")
         self._usage: dict[tuple[str, str], list] = {}     # (account, share) -> [bytes used, monotonic time]
         self._usage_lock = threading.Lock()
+        self._lease_lock = threading.Lock()
 
     # ---- accounts -------------------------------------------------------------------------------------------
     def account(self, name: str) -> tuple[str, list[bytes]] | None:
@@ -168,6 +169,40 @@ class FilePlane:
     def share_usage(self, account: str, share: str) -> int:
         with self.disk.open_share(account, share) as sh:
             return self._measure(account, share, sh)
+
+    # ---- leases ---------------------------------------------------------------------------------------------
+    def lease_of(self, account: str, share: str, parts: list[str], ino: int) -> leases.Lease | None:
+        """The lease of a file (its inode) or, with no parts, of the share."""
+        if not self.meta.leased(account, share):
+            return None
+        data = self.meta.lease(account, share, "/".join(parts), ino if parts else 0)
+        return leases.from_json(data) if data else None
+
+    def check_lease(self, account: str, share: str, parts: list[str], write: bool, given: str | None) -> None:
+        """412 unless an operation (a write or not) with lease id `given` may run on the file or share."""
+        if given is None and not self.meta.leased(account, share):
+            return
+        ino = 0
+        if parts:
+            with self.disk.open_share(account, share) as sh:
+                st, _ = self.disk.lookup(sh, parts)
+            if st is None or not statmod.S_ISREG(st.st_mode):
+                if given is not None and st is None:
+                    return            # the operation itself answers 404 (or creates the file, without a lease)
+                return
+            ino = st.st_ino
+        leases.check(self.lease_of(account, share, parts, ino), given, write, "File" if parts else "Share")
+
+    def lease(self, account: str, share: str, parts: list[str], action: str | None,
+              req: dict[str, str | None]) -> tuple[int, dict[str, str]]:
+        """Lease File (parts) or Lease Share: (status, headers)."""
+        with self.disk.open_share(account, share) as sh:
+            ino = self.disk.require_file(sh, parts)[0].st_ino if parts else 0
+            with self._lease_lock:
+                current = self.lease_of(account, share, parts, ino)
+                new, status, headers = leases.operate(current, action or "", req, share=not parts)
+                self.meta.put_lease(account, share, "/".join(parts), ino, leases.to_json(new) if new else None)
+        return status, headers
 
     # ---- quota ----------------------------------------------------------------------------------------------
     def _measure(self, account: str, share: str, sh) -> int:

@@ -50,17 +50,28 @@ def _metadata(metadata: dict[str, str]) -> str:
 
 
 def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None, prefix: str | None,
-                marker: str | None, maxresults: int | None, with_metadata: bool) -> bytes:
+                marker: str | None, maxresults: int | None, with_metadata: bool,
+                lease_info: dict[str, dict[str, str]] | None = None) -> bytes:
     parts = [_HEAD, f"<EnumerationResults ServiceEndpoint={quoteattr(endpoint)}>",
              _paging(prefix, marker, maxresults), "<Shares>"]
     for s in shares:
         parts.append("<Share>" + _el("Name", s.name) + "<Properties>" + _el("Last-Modified", http_date(s.last_modified))
-                     + _el("Etag", s.etag) + _el("Quota", s.quota) + _el("AccessTier", s.tier) + "</Properties>")
+                     + _el("Etag", s.etag) + _el("Quota", s.quota) + _el("AccessTier", s.tier)
+                     + _lease_elements((lease_info or {}).get(s.name)) + "</Properties>")
         if with_metadata:
             parts.append(_metadata(s.metadata))
         parts.append("</Share>")
     parts.append("</Shares>" + _el("NextMarker", next_marker or "") + "</EnumerationResults>")
     return "".join(parts).encode("utf-8")
+
+
+def _lease_elements(headers: dict[str, str] | None) -> str:
+    if not headers:
+        return ""
+    out = _el("LeaseStatus", headers["x-ms-lease-status"]) + _el("LeaseState", headers["x-ms-lease-state"])
+    if "x-ms-lease-duration" in headers:
+        out += _el("LeaseDuration", headers["x-ms-lease-duration"])
+    return out
 
 
 def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entry], next_marker: str | None,

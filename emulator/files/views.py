@@ -41,6 +41,7 @@ OPERATIONS = {
     ("share", "GET", "stats"): ("Get Share Stats", Access("container", "r", "r"), h.get_share_stats),
     ("share", "GET", "acl"): ("Get Share ACL", Access("container", "r", "r"), h.get_share_acl),
     ("share", "PUT", "acl"): ("Set Share ACL", Access("container", "w"), h.set_share_acl),
+    ("share", "PUT", "lease"): ("Lease Share", Access("container", "w", "w"), h.lease_share),
     ("directory", "PUT", None): ("Create Directory", Access("object", "cw", "cw"), h.create_directory),
     ("directory", "GET", None): ("Get Directory Properties", Access("object", "r", "r"), h.get_directory_props),
     ("directory", "DELETE", None): ("Delete Directory", Access("object", "d", "d"), h.delete_directory),
@@ -57,6 +58,7 @@ OPERATIONS = {
     ("file", "DELETE", None): ("Delete File", Access("object", "d", "d", True), h.delete_file),
     ("file", "PUT", "range"): ("Put Range", Access("object", "w", "w", True), h.put_range),
     ("file", "GET", "rangelist"): ("List Ranges", Access("object", "r", "r", True), h.list_ranges),
+    ("file", "PUT", "lease"): ("Lease File", Access("object", "w", "w", True), h.lease_file),
     ("file", "PUT", "properties"): ("Set File Properties", Access("object", "w", "w", True), h.set_file_props),
     ("file", "PUT", "metadata"): ("Set File Metadata", Access("object", "w", "w", True), h.set_file_metadata),
     ("file", "GET", "metadata"): ("Get File Metadata", Access("object", "r", "r", True), h.get_file_metadata),
@@ -71,14 +73,12 @@ _TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file,
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
     ("share", "PUT", "snapshot"): "Snapshot Share",
-    ("share", "PUT", "lease"): "Lease Share",
     ("share", "PUT", "filepermission"): "Create Permission",
     ("share", "GET", "filepermission"): "Get Permission",
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
     ("directory", "PUT", "rename"): "Rename Directory",
     ("file", "PUT", "rename"): "Rename File",
-    ("file", "PUT", "lease"): "Lease File",
     ("file", "PUT", "copy"): "Abort Copy File",
     ("file", "PUT", "range+copy-source"): "Put Range From URL",
     ("file", "PUT", "copy-source"): "Copy File",
@@ -204,8 +204,12 @@ def file_service(account: str, _rest: str = ""):
                                f"none; {length} bytes were sent. Nothing was changed.")
     if target.arg("sharesnapshot") is not None:
         raise not_supported("Share snapshots (sharesnapshot=)")
-    if request.headers.get("x-ms-lease-id") is not None:
-        raise not_supported("Leases (x-ms-lease-id)")
+    level = _level(target)
+    if handler not in (h.lease_file, h.lease_share) and level in ("file", "share"):
+        verb = request.method
+        files.check_lease(name, target.share, target.parts if level == "file" else [],
+                          verb == "DELETE" or (level == "file" and verb == "PUT"),
+                          request.headers.get("x-ms-lease-id"))
     ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name)
     try:
         resp = handler(ctx)
