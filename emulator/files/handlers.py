@@ -6,6 +6,7 @@ import hashlib
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from datetime import datetime, timedelta, timezone
 
@@ -18,7 +19,7 @@ from .disk import MAX_FILE_SIZE, http_date, read_stream
 from . import httpio
 from .httpio import MAX_RANGE, MAX_RESULTS, response
 from .meta import EntryProps
-from .names import Target
+from .names import Target, parse_target
 from .plane import MAX_QUOTA_GIB, FilePlane
 
 DEFAULT_VERSION = "2019-02-02"
@@ -374,6 +375,30 @@ def get_file_metadata(ctx: Ctx) -> Response:
     node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
     return response(200, headers={"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime)}
                      | httpio.meta_headers(node.props.metadata))
+
+
+def rename(ctx: Ctx) -> Response:
+    """Rename File / Rename Directory: the request names the destination, x-ms-file-rename-source the source
+    (a URL of the same share, possibly with a SAS)."""
+    source = request.headers.get("x-ms-file-rename-source")
+    if not source:
+        raise StorageError(400, "MissingRequiredHeader", "Rename needs x-ms-file-rename-source.",
+                           {"HeaderName": "x-ms-file-rename-source"})
+    src = parse_target(urlsplit(source).path or "/")
+    if (request.headers.get("x-ms-source-allow-trailing-dot") or "").lower() != "true":
+        src.parts = [p.rstrip(".") for p in src.parts]
+    if src.account != ctx.account or src.share != ctx.share or not src.parts or not all(src.parts):
+        raise StorageError(400, "InvalidInput", "The rename source must be a file or directory of the same share.")
+    is_dir = ctx.target.arg("restype") == "directory"
+    if not ctx.parts:
+        raise StorageError(400, "InvalidInput", "The root directory cannot be a rename destination.")
+    node = ctx.files.rename(
+        ctx.account, ctx.share, src.parts, ctx.parts, is_dir,
+        httpio.bool_header("x-ms-file-rename-replace-if-exists"),
+        httpio.bool_header("x-ms-file-rename-ignore-readonly"), request.headers.get("x-ms-source-lease-id"),
+        request.headers.get("x-ms-destination-lease-id"), httpio.metadata() or None, httpio.attributes(),
+        httpio.smb_times(), None if is_dir else request.headers.get("x-ms-content-type"))
+    return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
 def delete_file(ctx: Ctx) -> Response:

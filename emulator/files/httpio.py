@@ -52,6 +52,15 @@ def metadata() -> dict[str, str]:
     return out
 
 
+def bool_header(name: str) -> bool:
+    raw = request.headers.get(name)
+    if raw is None:
+        return False
+    if raw.strip().lower() not in ("true", "false"):
+        raise invalid_header(name, raw, "expected true or false")
+    return raw.strip().lower() == "true"
+
+
 def int_header(name: str, lo: int, hi: int, required: bool = False) -> int | None:
     raw = request.headers.get(name)
     if raw is None:

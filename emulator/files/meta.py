@@ -181,6 +181,17 @@ class MetaStore:
                                                                        path + "/"))
         self._leased = None
 
+    def move(self, account: str, share: str, old: str, new: str) -> None:
+        """Rows of `old` and everything below it now describe `new` (a rename); rows at `new` are dropped."""
+        with self._tx() as c:
+            for table in ("files_entries", "files_leases"):
+                c.execute(f"DELETE FROM {table} WHERE account = ? AND share = ? AND "
+                          "(path = ? OR substr(path, 1, ?) = ?)", (account, share, new, len(new) + 1, new + "/"))
+                c.execute(f"UPDATE {table} SET path = ? || substr(path, ?) WHERE account = ? AND share = ? AND "
+                          "(path = ? OR substr(path, 1, ?) = ?)",
+                          (new, len(old) + 1, account, share, old, len(old) + 1, old + "/"))
+        self._leased = None
+
     # ---- leases ---------------------------------------------------------------------------------------------
     def leased(self, account: str, share: str) -> bool:
         """Whether any lease row exists in the share (kept in memory: most requests skip the lease lookup)."""

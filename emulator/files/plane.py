@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
 from . import leases, names
-from .disk import Disk, Entry, etag, tag
+from .disk import Disk, Entry, etag, not_found, rename_entry, tag
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
 EXTENSION = "azure_files"          # app.extensions key of the FilePlane
@@ -338,6 +338,46 @@ class FilePlane:
             st = self.disk.touch_file(sh, parts)
             # metadata is not a write of the file: its last-write time stays what it was
             return self._save(account, share, parts, st, node.parent_ino, node.props, {"written": written})
+
+    def rename(self, account: str, share: str, src: list[str], dst: list[str], is_dir: bool, replace: bool,
+               ignore_readonly: bool, source_lease: str | None, dest_lease: str | None,
+               metadata: dict[str, str] | None, attributes: str | None, times: dict | None,
+               content_type: str | None) -> NodeInfo:
+        """Rename File / Rename Directory within one share; the renamed entry keeps its properties."""
+        names.check_new_name(dst[-1])
+        if dst[:len(src)] == src and is_dir and len(dst) > len(src):
+            raise StorageError(400, "InvalidInput", "A directory cannot be moved into itself.")
+        with self.disk.open_share(account, share) as sh:
+            st, _ = self.disk.lookup(sh, src)
+            if st is None:
+                raise not_found()
+            if not is_dir:
+                leases.check(self.lease_of(account, share, src, st.st_ino), source_lease, True, "File")
+
+            def may_replace(existing: os.stat_result) -> None:
+                props = self.meta.entry(account, share, "/".join(dst), existing.st_ino) or EntryProps()
+                if not ignore_readonly and "readonly" in (props.attributes or "").lower():
+                    raise StorageError(409, "ReadOnlyAttribute", "The destination has the ReadOnly attribute; "
+                                       "set ignore_read_only to replace it.")
+                if statmod.S_ISREG(existing.st_mode):
+                    leases.check(self.lease_of(account, share, dst, existing.st_ino), dest_lease, True, "File")
+
+            existing, _ = self.disk.lookup(sh, dst)
+            if existing is not None and existing.st_ino != st.st_ino:
+                if not replace:
+                    raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.")
+                may_replace(existing)         # before the rows move: they are the destination's own
+            node = self._node(account, share, src, st, 0)
+            self.meta.move(account, share, "/".join(src), "/".join(dst))
+            moved, parent_ino = rename_entry(self.disk, sh, src, dst, is_dir, replace)
+            if metadata:
+                node.props.metadata = metadata
+            if attributes is not None:
+                node.props.attributes = attributes
+            if content_type is not None:
+                node.props.content_type = content_type
+            return self._save(account, share, dst, moved, parent_ino, node.props,
+                              {"written": node.written, **{k: v for k, v in (times or {}).items() if v is not None}})
 
     def write_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
                     fill, preserve: bool = False) -> NodeInfo:

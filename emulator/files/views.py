@@ -59,6 +59,8 @@ OPERATIONS = {
     ("file", "PUT", "range"): ("Put Range", Access("object", "w", "w", True), h.put_range),
     ("file", "GET", "rangelist"): ("List Ranges", Access("object", "r", "r", True), h.list_ranges),
     ("file", "PUT", "lease"): ("Lease File", Access("object", "w", "w", True), h.lease_file),
+    ("file", "PUT", "rename"): ("Rename File", Access("object", "w", "w", True), h.rename),
+    ("directory", "PUT", "rename"): ("Rename Directory", Access("object", "w", "w"), h.rename),
     ("file", "PUT", "properties"): ("Set File Properties", Access("object", "w", "w", True), h.set_file_props),
     ("file", "PUT", "metadata"): ("Set File Metadata", Access("object", "w", "w", True), h.set_file_metadata),
     ("file", "GET", "metadata"): ("Get File Metadata", Access("object", "r", "r", True), h.get_file_metadata),
@@ -77,8 +79,6 @@ _UNSUPPORTED = {
     ("share", "GET", "filepermission"): "Get Permission",
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
-    ("directory", "PUT", "rename"): "Rename Directory",
-    ("file", "PUT", "rename"): "Rename File",
     ("file", "PUT", "copy"): "Abort Copy File",
     ("file", "PUT", "range+copy-source"): "Put Range From URL",
     ("file", "PUT", "copy-source"): "Copy File",
@@ -122,6 +122,9 @@ def _host_error(exc: OSError, op_name: str) -> StorageError:
 
 def _level(target) -> str:
     restype = target.arg("restype")
+    if restype in ("hardlink", "symboliclink"):
+        raise not_supported(f"The operation Create {'Hard' if restype == 'hardlink' else 'Symbolic'} Link "
+                            "(NFS shares only)")
     if target.share is None:
         if restype not in (None, "service"):
             raise StorageError(400, "InvalidQueryParameterValue",
@@ -205,7 +208,7 @@ def file_service(account: str, _rest: str = ""):
     if target.arg("sharesnapshot") is not None:
         raise not_supported("Share snapshots (sharesnapshot=)")
     level = _level(target)
-    if handler not in (h.lease_file, h.lease_share) and level in ("file", "share"):
+    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share"):
         verb = request.method
         files.check_lease(name, target.share, target.parts if level == "file" else [],
                           verb == "DELETE" or (level == "file" and verb == "PUT"),
