@@ -96,5 +96,9 @@ constraints:
 	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^batchai-emulator' ) > constraints.txt
 	rm -rf .venv-constraints
 
+# the azure-storage-file-share sdist's own test suite, live against a fresh emulator (sdist cached in .conformance/)
+conformance: install
+	$(BIN)/python -m tests.conformance
+
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(AML) .pytest_cache
