@@ -32,6 +32,7 @@ class Extension:
     # called with (method, path, status) after every response; tests watch for 5xx through it
     observers: list[Callable] = field(default_factory=list)
     bound_https_port: int | None = None
+    bound_http_port: int | None = None
 
     def https_port(self) -> int:
         return self.bound_https_port or self.settings.https_port
@@ -39,6 +40,7 @@ class Extension:
 
 def create_app(settings: Settings | None = None) -> Flask:
     from . import limits
+    from .permissions import secure_data_dir
     from .api import register
     from .api.dispatch import build_router
     from .backend import ArmBackend, BatchAIBackend
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .tokens import Signer
 
     settings = settings or Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     app = Flask("emulator")
     app.url_map.strict_slashes = False
     store = SqliteStore(settings.data_dir / "emulator.db")

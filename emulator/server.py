@@ -73,6 +73,7 @@ class EmulatorServer:
         self.http_port = http.bind_addr[1]
         self.https_port = https.bind_addr[1]
         self.ext.bound_https_port = self.https_port
+        self.ext.bound_http_port = self.http_port
         for server in (http, https):
             server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True)

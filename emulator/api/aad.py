@@ -2,27 +2,25 @@
 
 Shapes from reference sdk-wire.md §7: adal (ServicePrincipalCredentials) posts to /{tenant}/oauth2/token and needs
 `expires_in`; MSAL (azure-identity) reads /{tenant}/v2.0/.well-known/openid-configuration, then posts to
-/{tenant}/oauth2/v2.0/token. Any client id and secret are accepted.
+/{tenant}/oauth2/v2.0/token. Any client id and secret are accepted, unless --client-secret pairs are configured.
 """
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 
 from flask import Blueprint, Response, current_app, json, request
 
 from ..errors import EmulatorError
+from ..urls import public_base
 
 bp = Blueprint("aad", __name__)
 
 
 def _https_base() -> str:
     """AAD must be https for adal and MSAL: point at the TLS port whatever scheme the question came in on."""
-    ext = current_app.extensions["batchai"]
-    if ext.settings.public_https_url:
-        return ext.settings.public_https_url.rstrip("/")
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return f"https://{host}:{ext.https_port()}"
+    return public_base("https")
 
 
 def _json(body, status=200) -> Response:
@@ -50,6 +48,9 @@ def _token_response(audience: str) -> Response:
                       "error_description": "The emulator issues tokens for client credentials only."}, 400)
     if not form.get("client_id"):
         return _json({"error": "invalid_request", "error_description": "client_id is required."}, 400)
+    refused = _check_client_secret(form.get("client_id"), form.get("client_secret"))
+    if refused is not None:
+        return refused
     now = int(time.time())
     ext = current_app.extensions["batchai"]
     token = ext.signer.jwt({"aud": audience, "iss": f"{_https_base()}/", "iat": now, "nbf": now, "exp": now + 3600,
@@ -58,6 +59,22 @@ def _token_response(audience: str) -> Response:
                             "tid": request.view_args.get("tenant")})
     return _json({"access_token": token, "token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600,
                   "expires_on": str(now + 3600), "not_before": str(now), "resource": audience})
+
+
+def _check_client_secret(client_id: str, secret: str | None) -> Response | None:
+    """With --client-secret ID:SECRET configured, only those pairs get tokens (AAD's own error shapes)."""
+    known = current_app.extensions["batchai"].settings.client_secrets_dict()
+    if not known:
+        return None
+    if client_id not in known:
+        return _json({"error": "unauthorized_client",
+                      "error_description": f"AADSTS700016: Application with identifier '{client_id}' was not found "
+                                           "(the emulator knows only the clients given with --client-secret)."},
+                     400)
+    if not hmac.compare_digest((secret or "").encode(), known[client_id].encode()):
+        return _json({"error": "invalid_client",
+                      "error_description": "AADSTS7000215: Invalid client secret provided."}, 401)
+    return None
 
 
 @bp.route("/<tenant>/oauth2/token", methods=["POST"])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import Response, request
 
 from ..errors import StorageError
+from ..urls import public_base
 from . import render
 from .auth import Principal
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -39,7 +40,7 @@ class Ctx:
         return self.target.parts
 
     def endpoint(self) -> str:
-        return request.host_url + self.account + "/"
+        return public_base() + "/" + self.account + "/"
 
 
 # ---- service --------------------------------------------------------------------------------------------------
