@@ -34,7 +34,9 @@ def metadata_endpoints() -> Response:
         "galleryEndpoint": f"{base}/",
         "graphEndpoint": f"{base}/",
         "portalEndpoint": f"{base}/",
-        "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/"]},
+        # no trailing '/' (public Azure's document has one): azure-cli builds its MSAL authority as
+        # loginEndpoint + '/' + tenant, and MSAL refuses the '//tenant' path that makes (az login --tenant)
+        "authentication": {"loginEndpoint": base, "audiences": [f"{base}/"]},
         "resourceManager": f"{base}/",
         "name": "BatchAIEmulator",
         "suffixes": {"storage": "core.windows.net"},
