@@ -42,6 +42,24 @@ def trusted_names(bind_host: str) -> set[str]:
     return names
 
 
+def link_host() -> str:
+    """The host part of links for this request: the name it used if that is a trusted one, else the bound address
+    (IPv6 in brackets)."""
+    settings = current_app.extensions["batchai"].settings
+    name, _ = _split_host(request.host or "")
+    if name.lower() not in trusted_names(settings.host):
+        name = "127.0.0.1" if settings.host in _WILDCARD else settings.host
+    return _bracket(name)
+
+
+def same_port_base() -> str:
+    """Base URL of the port this request came in on (its real bound port, from the WSGI server), trusted host."""
+    port = request.environ.get("SERVER_PORT") or ""
+    default = {"http": "80", "https": "443"}.get(request.scheme, "")
+    suffix = f":{port}" if port and port != default else ""
+    return f"{request.scheme}://{link_host()}{suffix}"
+
+
 def public_base(scheme: str | None = None) -> str:
     """Base URL (no trailing slash) of this emulator for `scheme` (default: the request's), never from a forged Host."""
     scheme = scheme or request.scheme
