@@ -41,7 +41,7 @@ def metadata_endpoints() -> Response:
             "name": CLOUD_NAME, "portal": f"{base}/", "resourceManager": base, "gallery": f"{base}/",
             "graph": f"{base}/", "graphAudience": f"{base}/", "microsoftGraphResourceId": f"{base}/",
             "sqlManagement": f"{base}/", "batch": f"{base}/", "media": f"{base}/", "appInsightsResourceId": f"{base}/",
-            "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/"], "tenant": "common",
+            "authentication": {"loginEndpoint": base, "audiences": [f"{base}/"], "tenant": "common",
                                "identityProvider": "AAD"},
             "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net",
                          "acrLoginServer": "azurecr.io", "sqlServerHostname": "database.windows.net",

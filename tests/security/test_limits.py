@@ -86,10 +86,12 @@ def test_a_path_starting_with_two_slashes_is_served_as_one(served):
 def test_the_login_endpoint_makes_an_authority_msal_accepts(served):
     # azure-cli (az login --tenant T) gives MSAL the authority <loginEndpoint>/T
     from msal.authority import canonicalize
-    login = requests.get(f"{served.https_url}/metadata/endpoints?api-version=2019-05-01",
-                         verify=served.ca_bundle).json()["authentication"]["loginEndpoint"]
-    _, host, tenant = canonicalize(f"{login}/my-tenant")
-    assert (host, tenant) == ("127.0.0.1", "my-tenant")
+    for version in ("2015-01-01", "2022-09-01"):  # one object; a list of clouds (what azure-cli 2.x reads)
+        document = requests.get(f"{served.https_url}/metadata/endpoints?api-version={version}",
+                                verify=served.ca_bundle).json()
+        login = (document[0] if isinstance(document, list) else document)["authentication"]["loginEndpoint"]
+        _, host, tenant = canonicalize(f"{login}/my-tenant")
+        assert (host, tenant) == ("127.0.0.1", "my-tenant")
 
 
 def _ws(served, name: str, tags: dict) -> requests.Response:
