@@ -16,7 +16,8 @@ def _public_urls(urls: list[str] | None) -> dict[str, str]:
     for url in urls or []:
         scheme = url.split("://", 1)[0].lower()
         if scheme not in ("http", "https"):
-            raise SystemExit(f"batchai-emulator: --public-url expects an http:// or https:// URL, got {url!r}")
+            print(f"batchai-emulator: --public-url expects an http:// or https:// URL, got {url!r}", file=sys.stderr)
+            raise SystemExit(2)
         out[f"public_{scheme}_url"] = url.rstrip("/")
     return out
 
@@ -84,6 +85,9 @@ def _serve(args) -> int:
     if settings.client_secrets:
         print(f"  auth:         tokens only for the {len(settings.client_secrets)} client(s) given with "
               "--client-secret", file=out)
+    for url in (settings.public_http_url, settings.public_https_url):
+        if url:
+            print(f"  links:        written with {url} (--public-url)", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)

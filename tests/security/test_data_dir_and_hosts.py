@@ -119,3 +119,14 @@ def test_client_secrets_are_checked_when_configured(tmp_path):
         assert r.status_code == 200
     finally:
         live.server.stop()
+
+
+@pytest.mark.parametrize("flag", [["--client-secret", "no-colon"], ["--public-url", "ftp://x"]])
+def test_bad_auth_and_url_flags_are_refused_at_start(tmp_path, flag):
+    import subprocess
+    import sys
+    from pathlib import Path
+    cmd = [str(Path(sys.executable).parent / "batchai-emulator"), "serve", "--port", "0", "--https-port", "0",
+           "--data-dir", str(tmp_path / "d"), "--executor", "none", *flag]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and flag[0] in done.stderr
