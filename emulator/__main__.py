@@ -19,6 +19,17 @@ from .store import StoreFull
 FULL_DISK = 1 << 20
 
 
+def _public_urls(urls: list[str] | None) -> dict[str, str]:
+    out = {}
+    for url in urls or []:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            print(f"batchai-emulator: --public-url expects an http:// or https:// URL, got {url!r}", file=sys.stderr)
+            raise SystemExit(2)
+        out[f"public_{scheme}_url"] = url.rstrip("/")
+    return out
+
+
 def _serve(args) -> int:
     from .server import EmulatorServer
     settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port,
@@ -28,11 +39,13 @@ def _serve(args) -> int:
                                  slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
                                  gpus=args.gpus, image_map=args.image_map or None, vm_sizes=args.vm_size or None,
                                  keep_containers=True if args.keep_containers else None,
-                                 strict_auth=True if args.strict_auth else None)
+                                 strict_auth=True if args.strict_auth else None,
+                                 client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
         settings.image_map_dict()
         vmsizes.add(settings.vm_sizes)
+        settings.client_secrets_dict()
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +91,12 @@ def _serve(args) -> int:
         print(f"                BlobEndpoint={server.blob_url}/{name}", file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
+    if settings.client_secrets:
+        print(f"  auth:         tokens only for the {len(settings.client_secrets)} client(s) given with "
+              "--client-secret", file=out)
+    for url in (settings.public_http_url, settings.public_https_url):
+        if url:
+            print(f"  links:        written with {url} (--public-url)", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)
@@ -153,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--strict-auth", action="store_true",
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
+    serve.add_argument("--client-secret", action="append", metavar="CLIENT_ID:SECRET",
+                       help="a service principal the AAD token endpoints accept (repeatable); without any, every "
+                            "client id and secret gets a token. BATCHAI_EMULATOR_CLIENT_SECRETS")
+    serve.add_argument("--public-url", action="append", metavar="URL",
+                       help="base URL written into links (nextLink, downloadUrl, file endpoints, token issuer) for "
+                            "its scheme, e.g. https://emulator:8443 behind a proxy or under a container name "
+                            "(repeatable, one per scheme); default: the bound address")
     serve.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request
 
 from ..errors import StorageError
+from ..urls import public_base
 from . import leases, render
 from .auth import Principal, delegation_key_value, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -42,7 +43,7 @@ class Ctx:
         return self.target.parts
 
     def endpoint(self) -> str:
-        return request.host_url + self.account + "/"
+        return public_base() + "/" + self.account + "/"
 
 
 # ---- service --------------------------------------------------------------------------------------------------
