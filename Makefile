@@ -7,10 +7,12 @@ SDK2   := .venv-sdk2018
 # and so do the older generations: 0.2.0 (2017-09-01-preview) and 1.0.1 (2018-03-01)
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
+# the legacy blob SDK (azure-storage-blob 2.1.0, BlockBlobService) owns azure.storage.blob like 12.x does
+BLOB2  := .venv-blob2018
 
 .PHONY: install run test bench bench-hardening fuzz demo images data clean
 
-install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed
+install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +36,12 @@ $(SDK1)/.installed: tests/sdk/requirements-1.0.1.txt
 	$(PYTHON) -m venv $(SDK1)
 	$(SDK1)/bin/pip install --quiet --upgrade pip
 	$(SDK1)/bin/pip install --quiet -r tests/sdk/requirements-1.0.1.txt
+	touch $@
+
+$(BLOB2)/.installed: tests/blob/requirements-2.1.0.txt
+	$(PYTHON) -m venv $(BLOB2)
+	$(BLOB2)/bin/pip install --quiet --upgrade pip
+	$(BLOB2)/bin/pip install --quiet -r tests/blob/requirements-2.1.0.txt
 	touch $@
 
 # the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
@@ -71,4 +79,4 @@ fuzz: install
 	$(BIN)/python bench/fuzz.py --examples 500
 
 clean:
-	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) .pytest_cache
