@@ -39,6 +39,7 @@ class Extension:
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    from . import limits
     from .api import register
     from .api.dispatch import build_router
     from .backend import ArmBackend, BatchAIBackend
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register(app)
     ext.router = build_router()
     _install_error_handlers(app)
+    limits.install(app)
     return app
 
 

@@ -26,6 +26,16 @@ def _serve(args) -> int:
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
+    from .datadir_lock import DataDirInUse, DataDirLock
+    lock = DataDirLock(settings.data_dir)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except DataDirInUse as exc:
+        print(f"batchai-emulator: {exc}", file=sys.stderr)
+        return 2
+    except OSError:
+        pass   # a data dir that cannot be written: EmulatorServer's check says why
     try:
         server = EmulatorServer(settings)
     except (RuntimeError, ValueError) as exc:
@@ -74,6 +84,7 @@ def _serve(args) -> int:
     stop.wait()
     print("Stopping the Batch AI emulator...", file=out, flush=True)
     server.stop()
+    lock.release()
     return 0
 
 

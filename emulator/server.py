@@ -9,11 +9,11 @@ import tempfile
 import threading
 from pathlib import Path
 
-from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from . import create_app
 from .certs import ensure_certificate
+from .serving import Listener
 from .settings import Settings
 
 log = logging.getLogger("batchai_emulator")
@@ -55,16 +55,15 @@ class EmulatorServer:
         self.app = app or create_app(settings)
         self.ext = self.app.extensions["batchai"]
         self.cert, self.key, self.cert_created = ensure_certificate(settings.data_dir, [settings.host])
-        self._servers: list[wsgi.Server] = []
+        self._servers: list[Listener] = []
         self._threads: list[threading.Thread] = []
         self.threads = threads
         self.http_port: int | None = None
         self.https_port: int | None = None
         self.blob_port: int | None = None
 
-    def _make(self, port: int, tls: bool, app=None) -> wsgi.Server:
-        server = wsgi.Server((self.settings.host, port), app or self.app, numthreads=self.threads,
-                             server_name="batchai-emulator", shutdown_timeout=2)
+    def _make(self, port: int, tls: bool, app=None) -> Listener:
+        server = Listener((self.settings.host, port), app or self.app, threads=self.threads)
         if tls:
             server.ssl_adapter = BuiltinSSLAdapter(str(self.cert), str(self.key))
         server.prepare()
@@ -88,7 +87,7 @@ class EmulatorServer:
         self.ext.scheduler.start()
         return self
 
-    def _make_blob(self) -> wsgi.Server:
+    def _make_blob(self) -> Listener:
         """The Blob port: the configured one, or 10000 (a free port when that is taken) by default."""
         from .blob import blob_port_app
         app = blob_port_app(self.app)
