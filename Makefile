@@ -9,10 +9,13 @@ SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
 # the legacy blob SDK (azure-storage-blob 2.1.0, BlockBlobService) owns azure.storage.blob like 12.x does
 BLOB2  := .venv-blob2018
+# Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
+AML    := .venv-azureml
 
 .PHONY: install constraints run test bench bench-hardening fuzz demo images data clean
 
-install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed
+install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
+	$(AML)/.installed
 
 # constraints.txt pins every package to the versions the tests last passed with (regenerate with
 # `make constraints` after changing dependencies), so a fresh machine gets the same versions
@@ -52,6 +55,13 @@ $(BLOB2)/.installed: tests/blob/requirements-2.1.0.txt
 	$(BLOB2)/bin/pip install --quiet -r tests/blob/requirements-2.1.0.txt
 	touch $@
 
+# chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
+$(AML)/.installed: images/azureml-cpu/requirements.txt
+	$(PYTHON) -m venv $(AML)
+	$(AML)/bin/pip install --quiet --upgrade pip wheel 'setuptools==65.5.0'
+	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt 'azureml-train-core==1.62.0'
+	touch $@
+
 # the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
 run: $(VENV)/.installed-run
 	$(BIN)/batchai-emulator serve
@@ -75,6 +85,7 @@ bench: install
 	$(BIN)/python bench/control_plane.py
 	$(BIN)/python bench/job_overhead.py
 	$(BIN)/python bench/files.py
+	$(BIN)/python bench/blob.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 
 # the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor
@@ -96,4 +107,4 @@ constraints:
 	rm -rf .venv-constraints
 
 clean:
-	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) .pytest_cache

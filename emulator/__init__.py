@@ -33,6 +33,9 @@ class Extension:
     observers: list[Callable] = field(default_factory=list)
     bound_https_port: int | None = None
     bound_blob_port: int | None = None
+    bound_http_port: int | None = None
+    # long-lived helpers a surface starts with the server and stops with it (start(ext), stop())
+    background: list = field(default_factory=list)
 
     def https_port(self) -> int:
         return self.bound_https_port or self.settings.https_port
@@ -56,7 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     scheduler = Scheduler(store, settings, executor=choose(settings, settings.data_dir))
     arm = ArmBackend(store, on_delete=scheduler.on_delete)
     ext = Extension(settings=settings, store=store, router=None, signer=Signer(settings.data_dir), arm=arm,
-                    batchai=BatchAIBackend(store, arm, settings.data_dir, notify=scheduler.wake),
+                    batchai=BatchAIBackend(store, arm, settings.data_dir, notify=scheduler.wake,
+                                           check_job=getattr(scheduler.executor, "check_job", None)),
                     scheduler=scheduler)
     app.extensions["batchai"] = ext
     register(app)

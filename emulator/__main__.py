@@ -17,6 +17,7 @@ def _serve(args) -> int:
                                  blob_port=args.blob_port, data_dir=args.data_dir,
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
+                                 slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
                                  gpus=args.gpus, image_map=args.image_map or None,
                                  keep_containers=True if args.keep_containers else None,
                                  strict_auth=True if args.strict_auth else None)
@@ -104,9 +105,16 @@ def main(argv: list[str] | None = None) -> int:
                        help="seconds a cluster stays resizing (default 1; BATCHAI_EMULATOR_ALLOCATION_DELAY)")
     serve.add_argument("--storage-account", action="append", metavar="NAME:KEY",
                        help="a storage account to serve (repeatable; replaces the default account)")
-    serve.add_argument("--executor", choices=["auto", "docker", "local", "none"],
+    serve.add_argument("--executor", choices=["auto", "docker", "local", "slurm", "none"],
                        help="how jobs run: auto (Docker when an engine answers, else local processes; default), "
-                            "docker, local, or none (jobs stay queued); BATCHAI_EMULATOR_EXECUTOR")
+                            "docker, local, slurm (on a Slurm cluster's partition), or none (jobs stay queued); "
+                            "BATCHAI_EMULATOR_EXECUTOR")
+    serve.add_argument("--slurm-partition", metavar="NAME",
+                       help="--executor slurm: the partition clusters are placed on (BATCHAI_EMULATOR_SLURM_PARTITION)")
+    serve.add_argument("--slurm-containers", choices=["docker", "none"],
+                       help="--executor slurm: jobs with containerSettings run in a Docker container per node "
+                            "(docker, default) or, where the nodes have no Docker, as node processes with the image "
+                            "ignored (none); BATCHAI_EMULATOR_SLURM_CONTAINERS")
     serve.add_argument("--gpus", help="auto (NVML/nvidia-smi; default), none (CPU-only nodes) or device ids such "
                                       "as 0,1; BATCHAI_EMULATOR_GPUS")
     serve.add_argument("--image-map", action="append", metavar="FROM=TO",

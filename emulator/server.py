@@ -78,6 +78,7 @@ class EmulatorServer:
         self.blob_port = blob.bind_addr[1]
         self.ext.bound_https_port = self.https_port
         self.ext.bound_blob_port = self.blob_port
+        self.ext.bound_http_port = self.http_port
         for server in (http, https, blob):
             server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True)
@@ -85,6 +86,8 @@ class EmulatorServer:
             self._servers.append(server)
             self._threads.append(t)
         self.ext.scheduler.start()
+        for helper in self.ext.background:
+            helper.start(self.ext)
         return self
 
     def _make_blob(self) -> Listener:
@@ -111,6 +114,8 @@ class EmulatorServer:
         return f"https://{_url_host(self.settings.host)}:{self.https_port}"
 
     def stop(self) -> None:
+        for helper in self.ext.background:
+            helper.stop()
         self.ext.scheduler.stop()
         for server in self._servers:
             server.stop()

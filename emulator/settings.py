@@ -37,8 +37,13 @@ class Settings:
     public_http_url: str = ""
     public_https_url: str = ""
     public_blob_url: str = ""
-    # job execution: auto (Docker when an engine answers, else local processes) | docker | local
+    # job execution: auto (Docker when an engine answers, else local processes) | docker | local | slurm | none
     executor: str = "auto"
+    # --executor slurm: the partition whose nodes the clusters are placed on
+    slurm_partition: str = ""
+    # --executor slurm: how jobs with containerSettings run on the nodes: docker (a container per node through the
+    # node's Docker engine) or none (the nodes have no Docker: node processes, the image is ignored)
+    slurm_containers: str = "docker"
     # auto (NVML / nvidia-smi) | none | comma-separated device ids
     gpus: str = "auto"
     # FROM=TO image substitutions, e.g. the quickstart's CNTK GPU image -> a local CPU image
@@ -47,6 +52,14 @@ class Settings:
     strict_auth: bool = False
     # keep finished jobs' containers (labelled) for inspection; deleting the job removes them
     keep_containers: bool = False
+    # Azure ML runs: the python that runs them with the local executor (empty: .venv-azureml beside the project,
+    # else this interpreter), and the image they run in with the Docker executor (their estimator's image is mapped
+    # to it; the run's log says so)
+    azureml_python: str = ""
+    azureml_image: str = "batchai-emulator/azureml-cpu:latest"
+    # the HTTPS proxy that brings <account>.blob.<suffix> host names to the Blob plane (azureml/proxy.py):
+    # -1 = the HTTPS port + 1 (a free port when the HTTPS port is 0), 0 = a free port
+    azureml_proxy_port: int = -1
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -11,3 +11,5 @@ def register(app) -> None:
     app.register_blueprint(dispatch.bp)
     app.register_blueprint(blob.bp)
     app.register_blueprint(files.bp)
+    from .. import azureml
+    azureml.register(app)

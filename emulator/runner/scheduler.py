@@ -27,6 +27,7 @@ from . import states
 from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
+from .handoff import Handoff
 from .launch import Planner
 from .mountcheck import cluster_mount_errors, mount_errors
 
@@ -54,6 +55,8 @@ class Scheduler:
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
         self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
+        # an executor that queues jobs itself (Slurm) gets whole jobs: runner/handoff.py replaces steps (2) and (3)
+        self.handoff = Handoff(self) if getattr(executor, "queues_jobs", False) else None
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -95,7 +98,10 @@ class Scheduler:
             for rec in clusters.values():
                 self._allocate(rec, jobs, clusters, now)
             clusters = {r.id.lower(): r for r in self.store.list("cluster")}
-            if self.executor is not None:
+            if self.handoff is not None:
+                self.handoff.tick(jobs, clusters, now)
+                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+            elif self.executor is not None:
                 self._follow(jobs, clusters, now)
                 jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
                 self._start_queued(jobs, clusters, now)
@@ -160,7 +166,9 @@ class Scheduler:
         short = []
         while len(cluster.node_gpus) < target:
             index = len(cluster.node_gpus)
-            if self.gpus.cpu_only or size.gpus == 0:
+            if self.handoff is not None:   # each Slurm node has its own GPUs (gres); their ids are the node's
+                cluster.node_gpus.append([str(g) for g in range(size.gpus)])
+            elif self.gpus.cpu_only or size.gpus == 0:
                 cluster.node_gpus.append([])
             elif len(free) >= size.gpus:
                 cluster.node_gpus.append(free[:size.gpus])
@@ -470,9 +478,11 @@ class Scheduler:
         cluster = Cluster.from_body(rec.body)
         running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
                    for n in j.nodes}
-        unusable = [n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running]
-        counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - len(unusable)),
-                                 running_node_count=len(running), unusable_node_count=len(unusable)).__dict__
+        unusable = len([n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running])
+        if self.handoff is not None:
+            unusable = max(unusable, self.handoff.unusable(cluster.current_node_count, len(running)))
+        counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - unusable),
+                                 running_node_count=len(running), unusable_node_count=unusable).__dict__
         if counts != cluster.node_state_counts:
             cluster.node_state_counts = dict(counts)
             self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
@@ -499,7 +509,8 @@ class Scheduler:
                     if rec.kind == "job":
                         job = Job.from_body(rec.body)
                         handles = [h for h in job.handles if h]
-                        if job.execution_state in states.ACTIVE:
+                        # a Slurm job may be pending (queued) or already ended: scancel is harmless then
+                        if job.execution_state in states.ACTIVE or (self.handoff is not None and handles):
                             try:
                                 self.executor.stop(handles)
                                 self.executor.cleanup(self.planner.job_dir(job).name, handles)
