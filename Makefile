@@ -10,7 +10,7 @@ SDK1   := .venv-sdk2018-03
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
 
-.PHONY: install run test bench bench-hardening fuzz demo images data clean
+.PHONY: install run test bench bench-hardening fuzz demo demo-azureml images data clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(AML)/.installed
 
@@ -52,6 +52,10 @@ run: install
 # the main job: emulator + the quickstart flow against it, then the emulator stops
 demo: install
 	$(BIN)/python -m cloud demo
+
+# the Azure ML flow (python -m cloud azureml-quickstart, in .venv-azureml) against a local emulator, then it stops
+demo-azureml: install
+	$(BIN)/python -m cloud demo-azureml
 
 # the quickstart's two CTF files (real MNIST when a mirror answers, else the offline digits)
 data: install
