@@ -126,7 +126,16 @@ def main(argv: list[str] | None = None) -> int:
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
     serve.add_argument("-v", "--verbose", action="store_true")
+    env = sub.add_parser("env", help="print the export lines a shell needs to use the emulator (CA variables; with "
+                                     "--azureml everything azureml-core needs)")
+    env.add_argument("--data-dir", help="the data dir of the emulator to use (default ~/.batchai-emulator; "
+                                        "BATCHAI_EMULATOR_DATA_DIR)")
+    env.add_argument("--azureml", action="store_true", help="also the Azure ML variables: cloud metadata, MSI "
+                                                            "token endpoint, the proxy for blob host names")
     args = parser.parse_args(argv)
+    if args.command == "env":
+        from .azureml.envcmd import main as env_main
+        return env_main(args)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
