@@ -9,6 +9,7 @@ subscription). The emulator is stopped however the run ends.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shlex
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import redirect_stderr
 from pathlib import Path
 
 import requests
@@ -122,6 +124,15 @@ def main(args, console: Console) -> int:
     emulator = EmulatorProcess(data_dir, ["--executor", args.executor] if "--executor" in help_text else [])
     code = 1
     try:
+        if not os.environ.get("CHAINER_DATASET_ROOT"):
+            # runs of the local executor inherit the emulator's environment: give them the offline digits (the
+            # azureml-cpu image has its own)
+            from trainer import data as trainer_data
+            root = scratch / "chainer-dataset"
+            with console.step(f"the offline MNIST digits for chainer.datasets.get_mnist() in {root}"), \
+                    redirect_stderr(io.StringIO()):
+                trainer_data.prepare(str(root), source="offline", layout="chainer")
+            os.environ["CHAINER_DATASET_ROOT"] = str(root)
         with console.step(f"starting the emulator (data dir {data_dir})"):
             emulator.start(args.start_timeout)
         console.line(f"  {emulator.https_url} (HTTPS), {emulator.http_url} (HTTP); log {emulator.log_path}")
