@@ -12,7 +12,7 @@ BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
 
-.PHONY: install constraints run test bench bench-hardening fuzz demo images data clean
+.PHONY: install constraints run test bench bench-hardening fuzz demo demo-azureml images data clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
 	$(AML)/.installed
@@ -69,6 +69,10 @@ run: $(VENV)/.installed-run
 # the main job: emulator + the quickstart flow against it, then the emulator stops
 demo: $(VENV)/.installed-run
 	$(BIN)/python -m cloud demo
+
+# the Azure ML flow (python -m cloud azureml-quickstart, in .venv-azureml) against a local emulator, then it stops
+demo-azureml: $(VENV)/.installed-run $(AML)/.installed
+	$(BIN)/python -m cloud demo-azureml
 
 # the quickstart's two CTF files (real MNIST when a mirror answers, else the offline digits)
 data: $(VENV)/.installed-run
