@@ -32,12 +32,17 @@ class Extension:
     # called with (method, path, status) after every response; tests watch for 5xx through it
     observers: list[Callable] = field(default_factory=list)
     bound_https_port: int | None = None
+    bound_blob_port: int | None = None
+    bound_http_port: int | None = None
+    # long-lived helpers a surface starts with the server and stops with it (start(ext), stop())
+    background: list = field(default_factory=list)
 
     def https_port(self) -> int:
         return self.bound_https_port or self.settings.https_port
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    from . import limits
     from .api import register
     from .api.dispatch import build_router
     from .backend import ArmBackend, BatchAIBackend
@@ -61,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register(app)
     ext.router = build_router()
     _install_error_handlers(app)
+    limits.install(app)
     return app
 
 
@@ -79,6 +85,8 @@ def _install_error_handlers(app: Flask) -> None:
         resp = Response(exc.xml(request_id), status=exc.status, mimetype="application/xml")
         resp.headers["x-ms-error-code"] = exc.code
         resp.headers["x-ms-request-id"] = request_id
+        for name, value in getattr(exc, "headers", {}).items():
+            resp.headers[name] = value
         return resp
 
     @app.errorhandler(HTTPException)

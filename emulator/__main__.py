@@ -13,7 +13,8 @@ from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
 
 def _serve(args) -> int:
     from .server import EmulatorServer
-    settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port, data_dir=args.data_dir,
+    settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port,
+                                 blob_port=args.blob_port, data_dir=args.data_dir,
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
                                  slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
@@ -26,6 +27,16 @@ def _serve(args) -> int:
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
+    from .datadir_lock import DataDirInUse, DataDirLock
+    lock = DataDirLock(settings.data_dir)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except DataDirInUse as exc:
+        print(f"batchai-emulator: {exc}", file=sys.stderr)
+        return 2
+    except OSError:
+        pass   # a data dir that cannot be written: EmulatorServer's check says why
     try:
         server = EmulatorServer(settings)
     except (RuntimeError, ValueError) as exc:
@@ -44,6 +55,7 @@ def _serve(args) -> int:
         return 1
     out = sys.stdout
     print(f"Batch AI emulator listening on {server.http_url} (HTTP) and {server.https_url} (HTTPS)", file=out)
+    print(f"  blob:         {server.blob_url} (Blob endpoint, path style /<account>/<container>/<blob>)", file=out)
     print(f"  data dir:     {settings.data_dir}", file=out)
     cert_note = "created" if server.cert_created else "reused"
     print(f"  certificate:  {server.cert} ({cert_note}); trust it with", file=out)
@@ -54,6 +66,7 @@ def _serve(args) -> int:
         default = " (default)" if name == DEFAULT_STORAGE_ACCOUNT else ""
         print(f"  storage:      account {name}{default}{shown}", file=out)
         print(f"                FileEndpoint={server.http_url}/{name}", file=out)
+        print(f"                BlobEndpoint={server.blob_url}/{name}", file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
@@ -72,6 +85,7 @@ def _serve(args) -> int:
     stop.wait()
     print("Stopping the Batch AI emulator...", file=out, flush=True)
     server.stop()
+    lock.release()
     return 0
 
 
@@ -82,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; BATCHAI_EMULATOR_HOST)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8080; 0 picks a free one; BATCHAI_EMULATOR_PORT)")
     serve.add_argument("--https-port", type=int, help="HTTPS port (default 8443; BATCHAI_EMULATOR_HTTPS_PORT)")
+    serve.add_argument("--blob-port", type=int,
+                       help="the Blob endpoint's HTTP port (default 10000, or a free port when that is taken; 0 "
+                            "picks a free one; BATCHAI_EMULATOR_BLOB_PORT)")
     serve.add_argument("--data-dir", help="where state, shares and the certificate live "
                                           "(default ~/.batchai-emulator; BATCHAI_EMULATOR_DATA_DIR)")
     serve.add_argument("--allocation-delay", type=float,

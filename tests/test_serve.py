@@ -109,3 +109,23 @@ def test_a_chosen_storage_key_is_never_printed(tmp_path):
             proc.kill()
     text = (tmp_path / "out.txt").read_text()
     assert "account myaccount" in text and key not in text
+
+
+def test_a_second_emulator_on_a_data_dir_in_use_refuses_and_a_kill9_frees_it(tmp_path):
+    from tests.served import Served
+    data = tmp_path / "data"
+    first = Served(data, "--executor", "none", log=tmp_path / "first.log").start()
+    second = Served(data, "--executor", "none", log=tmp_path / "second.log")
+    try:
+        second.spawn()
+        assert second.proc.wait(30) == 2
+        assert f"data dir {data} is in use by pid {first.proc.pid}" in second.log_text()
+        assert "Traceback" not in second.log_text()
+        assert requests.get(first.http_url + "/_emulator/health", timeout=5).status_code == 200
+        first.kill9()            # the kernel drops the lock with the process: the stale file blocks nothing
+        third = Served(data, "--executor", "none", log=tmp_path / "third.log").start()
+        third.stop()
+        assert third.proc.returncode == 0
+    finally:
+        first.kill9()
+        second.kill9()

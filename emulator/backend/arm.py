@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import EmulatorError
 from ..models import ResourceGroup
-from ..store import Store
+from ..store import AlreadyExists, Store
 from .. import ids
 from .common import Page, load, paged
 
@@ -13,7 +13,9 @@ PROVIDERS = {
                                                 "clusters", "jobs", "fileservers", "operations",
                                                 "locations", "locations/usages"]),
     "microsoft.storage": ("Microsoft.Storage", ["storageAccounts", "operations"]),
-    "microsoft.resources": ("Microsoft.Resources", ["resourceGroups", "subscriptions"]),
+    "microsoft.resources": ("Microsoft.Resources", ["resourceGroups", "subscriptions", "deployments"]),
+    "microsoft.machinelearningservices": ("Microsoft.MachineLearningServices", [
+        "workspaces", "workspaces/computes", "locations/computeOperationsStatus", "operations"]),
 }
 
 
@@ -26,8 +28,16 @@ class ArmBackend:
     def resource_groups_create_or_update(self, sub: str, name: str, location: str,
                                          tags: dict | None, managed_by: str | None = None) -> tuple[ResourceGroup, bool]:
         rid = ids.resource_group(sub, name)
-        existing, rec = load(self.store, "resourceGroup", ResourceGroup, rid)
-        if existing:
+        while True:
+            existing, rec = load(self.store, "resourceGroup", ResourceGroup, rid)
+            if existing is None:
+                rg = ResourceGroup(subscription_id=sub, resource_group=name, name=name, location=location,
+                                   tags=tags or {}, managed_by=managed_by)
+                try:   # create, never replace: of two racing creates one creates and the other updates
+                    self.store.create("resourceGroup", rid, ids.subscription(sub), name, rg.to_body())
+                    return rg, True
+                except AlreadyExists:
+                    continue
             if location and existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
                 raise EmulatorError(409, "InvalidResourceGroupLocation",
                                     f"Invalid resource group location '{location}'. The Resource group already "
@@ -35,12 +45,9 @@ class ArmBackend:
             existing.tags = tags if tags is not None else existing.tags
             if managed_by is not None:
                 existing.managed_by = managed_by
-            self.store.replace("resourceGroup", rid, ids.subscription(sub), rec.name, existing.to_body())
-            return existing, False
-        rg = ResourceGroup(subscription_id=sub, resource_group=name, name=name, location=location,
-                           tags=tags or {}, managed_by=managed_by)
-        self.store.replace("resourceGroup", rid, ids.subscription(sub), name, rg.to_body())
-        return rg, True
+            # compare-and-set: an update racing the group's delete must not bring the group back half-updated
+            if self.store.compare_and_set(rid, rec.version, existing.to_body()) is not None:
+                return existing, False
 
     def resource_groups_get(self, sub: str, name: str) -> ResourceGroup:
         rg, _ = load(self.store, "resourceGroup", ResourceGroup, ids.resource_group(sub, name))

@@ -126,27 +126,40 @@ class BatchAIBackend:
     def workspaces_create(self, sub, rg, name, location: str, tags: dict | None) -> Workspace:
         self.arm.resource_groups_get(sub, rg)
         rid = ids.workspace(sub, rg, name)
-        existing, _ = load(self.store, "workspace", Workspace, rid)
-        if existing:
+        ws = Workspace(subscription_id=sub, resource_group=rg, name=name, location=location, tags=tags or {})
+        for _ in range(10):
+            existing, rec = load(self.store, "workspace", Workspace, rid)
+            if existing is None:
+                stored, created = self._insert("workspace", rid, ids.resource_group(sub, rg), "resourceGroup", name,
+                                               ws, lambda: not_found("ResourceGroupNotFound",
+                                                                     f"Resource group '{rg}' could not be found."))
+                if created:
+                    return stored
+                continue
             if existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
                 raise conflict("InvalidResourceLocation", f"The resource '{name}' already exists in location "
                                f"'{existing.location}'. A resource with the same name cannot be created in "
                                f"location '{location}'.")
-            if tags is not None:
-                existing.tags = tags
-                self.store.replace("workspace", rid, ids.resource_group(sub, rg), name, existing.to_body())
-            return existing
-        ws = Workspace(subscription_id=sub, resource_group=rg, name=name, location=location, tags=tags or {})
-        self.store.replace("workspace", rid, ids.resource_group(sub, rg), name, ws.to_body())
-        return ws
+            if tags is None:
+                return existing
+            existing.tags = tags
+            # compare-and-set, never replace: a workspace deleted meanwhile (with its group) must stay deleted
+            if self.store.compare_and_set(rid, rec.version, existing.to_body()) is not None:
+                return existing
+        raise conflict("Conflict", f"{name} is being created and deleted concurrently; retry.")
 
     def workspaces_update(self, sub, rg, name, tags: dict | None) -> Workspace:
-        ws = self.workspaces_get(sub, rg, name)
-        if tags is not None:
+        while True:
+            ws = self.workspaces_get(sub, rg, name)
+            if tags is None:
+                return ws
+            rec = self.store.get(ids.workspace(sub, rg, name))
+            if rec is None:
+                continue    # deleted meanwhile: workspaces_get answers 404
+            ws = Workspace.from_body(rec.body)
             ws.tags = tags
-            self.store.replace("workspace", ids.workspace(sub, rg, name), ids.resource_group(sub, rg), name,
-                               ws.to_body())
-        return ws
+            if self.store.compare_and_set(rec.id, rec.version, ws.to_body()) is not None:
+                return ws
 
     def workspaces_get(self, sub, rg, name) -> Workspace:
         return self._workspace(sub, rg, name)
@@ -273,8 +286,13 @@ class BatchAIBackend:
                         # The service mounted its NFS export at /mnt/data on nodes; the data is a local directory.
                         mount_settings={"mount_point": "/mnt/data", "file_server_public_ip": "127.0.0.1",
                                         "file_server_internal_ip": "127.0.0.1"})
-        self.store.replace("fileServer", rid, ids.workspace(sub, rg, ws), name, fs.to_body())
-        return fs
+        stored, created = self._insert("fileServer", rid, ids.workspace(sub, rg, ws), "workspace", name, fs,
+                                       lambda: not_found("WorkspaceNotFound",
+                                                         f"The specified workspace {ws} is not found"))
+        if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
+            raise conflict("FileServerAlreadyExists", f"A file server named {name} already exists in "
+                           f"workspace {ws} with different properties.")
+        return stored
 
     def file_servers_get(self, sub, rg, ws, name) -> FileServer:
         self._workspace(sub, rg, ws)

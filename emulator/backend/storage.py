@@ -17,7 +17,7 @@ from typing import Callable
 from .. import ids
 from ..errors import EmulatorError
 from ..models import StorageAccount
-from ..store import Store
+from ..store import AlreadyExists, ParentNotFound, Store
 from .common import Page, load, paged
 
 KIND = "storageAccount"
@@ -65,24 +65,35 @@ class StorageBackend:
         """Create the account, or update tags/sku of an existing one with the same id (PUT is idempotent)."""
         rg_record = self._resource_group(sub, rg)
         rid = ids.storage_account(sub, rg_record.name, name)
-        existing, rec = load(self.store, KIND, StorageAccount, rid)
-        if existing is not None:
+        parent = ids.resource_group(sub, rg_record.name)
+        for _ in range(10):
+            existing, rec = load(self.store, KIND, StorageAccount, rid)
+            if existing is None:
+                problem = self.name_problem(name)
+                if problem is not None:
+                    code = "StorageAccountAlreadyTaken" if problem[0] == "AlreadyExists" else problem[0]
+                    raise EmulatorError(409 if problem[0] == "AlreadyExists" else 400, code, problem[1],
+                                        target="name")
+                account = StorageAccount(subscription_id=sub, resource_group=rg_record.name, name=name,
+                                         location=location, tags=tags or {}, sku=sku, kind=kind,
+                                         keys=[new_key(), new_key()])
+                try:   # in one transaction with the check that the group still exists: never an orphan
+                    self.store.create(KIND, rid, parent, name, account.to_body(), parent_kind="resourceGroup")
+                    return account
+                except ParentNotFound:
+                    raise EmulatorError(404, "ResourceGroupNotFound",
+                                        f"Resource group '{rg}' could not be found.") from None
+                except AlreadyExists:
+                    continue
             if existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
                 raise EmulatorError(409, "InvalidResourceLocation",
                                     f"The resource '{name}' already exists in location '{existing.location}'.")
             existing.sku, existing.kind = sku, kind
             if tags is not None:
                 existing.tags = tags
-            self.store.replace(KIND, rid, ids.resource_group(sub, rg_record.name), rec.name, existing.to_body())
-            return existing
-        problem = self.name_problem(name)
-        if problem is not None:
-            code = "StorageAccountAlreadyTaken" if problem[0] == "AlreadyExists" else problem[0]
-            raise EmulatorError(409 if problem[0] == "AlreadyExists" else 400, code, problem[1], target="name")
-        account = StorageAccount(subscription_id=sub, resource_group=rg_record.name, name=name, location=location,
-                                 tags=tags or {}, sku=sku, kind=kind, keys=[new_key(), new_key()])
-        self.store.replace(KIND, rid, ids.resource_group(sub, rg_record.name), name, account.to_body())
-        return account
+            if self.store.compare_and_set(rid, rec.version, existing.to_body()) is not None:
+                return existing
+        raise EmulatorError(409, "Conflict", f"{name} is being created and deleted concurrently; retry.")
 
     def storage_accounts_get(self, sub: str, rg: str, name: str) -> StorageAccount:
         account, _ = load(self.store, KIND, StorageAccount, ids.storage_account(sub, rg, name))
@@ -95,14 +106,25 @@ class StorageBackend:
 
     def storage_accounts_update(self, sub: str, rg: str, name: str, tags: dict | None,
                                 sku: dict | None) -> StorageAccount:
-        account = self.storage_accounts_get(sub, rg, name)
-        if tags is not None:
-            account.tags = tags
-        if sku:
-            account.sku = sku
-        self.store.replace(KIND, ids.storage_account(sub, account.resource_group, account.name),
-                           ids.resource_group(sub, account.resource_group), account.name, account.to_body())
-        return account
+        def change(account: StorageAccount) -> None:
+            if tags is not None:
+                account.tags = tags
+            if sku:
+                account.sku = sku
+        return self._change(sub, rg, name, change)
+
+    def _change(self, sub: str, rg: str, name: str, change) -> StorageAccount:
+        """Apply `change` to the stored account by compare-and-set (a replace could revive an account, or its
+        group, deleted meanwhile); 404 if it is gone."""
+        while True:
+            account = self.storage_accounts_get(sub, rg, name)
+            rec = self.store.get(ids.storage_account(sub, account.resource_group, account.name))
+            if rec is None:
+                continue
+            account = StorageAccount.from_body(rec.body)
+            change(account)
+            if self.store.compare_and_set(rec.id, rec.version, account.to_body()) is not None:
+                return account
 
     def storage_accounts_list_by_resource_group(self, sub: str, rg: str, limit: int, after: str | None) -> Page:
         self._resource_group(sub, rg)
@@ -119,14 +141,15 @@ class StorageBackend:
                 for i, key in enumerate(account.keys)]
 
     def storage_accounts_regenerate_key(self, sub: str, rg: str, name: str, key_name: str) -> list[dict]:
-        account = self.storage_accounts_get(sub, rg, name)
         index = {"key1": 0, "key2": 1}.get((key_name or "").lower())
         if index is None:
+            self.storage_accounts_get(sub, rg, name)
             raise EmulatorError(400, "InvalidValuesForRequestParameters",
                                 f"keyName '{key_name}' is invalid: use key1 or key2.", target="keyName")
-        account.keys[index] = new_key()
-        self.store.replace(KIND, ids.storage_account(sub, account.resource_group, account.name),
-                           ids.resource_group(sub, account.resource_group), account.name, account.to_body())
+
+        def regenerate(account: StorageAccount) -> None:
+            account.keys[index] = new_key()
+        self._change(sub, rg, name, regenerate)
         return self.storage_accounts_list_keys(sub, rg, name)
 
     def storage_accounts_delete(self, sub: str, rg: str, name: str) -> StorageAccount | None:

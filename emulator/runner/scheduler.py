@@ -12,13 +12,12 @@ Every state change is a compare-and-set on the store; a lost race is simply retr
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import vmsizes
+from .. import safeio, vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
 from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
@@ -30,7 +29,7 @@ from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
 from .handoff import Handoff
 from .launch import Planner
-from .mountcheck import mount_errors
+from .mountcheck import cluster_mount_errors, mount_errors
 
 log = logging.getLogger("batchai_emulator.scheduler")
 
@@ -186,7 +185,7 @@ class Scheduler:
                                       f"this machine has no free GPUs left for them ({self.gpus.describe()}); "
                                       "those nodes are unusable.",
                            "details": [{"name": "nodes", "value": ",".join(map(str, short))}]})
-        problems = mount_errors(self.settings, self.store, cluster)
+        problems = cluster_mount_errors(self.settings, self.store, cluster)
         if problems:
             cluster.unusable_nodes = list(range(target))
             errors += problems
@@ -261,7 +260,7 @@ class Scheduler:
         jdir = self.planner.job_dir(job)
         node_dirs = [jdir / f"node-{rank}" for rank in range(max(1, len(job.nodes)))]
         try:
-            code = int((node_dirs[0] / ".batchai" / "exit_code").read_text().strip())
+            code = int(safeio.read_text(self.settings.data_dir, node_dirs[0] / ".batchai" / "exit_code", 64).strip())
         except (OSError, ValueError):
             code = None
         if code is not None:
@@ -278,7 +277,7 @@ class Scheduler:
                 self._log(job, "re-attached to the job's nodes after the emulator restarted")
             return
         started = [rank for rank, d in enumerate(node_dirs)
-                   if (d / ".batchai" / "started").exists() or found.get(rank, ("", "created"))[1] != "created"]
+                   if safeio.exists(self.settings.data_dir, d / ".batchai" / "started") or found.get(rank, ("", "created"))[1] != "created"]
         cluster = clusters.get(_cluster_key(job))
         if not started and cluster is not None:
             try:
@@ -300,13 +299,22 @@ class Scheduler:
         if code == 0:
             self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
             return
-        if (temp / "prep_exit_code").exists():
+        data = self.settings.data_dir
+        if safeio.exists(data, temp / "prep_exit_code"):
             err = states.error("JobPreparationFailed", "The job preparation task failed with a non-zero exit code.",
                                exitCode=code)
-        elif (temp / "launch_error").exists():
-            err = states.error("JobFailed", (temp / "launch_error").read_text().strip(), exitCode=code)
         else:
             err = states.job_failed_error(code)
+            try:
+                # the job can write this file (its temp directory is the node's): read only a regular file there
+                message = safeio.read_text(data, temp / "launch_error", limit=4096).strip()
+                err = states.error("JobFailed", message, exitCode=code)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                err = states.error("JobFailed", f"The job exited with code {code}; its .batchai/launch_error "
+                                   f"was not read: it is a link or not a regular file ({exc.strerror}).",
+                                   exitCode=code)
         self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
 
     def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="",
@@ -407,6 +415,9 @@ class Scheduler:
         hostnames = [f"batchai-{job_key[:12]}-{i}" for i in range(len(nodes))]
         gpus = {n: (cluster.node_gpus[n] if n < len(cluster.node_gpus) else []) for n in nodes}
         try:
+            problems = mount_errors(self.settings, self.store, job.spec.get("mount_volumes"))
+            if problems:    # job-level volumes are mounted when the job starts on its nodes
+                raise LaunchError(problems[0]["code"], problems[0]["message"])
             plan = self.planner.plan(job, cluster, nodes, gpus, hostnames)
             job.log_path = str(plan.log_host)
             image_spec = ((job.spec.get("container_settings") or {}).get("image_source_registry") or {})
@@ -480,12 +491,14 @@ class Scheduler:
 
     # -- logs and hooks --------------------------------------------------------------------------------------
     def _log(self, job: Job, message: str) -> None:
+        """Append a line to the job's execution.log: a regular file in a directory the job can write, so it is
+        reached without following links and never opened if it is a fifo or a device (see safeio)."""
         if not job.log_path.endswith(".log"):
             return
         try:
-            os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
-            with open(job.log_path, "a", encoding="utf-8") as fh:
-                fh.write(f"{now_iso(self.clock())} {message}\n")
+            safeio.append_text(self.settings.data_dir, job.log_path, f"{now_iso(self.clock())} {message}\n")
+        except safeio.UnsafePath as exc:
+            log.warning("not writing %s: %s", job.log_path, exc)
         except OSError as exc:
             log.warning("cannot write %s: %s", job.log_path, exc)
 

@@ -126,3 +126,53 @@ def _wait_finished(ai, exp: str, timeout: float = 60) -> None:
     while any(j.execution_state not in ("succeeded", "failed") for j in ai.jobs.list_by_experiment("rg", "ws", exp)):
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+RG_ROUNDS = 200
+
+
+def test_creates_racing_their_resource_group_delete_leave_no_orphans(tmp_path):
+    """Workspace, file server and storage account creates against the delete of their group, 200 times:
+    whichever wins, nothing of a deleted group is left (listed, or stored without its parent)."""
+    from azure.mgmt.batchai import models
+    from azure.mgmt.storage import StorageManagementClient
+    from azure.mgmt.storage.models import Sku, StorageAccountCreateParameters
+
+    live = start_live(tmp_path / "data", allocation_delay=0)
+    try:
+        def clients_():
+            ai, rm = clients.batchai(live, Recorder())
+            sa = StorageManagementClient(clients.StaticToken(), clients.SUB, base_url=live.https_url,
+                                         credential_scopes=[live.https_url + "/.default"],
+                                         connection_verify=live.ca_bundle, retry_total=0)
+            return ai, rm, sa
+        (ai, rm, _), (ai2, _, sa), (ai3, rm3, _) = clients_(), clients_(), clients_()
+        fs_params = models.FileServerCreateParameters(
+            vm_size="STANDARD_D2", ssh_configuration=models.SshConfiguration(
+                user_account_settings=models.UserAccountSettings(admin_user_name="u", admin_user_password="p")),
+            data_disks=models.DataDisks(disk_size_in_gb=10, disk_count=1, storage_account_type="Standard_LRS"))
+        outcomes = Counter()
+        for i in range(RG_ROUNDS):
+            rg = f"race{i}"
+            rm.resource_groups.create_or_update(rg, {"location": "eastus"})
+            ai.workspaces.begin_create(rg, "base", models.WorkspaceCreateParameters(location="eastus")).result()
+            results = _together(
+                lambda: ai.workspaces.begin_create(rg, "ws", models.WorkspaceCreateParameters(
+                    location="eastus")).result(),
+                lambda: ai2.file_servers.begin_create(rg, "base", "fs", fs_params).result(),
+                lambda: sa.storage_accounts.begin_create(rg, f"racesa{i}", StorageAccountCreateParameters(
+                    sku=Sku(name="Standard_LRS"), kind="StorageV2", location="eastus")).result(),
+                lambda: rm3.resource_groups.begin_delete(rg).result())
+            outcomes.update("error" if isinstance(r, Exception) else "ok" for r in results[:3])
+            for r in results:
+                assert not isinstance(r, Exception) or getattr(r, "status_code", None) == 404, r
+        assert [w.id for w in ai.workspaces.list()] == []
+        assert [a.id for a in sa.storage_accounts.list()] == []
+        store = live.ext.store
+        orphans = [r.id for kind in ("workspace", "fileServer", "storageAccount") for r in store.list(kind)
+                   if store.get(r.parent) is None]
+        assert orphans == []
+        assert outcomes["ok"] and outcomes["error"], outcomes   # both orders happened
+    finally:
+        live.server.stop()
+    assert not live.server_errors, live.server_errors
