@@ -10,7 +10,7 @@ SDK1   := .venv-sdk2018-03
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
 
-.PHONY: install constraints run test bench bench-hardening fuzz demo images data clean
+.PHONY: install constraints run test bench bench-slurm bench-hardening fuzz demo images data clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(AML)/.installed
 
@@ -98,3 +98,8 @@ constraints:
 
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(AML) .pytest_cache
+
+# Slurm executor overhead on the 3-node test cluster (root: network namespaces; Slurm from .ci/slurm.sh)
+bench-slurm: install
+	bash .ci/slurm.sh
+	$(BIN)/python bench/slurm.py
