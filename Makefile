@@ -12,7 +12,8 @@ BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
 
-.PHONY: install constraints run test bench bench-hardening fuzz demo demo-azureml images data clean
+.PHONY: install constraints conformance run test bench bench-slurm bench-hardening fuzz demo demo-azureml images data \
+	clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
 	$(AML)/.installed
@@ -117,3 +118,8 @@ conformance: install
 
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) .pytest_cache
+
+# Slurm executor overhead on the 3-node test cluster (root: network namespaces; Slurm from .ci/slurm.sh)
+bench-slurm: install
+	bash .ci/slurm.sh
+	$(BIN)/python bench/slurm.py

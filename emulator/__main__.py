@@ -104,7 +104,9 @@ def _serve(args) -> int:
         print(f"  WARNING: {server.space_warning}.", file=out)
     scheduler = server.ext.scheduler
     if scheduler.executor is not None:
-        print(f"  jobs:         {scheduler.executor.describe()}; {scheduler.gpus.describe()}", file=out)
+        # an executor that queues jobs itself (Slurm) gives each node its own GPUs (gres), not this machine's
+        gpus = "GPUs per node from Slurm (gres)" if scheduler.handoff is not None else scheduler.gpus.describe()
+        print(f"  jobs:         {scheduler.executor.describe()}; {gpus}", file=out)
         for src, dst in settings.image_map_dict().items():
             print(f"                image {src} -> {dst}", file=out)
     else:
