@@ -80,7 +80,6 @@ def list_output_files(call: Call, job) -> Response:
     for e in entries:
         url = None
         if not e.is_directory:
-            token = ext.signer.sign({"p": str(e.host_path.relative_to(root)), "exp": int(expiry)})
-            url = f"{base_url()}/_emulator/files/{token}/{e.name}"
+            url = base_url() + outputs.download_path(ext.signer, root, e.host_path, e.name, expiry)
         items.append(wire.output_file(e.name, e.is_directory, url, e.size, now_iso(e.mtime), call.api_version))
     return json_response(wire.page(items, next_link(entries[-1].name if more and entries else None)))

@@ -211,3 +211,23 @@ def read_json(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def list_runs(store) -> list[dict]:
+    """Every run as the dashboard shows it (read only): workspace, experiment, run id, status as last stored,
+    target, times, error message and the ARM id of the runner job that executes it (None for runs without one).
+    The status of a run whose job moved on is updated when a client reads the run (execution.py)."""
+    out = []
+    for rec in store.list(ids.RUN):
+        body = rec.body
+        job = store.get(ids.job(rec.id))
+        error = body.get("error") or {}
+        if isinstance(error, dict):
+            error = (error.get("error") or error).get("message") or ""
+        out.append({"workspace": rec.id.split("/workspaces/", 1)[-1].split("/", 1)[0],
+                    "experiment": body.get("experiment_name"), "run_id": body.get("run_id") or rec.name,
+                    "status": body.get("status"), "target": body.get("target"),
+                    "created": body.get("created_utc"), "end": body.get("end_time_utc"), "error": str(error or ""),
+                    "job_id": job.id if job is not None and job.kind == "job" else None,
+                    "job_state": (job.body.get("execution_state") if job is not None else None)})
+    return sorted(out, key=lambda r: r["created"] or "", reverse=True)
