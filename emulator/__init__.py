@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     ext.router = build_router()
     _install_error_handlers(app)
     limits.install(app)
+    from . import console
+    console.install(app)
     return app
 
 

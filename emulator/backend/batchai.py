@@ -7,6 +7,8 @@ choice.)
 """
 from __future__ import annotations
 
+import logging
+
 import errno
 import re
 import time
@@ -225,6 +227,10 @@ class BatchAIBackend:
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
                            "with different properties; change it with an update (PATCH) or delete it first.")
+        if created:
+            logging.getLogger("batchai_emulator.events").info(
+                "cluster %s resizing: 0 -> %d node(s) of %s", name, cluster.target_node_count(), spec.get("vm_size"),
+                extra={"event": "cluster", "cluster": name, "state": "resizing"})
         self.notify()
         return stored
 
@@ -365,6 +371,10 @@ class BatchAIBackend:
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
                            "jobs cannot be changed: delete it first or use another name.")
+        if created:
+            logging.getLogger("batchai_emulator.events").info(
+                "job %s/%s/%s queued on cluster %s", ws, exp, name, spec["cluster"]["id"].rsplit("/", 1)[-1],
+                extra={"event": "job", "job": f"{ws}/{exp}/{name}", "state": "queued"})
         self.notify()
         return stored
 

@@ -35,6 +35,11 @@ from .mountcheck import cluster_mount_errors, mount_errors
 from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
+events = logging.getLogger("batchai_emulator.events")     # the console's lifecycle lines (see console.py)
+
+
+def _job_label(job: Job) -> str:
+    return f"{job.workspace}/{job.experiment}/{job.name}" if job.experiment else job.name
 
 
 class Scheduler:
@@ -80,6 +85,18 @@ class Scheduler:
             self._thread.join(timeout=30)
             self._thread = None
         self._pool.shutdown(wait=True)
+
+    def reset(self, wipe) -> None:
+        """Run `wipe()` (the emulator's reset: stop every job, empty the store and the data dir's trees) with no
+        tick running, then forget what the scheduler remembered about jobs that no longer exist."""
+        with self._lock:
+            open_jobs = self.store.list_open("job")
+            self.on_delete(open_jobs)          # stops their node processes / containers and removes them
+            wipe()
+            self.waiting.keep_only(set())
+            self._signalled.clear()
+            self.work = WorkSet(self.store)
+        self.wake()
 
     def wake(self) -> None:
         self.work.mark()
@@ -175,7 +192,20 @@ class Scheduler:
             return
         else:
             self._settle(cluster, rec, target, clusters, now, wanted)
-        self._cas(rec.id, rec.version, cluster.to_body())
+        if self._cas(rec.id, rec.version, cluster.to_body()) is not None:
+            self._cluster_event(cluster, target)
+
+    def _cluster_event(self, cluster: Cluster, target: int) -> None:
+        if cluster.allocation_state == AllocationState.RESIZING:
+            events.info("cluster %s resizing: %d -> %d node(s)", cluster.name, cluster.current_node_count, target,
+                        extra={"event": "cluster", "cluster": cluster.name, "state": "resizing"})
+            return
+        events.info("cluster %s steady: %d node(s) of %s", cluster.name, cluster.current_node_count,
+                    cluster.spec.get("vm_size"), extra={"event": "cluster", "cluster": cluster.name,
+                                                       "state": "steady"})
+        for err in cluster.errors:
+            events.warning("cluster %s: %s: %s", cluster.name, err.get("code"), err.get("message"),
+                           extra={"event": "cluster", "cluster": cluster.name, "state": "error"})
 
     def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
         cluster.allocation_state = AllocationState.STEADY
@@ -334,6 +364,8 @@ class Scheduler:
 
     def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
         temp = self.planner.job_dir(job) / "node-0" / ".batchai"
+        events.info("job %s master node exited with code %d", _job_label(job), code,
+                    extra={"event": "node", "job": _job_label(job), "state": "exited"})
         if code == 0:
             self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
             return
@@ -371,6 +403,9 @@ class Scheduler:
         if self._cas(rec.id, rec.version, job.to_body()) is None:
             return  # someone else changed it (deleted, terminated): the next tick sees the new state
         self._log(job, f"job {to} ({note})" + (f": {errors[0]['message']}" if errors else ""))
+        (events.info if to == states.S else events.warning)(
+            "job %s %s (%s)%s", _job_label(job), to, note, f": {errors[0].get('message')}" if errors else "",
+            extra={"event": "job", "job": _job_label(job), "state": str(to)})
 
     # -- (3) queued jobs -------------------------------------------------------------------------------------
     def _start_queued(self, queued, running, clusters, now: float) -> None:
@@ -430,6 +465,8 @@ class Scheduler:
             if won is None:
                 continue
             still_queued.discard(rec.id.lower())
+            events.info("job %s running on cluster %s node(s) %s", _job_label(job), cluster.name,
+                        ",".join(map(str, nodes)), extra={"event": "job", "job": _job_label(job), "state": "running"})
             with self._launching_lock:
                 self._launching.add(rec.id.lower())
             self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
@@ -523,6 +560,8 @@ class Scheduler:
             for rank in [None, *range(1, len(plan.nodes)), 0]:
                 if rank is not None:
                     handles[rank] = self.executor.run(created[rank], plan.nodes[rank])
+                    events.info("job %s node %d started: %s", _job_label(job), rank, handles[rank],
+                                extra={"event": "node", "job": _job_label(job), "state": "started"})
                 # record each handle as soon as it exists, so a crash cannot orphan a container or process
                 found = self._record_handles(rec.id, handles, job.log_path)
                 if found is None:  # deleted while starting: stop what was started
