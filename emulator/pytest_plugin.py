@@ -7,6 +7,7 @@ Fixtures (nothing starts unless a test uses one):
   Docker one), started with --allow-reset. Gives the URLs, credentials, storage connection strings, the CA path
   and, with the `cloud` extra, a ready azure-mgmt-batchai 7.0.0 client (`.batchai`; the test is skipped without it).
 - `batchai_emulator_clean` (function): the same emulator, reset (POST /_emulator/reset) before the test.
+- `batchai_emulator_docker` (session): another emulator whose jobs run in Docker containers.
 """
 from __future__ import annotations
 
@@ -103,6 +104,24 @@ class EmulatorEndpoints:
                                                connection_verify=self.ca_path)
         return self._clients["batchai"]
 
+    def resource_group(self, name: str, location: str = "eastus") -> None:
+        """Create (or keep) a resource group, without needing azure-mgmt-resource."""
+        r = requests.put(f"{self.http_url}/subscriptions/{self.subscription_id}/resourcegroups/{name}"
+                         "?api-version=2021-04-01", json={"location": location},
+                         headers={"Authorization": "Bearer pytest"}, timeout=30)
+        r.raise_for_status()
+
+    def wait_job(self, resource_group: str, workspace: str, experiment: str, job: str, timeout: float = 300):
+        """Poll a Batch AI job (through `.batchai`) until it succeeded or failed; returns the SDK's Job."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.batchai.jobs.get(resource_group, workspace, experiment, job)
+            if found.execution_state in ("succeeded", "failed"):
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job} still {found.execution_state} after {timeout:.0f}s")
+            time.sleep(0.2)
+
     def reset(self) -> None:
         """Wipe all state: resources, shares, blobs, job directories (running jobs are stopped)."""
         r = requests.post(f"{self.http_url}/_emulator/reset", timeout=60)
@@ -164,6 +183,16 @@ def batchai_emulator(request):
                 or os.environ.get("BATCHAI_EMULATOR_TEST_EXECUTOR") or "local")
     root = Path(tempfile.mkdtemp(prefix="batchai-emulator-pytest-"))
     proc, info = start(root / "data", executor=executor)
+    yield info
+    stop(proc)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def batchai_emulator_docker():
+    """A second session emulator whose jobs run in Docker containers (needs an engine and the job images)."""
+    root = Path(tempfile.mkdtemp(prefix="batchai-emulator-pytest-"))
+    proc, info = start(root / "data", executor="docker")
     yield info
     stop(proc)
     shutil.rmtree(root, ignore_errors=True)

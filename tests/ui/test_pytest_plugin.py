@@ -70,6 +70,16 @@ def test_a_user_test_file_runs_with_the_plugin(tmp_path):
     assert "2 passed" in out.stdout
 
 
+def test_the_readme_example_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- pytest-plugin-example -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(block.strip().splitlines()) <= 11
+    (tmp_path / "test_readme.py").write_text(block)
+    out = _pytest(tmp_path, "test_readme.py", 300)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "1 passed" in out.stdout
+
+
 def test_the_plugin_starts_nothing_unless_its_fixtures_are_used(tmp_path):
     (tmp_path / "test_plain.py").write_text("def test_nothing():\n    assert True\n")
     out = _pytest(tmp_path, "test_plain.py", 120)
