@@ -38,7 +38,8 @@ log = logging.getLogger("batchai_emulator.scheduler")
 
 
 class Scheduler:
-    def __init__(self, store: Store, settings, executor=None, gpu_pool: GpuPool | None = None, clock=time.time):
+    def __init__(self, store: Store, settings, executor=None, gpu_pool: GpuPool | None = None, clock=time.time,
+                 launch_pool=None):
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -53,7 +54,7 @@ class Scheduler:
         self._lock = threading.RLock()   # one tick at a time, and hooks do not race a tick
         # launches (image checks, container create/start) run on a small pool so one slow start does not hold
         # up the others; jobs being launched are left alone by _follow until their handles are all recorded
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
+        self._pool = launch_pool or ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
         self._launching: set[str] = set()
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
