@@ -99,7 +99,8 @@ def measure(cs: str, data: bytes, concurrency: int, round_no: int) -> tuple[floa
     if round_no == 0:
         container.create_container()
     blob = container.get_blob_client(f"256mb-{round_no}.bin")
-    container.upload_blob("warmup", b"x" * 1024, overwrite=True)  # connections and first-request costs out of the timing
+    # connections and first-request costs out of the timing
+    container.upload_blob("warmup", b"x" * 1024, overwrite=True)
     container.download_blob("warmup").readall()
     t0 = time.perf_counter()
     blob.upload_blob(data, max_concurrency=concurrency)
