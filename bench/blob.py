@@ -78,8 +78,9 @@ def start_emulator(data: Path) -> tuple[subprocess.Popen, str]:
         except requests.RequestException:
             time.sleep(0.1)
     wait_port(blob_port, proc, "the emulator")
-    return proc, (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
-                  f"AccountKey={DEFAULT_STORAGE_KEY};BlobEndpoint=http://127.0.0.1:{blob_port}/{DEFAULT_STORAGE_ACCOUNT};")
+    account = DEFAULT_STORAGE_ACCOUNT
+    return proc, (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEFAULT_STORAGE_KEY};"
+                  f"BlobEndpoint=http://127.0.0.1:{blob_port}/{account};")
 
 
 def start_azurite(data: Path) -> tuple[subprocess.Popen, str]:

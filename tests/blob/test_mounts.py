@@ -121,12 +121,13 @@ def test_wrong_key_unknown_container_and_key_vault_are_refused(executor_live):
     messages = " ".join(e.message for e in job.execution_info.errors or [])
     assert "no-such-container" in messages
     # Key Vault references for the key are refused by name
+    vault_ref = models.KeyVaultSecretReference(
+        source_vault=models.ResourceId(id="/subscriptions/x/resourceGroups/y/providers/Microsoft.KeyVault/vaults/v"),
+        secret_url="https://v.vault.azure.net/secrets/k")
     with pytest.raises(HttpResponseError) as err:
         env.submit("kv", mount_volumes=models.MountVolumes(azure_blob_file_systems=[
             models.AzureBlobFileSystemReference(
                 account_name=env.account, container_name=c.container_name, relative_mount_path="kv",
-                credentials=models.AzureStorageCredentialsInfo(account_key_secret_reference=models.KeyVaultSecretReference(
-                    source_vault=models.ResourceId(id="/subscriptions/x/resourceGroups/y/providers/Microsoft.KeyVault/"
-                                                      "vaults/v"), secret_url="https://v.vault.azure.net/secrets/k")))]))
+                credentials=models.AzureStorageCredentialsInfo(account_key_secret_reference=vault_ref))]))
     assert err.value.status_code == 400 and "NotSupportedByEmulator" in str(err.value)
     assert "accountKeySecretReference" in str(err.value)
