@@ -12,7 +12,8 @@ BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
 
-.PHONY: install constraints run test bench bench-hardening fuzz demo images data clean
+.PHONY: install constraints conformance run test bench bench-slurm bench-hardening fuzz demo demo-azureml images data \
+	clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
 	$(AML)/.installed
@@ -70,6 +71,10 @@ run: $(VENV)/.installed-run
 demo: $(VENV)/.installed-run
 	$(BIN)/python -m cloud demo
 
+# the Azure ML flow (python -m cloud azureml-quickstart, in .venv-azureml) against a local emulator, then it stops
+demo-azureml: $(VENV)/.installed-run $(AML)/.installed
+	$(BIN)/python -m cloud demo-azureml
+
 # the quickstart's two CTF files (real MNIST when a mirror answers, else the offline digits)
 data: $(VENV)/.installed-run
 	$(BIN)/python -m trainer.data --out .data/mnist
@@ -88,10 +93,11 @@ bench: install
 	$(BIN)/python bench/blob.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 
-# the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor
+# the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor; slow clients, size limits
 bench-hardening: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/slow_clients.py
 
 # the long swagger fuzz run (about 11 min): exits 1 when anything is found
 fuzz: install
@@ -106,5 +112,14 @@ constraints:
 	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^batchai-emulator' ) > constraints.txt
 	rm -rf .venv-constraints
 
+# the azure-storage-file-share sdist's own test suite, live against a fresh emulator (sdist cached in .conformance/)
+conformance: install
+	$(BIN)/python -m tests.conformance
+
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) .pytest_cache
+
+# Slurm executor overhead on the 3-node test cluster (root: network namespaces; Slurm from .ci/slurm.sh)
+bench-slurm: install
+	bash .ci/slurm.sh
+	$(BIN)/python bench/slurm.py

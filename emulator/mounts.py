@@ -81,10 +81,34 @@ def parse_file_url(url: str) -> tuple[str | None, str]:
                         "(expected https://<account>.file.core.windows.net/<share>).")
 
 
-def check(mount_volumes: dict | None) -> None:
-    """What a create request can be refused for: unsupported kinds, mount paths or ids that climb out. Share names
-    are checked when a node mounts them (as on the service, a bad share makes unusable nodes, not a 400)."""
+_URL_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")     # never "." or ".."; no "%"
+
+
+def check_file_url(url: str, target: str) -> None:
+    """An azureFileUrl must name one share: `https://<account>.file.<suffix>/<share>`, or the emulator's path
+    style `http(s)://<host>[:port]/<account>/<share>`; anything else (dot segments, percent-encoded ones, more or
+    fewer segments, a query) is refused at create with 400 naming the field. The share name's own rules (length,
+    case, hyphens) are checked when a node mounts it, as the service did."""
+    parsed = urlparse(url or "")
+    segments = parsed.path.strip("/").split("/") if parsed.path.strip("/") else []
+    host_style = re.match(r"^[a-z0-9_]+\.file\.[a-z0-9.-]+$", (parsed.hostname or "").lower())
+    ok = (parsed.scheme in ("https", "http") and parsed.hostname and not parsed.query and not parsed.fragment
+          and not parsed.params and len(segments) == (1 if host_style else 2)
+          and all(_URL_SEGMENT.match(seg) for seg in segments) and "//" not in parsed.path)
+    if not ok:
+        raise EmulatorError(400, "InvalidPropertyValue",
+                            f"The azureFileUrl '{url}' must name one file share: https://<account>.file.<endpoint "
+                            "suffix>/<share>, or this emulator's path-style URL https://<host>:<port>/<account>/"
+                            "<share>, with no other path segments.", target=target)
+
+
+def check(mount_volumes: dict | None, target: str = "properties.mountVolumes") -> None:
+    """What a create request can be refused for: unsupported kinds, file URLs that do not name one share, mount
+    paths or ids that climb out. Share names are checked when a node mounts them (as on the service, a bad share
+    makes unusable nodes, not a 400)."""
     mv = mount_volumes or {}
+    for ref in mv.get("azure_file_shares") or []:
+        check_file_url(ref.get("azure_file_url", ""), f"{target}.azureFileShares.azureFileUrl")
     for kind in ("azure_file_shares", "azure_blob_file_systems", "file_servers", "unmanaged_file_systems"):
         for ref in mv.get(kind) or []:
             _safe_relative(ref["relative_mount_path"], "relativeMountPath")
