@@ -29,7 +29,8 @@ _CONTENT = {"content_type": "x-ms-blob-content-type", "content_encoding": "x-ms-
             "content_md5": "x-ms-blob-content-md5"}
 _PUBLIC = {"blob", "container"}
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
-_INCLUDE_OK = {"metadata", "snapshots", "copy", "deleted", "uncommittedblobs"}
+# no snapshots exist and soft delete cannot be enabled here, so "snapshots" and "deleted" add nothing (truly)
+_INCLUDE_OK = {"metadata", "snapshots", "copy", "deleted"}
 
 
 @dataclass
