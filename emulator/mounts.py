@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 from . import ids
-from .errors import EmulatorError, not_supported
+from .errors import EmulatorError
 
 NODE_ROOT = "/mnt/batch/tasks/shared/LS_root"
 MOUNT_ROOT = f"{NODE_ROOT}/mounts"

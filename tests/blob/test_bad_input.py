@@ -16,11 +16,10 @@ from email.utils import formatdate
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import (AccountSasPermissions, BlobBlock, BlobClient, BlobSasPermissions,
+from azure.storage.blob import (AccountSasPermissions, BlobBlock, BlobSasPermissions,
                                 BlobServiceClient, ContainerClient, ResourceTypes, generate_account_sas,
                                 generate_blob_sas, generate_container_sas)
 
-from emulator.blob.auth import _lite_string  # noqa: F401  (the Lite layout under test is built independently below)
 from emulator.blob.crc64 import Crc64
 from tests.served import Served
 

@@ -289,7 +289,6 @@ def test_delete_container(svc):
 def test_arm_account_endpoints(live):
     """Storage accounts made through ARM name the Blob endpoint, and their keys work there."""
     from tests.blob.conftest import connection_string
-    from azure.identity import ClientSecretCredential  # noqa: F401  (the cloud flow's credential type)
     import json
     token = "Bearer x.y.z"
     sub, rg, name = "00000000-0000-0000-0000-000000000001", "blobrg", "blobarm" + uuid.uuid4().hex[:6]
