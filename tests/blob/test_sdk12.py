@@ -347,3 +347,30 @@ def test_parallel_style_out_of_order_commit(container):
         blob.commit_block_list([BlobBlock(blocks[i][0]) for i in order])
         assert blob.download_blob().readall() == b"".join(blocks[i][1] for i in order), name
         assert blob.get_blob_properties().size == sum(len(blocks[i][1]) for i in order)
+
+
+def test_readers_never_see_half_a_blob(container):
+    """While two versions of a blob are uploaded in turn (single Put Blob and block lists), every download is
+    exactly one of them."""
+    import threading
+    versions = [bytes([65 + i]) * (6 << 20) for i in range(2)]
+    blob = container.get_blob_client("flip.bin")
+    blob.upload_blob(versions[0])
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            blob.upload_blob(versions[i % 2], overwrite=True, max_concurrency=2)
+            i += 1
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        seen = set()
+        for _ in range(12):
+            got = blob.download_blob(max_concurrency=1).readall()
+            assert got in versions, "a download mixed two versions or saw a partial blob"
+            seen.add(got[:1])
+    finally:
+        stop.set()
+        t.join(60)
