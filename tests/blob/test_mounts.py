@@ -90,8 +90,6 @@ def test_job_reads_input_from_a_container_and_writes_outputs_into_it(executor_li
 
 
 def test_wrong_key_unknown_container_and_key_vault_are_refused(executor_live):
-    if executor_live.kind != "local":
-        pytest.skip("mount checks do not depend on the executor")
     env = JobEnv(executor_live)
     svc = BlobServiceClient.from_connection_string(connection_string(executor_live.blob_url))
     c = svc.create_container("keys" + uuid.uuid4().hex[:6])
