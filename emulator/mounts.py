@@ -159,6 +159,20 @@ def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str
     return out
 
 
+def blob_mount_notes(cluster_spec: dict, job_spec: dict) -> list[str]:
+    """execution.log lines for the blob containers a job's nodes mount: where, and that mountOptions (blobfuse
+    flags on the service) were accepted but change nothing about a bind mount."""
+    out = []
+    for spec, root in (((cluster_spec.get("node_setup") or {}).get("mount_volumes"), "$AZ_BATCHAI_MOUNT_ROOT"),
+                       (job_spec.get("mount_volumes"), "$AZ_BATCHAI_JOB_MOUNT_ROOT")):
+        for ref in (spec or {}).get("azure_blob_file_systems") or []:
+            options = ref.get("mount_options")
+            out.append(f"blob container {ref.get('account_name')}/{ref.get('container_name')} mounted at "
+                       f"{root}/{ref.get('relative_mount_path')} (a bind mount of the emulator's copy"
+                       + (f"; mountOptions '{options}' accepted, not applied)" if options else ")"))
+    return out
+
+
 def _safe_relative(path: str, what: str) -> PurePosixPath:
     p = PurePosixPath(path)
     if not path or p.is_absolute() or ".." in p.parts:

@@ -87,6 +87,9 @@ def test_job_reads_input_from_a_container_and_writes_outputs_into_it(executor_li
     assert [(f.name, f.file_type) for f in env.files("bjob", "OUT")] == [("deep", "directory"),
                                                                        ("upper.txt", "file")]
     assert env.read("bjob", "upper.txt", "OUT") == "HELLO BLOB MOUNT\n"
+    log = env.read("bjob", "execution.log")
+    assert f"blob container {env.account}/{data.container_name} mounted at $AZ_BATCHAI_MOUNT_ROOT/data" in log
+    assert "mountOptions '-o attr_timeout=240' accepted, not applied" in log
 
 
 def test_wrong_key_unknown_container_and_key_vault_are_refused(executor_live):
