@@ -28,7 +28,7 @@ def _blob_ref(account, key, container, path, **kw):
         credentials=models.AzureStorageCredentialsInfo(account_key=key), **kw)
 
 
-@pytest.fixture(scope="module", params=["local", "docker"])
+@pytest.fixture(scope="module", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
 def executor_live(request, tmp_path_factory):
     overrides = {}
     if request.param == "docker":
