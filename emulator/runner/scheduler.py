@@ -18,7 +18,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import safeio, vmsizes
+from .. import mounts, safeio, vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
 from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
@@ -503,6 +503,8 @@ class Scheduler:
             for n in nodes:
                 self._log(job, f"node {n} ({cluster.node_ids[n] if n < len(cluster.node_ids) else n}): " + (
                     f"GPUs {','.join(gpus[n])}" if gpus[n] else "no GPU: running on CPU"))
+            for note in mounts.blob_mount_notes(cluster.spec, job.spec):
+                self._log(job, note)
             resources = getattr(self.executor, "node_resources", None)
             if resources is not None:
                 self._log(job, "each node's container: " + resources(cluster.spec.get("vm_size", ""))[1])
