@@ -477,6 +477,8 @@ class Scheduler:
         """Note why a queued job waits; a new reason goes to its execution.log once."""
         if not self.waiting.note(rec.id, reason):
             return
+        events.debug("job %s %s", _job_label(job), reason,
+                     extra={"event": "job", "job": _job_label(job), "state": "waiting"})
         try:
             path = str(self.planner.log_file(job, cluster))
         except Exception:

@@ -127,3 +127,15 @@ def test_static_files_are_served_locally(env):
     for name in ("ui.js", "ui.css"):
         r = requests.get(f"{env.live.http_url}/_emulator/ui/static/{name}", timeout=10)
         assert r.status_code == 200 and "http" not in r.text.replace("https://", "").lower().split("fetch")[0][:0]
+
+
+def test_azure_ml_runs_are_listed(env):
+    from emulator.azureml import ids
+    ws_id = ids.workspace("s", "rg", "amlws")
+    store = env.live.ext.store
+    store.create(ids.WORKSPACE, ws_id, ids.resource_group("s", "rg"), "amlws", {"name": "amlws"})
+    env.live.app.extensions["azureml"].runs.create_or_patch(ws_id, "mnist", "run-<b>1</b>", {
+        "status": "Failed", "target": "cpu-cluster", "error": {"error": {"message": "boom <i>"}}})
+    page = _page(env).text
+    assert "mnist" in page and "cpu-cluster" in page and "Failed" in page
+    assert "run-&lt;b&gt;1&lt;/b&gt;" in page and "boom &lt;i&gt;" in page
