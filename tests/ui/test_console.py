@@ -93,9 +93,17 @@ def test_reset_wipes_everything_and_stops_running_jobs(tmp_path):
         while arm.get_job("long")["properties"]["executionState"] != "running":
             assert time.time() < deadline
             time.sleep(0.05)
-        share = live.settings.data_dir / "shares" / next(iter(live.settings.accounts())) / "s1"
-        share.mkdir(parents=True)
-        (share / "f").write_text("x")
+        from azure.storage.blob import BlobServiceClient
+        from azure.storage.fileshare import ShareServiceClient
+        account, key = next(iter(live.settings.accounts().items()))
+        files = ShareServiceClient(f"{live.http_url}/{account}", credential={"account_name": account,
+                                                                             "account_key": key})
+        blobs = BlobServiceClient(f"{live.blob_url}/{account}", credential={"account_name": account,
+                                                                            "account_key": key})
+        files.create_share("share1").get_file_client("f").upload_file(b"x")
+        blobs.create_container("cont1").upload_blob("b", b"y")
+        share = live.settings.data_dir / "shares" / account / "share1"
+        assert share.is_dir()
         r = requests.post(f"{live.http_url}/_emulator/reset", timeout=30)
         assert r.status_code == 200 and r.json()["deletedRecords"] >= 5, r.text
         health = requests.get(f"{live.http_url}/_emulator/health", timeout=10).json()
@@ -104,6 +112,9 @@ def test_reset_wipes_everything_and_stops_running_jobs(tmp_path):
         time.sleep(3)
         assert not marker.exists()          # the running job was stopped
         Arm(live).cluster("c1", nodes=1)    # and the emulator works on from empty
+        assert [s.name for s in files.list_shares()] == [] and [c.name for c in blobs.list_containers()] == []
+        files.create_share("share1")
+        blobs.create_container("cont1")
     finally:
         live.server.stop()
 
