@@ -35,11 +35,7 @@ from .mountcheck import cluster_mount_errors, mount_errors
 from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
-events = logging.getLogger("batchai_emulator.events")     # the console's lifecycle lines (see console.py)
-
-
-def _job_label(job: Job) -> str:
-    return f"{job.workspace}/{job.experiment}/{job.name}" if job.experiment else job.name
+from .events import cluster_event, events, job_label as _job_label
 
 
 class Scheduler:
@@ -194,19 +190,7 @@ class Scheduler:
         else:
             self._settle(cluster, rec, target, clusters, now, wanted)
         if self._cas(rec.id, rec.version, cluster.to_body()) is not None:
-            self._cluster_event(cluster, target)
-
-    def _cluster_event(self, cluster: Cluster, target: int) -> None:
-        if cluster.allocation_state == AllocationState.RESIZING:
-            events.info("cluster %s resizing: %d -> %d node(s)", cluster.name, cluster.current_node_count, target,
-                        extra={"event": "cluster", "cluster": cluster.name, "state": "resizing"})
-            return
-        events.info("cluster %s steady: %d node(s) of %s", cluster.name, cluster.current_node_count,
-                    cluster.spec.get("vm_size"), extra={"event": "cluster", "cluster": cluster.name,
-                                                       "state": "steady"})
-        for err in cluster.errors:
-            events.warning("cluster %s: %s: %s", cluster.name, err.get("code"), err.get("message"),
-                           extra={"event": "cluster", "cluster": cluster.name, "state": "error"})
+            cluster_event(cluster, target)
 
     def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
         cluster.allocation_state = AllocationState.STEADY
