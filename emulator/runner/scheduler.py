@@ -23,7 +23,7 @@ from ..errors import EmulatorError
 from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
                       parse_iso)
 from ..store import Record, Store
-from . import states
+from . import exits, states
 from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
@@ -263,71 +263,10 @@ class Scheduler:
         return False
 
     def _recover(self, job: Job, rec: Record, clusters, now: float) -> None:
-        """The job's master is not where its record says (or its launch never recorded it): the emulator was
-        stopped while it started or finished the job, or something removed its container. Decide from what the
-        host holds, never running a job twice: an exit code file means the master finished (its container went
-        in the emulator's clean-up); containers or processes found by label are re-attached; a job none of whose
-        nodes ever started (no `started` mark, nothing but never-started containers) is started now; anything
-        else failed while nobody watched, and the job is failed."""
-        jdir = self.planner.job_dir(job)
-        node_dirs = [jdir / f"node-{rank}" for rank in range(max(1, len(job.nodes)))]
-        try:
-            code = int(safeio.read_text(self.settings.data_dir, node_dirs[0] / ".batchai" / "exit_code", 64).strip())
-        except (OSError, ValueError):
-            code = None
-        if code is not None:
-            self._exited(job, rec, now, code)
-            return
-        try:
-            found = self.executor.find(jdir.name, node_dirs)
-        except Exception as exc:  # the engine went away: look again next tick
-            log.warning("cannot look for the nodes of %s: %s", rec.id, exc)
-            return
-        if all(found.get(rank, ("", "created"))[1] != "created" for rank in range(len(node_dirs))):
-            handles = [found[rank][0] for rank in range(len(node_dirs))]
-            if handles != job.handles and self._record_handles(rec.id, handles, job.log_path) is not None:
-                self._log(job, "re-attached to the job's nodes after the emulator restarted")
-            return
-        started = [rank for rank, d in enumerate(node_dirs)
-                   if safeio.exists(self.settings.data_dir, d / ".batchai" / "started") or found.get(rank, ("", "created"))[1] != "created"]
-        cluster = clusters.get(_cluster_key(job))
-        if not started and cluster is not None:
-            try:
-                self.executor.cleanup(jdir.name, [h for h, _ in found.values()])
-            except Exception as exc:
-                log.warning("removing the never-started nodes of %s: %s", rec.id, exc)
-                return
-            self._log(job, "the emulator stopped while it started this job, before any node ran: starting it now")
-            with self._launching_lock:
-                self._launching.add(rec.id.lower())
-            self._pool.submit(self._launch_guarded, job, rec, Cluster.from_body(cluster.body), list(job.nodes))
-            return
-        self._finish(job, rec, now, states.F, errors=[states.error(
-            "ContainerNotFound", "The job's master node process or container disappeared (the emulator or the "
-            "Docker engine stopped while it ran); the job is failed rather than run twice.")], note="vanished")
+        exits.recover(self, job, rec, clusters, now)
 
     def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
-        temp = self.planner.job_dir(job) / "node-0" / ".batchai"
-        if code == 0:
-            self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
-            return
-        data = self.settings.data_dir
-        if safeio.exists(data, temp / "prep_exit_code"):
-            err = states.error("JobPreparationFailed", "The job preparation task failed with a non-zero exit code.",
-                               exitCode=code)
-        else:
-            err = states.job_failed_error(code)
-            try:
-                # the job can write this file (its temp directory is the node's): read only a regular file there
-                message = safeio.read_text(data, temp / "launch_error", limit=4096).strip()
-                err = states.error("JobFailed", message, exitCode=code)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                err = states.error("JobFailed", f"The job exited with code {code}; its .batchai/launch_error "
-                                   f"was not read: it is a link or not a regular file ({exc.strerror}).",
-                                   exitCode=code)
-        self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
+        exits.exited(self, job, rec, now, code)
 
     def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="",
                 exited: bool = False) -> None:
