@@ -78,10 +78,11 @@ bench: install
 	$(BIN)/python bench/files.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 
-# the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor
+# the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor; slow clients, size limits
 bench-hardening: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/slow_clients.py
 
 # the long swagger fuzz run (about 11 min): exits 1 when anything is found
 fuzz: install
@@ -95,6 +96,10 @@ constraints:
 	( echo "# pins for make install: made by make constraints"; \
 	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^batchai-emulator' ) > constraints.txt
 	rm -rf .venv-constraints
+
+# the azure-storage-file-share sdist's own test suite, live against a fresh emulator (sdist cached in .conformance/)
+conformance: install
+	$(BIN)/python -m tests.conformance
 
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(AML) .pytest_cache

@@ -43,6 +43,7 @@ class Extension:
 
 def create_app(settings: Settings | None = None) -> Flask:
     from . import limits
+    from .permissions import secure_data_dir
     from .api import register
     from .api.dispatch import build_router
     from .backend import ArmBackend, BatchAIBackend
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     from . import vmsizes
     vmsizes.add(settings.vm_sizes)          # --vm-size: sizes beyond the table
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     app = Flask("emulator")
     app.url_map.strict_slashes = False
     store = SqliteStore(settings.data_dir / "emulator.db")
