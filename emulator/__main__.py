@@ -104,7 +104,9 @@ def _serve(args) -> int:
         print(f"  WARNING: {server.space_warning}.", file=out)
     scheduler = server.ext.scheduler
     if scheduler.executor is not None:
-        print(f"  jobs:         {scheduler.executor.describe()}; {scheduler.gpus.describe()}", file=out)
+        # an executor that queues jobs itself (Slurm) gives each node its own GPUs (gres), not this machine's
+        gpus = "GPUs per node from Slurm (gres)" if scheduler.handoff is not None else scheduler.gpus.describe()
+        print(f"  jobs:         {scheduler.executor.describe()}; {gpus}", file=out)
         for src, dst in settings.image_map_dict().items():
             print(f"                image {src} -> {dst}", file=out)
     else:
@@ -180,7 +182,16 @@ def main(argv: list[str] | None = None) -> int:
                             "its scheme, e.g. https://emulator:8443 behind a proxy or under a container name "
                             "(repeatable, one per scheme); default: the bound address")
     serve.add_argument("-v", "--verbose", action="store_true")
+    env = sub.add_parser("env", help="print the export lines a shell needs to use the emulator (CA variables; with "
+                                     "--azureml everything azureml-core needs)")
+    env.add_argument("--data-dir", help="the data dir of the emulator to use (default ~/.batchai-emulator; "
+                                        "BATCHAI_EMULATOR_DATA_DIR)")
+    env.add_argument("--azureml", action="store_true", help="also the Azure ML variables: cloud metadata, MSI "
+                                                            "token endpoint, the proxy for blob host names")
     args = parser.parse_args(argv)
+    if args.command == "env":
+        from .azureml.envcmd import main as env_main
+        return env_main(args)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":

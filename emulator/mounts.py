@@ -2,7 +2,8 @@
 
 A node sees cluster-level volumes under $AZ_BATCHAI_MOUNT_ROOT/<relativeMountPath> and job-level volumes under
 $AZ_BATCHAI_JOB_MOUNT_ROOT/<relativeMountPath>. Here every volume is a directory of the data dir:
-Azure file shares are `shares/<account>/<share>` (the real bytes the file endpoint serves), file servers are
+Azure file shares are `shares/<account>/<share>` (the real bytes the file endpoint serves), blob containers are
+`blobs/<account>/<container>` (the committed blobs the Blob endpoint serves, as plain files), file servers are
 `fileservers/<subscription>/<resourceGroup>/<workspace>/<name>`, unmanaged file systems are
 `unmanaged/<owner id>/<relativeMountPath>`. Containers bind-mount exactly these directories.
 """
@@ -29,8 +30,8 @@ def job_mount_root(job_name: str) -> str:
 class Volume:
     node_path: str     # absolute path on the node
     host_path: Path    # directory on this machine
-    kind: str          # azureFileShare | fileServer | unmanagedFileSystem
-    source: str        # account/share, file server id, or mount command
+    kind: str          # azureFileShare | azureBlobFileSystem | fileServer | unmanagedFileSystem
+    source: str        # account/share, account/container, file server id, or mount command
 
 
 def share_dir(data_dir: Path, account: str, share: str) -> Path:
@@ -108,10 +109,7 @@ def check(mount_volumes: dict | None, target: str = "properties.mountVolumes") -
     mv = mount_volumes or {}
     for ref in mv.get("azure_file_shares") or []:
         check_file_url(ref.get("azure_file_url", ""), f"{target}.azureFileShares.azureFileUrl")
-    if mv.get("azure_blob_file_systems"):
-        raise not_supported("Mounting Azure blob containers (azureBlobFileSystems)",
-                            target="mountVolumes.azureBlobFileSystems")
-    for kind in ("azure_file_shares", "file_servers", "unmanaged_file_systems"):
+    for kind in ("azure_file_shares", "azure_blob_file_systems", "file_servers", "unmanaged_file_systems"):
         for ref in mv.get(kind) or []:
             _safe_relative(ref["relative_mount_path"], "relativeMountPath")
     for ref in mv.get("file_servers") or []:
@@ -137,6 +135,13 @@ def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str
         _safe_relative(ref["relative_mount_path"], "relativeMountPath")
         out.append(Volume(f"{root}/{ref['relative_mount_path']}", share_dir(data_dir, account, share),
                           "azureFileShare", f"{account}/{share}"))
+    for ref in mv.get("azure_blob_file_systems") or []:
+        # blobfuse on the service's nodes; here a bind mount of the container's directory (mountOptions, which
+        # were blobfuse flags, change nothing about a bind mount and are ignored)
+        _safe_relative(ref["relative_mount_path"], "relativeMountPath")
+        account, container = ref["account_name"], ref["container_name"]
+        out.append(Volume(f"{root}/{ref['relative_mount_path']}", blob_container_dir(data_dir, account, container),
+                          "azureBlobFileSystem", f"{account}/{container}"))
     for ref in mv.get("file_servers") or []:
         parsed = _file_server_parts(ref["file_server"]["id"])
         host = (Path(data_dir) / "fileservers" / parsed.get("subscriptions", "_") / parsed.get("resourcegroups", "_")

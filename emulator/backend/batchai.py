@@ -445,12 +445,16 @@ CLUSTER_UNSUPPORTED = {
                                                 "(nodeSetup.performanceCountersSettings)",
     "node_setup.mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":
         "Key Vault references for storage keys (credentials.accountKeySecretReference)",
+    "node_setup.mount_volumes.azure_blob_file_systems[].credentials.account_key_secret_reference":
+        "Key Vault references for storage keys (credentials.accountKeySecretReference)",
 }
 JOB_UNSUPPORTED = {
     "secrets[].value_secret_reference": "Key Vault references for job secrets (secrets.valueSecretReference)",
     "container_settings.image_source_registry.credentials.password_secret_reference":
         "Key Vault references for registry passwords (credentials.passwordSecretReference)",
     "mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":
+        "Key Vault references for storage keys (credentials.accountKeySecretReference)",
+    "mount_volumes.azure_blob_file_systems[].credentials.account_key_secret_reference":
         "Key Vault references for storage keys (credentials.accountKeySecretReference)",
 }
 

@@ -297,7 +297,11 @@ class Planner:
             (d / "prep.sh").write_text(prep + "\n")
             suffix = "" if rank == 0 else f"-{rank}"
             lines += [f'$SH "$B/prep.sh" >"$OUT/stdout-job_prep{suffix}.txt" 2>"$OUT/stderr-job_prep{suffix}.txt"',
-                      'rc=$?', 'if [ $rc -ne 0 ]; then echo $rc >"$B/prep_exit_code"; echo $rc >"$B/exit_code"; '
+                      'rc=$?',
+                      # an executor whose nodes start independently (Slurm) waits here for every node's preparation
+                      # and fails them all if one failed; the others start the master last and set no barrier
+                      '[ -z "$BATCHAI_PREP_BARRIER" ] || $SH "$BATCHAI_PREP_BARRIER" $rc || rc=$?',
+                      'if [ $rc -ne 0 ]; then echo $rc >"$B/prep_exit_code"; echo $rc >"$B/exit_code"; '
                                'exit $rc; fi']
         if any("mpirun" in t.command for t in tasks):
             lines.append('command -v mpirun >/dev/null 2>&1 || { echo "processCount > 1 runs under mpirun, which '

@@ -74,6 +74,8 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self.handoff is not None:
+            self.handoff.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
