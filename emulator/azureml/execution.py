@@ -147,7 +147,8 @@ def refresh(ext, rec) -> dict:
         status = "Queued"
     else:
         try:
-            phase = safeio.read_text(ext.core.settings.data_dir, root / "setup" / "phase", 64).strip()     # job-writable: no link, no fifo
+            # the node directory is the job's to write: no link followed, no fifo waited on (safeio)
+            phase = safeio.read_text(ext.core.settings.data_dir, root / "setup" / "phase", 64).strip()
         except OSError:
             phase = "preparing"
         status = {"running": "Running", "finalizing": "Finalizing"}.get(phase, "Preparing")
@@ -188,7 +189,7 @@ def _finalize(ext, rec, job, root: Path) -> dict:
 
 def _error(root: Path, info: dict, data: Path) -> dict:
     try:
-        err = json.loads(safeio.read_text(data, root / "setup" / "error.json", 1 << 20))     # job-writable: see safeio
+        err = json.loads(safeio.read_text(data, root / "setup" / "error.json", 1 << 20))    # job-writable: safeio
     except (OSError, ValueError):
         err = None
     err = err if isinstance(err, dict) else None
