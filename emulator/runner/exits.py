@@ -44,7 +44,8 @@ def recover(sched, job: Job, rec: Record, clusters, now: float) -> None:
             sched._log(job, "re-attached to the job's nodes after the emulator restarted")
         return
     started = [rank for rank, d in enumerate(node_dirs)
-               if safeio.exists(sched.settings.data_dir, d / ".batchai" / "started") or found.get(rank, ("", "created"))[1] != "created"]
+               if safeio.exists(sched.settings.data_dir, d / ".batchai" / "started")
+               or found.get(rank, ("", "created"))[1] != "created"]
     cluster = clusters.get(_cluster_key(job))
     if not started and cluster is not None:
         try:
