@@ -45,7 +45,3 @@ def register(app) -> None:
     app.register_blueprint(bp)
     from .proxy import ProxyService
     core.background.append(ProxyService())
-    import importlib.util
-    if importlib.util.find_spec("emulator.blob") is None:     # no Blob plane in this checkout yet
-        from . import blob_fallback
-        blob_fallback.install(app, storage, data_dir)

@@ -5,9 +5,9 @@ azureml-core rebuilds every snapshot upload URL as `https://<account>.blob.core.
 port), so the client is pointed at this proxy (`HTTPS_PROXY`, with `NO_PROXY=127.0.0.1,localhost` so everything
 else goes straight to the emulator). For `CONNECT <account>.blob.<suffix>:443` the proxy answers 200, terminates
 TLS itself with a wildcard certificate signed by the emulator's own certificate (cert.pem is a CA: the
-`SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` a client already trusts covers it), and relays the decrypted HTTP to the
-emulator's HTTP port unchanged — the Host header still names the account, which is how the Blob plane serves
-host-style requests. CONNECT to the emulator's own loopback ports is tunnelled as is. Anything else is refused
+`SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` a client already trusts covers it), and relays the requests unchanged to the
+emulator's HTTPS port — the Host header still names the account, which is how the Blob plane serves host-style
+requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is tunnelled as is. Anything else is refused
 with 403: nothing sent through the proxy leaves this machine.
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ class BlobProxy:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
-        self.upstream_port = upstream_port       # callable: the emulator's HTTP port (the Blob plane)
+        self.upstream_port = upstream_port       # callable: the emulator's HTTPS port (the Blob plane)
         self.allowed_ports = allowed_ports       # callable: the emulator's own ports, tunnelled as they are
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
@@ -82,6 +82,7 @@ class BlobProxy:
         cert, key = blob_certificate(self.data_dir)
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(str(cert), str(key))
+        self._upstream_tls = ssl.create_default_context(cafile=str(self.data_dir / "cert.pem"))
         self._sock = socket.create_server((self.host, self.port), reuse_port=False)
         self.port = self._sock.getsockname()[1]
         threading.Thread(target=self._serve, name="azureml-proxy", daemon=True).start()
@@ -120,7 +121,9 @@ class BlobProxy:
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 tls = self._context.wrap_socket(conn, server_side=True)
                 tls.settimeout(None)
-                self._relay(tls, ("127.0.0.1", self.upstream_port()))
+                # on to the emulator's HTTPS port, so the Blob plane sees the scheme the client used (a SAS with
+                # spr=https is refused over http)
+                self._relay(tls, ("127.0.0.1", self.upstream_port()), self._upstream_tls)
             elif host in _LOOPBACK and port.isdigit() and int(port) in self.allowed_ports():
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 conn.settimeout(None)
@@ -137,21 +140,37 @@ class BlobProxy:
                 pass
 
     @staticmethod
-    def _relay(client, upstream_addr) -> None:
-        with socket.create_connection(upstream_addr, timeout=30) as up:
-            up.settimeout(None)
+    def _relay(client, upstream_addr, upstream_tls: ssl.SSLContext | None = None) -> None:
+        with socket.create_connection(upstream_addr, timeout=30) as raw:
+            up = upstream_tls.wrap_socket(raw, server_hostname=upstream_addr[0]) if upstream_tls else raw
+            # non-blocking: a TLS record that carries no application data (a TLS 1.3 session ticket) makes a
+            # readable socket whose blocking recv() would wait for data that never comes while the other side waits
             socks = [client, up]
+            for s in socks:
+                s.setblocking(False)
             while True:
                 # bytes TLS already decrypted are not visible to select(): read them first
-                pending = client.pending() if isinstance(client, ssl.SSLSocket) else 0
-                readable = [client] if pending else select.select(socks, [], [], 300)[0]
+                pending = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
+                readable = pending or select.select(socks, [], [], 300)[0]
                 if not readable:
                     return
                 for s in readable:
-                    data = s.recv(65536)
+                    try:
+                        data = s.recv(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        continue
                     if not data:
                         return
-                    (up if s is client else client).sendall(data)
+                    _send_all(up if s is client else client, data)
+
+
+def _send_all(sock, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view):]
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            select.select([sock], [sock], [], 30)
 
 
 def _read_head(conn: socket.socket) -> bytes | None:
@@ -185,7 +204,7 @@ class ProxyService:
         port = settings.azureml_proxy_port
         if port < 0:
             port = ext.https_port() + 1 if settings.https_port else 0
-        self.proxy = BlobProxy(settings.data_dir, settings.host, port, lambda: ext.bound_http_port,
+        self.proxy = BlobProxy(settings.data_dir, settings.host, port, ext.https_port,
                                lambda: {ext.bound_http_port, ext.https_port()}).start()
         write_endpoints(settings.data_dir, ext.bound_http_port, ext.https_port(), self.proxy.port, settings.host)
 
