@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 import warnings
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -115,7 +115,7 @@ class _Lines(io.TextIOBase):
 def sdk_output(console: Console):
     """What azureml-core prints (progress, deprecation warnings) as indented lines of ours, not mid-line."""
     lines = _Lines(lambda text: console.line(f"  azureml: {text.strip()}"))
-    with warnings.catch_warnings(record=True) as caught, redirect_stdout(lines):
+    with warnings.catch_warnings(record=True) as caught, redirect_stdout(lines), redirect_stderr(lines):
         warnings.simplefilter("always")
         try:
             yield
@@ -123,10 +123,15 @@ def sdk_output(console: Console):
             lines.flush_rest()
     seen = set()
     for warning in caught:
+        # deprecations inside the SDK's own dependencies are not the user's business
+        if issubclass(warning.category, (DeprecationWarning, PendingDeprecationWarning)):
+            continue
+        name = warning.category.__name__
         text = str(warning.message).strip()
+        text = text[len(name) + 1:].strip() if text.startswith(name + ":") else text
         if text and text not in seen:
             seen.add(text)
-            console.line(f"  azureml: {warning.category.__name__}: {text}")
+            console.line(f"  azureml: {name}: {text}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

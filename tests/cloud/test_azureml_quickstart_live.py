@@ -69,6 +69,11 @@ def client_env(served: Served, home: Path) -> dict[str, str]:
     return {**env, **parse_exports(out), "HOME": str(home), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
 
+def step_done(out: str, text: str) -> bool:
+    """The console's step ended well: `text ... done` on one line, or `  text: done` after lines in between."""
+    return re.search(re.escape(text) + r"(?: \.\.\. |: )done \(", out) is not None
+
+
 def quickstart(python, *args, env, cwd, timeout=600) -> subprocess.CompletedProcess:
     return subprocess.run([python, "-m", "cloud", "azureml-quickstart", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=timeout)
@@ -82,37 +87,37 @@ def test_the_flow_twice_against_the_emulator(aml_python, emulator, tmp_path):
                        "--out", str(out_dir), "--poll", "0.5", env=env, cwd=tmp_path)
     out = first.stdout
     assert first.returncode == 0, out + first.stderr
-    assert "on BatchAIEmulator (cloud list from https://127.0.0.1:" in out
-    assert "creating compute target gpu-cluster: AmlCompute, STANDARD_NC6, 0 to 4 nodes ..." in out
+    assert "on BatchAIEmulator (cloud list from https://127.0.0.1:" in out, out
+    assert "creating compute target gpu-cluster: AmlCompute, STANDARD_NC6, 0 to 4 nodes ..." in out, out
     # what the SDK prints comes out as whole lines of ours
-    assert '\n  azureml: Provisioning operation finished, operation "Succeeded"\n' in out
+    assert '\n  azureml: Provisioning operation finished, operation "Succeeded"\n' in out, out
     # the run's states and its driver log, streamed while it runs
     run_id = re.search(r"  run id: (\S+)", out).group(1)
     for state in ("Running", "Completed"):
         assert f"run {run_id}: {state}\n" in out, out
     assert re.search(r"\| epoch:02 train_loss:\S+ test_loss:\S+ test_accuracy:0\.\d+", out), out
-    assert "  Batch size: 128" in out and "  Epochs: 2" in out
+    assert "  Batch size: 128" in out and "  Epochs: 2" in out, out
     accuracies = [float(v) for v in re.search(r"  Accuracy: (.*)", out).group(1).split(", ")]
-    assert len(accuracies) == 2 and accuracies[-1] > 0.75
-    assert "registering model chainer-dnn-mnist from outputs/model.npz ... done" in out
-    assert "  model:         chainer-dnn-mnist version 1 (id chainer-dnn-mnist:1)" in out
-    assert "  final state:   Completed" in out
+    assert len(accuracies) == 2 and accuracies[-1] > 0.75, out
+    assert step_done(out, "registering model chainer-dnn-mnist from outputs/model.npz"), out
+    assert "  model:         chainer-dnn-mnist version 1 (id chainer-dnn-mnist:1)" in out, out
+    assert "  final state:   Completed" in out, out
     assert re.search(r"  Azure cost:    run .* on 1 x STANDARD_NC6 = \$0\.\d{4} at \$0\.90/h", out), out
     model = out_dir / "model" / "model.npz"
     with np.load(str(model)) as weights:
         assert weights["l1/W"].shape == (100, 784)
     config = out_dir / ".azureml" / "config.json"
-    assert config.is_file()
+    assert config.is_file(), out
 
     # again, from the config.json the first run wrote: the cluster is found, the model is version 2
     second = quickstart(aml_python, "--config", str(out_dir), "--epochs", "1", "--out", str(out_dir),
                         "--poll", "0.5", env=env, cwd=tmp_path)
     out = second.stdout
     assert second.returncode == 0, out + second.stderr
-    assert f"workspace from config.json in {out_dir} ... done" in out
-    assert "found existing compute target gpu-cluster" in out
-    assert "  model:         chainer-dnn-mnist version 2 (id chainer-dnn-mnist:2)" in out
-    assert "  Epochs: 1" in out
+    assert step_done(out, f"workspace from config.json in {out_dir}"), out
+    assert "found existing compute target gpu-cluster" in out, out
+    assert "  model:         chainer-dnn-mnist version 2 (id chainer-dnn-mnist:2)" in out, out
+    assert "  Epochs: 1" in out, out
 
 
 def test_demo_azureml_starts_runs_and_stops(aml_python, tmp_path, chainer_root):
@@ -124,10 +129,10 @@ def test_demo_azureml_starts_runs_and_stops(aml_python, tmp_path, chainer_root):
                           env={**env, "PYTHONPATH": str(ROOT), "CHAINER_DATASET_ROOT": str(chainer_root)})
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    assert f'eval "$(batchai-emulator env --data-dir {data_dir} --azureml)"' in out
-    assert "  final state:   Completed" in out
-    assert "  model:         chainer-dnn-mnist version 1" in out
-    assert (tmp_path / "out" / "model" / "model.npz").is_file()
-    assert "stopping the emulator ... done" in out
+    assert f'eval "$(batchai-emulator env --data-dir {data_dir} --azureml)"' in out, out
+    assert "  final state:   Completed" in out, out
+    assert "  model:         chainer-dnn-mnist version 1" in out, out
+    assert (tmp_path / "out" / "model" / "model.npz").is_file(), out
+    assert "stopping the emulator ... done" in out, out
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    assert not [line for line in ps.splitlines() if "emulator serve" in line and str(data_dir) in line]
+    assert not [line for line in ps.splitlines() if "emulator serve" in line and str(data_dir) in line], out
