@@ -18,7 +18,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import safeio, vmsizes
+from .. import mounts, safeio, vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
 from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
@@ -38,7 +38,8 @@ log = logging.getLogger("batchai_emulator.scheduler")
 
 
 class Scheduler:
-    def __init__(self, store: Store, settings, executor=None, gpu_pool: GpuPool | None = None, clock=time.time):
+    def __init__(self, store: Store, settings, executor=None, gpu_pool: GpuPool | None = None, clock=time.time,
+                 launch_pool=None):
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -53,7 +54,7 @@ class Scheduler:
         self._lock = threading.RLock()   # one tick at a time, and hooks do not race a tick
         # launches (image checks, container create/start) run on a small pool so one slow start does not hold
         # up the others; jobs being launched are left alone by _follow until their handles are all recorded
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
+        self._pool = launch_pool or ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
         self._launching: set[str] = set()
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
@@ -502,6 +503,8 @@ class Scheduler:
             for n in nodes:
                 self._log(job, f"node {n} ({cluster.node_ids[n] if n < len(cluster.node_ids) else n}): " + (
                     f"GPUs {','.join(gpus[n])}" if gpus[n] else "no GPU: running on CPU"))
+            for note in mounts.blob_mount_notes(cluster.spec, job.spec):
+                self._log(job, note)
             resources = getattr(self.executor, "node_resources", None)
             if resources is not None:
                 self._log(job, "each node's container: " + resources(cluster.spec.get("vm_size", ""))[1])
