@@ -85,6 +85,13 @@ class Scheduler:
         """Run `wipe()` (the emulator's reset: stop every job, empty the store and the data dir's trees) with no
         tick running, then forget what the scheduler remembered about jobs that no longer exist."""
         with self._lock:
+            # no tick runs now, so no new launch starts; wait for those under way to record their handles
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with self._launching_lock:
+                    if not self._launching:
+                        break
+                time.sleep(0.02)
             open_jobs = self.store.list_open("job")
             self.on_delete(open_jobs)          # stops their node processes / containers and removes them
             wipe()

@@ -87,12 +87,6 @@ def test_reset_wipes_everything_and_stops_running_jobs(tmp_path):
     try:
         arm = Arm(live)
         arm.cluster("c1", nodes=1)
-        marker = tmp_path / "still-running"
-        arm.job("long", cluster="c1", command=f"sleep 2; touch {marker}")
-        deadline = time.time() + 30
-        while arm.get_job("long")["properties"]["executionState"] != "running":
-            assert time.time() < deadline
-            time.sleep(0.05)
         from azure.storage.blob import BlobServiceClient
         from azure.storage.fileshare import ShareServiceClient
         account, key = next(iter(live.settings.accounts().items()))
@@ -102,6 +96,12 @@ def test_reset_wipes_everything_and_stops_running_jobs(tmp_path):
                                                                             "account_key": key})
         files.create_share("share1").get_file_client("f").upload_file(b"x")
         blobs.create_container("cont1").upload_blob("b", b"y")
+        marker = tmp_path / "still-running"
+        arm.job("long", cluster="c1", command=f"sleep 5; touch {marker}")
+        deadline = time.time() + 30
+        while arm.get_job("long")["properties"]["executionState"] != "running":
+            assert time.time() < deadline
+            time.sleep(0.05)
         share = live.settings.data_dir / "shares" / account / "share1"
         assert share.is_dir()
         r = requests.post(f"{live.http_url}/_emulator/reset", timeout=30)
@@ -109,7 +109,7 @@ def test_reset_wipes_everything_and_stops_running_jobs(tmp_path):
         health = requests.get(f"{live.http_url}/_emulator/health", timeout=10).json()
         assert health["clusters"] == {"total": 0} and health["jobs"] == {"total": 0}
         assert not share.exists() and not any((live.settings.data_dir / "jobs").iterdir())
-        time.sleep(3)
+        time.sleep(6)
         assert not marker.exists()          # the running job was stopped
         Arm(live).cluster("c1", nodes=1)    # and the emulator works on from empty
         assert [s.name for s in files.list_shares()] == [] and [c.name for c in blobs.list_containers()] == []
