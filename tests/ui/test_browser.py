@@ -91,7 +91,7 @@ def test_a_running_jobs_log_grows_in_the_browser_and_its_files_download(env, bro
     env.wait_job("done-first")
     # prints a line every 0.3 s for a while: the page must show lines that were not there when it loaded
     env.job("train", cluster="gpu-cluster", stdOutErrPathPrefix=out, nodeCount=2,
-            command='for i in $(seq 1 150); do echo "epoch $i loss 0.$((1000 - i))"; sleep 0.3; done')
+            command='for i in $(seq 1 80); do echo "epoch $i loss 0.$((1000 - i))"; sleep 0.3; done')
     env.job("waits", cluster="gpu-cluster", stdOutErrPathPrefix=out)
     _wait(lambda: env.get_job("train")["properties"]["executionState"] == "running")
 
