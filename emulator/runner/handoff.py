@@ -180,7 +180,7 @@ class Handoff:
                 if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
                     self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
                 elif code is not None and job.execution_state in states.ACTIVE:
-                    self.s._exited(job, rec, now, code)
+                    self._master_ended(job, rec, now, code)
                 elif grace_over or job.execution_state != ExecutionState.RUNNING:
                     self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
             return
@@ -211,7 +211,7 @@ class Handoff:
                 continue
             code = self._exit_code_file(job) if job.execution_state == ExecutionState.RUNNING else None
             if code is not None:    # the master's launcher has ended: no need to wait for Slurm to say so
-                self.s._exited(job, rec, now, code)
+                self._master_ended(job, rec, now, code)
                 continue
             if st.state == PENDING:
                 if self.reasons.get(rec.id.lower()) != st.reason:
@@ -246,7 +246,7 @@ class Handoff:
             self.s._exited(job, rec, now, code if code is not None else int(st.exit_code))
         elif st.slurm_state == "UNKNOWN":
             if code is not None:
-                self.s._exited(job, rec, now, code)
+                self._master_ended(job, rec, now, code)
             else:
                 self.s._finish(job, rec, now, states.F, errors=[states.error(
                     "SlurmJobNotFound", f"Slurm no longer knows job {job.handles[0]} and its master left no exit "
@@ -261,6 +261,19 @@ class Handoff:
             self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
                 kind, f"{text} (Slurm state {st.slurm_state}, reason: {why}).")], note=st.slurm_state.lower(),
                 exited=True)
+
+    def _master_ended(self, job: Job, rec, now: float, code: int) -> None:
+        """The master's launcher wrote its exit code; the batch script writes one too when a node cannot see the
+        data dir (its launch_error then names the node and the path)."""
+        try:
+            why = (self.s.planner.job_dir(job) / "node-0" / ".batchai" / "launch_error").read_text().strip()
+        except OSError:
+            why = ""
+        if why.startswith("DataDirNotShared: "):
+            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+                "DataDirNotShared", why.split(": ", 1)[1])], note="data dir", exited=True)
+        else:
+            self.s._exited(job, rec, now, code)
 
     def _exit_code_file(self, job: Job) -> int | None:
         try:

@@ -214,7 +214,7 @@ class SlurmExecutor:
             (b / "env.sh").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
             if self.container_layout(image):
                 (b / "docker.env").write_text("".join(f"{k}={v}\n" for k, v in env.items() if "\n" not in v))
-        (sdir / "node.sh").write_text(self._node_script(jdir, plan, image))
+        (sdir / "node.sh").write_text(self._node_script(jdir, plan, image, gpus_per_node))
         (sdir / "batch.sh").write_text(self._batch_script(jdir, count))
         minutes = max(1, int((max_seconds + 59) // 60))
         args = ["sbatch", "--parsable", "-p", self.partition, "-N", str(count), "--ntasks-per-node=1",
@@ -248,7 +248,7 @@ export SLURM_OVERLAP=1
 say "Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST (partition $SLURM_JOB_PARTITION)"
 # every node must see the emulator's data dir at this same path (the job's files, shares, outputs live there)
 D={data}
-check='f="$1/slurm/seen-$(hostname)"; if ! ( : >"$f" ) 2>/dev/null; then echo "DataDirNotShared: node ${{SLURMD_NODENAME:-$(hostname)}} cannot write the emulator data dir $2 (it must be mounted at the same path on every node)"; exit 1; fi'
+check='f="$1/slurm/seen-$(hostname)"; if ! ( : >"$f" ) 2>/dev/null; then echo "DataDirNotShared: Slurm node ${{SLURMD_NODENAME:-$(hostname)}} cannot write the emulator data dir $2 (it must be mounted at the same path on every node)"; exit 1; fi'
 if ! out=$(srun -N $N --ntasks-per-node=1 --kill-on-bad-exit=0 sh -c "$check" check "$J" "$D" 2>&1); then
   msg=$(echo "$out" | grep -m1 DataDirNotShared); fail "${{msg:-DataDirNotShared: the data dir check failed: $out}}"
 fi
@@ -261,7 +261,7 @@ fi
 /bin/sh "$S/node.sh" 0
 """
 
-    def _node_script(self, jdir: Path, plan, image: str) -> str:
+    def _node_script(self, jdir: Path, plan, image: str, gpus_per_node: int) -> str:
         q = shlex.quote
         head = f"""#!/bin/sh
 # one node of the job: its rank from the allocation's node list, its $AZ_BATCHAI_* variables, its launcher
@@ -272,7 +272,7 @@ if [ -z "$rank" ]; then
   rank=$((rank - 1))
 fi
 B="$J/node-$rank/.batchai"
-"""
+""" + ("" if gpus_per_node else "# a CPU VM size: no GPU, whatever the node has\nexport CUDA_VISIBLE_DEVICES=\n")
         if not self.container_layout(image):
             return head + '. "$B/env.sh"\nexec /bin/sh "$B/launch.sh"\n'
         # a container per node through the node's own Docker engine (the nodes are other machines: the emulator's
@@ -286,8 +286,8 @@ B="$J/node-$rank/.batchai"
         return head + f"""name="batchai-{jdir.name[:12]}-$rank"
 trap 'docker kill "$name" >/dev/null 2>&1' TERM INT HUP
 gpus=""
-[ -n "$CUDA_VISIBLE_DEVICES" ] && gpus="--gpus \\"device=$CUDA_VISIBLE_DEVICES\\""
-eval docker run --rm --name "$name" --network host --env-file "$B/docker.env" {per_node} {mounts} \
+[ {gpus_per_node} -gt 0 ] && [ -n "$CUDA_VISIBLE_DEVICES" ] && gpus="--gpus \\"device=$CUDA_VISIBLE_DEVICES\\""
+eval docker run --rm --name "$name" --label batchai.emulator.slurm={q(jdir.name)} --network host --env-file "$B/docker.env" {per_node} {mounts} \
   -w {q(temp)} $gpus {q(image)} /bin/sh {q(first.script_node_path)} &
 pid=$!
 wait $pid
