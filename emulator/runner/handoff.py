@@ -101,12 +101,14 @@ class Handoff:
         self._submit(jobs, clusters, now)
 
     def unusable(self, current: int, running: int) -> int:
-        """Nodes of a cluster counted unusable: the partition's down or drained nodes (all of them while Slurm
-        does not answer)."""
+        """Nodes of a cluster counted unusable: the partition's down or drained nodes, and those beyond the
+        partition's size (all of them while Slurm does not answer). A cluster is a view of the partition: its size
+        caps a job's nodeCount, while the partition's nodes are shared by every cluster placed on it."""
         free = max(0, current - running)
         if self.partition is None:
             return free
-        return min(free, self.partition["unusable"])
+        missing = max(0, current - sum(self.partition.values()))    # more nodes than the partition has
+        return min(free, self.partition["unusable"] + missing)
 
     # -- submission --------------------------------------------------------------------------------------------
     def _submit(self, jobs, clusters, now: float) -> None:
@@ -122,6 +124,9 @@ class Handoff:
             cluster = Cluster.from_body(crec.body)
             if cluster.allocation_state != AllocationState.STEADY or cluster.unusable_nodes:
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
+            if int(job.spec.get("node_count", 1)) > cluster.current_node_count:
+                continue    # as with the other executors: it waits for the cluster to grow
+
             if self.partition is None:
                 job.log_path = str(self.s.planner.log_file(job, cluster))
                 self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")

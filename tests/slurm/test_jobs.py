@@ -131,3 +131,9 @@ def test_tensorflow_ps_and_workers_placed_across_nodes(slurm_emulator):
     assert master[2] != worker[2] and ps[2] == master[2], lines     # worker 1 on the other node
     assert master[3] == f"{master[2]}:2222"
     assert master[4] == f"{master[2]}:2223,{worker[2]}:2223", lines
+
+
+def test_cluster_larger_than_the_partition_counts_the_missing_nodes_unusable(slurm_emulator):
+    sdk = slurm_emulator.sdk
+    cluster = sdk.cluster(name="five", nodes=5)
+    assert (cluster["current_node_count"], cluster["idle"], cluster["unusable"]) == (5, 3, 2), cluster
