@@ -126,7 +126,6 @@ class Handoff:
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
             if int(job.spec.get("node_count", 1)) > cluster.current_node_count:
                 continue    # as with the other executors: it waits for the cluster to grow
-
             if self.partition is None:
                 job.log_path = str(self.s.planner.log_file(job, cluster))
                 self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
@@ -138,7 +137,8 @@ class Handoff:
         size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
         job_key = self.s.planner.job_dir(job).name
         image_spec = (job.spec.get("container_settings") or {}).get("image_source_registry") or {}
-        image = image_spec.get("image", "")
+        requested = image_spec.get("image", "")
+        image = self.executor.resolve_image(requested) if requested else ""
         container = self.executor.container_layout(image)
         gpus = {i: [str(g) for g in range(size.gpus)] for i in range(need)}
         try:
@@ -147,6 +147,8 @@ class Handoff:
             job.log_path = str(plan.log_host)
             self.s._log(job, f"job {rec.name} ({need} node(s) of cluster {cluster.name}, {size.name}) submitted to "
                              f"{self.executor.describe()}")
+            if image != requested:
+                self.s._log(job, f"image {requested} mapped to {image} (--image-map)")
             if image and not container:
                 self.s._log(job, f"image {image} ignored: the Slurm nodes have no Docker (--slurm-containers none)")
             handle = self.executor.submit(

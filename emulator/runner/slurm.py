@@ -101,6 +101,7 @@ class SlurmExecutor:
             raise RuntimeError(f"--executor slurm: the data dir {self.data_dir} is not writable ({exc}); it must be "
                                "a directory every Slurm node mounts at this same path (NFS in a lab)") from exc
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AZ_BATCHAI_")}
+        self.image_map = settings.image_map_dict()
         self.on_exit = lambda: None
         self._partition_nodes: int | None = None
 
@@ -131,15 +132,6 @@ class SlurmExecutor:
             return str(exc)
         return None
 
-    def partition_nodes(self) -> int:
-        if self._partition_nodes is None:
-            names = self._cmd("sinfo", "-h", "-N", "-p", self.partition, "-o", "%N", timeout=15).split()
-            if not names:
-                raise LaunchError("SlurmPartitionNotFound", f"Slurm has no partition named {self.partition} (or "
-                                  "it has no nodes): check --slurm-partition against `sinfo`.")
-            self._partition_nodes = len(set(names))
-        return self._partition_nodes
-
     def node_states(self) -> dict[str, int]:
         out = {"idle": 0, "allocated": 0, "unusable": 0}
         seen = {}
@@ -159,18 +151,16 @@ class SlurmExecutor:
 
     def check_job(self, spec: dict) -> None:
         need = int(spec.get("node_count", 1))
-        try:
-            have = self.partition_nodes()
-        except (SlurmUnavailable, LaunchError):
-            return  # cannot tell now: the submission says why if it fails
-        if need > have:
+        # the size the poller's last sinfo saw: a request never waits on Slurm (which may not answer)
+        have = self._partition_nodes
+        if have is not None and need > have:
             raise EmulatorError(400, "InvalidNodeCount", f"The job asks for {need} nodes, but the Slurm partition "
                                 f"{self.partition} the emulator places clusters on has {have}.",
                                 target="properties.nodeCount")
 
     # -- the contract's per-node steps: a queueing executor submits whole jobs -------------------------------
     def resolve_image(self, image: str) -> str:
-        return image
+        return self.image_map.get(image, image)
 
     def prepare(self, job_key, network, image, registry) -> None:
         return None
@@ -277,7 +267,8 @@ B="$J/node-$rank/.batchai"
             return head + '. "$B/env.sh"\nexec /bin/sh "$B/launch.sh"\n'
         # a container per node through the node's own Docker engine (the nodes are other machines: the emulator's
         # docker SDK cannot reach their engines, so the node runs the docker CLI); host networking, so that MPI and
-        # TensorFlow reach the other nodes by their Slurm names
+        # TensorFlow reach the other nodes by their Slurm names. The image is pulled by the node's engine with the
+        # node's own registry logins (imageSourceRegistry credentials are not passed to the nodes).
         first = plan.nodes[0]
         temp = first.env["AZ_BATCHAI_JOB_TEMP"]
         # every node binds the same volumes; only its job temp dir (node-<rank>) differs
