@@ -137,3 +137,14 @@ def test_cluster_larger_than_the_partition_counts_the_missing_nodes_unusable(slu
     sdk = slurm_emulator.sdk
     cluster = sdk.cluster(name="five", nodes=5)
     assert (cluster["current_node_count"], cluster["idle"], cluster["unusable"]) == (5, 3, 2), cluster
+
+
+def test_a_failed_preparation_on_any_node_fails_the_job_before_its_tasks(slurm_emulator):
+    sdk = slurm_emulator.sdk
+    sdk.cluster(name="two", nodes=2)
+    sdk.job(name="badprep", cluster="two", nodes=2, prep='[ "$AZ_BATCHAI_TASK_INDEX" = 1 ] && exit 4; true',
+            command="echo the task ran")
+    job = sdk.wait(name="badprep")
+    assert job["state"] == "failed" and job["errors"][0]["code"] == "JobPreparationFailed", job
+    assert job["exit_code"] == 4
+    assert sdk.read(name="badprep", filename="stdout.txt")["text"] is None     # the master's task never ran
