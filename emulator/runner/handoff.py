@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .. import vmsizes
+from .. import safeio, vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
@@ -272,8 +272,9 @@ class Handoff:
     def _master_ended(self, job: Job, rec, now: float, code: int) -> None:
         """The master's launcher wrote its exit code; the batch script writes one too when a node cannot see the
         data dir (its launch_error then names the node and the path)."""
-        try:
-            why = (self.s.planner.job_dir(job) / "node-0" / ".batchai" / "launch_error").read_text().strip()
+        try:    # the node's directory is the job's to write: a link or fifo there is never followed
+            why = safeio.read_text(self.s.settings.data_dir,
+                                   self.s.planner.job_dir(job) / "node-0" / ".batchai" / "launch_error", 4096).strip()
         except OSError:
             why = ""
         if why.startswith("DataDirNotShared: "):
@@ -284,7 +285,8 @@ class Handoff:
 
     def _exit_code_file(self, job: Job) -> int | None:
         try:
-            return int((self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code").read_text().strip())
+            return int(safeio.read_text(self.s.settings.data_dir,
+                                        self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code", 64).strip())
         except (OSError, ValueError):
             return None
 

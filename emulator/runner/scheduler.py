@@ -141,6 +141,8 @@ class Scheduler:
             cluster.allocation_state_transition_time = now_iso(now)
         elif now - parse_iso(cluster.allocation_state_transition_time) < self.settings.allocation_delay:
             return
+        elif self.handoff is not None and self.handoff.partition is None:
+            return      # the partition's nodes are unknown while Slurm does not answer: the resize waits for it
         else:
             self._settle(cluster, rec, target, clusters, now, wanted)
         self.store.compare_and_set(rec.id, rec.version, cluster.to_body())

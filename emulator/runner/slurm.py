@@ -32,6 +32,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import safeio
 from ..errors import EmulatorError
 from .executors import VANISHED, LaunchError
 
@@ -343,9 +344,12 @@ exit $rc
             if len(parts) == 2:
                 state = "running" if parts[1] not in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") else "exited"
                 return {0: (parts[0], state)}
-        recorded = self.data_dir / "jobs" / job_key / "slurm" / "job_id"
-        if recorded.exists():
-            return {0: (recorded.read_text().strip(), "exited")}
+        try:
+            recorded = safeio.read_text(self.data_dir, self.data_dir / "jobs" / job_key / "slurm" / "job_id", 64)
+        except OSError:
+            recorded = ""
+        if recorded.strip():
+            return {0: (recorded.strip(), "exited")}
         return {}
 
     def stop(self, handles: list[str]) -> None:

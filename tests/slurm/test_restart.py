@@ -50,10 +50,12 @@ def test_slurm_daemons_stopped_jobs_fail_slurm_unavailable_api_serves(slurm_clus
             # the API keeps serving: reads, a new cluster, the job's log
             cluster = sdk.cluster_get(name="one")
             assert cluster["unusable"] == 1 and cluster["idle"] == 0, cluster
-            assert sdk.cluster(name="two", nodes=2)["allocation_state"] == "steady"
+            # a new cluster stays resizing: the partition's nodes are unknown while Slurm does not answer
+            assert sdk.cluster(name="two", nodes=2, wait=2)["allocation_state"] == "resizing"
             assert "Slurm does not answer" in sdk.read(name="orphan", filename="execution.log")["text"]
         finally:
             slurm_cluster.start_daemons()
+        assert _until(lambda: sdk.cluster_get(name="two")["allocation_state"] == "steady", what="the resize")
         sdk.job(name="back", cluster="one", command="true")
         assert sdk.wait(name="back", timeout=120)["state"] == "succeeded"
     finally:
