@@ -285,6 +285,7 @@ class Handoff:
 
     def _exit_code_file(self, job: Job) -> int | None:
         try:
+            # the job's temp directory is the job's to write: a link or fifo there is never followed (safeio)
             return int(safeio.read_text(self.s.settings.data_dir,
                                         self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code", 64).strip())
         except (OSError, ValueError):
