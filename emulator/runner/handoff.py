@@ -55,7 +55,7 @@ class Handoff:
         self.executor = scheduler.executor
         self.watch = EngineWatch()
         self.reasons: dict[str, str] = {}      # job id -> the pending reason last written to its execution.log
-        self.settled: set[str] = set()         # handles of finished jobs whose Slurm job is known to have ended
+        self.open: dict[str, tuple] = {}       # handle -> (job id, job dir), of the jobs this process saw open
         self.submitted: dict[str, float] = {}  # handle -> time.monotonic() of its submission by this process
         self.partition: dict[str, int] | None = None
         self.snapshot: Snapshot | None = None
@@ -96,9 +96,31 @@ class Handoff:
             self.watch.failed(now, snap.error)
         else:
             self.watch.answered(now)
+        # `jobs` are the open jobs (queued, running, terminating); own copies: the work set's cache is shared
+        jobs = [(Job.from_body(r.body), r) for _, r in jobs]
         self._follow(jobs, clusters, now, snap)
-        jobs = [(Job.from_body(r.body), r) for r in self.s.store.list("job")]
-        self._submit(jobs, clusters, now)
+        if snap.error is None:
+            self._cancel_dropped({j.handles[0] for j, _ in jobs if j.handles and j.handles[0]}, snap)
+        self._submit([(Job.from_body(r.body), r) for _, r in self.s.work.queued(now)], clusters, now)
+
+    def _cancel_dropped(self, open_handles: set[str], snap: Snapshot) -> None:
+        """A Slurm job whose emulator job is no longer open (terminated while queued, failed while Slurm was away,
+        finished here) must not go on pending or running in Slurm: scancel it, unless its master has ended and
+        the batch script is ending by itself."""
+        for handle, (rid, jdir) in list(self.open.items()):
+            if handle in open_handles:
+                continue
+            rec = self.s.store.get(rid)     # the list a tick is given may be a moment old: ask the store
+            if rec is not None:
+                job = Job.from_body(rec.body)
+                if job.execution_state not in states.FINISHED and job.handles[:1] == [handle]:
+                    continue
+            st = snap.jobs.get(handle)
+            if st is None and self.submitted.get(handle, 0) >= snap.taken:
+                continue    # submitted after squeue was asked: decide when the next snapshot has it
+            if st is not None and st.state != ENDED and _read_int(self.s.settings.data_dir, jdir) is None:
+                self.executor.stop([handle])
+            del self.open[handle]
 
     def unusable(self, current: int, running: int) -> int:
         """Nodes of a cluster counted unusable: the partition's down or drained nodes, and those beyond the
@@ -116,6 +138,12 @@ class Handoff:
                         key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
                                         jr[0].submitted, jr[1].seq))
         for job, rec in queued:
+            rec = self.s.store.get(rec.id)  # the queue a tick is given may be a moment old: never submit twice
+            if rec is None:
+                continue
+            job = Job.from_body(rec.body)
+            if job.execution_state != ExecutionState.QUEUED or job.handles:
+                continue
             crec = clusters.get(_cluster_key(job))
             if crec is None:
                 self.s._finish(job, rec, now, states.F, errors=[states.error(
@@ -167,6 +195,7 @@ class Handoff:
                            note="submit failed")
             return
         self.submitted[handle] = time.monotonic()
+        self.open[handle] = (rec.id, self.s.planner.job_dir(job))
         if self.s._record_handles(rec.id, [handle], job.log_path) is None:
             self.executor.stop([handle])    # deleted while it was submitted
             return
@@ -174,15 +203,14 @@ class Handoff:
 
     # -- following ---------------------------------------------------------------------------------------------
     def _follow(self, jobs, clusters, now: float, snap: Snapshot) -> None:
-        followed = [(j, r) for j, r in jobs if j.handles and j.handles[0] and (
-            j.execution_state not in states.FINISHED or j.handles[0] not in self.settled)]
+        followed = [(j, r) for j, r in jobs if j.handles and j.handles[0]]
+        for job, rec in followed:
+            self.open[job.handles[0]] = (rec.id, self.s.planner.job_dir(job))
         if not followed:
             return
         if snap.error is not None:
             grace_over = self.watch.failed(now, snap.error)
             for job, rec in followed:
-                if job.execution_state in states.FINISHED:
-                    continue
                 code = self._exit_code_file(job)
                 if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
                     self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
@@ -201,14 +229,6 @@ class Handoff:
                     st = self.executor.ended(handle)    # older than squeue's memory: accounting, if any
                 except (SlurmUnavailable, LaunchError):
                     continue
-            if job.execution_state in states.FINISHED:
-                if st.state == ENDED:
-                    self.settled.add(handle)
-                elif self._exit_code_file(job) is None:
-                    # terminated while queued, failed while Slurm was away: Slurm must let it go (a job whose
-                    # master has ended is left to end by itself)
-                    self.executor.stop([handle])
-                continue
             if job.execution_state == ExecutionState.TERMINATING:
                 self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
                 continue
@@ -284,12 +304,7 @@ class Handoff:
             self.s._exited(job, rec, now, code)
 
     def _exit_code_file(self, job: Job) -> int | None:
-        try:
-            # the job's temp directory is the job's to write: a link or fifo there is never followed (safeio)
-            return int(safeio.read_text(self.s.settings.data_dir,
-                                        self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code", 64).strip())
-        except (OSError, ValueError):
-            return None
+        return _read_int(self.s.settings.data_dir, self.s.planner.job_dir(job))
 
     def _unavailable(self) -> dict:
         return states.error("SlurmUnavailable", f"Slurm does not answer ({self.watch.reason or 'no answer'}): the "
@@ -299,3 +314,12 @@ class Handoff:
 
 def _cluster_key(job: Job) -> str:
     return (job.spec.get("cluster") or {}).get("id", "").lower()
+
+
+def _read_int(data_dir, job_dir) -> int | None:
+    """The master's exit code file, if it wrote one."""
+    try:
+        # the job's temp directory is the job's to write: a link or fifo there is never followed (safeio)
+        return int(safeio.read_text(data_dir, job_dir / "node-0" / ".batchai" / "exit_code", 64).strip())
+    except (OSError, ValueError):
+        return None
