@@ -54,7 +54,6 @@ class Handoff:
         self.s = scheduler
         self.executor = scheduler.executor
         self.watch = EngineWatch()
-        self.reasons: dict[str, str] = {}      # job id -> the pending reason last written to its execution.log
         self.open: dict[str, tuple] = {}       # handle -> (job id, job dir), of the jobs this process saw open
         self.submitted: dict[str, float] = {}  # handle -> time.monotonic() of its submission by this process
         self.partition: dict[str, int] | None = None
@@ -219,6 +218,7 @@ class Handoff:
                 elif grace_over or job.execution_state != ExecutionState.RUNNING:
                     self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
             return
+        pending: set[str] = set()
         for job, rec in followed:
             handle = job.handles[0]
             st = snap.jobs.get(handle)
@@ -241,17 +241,19 @@ class Handoff:
                 self._master_ended(job, rec, now, code)
                 continue
             if st.state == PENDING:
-                if self.reasons.get(rec.id.lower()) != st.reason:
-                    self.reasons[rec.id.lower()] = st.reason
-                    why = f" ({st.reason})" if st.reason not in ("", "None") else ""
-                    self.s._log(job, f"queued: Slurm job {handle} is {st.slurm_state.lower()}{why}")
+                # Slurm's reason, for execution.log (when it changes) and whoever shows jobs (scheduler.waiting)
+                why = f" ({st.reason})" if st.reason not in ("", "None") else ""
+                text = f"queued: Slurm job {handle} is {st.slurm_state.lower()}{why}"
+                if self.s.waiting.note(rec.id, text):
+                    self.s._log(job, text)
+                pending.add(rec.id.lower())
                 continue
-            self.reasons.pop(rec.id.lower(), None)
             if job.execution_state == ExecutionState.QUEUED:
                 self._started(job, rec, jobs, now, st)
                 continue        # an end is seen next tick, from `running`
             if st.state == ENDED:
                 self._ended(job, rec, now, st)
+        self.s.waiting.keep_only(pending)
 
     def _started(self, job: Job, rec, jobs, now: float, st) -> None:
         taken = {n for j, _ in jobs if _cluster_key(j) == _cluster_key(job) and j.execution_state in states.ACTIVE
