@@ -7,15 +7,25 @@ SDK2   := .venv-sdk2018
 # and so do the older generations: 0.2.0 (2017-09-01-preview) and 1.0.1 (2018-03-01)
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
+# Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
+AML    := .venv-azureml
 
-.PHONY: install run test bench bench-hardening fuzz demo images data clean
+.PHONY: install constraints run test bench bench-hardening fuzz demo images data clean
 
-install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed
+install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(AML)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package to the versions the tests last passed with (regenerate with
+# `make constraints` after changing dependencies), so a fresh machine gets the same versions
+# the main job's environment: the emulator, the submission side and the trainer's tools
+$(VENV)/.installed-run: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[cloud,trainer]'
+	touch $@
+
+# the test tools on top of it
+$(VENV)/.installed: $(VENV)/.installed-run
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 $(SDK2)/.installed: tests/sdk/requirements-2.0.0.txt
@@ -36,16 +46,23 @@ $(SDK1)/.installed: tests/sdk/requirements-1.0.1.txt
 	$(SDK1)/bin/pip install --quiet -r tests/sdk/requirements-1.0.1.txt
 	touch $@
 
+# chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
+$(AML)/.installed: images/azureml-cpu/requirements.txt
+	$(PYTHON) -m venv $(AML)
+	$(AML)/bin/pip install --quiet --upgrade pip wheel 'setuptools==65.5.0'
+	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt 'azureml-train-core==1.62.0'
+	touch $@
+
 # the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
-run: install
+run: $(VENV)/.installed-run
 	$(BIN)/batchai-emulator serve
 
 # the main job: emulator + the quickstart flow against it, then the emulator stops
-demo: install
+demo: $(VENV)/.installed-run
 	$(BIN)/python -m cloud demo
 
 # the quickstart's two CTF files (real MNIST when a mirror answers, else the offline digits)
-data: install
+data: $(VENV)/.installed-run
 	$(BIN)/python -m trainer.data --out .data/mnist
 
 # Docker engine + the offline-built job images (root: installs docker.io and debootstrap when missing)
@@ -70,5 +87,14 @@ bench-hardening: install
 fuzz: install
 	$(BIN)/python bench/fuzz.py --examples 500
 
+# pins of everything .[dev] resolves to today, from a throwaway environment
+constraints:
+	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet -e '.[dev]'
+	( echo "# pins for make install: made by make constraints"; \
+	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^batchai-emulator' ) > constraints.txt
+	rm -rf .venv-constraints
+
 clean:
-	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(AML) .pytest_cache

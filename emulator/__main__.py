@@ -20,9 +20,11 @@ FULL_DISK = 1 << 20
 
 def _serve(args) -> int:
     from .server import EmulatorServer
-    settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port, data_dir=args.data_dir,
+    settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port,
+                                 blob_port=args.blob_port, data_dir=args.data_dir,
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
+                                 slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
                                  gpus=args.gpus, image_map=args.image_map or None,
                                  keep_containers=True if args.keep_containers else None,
                                  strict_auth=True if args.strict_auth else None)
@@ -60,6 +62,7 @@ def _serve(args) -> int:
         return 1
     out = sys.stdout
     print(f"Batch AI emulator listening on {server.http_url} (HTTP) and {server.https_url} (HTTPS)", file=out)
+    print(f"  blob:         {server.blob_url} (Blob endpoint, path style /<account>/<container>/<blob>)", file=out)
     print(f"  data dir:     {settings.data_dir}", file=out)
     cert_note = "created" if server.cert_created else "reused"
     print(f"  certificate:  {server.cert} ({cert_note}); trust it with", file=out)
@@ -70,6 +73,7 @@ def _serve(args) -> int:
         default = " (default)" if name == DEFAULT_STORAGE_ACCOUNT else ""
         print(f"  storage:      account {name}{default}{shown}", file=out)
         print(f"                FileEndpoint={server.http_url}/{name}", file=out)
+        print(f"                BlobEndpoint={server.blob_url}/{name}", file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
@@ -115,15 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; BATCHAI_EMULATOR_HOST)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8080; 0 picks a free one; BATCHAI_EMULATOR_PORT)")
     serve.add_argument("--https-port", type=int, help="HTTPS port (default 8443; BATCHAI_EMULATOR_HTTPS_PORT)")
+    serve.add_argument("--blob-port", type=int,
+                       help="the Blob endpoint's HTTP port (default 10000, or a free port when that is taken; 0 "
+                            "picks a free one; BATCHAI_EMULATOR_BLOB_PORT)")
     serve.add_argument("--data-dir", help="where state, shares and the certificate live "
                                           "(default ~/.batchai-emulator; BATCHAI_EMULATOR_DATA_DIR)")
     serve.add_argument("--allocation-delay", type=float,
                        help="seconds a cluster stays resizing (default 1; BATCHAI_EMULATOR_ALLOCATION_DELAY)")
     serve.add_argument("--storage-account", action="append", metavar="NAME:KEY",
                        help="a storage account to serve (repeatable; replaces the default account)")
-    serve.add_argument("--executor", choices=["auto", "docker", "local", "none"],
+    serve.add_argument("--executor", choices=["auto", "docker", "local", "slurm", "none"],
                        help="how jobs run: auto (Docker when an engine answers, else local processes; default), "
-                            "docker, local, or none (jobs stay queued); BATCHAI_EMULATOR_EXECUTOR")
+                            "docker, local, slurm (on a Slurm cluster's partition), or none (jobs stay queued); "
+                            "BATCHAI_EMULATOR_EXECUTOR")
+    serve.add_argument("--slurm-partition", metavar="NAME",
+                       help="--executor slurm: the partition clusters are placed on (BATCHAI_EMULATOR_SLURM_PARTITION)")
+    serve.add_argument("--slurm-containers", choices=["docker", "none"],
+                       help="--executor slurm: jobs with containerSettings run in a Docker container per node "
+                            "(docker, default) or, where the nodes have no Docker, as node processes with the image "
+                            "ignored (none); BATCHAI_EMULATOR_SLURM_CONTAINERS")
     serve.add_argument("--gpus", help="auto (NVML/nvidia-smi; default), none (CPU-only nodes) or device ids such "
                                       "as 0,1; BATCHAI_EMULATOR_GPUS")
     serve.add_argument("--image-map", action="append", metavar="FROM=TO",

@@ -42,6 +42,15 @@ def share_dir(data_dir: Path, account: str, share: str) -> Path:
     return Path(data_dir) / "shares" / account / share
 
 
+def blob_container_dir(data_dir: Path, account: str, container: str) -> Path:
+    """The directory of a blob container (the blob plane keeps committed blobs there as plain files)."""
+    if not _ACCOUNT.match(account or "") or not _SHARE.match(container or ""):
+        raise EmulatorError(400, "InvalidParameter", f"'{account}/{container}' is not a valid storage account and "
+                            "blob container name (accounts: 3-24 lowercase letters and digits; containers: 3-63 "
+                            "lowercase letters, digits and single hyphens).")
+    return Path(data_dir) / "blobs" / account / container
+
+
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 _SHARE = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _ID_SEGMENT = re.compile(r"^[-\w.()]+$")

@@ -29,16 +29,34 @@ def _json(body, status=200) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
+CLOUD_NAME = "BatchAIEmulator"
+
+
 @bp.route("/metadata/endpoints", methods=["GET"])
 def metadata_endpoints() -> Response:
     base = _https_base()
+    if request.args.get("api-version", "") >= "2019-05-01":
+        # the 2019-05-01 format is a list of clouds (azureml-core's copy of the Azure CLI cloud loader, through
+        # ARM_CLOUD_METADATA_URL, reads only this form); earlier versions and no version answer one object
+        return _json([{
+            # resourceManager without the trailing slash: azureml-core appends paths that begin with one
+            "name": CLOUD_NAME, "portal": f"{base}/", "resourceManager": base, "gallery": f"{base}/",
+            "graph": f"{base}/", "graphAudience": f"{base}/", "microsoftGraphResourceId": f"{base}/",
+            "sqlManagement": f"{base}/", "batch": f"{base}/", "media": f"{base}/", "appInsightsResourceId": f"{base}/",
+            "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/"], "tenant": "common",
+                               "identityProvider": "AAD"},
+            "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net",
+                         "acrLoginServer": "azurecr.io", "sqlServerHostname": "database.windows.net",
+                         "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+                         "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net"},
+        }])
     return _json({
         "galleryEndpoint": f"{base}/",
         "graphEndpoint": f"{base}/",
         "portalEndpoint": f"{base}/",
         "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/"]},
         "resourceManager": f"{base}/",
-        "name": "BatchAIEmulator",
+        "name": CLOUD_NAME,
         "suffixes": {"storage": "core.windows.net"},
     })
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, json, request
 
-from .. import validation
+from .. import limits, validation
 from ..errors import EmulatorError
 from ..routing import Router, SpecOperation
 
@@ -147,6 +147,7 @@ def arm_dispatch(_rest: str = "") -> Response:
     op = route.select(api_version)
     query: dict[str, Any] = {}
     body = validation.parse_json(request.get_data(cache=True)) if method in ("PUT", "PATCH", "POST") else None
+    limits.check_tags(body, path)
     if op is not None:
         validation.check_path(op, params)
         query = validation.check_query(op, request.args)

@@ -54,8 +54,10 @@ def iso_duration(seconds: float) -> str:
 
 
 class BatchAIBackend:
-    def __init__(self, store: Store, arm: ArmBackend, data_dir, clock=time.time, notify=None):
+    def __init__(self, store: Store, arm: ArmBackend, data_dir, clock=time.time, notify=None, check_job=None):
         self.store = store
+        # the executor's refusal of jobs it can never run (Slurm: more nodes than its partition has), or None
+        self.check_job = check_job
         self.arm = arm
         self.data_dir = data_dir
         self.clock = clock
@@ -321,6 +323,8 @@ class BatchAIBackend:
         if cluster is None or cluster.subscription_id.lower() != sub.lower():
             raise EmulatorError(400, "ClusterNotFound", f"The cluster '{cluster_id}' referenced by the job does "
                                 "not exist.", target="properties.cluster.id")
+        if self.check_job is not None:
+            self.check_job(spec)
         mounts.check(spec.get("mount_volumes"))
         mounts.check_node_path(spec["std_out_err_path_prefix"], "properties.stdOutErrPathPrefix")
         for d in spec.get("input_directories") or []:

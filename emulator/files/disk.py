@@ -3,9 +3,12 @@
 Cluster and job mounts are bind mounts of these directories, so everything here is plain POSIX: a directory is
 a directory, a file is a (sparse) file of exactly the share file's size.
 
-Safety: every path the API names is resolved with realpath and must stay inside the share's own realpath
-(symbolic links that leave it are refused with 400); files are opened with O_NOFOLLOW and checked to be regular
-files after opening, so a link or a FIFO swapped in by a job is never followed or blocked on.
+Safety: jobs change these directories while requests run, so no path string is ever checked and then used.
+A request opens its share's directory once (ShareDir) and every lookup, open, create, delete and listing goes
+from that fd or from a directory fd opened beneath it (beneath.py: openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS,
+or a component-by-component O_NOFOLLOW walk). A symbolic link anywhere on a path is refused with 400; files are
+opened non-blocking and checked to be regular files after opening, so a FIFO or device a job plants is never
+read, written or blocked on.
 
 Concurrency: range writes and clears of one file run in parallel (pwrite at their own offsets) under the shared
 side of that file's lock; anything that changes a file's size (create, resize, delete) takes the exclusive side.
@@ -14,16 +17,12 @@ for every version while staying identical across the chunked GETs of one version
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import hashlib
 import os
 import shutil
 import stat as statmod
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -31,6 +30,9 @@ from pathlib import Path
 from ..errors import StorageError
 from ..mounts import share_dir
 from . import names
+from .locks import FileLocks, bump_mtime as _bump_mtime
+from .beneath import O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, DIR_FLAGS, open_beneath, open_dir, punch_hole, \
+    stat_beneath
 
 # Downloads yield 256 KiB pieces: cheroot's pure-Python writer copies a piece again for every partial socket
 # send, so pieces much larger than a send cost measurably more server CPU per GB (measured ~40% more at 1 MiB).
@@ -40,9 +42,6 @@ READ_CHUNK = 256 << 10
 WRITE_CHUNK = 256 << 10
 MAX_FILE_SIZE = 4 << 40          # 4 TiB, the service's largest file
 
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 # ---- formats --------------------------------------------------------------------------------------------------
@@ -70,99 +69,6 @@ def iso7(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{frac:07d}Z"
 
 
-# ---- locks ----------------------------------------------------------------------------------------------------
-class _RWLock:
-    def __init__(self):
-        self.cond = threading.Condition()
-        self.readers = 0
-        self.writer = False
-        self.users = 0
-        self.mtime = threading.Lock()     # serialises mtime bumps of this file
-
-
-class FileLocks:
-    """One reader/writer lock per file path, created on demand and dropped when nobody holds it."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._locks: dict[str, _RWLock] = {}
-
-    def _get(self, path: str) -> _RWLock:
-        with self._lock:
-            lock = self._locks.get(path)
-            if lock is None:
-                lock = self._locks[path] = _RWLock()
-            lock.users += 1
-            return lock
-
-    def _put(self, path: str, lock: _RWLock) -> None:
-        with self._lock:
-            lock.users -= 1
-            if lock.users == 0:
-                self._locks.pop(path, None)
-
-    @contextmanager
-    def shared(self, path: str):
-        lock = self._get(path)
-        try:
-            with lock.cond:
-                while lock.writer:
-                    lock.cond.wait()
-                lock.readers += 1
-            try:
-                yield lock
-            finally:
-                with lock.cond:
-                    lock.readers -= 1
-                    lock.cond.notify_all()
-        finally:
-            self._put(path, lock)
-
-    @contextmanager
-    def exclusive(self, path: str):
-        lock = self._get(path)
-        try:
-            with lock.cond:
-                while lock.writer or lock.readers:
-                    lock.cond.wait()
-                lock.writer = True
-            try:
-                yield lock
-            finally:
-                with lock.cond:
-                    lock.writer = False
-                    lock.cond.notify_all()
-        finally:
-            self._put(path, lock)
-
-
-def _bump_mtime(fd: int, lock: _RWLock) -> os.stat_result:
-    """Move the file's mtime strictly forward (at least 1 µs), so every API write makes a new ETag."""
-    with lock.mtime:
-        st = os.fstat(fd)
-        new = max(time.time_ns(), st.st_mtime_ns + 1000)
-        os.utime(fd, ns=(st.st_atime_ns, new))
-        return os.fstat(fd)
-
-
-# ---- hole punching --------------------------------------------------------------------------------------------
-_libc = None
-_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
-
-
-def _punch_hole(fd: int, offset: int, length: int) -> bool:
-    global _libc
-    if _libc is None:
-        try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
-        except (OSError, AttributeError):
-            _libc = False
-    if not _libc:
-        return False
-    return _libc.fallocate(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, length) == 0
-
-
 # ---- the disk -------------------------------------------------------------------------------------------------
 @dataclass
 class Entry:
@@ -175,10 +81,74 @@ def not_found(code: str = "ResourceNotFound", message: str = "The specified reso
     return StorageError(404, code, message)
 
 
-def outside_share(path: str) -> StorageError:
+def parent_not_found() -> StorageError:
+    return not_found("ParentNotFound", "The specified parent path does not exist.")
+
+
+def through_link(path: str) -> StorageError:
     return StorageError(400, "InvalidResourceName",
-                        f"The path '{path}' resolves outside its share (through a symbolic link); the emulator "
-                        "never reads or writes there.")
+                        f"The path '{path}' goes through a symbolic link; the emulator never follows links in a "
+                        "share (they could lead outside it).")
+
+
+class ShareDir:
+    """An open share directory: every path of one request is looked up from its fd (close it when done)."""
+
+    def __init__(self, fd: int, key: str):
+        self.fd = fd
+        self.key = key
+
+    def lock_key(self, parts: list[str]) -> str:
+        return self.key + "/" + "/".join(parts)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> "ShareDir":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+_MISSING = (errno.ENOENT, errno.ENOTDIR)
+
+
+class _Parent:
+    """The directory fd of parts[:-1] (ParentNotFound when it is missing) and the name of parts[-1] in it."""
+
+    def __init__(self, sh: ShareDir, parts: list[str]):
+        self.name = parts[-1]
+        try:
+            self.fd = open_dir(sh.fd, parts[:-1])
+        except OSError as exc:
+            if exc.errno in _MISSING:
+                raise parent_not_found() from None
+            if exc.errno == errno.ELOOP:
+                raise through_link("/".join(parts)) from None
+            raise
+
+    @property
+    def ino(self) -> int:
+        return os.fstat(self.fd).st_ino
+
+    def stat(self) -> os.stat_result | None:
+        try:
+            return stat_beneath(self.fd, [self.name])
+        except OSError as exc:
+            if exc.errno in _MISSING:
+                return None
+            if exc.errno == errno.ELOOP:
+                raise through_link(self.name) from None
+            raise
+
+    def __enter__(self) -> "_Parent":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
 
 
 class Disk:
@@ -193,12 +163,14 @@ class Disk:
     def share_path(self, account: str, share: str) -> str:
         return str(share_dir(self.data_dir, account, share))
 
-    def share_root(self, account: str, share: str) -> str:
-        """The realpath of an existing share directory, or 404 ShareNotFound."""
-        path = self.share_path(account, share)
-        if not os.path.isdir(path):
-            raise not_found("ShareNotFound", "The specified share does not exist.")
-        return os.path.realpath(path)
+    def open_share(self, account: str, share: str) -> ShareDir:
+        """The share's directory, open (404 ShareNotFound). The share directory itself is the emulator's own
+        (jobs see it only as a mount point), so an operator's link to it is followed."""
+        try:
+            fd = os.open(self.share_path(account, share), DIR_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found("ShareNotFound", "The specified share does not exist.") from None
+        return ShareDir(fd, f"{account}/{share}")
 
     def share_exists(self, account: str, share: str) -> bool:
         return os.path.isdir(self.share_path(account, share))
@@ -216,7 +188,7 @@ class Disk:
         if os.path.islink(path):
             os.unlink(path)      # an operator's link: remove the link, never what it points to
         elif os.path.isdir(path):
-            shutil.rmtree(path)  # does not follow symbolic links inside the share
+            shutil.rmtree(path)  # fd-based: does not follow symbolic links inside the share, even raced ones
         else:
             raise not_found("ShareNotFound", "The specified share does not exist.")
 
@@ -239,138 +211,174 @@ class Disk:
                 out.append(name)
         return sorted(out)
 
-    def share_usage(self, root: str) -> int:
+    @staticmethod
+    def usage(sh: ShareDir) -> int:
+        """The sum of the sizes of the share's regular files (links are neither followed nor counted)."""
         total = 0
-        for dirpath, _dirs, files in os.walk(root):
+        for _top, _dirs, files, dirfd in os.fwalk(".", dir_fd=sh.fd):
             for name in files:
                 try:
-                    st = os.lstat(os.path.join(dirpath, name))
+                    st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
                 except OSError:
                     continue
                 if statmod.S_ISREG(st.st_mode):
                     total += st.st_size
         return total
 
-    # ---- paths ----------------------------------------------------------------------------------------------
+    # ---- lookups --------------------------------------------------------------------------------------------
     @staticmethod
-    def resolve(root: str, parts: list[str]) -> str:
-        """The real path `parts` names inside the share at `root`; 400 if it resolves outside the share."""
-        real = os.path.realpath(os.path.join(root, *parts)) if parts else root
-        if real != root and not real.startswith(root + os.sep):
-            raise outside_share("/".join(parts))
-        return real
-
-    @staticmethod
-    def stat(real: str) -> os.stat_result | None:
+    def lookup(sh: ShareDir, parts: list[str]) -> tuple[os.stat_result | None, int]:
+        """(stat or None when missing, inode of the parent directory) of what `parts` names."""
+        if not parts:
+            return os.fstat(sh.fd), 0
         try:
-            return os.stat(real)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+            parent = _Parent(sh, parts)
+        except StorageError as err:
+            if err.code == "ParentNotFound":
+                return None, 0
+            raise
+        with parent:
+            return parent.stat(), parent.ino
 
-    def require_dir(self, real: str, code: str = "ResourceNotFound") -> os.stat_result:
-        st = self.stat(real)
+    def require_dir(self, sh: ShareDir, parts: list[str], code: str = "ResourceNotFound") -> tuple[os.stat_result, int]:
+        st, parent_ino = self.lookup(sh, parts)
         if st is None or not statmod.S_ISDIR(st.st_mode):
-            raise not_found(code, "The specified parent path does not exist." if code == "ParentNotFound"
-                            else "The specified resource does not exist.")
-        return st
+            raise parent_not_found() if code == "ParentNotFound" else not_found(code)
+        return st, parent_ino
 
-    def require_file(self, real: str) -> os.stat_result:
-        st = self.stat(real)
+    def require_file(self, sh: ShareDir, parts: list[str]) -> tuple[os.stat_result, int]:
+        st, parent_ino = self.lookup(sh, parts)
         if st is None or not statmod.S_ISREG(st.st_mode):
             raise not_found()
-        return st
+        return st, parent_ino
 
     # ---- directories ----------------------------------------------------------------------------------------
-    def create_dir(self, real: str) -> os.stat_result:
-        self.require_dir(os.path.dirname(real), "ParentNotFound")
-        try:
-            os.mkdir(real)
-        except FileExistsError:
-            raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.") from None
-        except (FileNotFoundError, NotADirectoryError):
-            raise not_found("ParentNotFound", "The specified parent path does not exist.") from None
-        return os.stat(real)
+    @staticmethod
+    def create_dir(sh: ShareDir, parts: list[str]) -> tuple[os.stat_result, int]:
+        with _Parent(sh, parts) as parent:
+            try:
+                os.mkdir(parent.name, dir_fd=parent.fd)
+            except FileExistsError:
+                raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.") from None
+            st = parent.stat()
+            if st is None:
+                raise not_found()         # removed by a job right after it was made
+            return st, parent.ino
 
-    def delete_dir(self, root: str, real: str) -> None:
-        if real == root:
+    @staticmethod
+    def remove_new_dir(sh: ShareDir, parts: list[str]) -> None:
+        with _Parent(sh, parts) as parent:
+            try:
+                os.rmdir(parent.name, dir_fd=parent.fd)
+            except OSError:
+                pass
+
+    @staticmethod
+    def delete_dir(sh: ShareDir, parts: list[str]) -> None:
+        if not parts:
             raise StorageError(400, "InvalidUri", "The root directory of a share cannot be deleted.")
-        self.require_dir(real)
         try:
-            os.rmdir(real)
-        except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                raise StorageError(409, "DirectoryNotEmpty", "The specified directory is not empty.") from None
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            parent = _Parent(sh, parts)
+        except StorageError as err:
+            if err.code == "ParentNotFound":
                 raise not_found() from None
             raise
-
-    def touch_dir(self, real: str) -> os.stat_result:
-        st = os.stat(real)
-        os.utime(real, ns=(st.st_atime_ns, max(time.time_ns(), st.st_mtime_ns + 1000)))
-        return os.stat(real)
-
-    def list_dir(self, root: str, real: str) -> list[Entry]:
-        """The listable entries of a directory, sorted by name. Links count only if they stay inside the share."""
-        out = []
-        try:
-            scan = list(os.scandir(real))
-        except (FileNotFoundError, NotADirectoryError):
-            raise not_found() from None
-        for item in scan:
-            name = item.name
-            if not names.listable(name):
-                continue
+        with parent:
+            st = parent.stat()
+            if st is None or not statmod.S_ISDIR(st.st_mode):
+                raise not_found()
             try:
-                if item.is_symlink():
-                    target = os.path.realpath(item.path)
-                    if target != root and not target.startswith(root + os.sep):
-                        continue
-                st = item.stat()          # follows links that stay inside the share
-            except OSError:
-                continue
-            if statmod.S_ISDIR(st.st_mode):
-                out.append(Entry(name, True, st))
-            elif statmod.S_ISREG(st.st_mode):
-                out.append(Entry(name, False, st))
-        out.sort(key=lambda e: e.name)
-        return out
+                os.rmdir(parent.name, dir_fd=parent.fd)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise StorageError(409, "DirectoryNotEmpty", "The specified directory is not empty.") from None
+                if exc.errno in _MISSING:
+                    raise not_found() from None
+                raise
+
+    @staticmethod
+    def _open_dir(sh: ShareDir, parts: list[str]) -> int:
+        try:
+            return open_dir(sh.fd, parts)
+        except OSError as exc:
+            if exc.errno in _MISSING:
+                raise not_found() from None
+            if exc.errno == errno.ELOOP:
+                raise through_link("/".join(parts)) from None
+            raise
+
+    def touch_dir(self, sh: ShareDir, parts: list[str]) -> os.stat_result:
+        fd = self._open_dir(sh, parts)
+        try:
+            st = os.fstat(fd)
+            os.utime(fd, ns=(st.st_atime_ns, max(time.time_ns(), st.st_mtime_ns + 1000)))
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+
+    def list_dir(self, sh: ShareDir, parts: list[str]) -> tuple[os.stat_result, list[Entry]]:
+        """The directory's stat and its listable entries, sorted by name. Links are never listed."""
+        fd = self._open_dir(sh, parts)
+        try:
+            st = os.fstat(fd)
+            out = []
+            with os.scandir(fd) as scan:
+                items = list(scan)
+            for item in items:
+                if not names.listable(item.name):
+                    continue
+                try:
+                    est = item.stat(follow_symlinks=False)    # fstatat from the directory's fd
+                except OSError:
+                    continue
+                if statmod.S_ISDIR(est.st_mode):
+                    out.append(Entry(item.name, True, est))
+                elif statmod.S_ISREG(est.st_mode):
+                    out.append(Entry(item.name, False, est))
+            out.sort(key=lambda e: e.name)
+            return st, out
+        finally:
+            os.close(fd)
 
     # ---- files ----------------------------------------------------------------------------------------------
     @staticmethod
-    def _open(real: str, flags: int) -> int:
+    def _open(sh: ShareDir, parts: list[str], flags: int) -> int:
         try:
-            fd = os.open(real, flags | _O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK, 0o666)
-        except FileNotFoundError:
-            raise not_found() from None
-        except (IsADirectoryError, NotADirectoryError):
-            raise not_found() from None
+            fd = open_beneath(sh.fd, parts, flags | O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
         except OSError as exc:
+            if exc.errno in _MISSING + (errno.EISDIR, errno.ENXIO):
+                raise not_found() from None
             if exc.errno == errno.ELOOP:
-                raise outside_share(real) from None
+                raise through_link("/".join(parts)) from None
             raise
         if not statmod.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise not_found()
         return fd
 
-    def create_file(self, real: str, size: int) -> os.stat_result:
-        """Create or replace the file with `size` zero bytes (sparse)."""
-        self.require_dir(os.path.dirname(real), "ParentNotFound")
-        st = self.stat(real)
-        if st is not None and statmod.S_ISDIR(st.st_mode):
-            raise StorageError(409, "ResourceAlreadyExists",
-                               "A directory with the specified name already exists.")
-        with self.locks.exclusive(real) as lock:
+    def create_file(self, sh: ShareDir, parts: list[str], size: int, check=None,
+                    data: bytes | memoryview = b"") -> tuple[os.stat_result, int, int | None]:
+        """Create or replace the file with `size` zero bytes (sparse), then `data` at offset 0: (stat, parent
+        inode, old size or None). `check(old_size)` runs under the file's lock before anything changes (quota)."""
+        with _Parent(sh, parts) as parent, self.locks.exclusive(sh.lock_key(parts)) as lock:
+            old = parent.stat()
+            if old is not None and statmod.S_ISDIR(old.st_mode):
+                raise StorageError(409, "ResourceAlreadyExists",
+                                   "A directory with the specified name already exists.")
+            old_size = old.st_size if old is not None and statmod.S_ISREG(old.st_mode) else None
+            if check is not None:
+                check(old_size)
             try:
-                fd = os.open(real, os.O_WRONLY | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK, 0o666)
+                fd = os.open(parent.name, os.O_WRONLY | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o666,
+                             dir_fd=parent.fd)
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
-                    raise outside_share(real) from None
-                if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                    raise not_found("ParentNotFound", "The specified parent path does not exist.") from None
-                if exc.errno == errno.EISDIR:
+                    raise through_link("/".join(parts)) from None
+                if exc.errno in _MISSING:
+                    raise parent_not_found() from None
+                if exc.errno in (errno.EISDIR, errno.ENXIO):
                     raise StorageError(409, "ResourceAlreadyExists",
-                                       "A directory with the specified name already exists.") from None
+                                       "Something other than a file exists at the specified path.") from None
                 raise
             try:
                 if not statmod.S_ISREG(os.fstat(fd).st_mode):
@@ -378,32 +386,37 @@ class Disk:
                                        "Something other than a file exists at the specified path.")
                 os.ftruncate(fd, 0)
                 os.ftruncate(fd, size)
-                return _bump_mtime(fd, lock)
+                done = 0
+                while done < len(data):
+                    done += os.pwrite(fd, data[done:], done)
+                return _bump_mtime(fd, lock), parent.ino, old_size
             finally:
                 os.close(fd)
 
-    def resize(self, real: str, size: int) -> os.stat_result:
-        with self.locks.exclusive(real) as lock:
-            fd = self._open(real, os.O_WRONLY)
+    def resize(self, sh: ShareDir, parts: list[str], size: int, check=None) -> os.stat_result:
+        with self.locks.exclusive(sh.lock_key(parts)) as lock:
+            fd = self._open(sh, parts, os.O_WRONLY)
             try:
+                if check is not None:
+                    check(os.fstat(fd).st_size)
                 os.ftruncate(fd, size)
                 return _bump_mtime(fd, lock)
             finally:
                 os.close(fd)
 
-    def touch_file(self, real: str) -> os.stat_result:
-        with self.locks.shared(real) as lock:
-            fd = self._open(real, os.O_RDONLY)
+    def touch_file(self, sh: ShareDir, parts: list[str]) -> os.stat_result:
+        with self.locks.shared(sh.lock_key(parts)) as lock:
+            fd = self._open(sh, parts, os.O_RDONLY)
             try:
                 return _bump_mtime(fd, lock)
             finally:
                 os.close(fd)
 
-    def write_range(self, real: str, offset: int, length: int, fill) -> os.stat_result:
+    def write_range(self, sh: ShareDir, parts: list[str], offset: int, length: int, fill) -> os.stat_result:
         """Write `length` bytes at `offset`, as they arrive: `fill(view)` puts the next bytes of the body into
         `view` and returns how many (0 at the body's end). Pieces go to disk while the rest is still in flight."""
-        with self.locks.shared(real) as lock:
-            fd = self._open(real, os.O_WRONLY)
+        with self.locks.shared(sh.lock_key(parts)) as lock:
+            fd = self._open(sh, parts, os.O_WRONLY)
             try:
                 size = os.fstat(fd).st_size
                 if offset + length > size:
@@ -423,14 +436,14 @@ class Disk:
             finally:
                 os.close(fd)
 
-    def clear_range(self, real: str, offset: int, length: int) -> os.stat_result:
-        with self.locks.shared(real) as lock:
-            fd = self._open(real, os.O_WRONLY)
+    def clear_range(self, sh: ShareDir, parts: list[str], offset: int, length: int) -> os.stat_result:
+        with self.locks.shared(sh.lock_key(parts)) as lock:
+            fd = self._open(sh, parts, os.O_WRONLY)
             try:
                 size = os.fstat(fd).st_size
                 if offset + length > size:
                     raise range_beyond_end(size)
-                if not _punch_hole(fd, offset, length):
+                if not punch_hole(fd, offset, length):
                     zeros = bytes(min(length, READ_CHUNK))
                     done = 0
                     while done < length:
@@ -440,47 +453,61 @@ class Disk:
             finally:
                 os.close(fd)
 
-    def data_ranges(self, real: str, start: int, end: int) -> list[tuple[int, int]]:
+    def data_ranges(self, sh: ShareDir, parts: list[str], start: int, end: int) -> list[tuple[int, int]]:
         """Inclusive (start, end) byte ranges holding data (not holes), 512-aligned as the service reports."""
-        fd = self._open(real, os.O_RDONLY)
+        fd = self._open(sh, parts, os.O_RDONLY)
         try:
-            size = os.fstat(fd).st_size
-            end = min(end, size - 1)
-            out: list[tuple[int, int]] = []
-            pos = start
-            while pos <= end:
-                try:
-                    data = os.lseek(fd, pos, os.SEEK_DATA)
-                except OSError as exc:
-                    if exc.errno == errno.ENXIO:
-                        break
-                    return [(start, end)] if end >= start else []
-                if data > end:
-                    break
-                hole = os.lseek(fd, data, os.SEEK_HOLE)
-                lo, hi = data - data % 512, min(end, -(-hole // 512) * 512 - 1)
-                if out and lo <= out[-1][1] + 1:
-                    out[-1] = (out[-1][0], max(out[-1][1], hi))
-                else:
-                    out.append((max(lo, start), hi))
-                pos = hole
-            return out
+            return fd_data_ranges(fd, start, end)
         finally:
             os.close(fd)
 
-    def open_read(self, real: str) -> tuple[int, os.stat_result]:
-        fd = self._open(real, os.O_RDONLY)
-        return fd, os.fstat(fd)
+    def open_read(self, sh: ShareDir, parts: list[str]) -> tuple[int, os.stat_result, int]:
+        """(fd, its fstat, parent directory inode) of the file `parts` names."""
+        with _Parent(sh, parts) as parent:
+            fd = self._open(ShareDir(parent.fd, sh.key), [parent.name], os.O_RDONLY)
+            return fd, os.fstat(fd), parent.ino
 
-    def delete_file(self, real: str) -> None:
-        self.require_file(real)
-        with self.locks.exclusive(real):
+    def delete_file(self, sh: ShareDir, parts: list[str]) -> int:
+        """Remove the file; its size (for the share's usage)."""
+        try:
+            parent = _Parent(sh, parts)
+        except StorageError as err:
+            if err.code == "ParentNotFound":
+                raise not_found() from None
+            raise
+        with parent, self.locks.exclusive(sh.lock_key(parts)):
+            st = parent.stat()
+            if st is None or not statmod.S_ISREG(st.st_mode):
+                raise not_found()
             try:
-                os.unlink(real)
-            except FileNotFoundError:
+                os.unlink(parent.name, dir_fd=parent.fd)     # removes the name in that directory, never follows
+            except (FileNotFoundError, IsADirectoryError):
                 raise not_found() from None
-            except IsADirectoryError:
-                raise not_found() from None
+            return st.st_size
+
+
+def fd_data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
+    size = os.fstat(fd).st_size
+    end = min(end, size - 1)
+    out: list[tuple[int, int]] = []
+    pos = start
+    while pos <= end:
+        try:
+            data = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                break
+            return [(start, end)] if end >= start else []
+        if data > end:
+            break
+        hole = os.lseek(fd, data, os.SEEK_HOLE)
+        lo, hi = data - data % 512, min(end, -(-hole // 512) * 512 - 1)
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((max(lo, start), hi))
+        pos = hole
+    return out
 
 
 def range_beyond_end(size: int) -> StorageError:

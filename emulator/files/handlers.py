@@ -194,7 +194,19 @@ def create_file(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE, required=True)
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(),
                        created=httpio.time_header("x-ms-file-creation-time"), **httpio.content_settings())
-    node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props)
+    data = b""
+    length = httpio.body_length()
+    if length:
+        # Create File with a body (x-ms-version 2025-05-05 on): the body is the file's first bytes, checked
+        # against Content-MD5 before anything is written
+        if length > MAX_RANGE:
+            raise StorageError(413, "RequestBodyTooLarge", "The body of Create File can be at most 4 MiB.")
+        if length > size:
+            raise StorageError(400, "InvalidHeaderValue", f"The body ({length} bytes) is longer than the file "
+                               f"(x-ms-content-length: {size}).", {"HeaderName": "Content-Length"})
+        data = httpio.read_body(length, httpio.body_filler())
+        httpio.check_md5(data, httpio.md5_header("Content-MD5"))
+    node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props, data)
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -271,11 +283,7 @@ def put_range(ctx: Ctx) -> Response:
         # a range with an MD5 is checked whole before a byte of it is written, as the service does
         ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
         data = httpio.read_body(length, fill)
-        actual = base64.b64encode(hashlib.md5(data).digest()).decode()
-        if actual != md5:
-            raise StorageError(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the "
-                               "MD5 value calculated by the server.",
-                               {"UserSpecifiedMd5": md5, "ServerCalculatedMd5": actual})
+        httpio.check_md5(data, md5)
         headers["Content-MD5"] = md5
         fill = httpio.buffer_filler(data)
     node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, fill)

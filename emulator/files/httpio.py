@@ -7,6 +7,7 @@ service does.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import time
 from datetime import datetime, timezone
@@ -98,6 +99,30 @@ def md5_header(name: str) -> str | None:
     except ValueError:
         raise invalid_header(name, raw, "expected the base64 of a 16-byte MD5") from None
     return raw
+
+
+def check_md5(data, md5: str | None) -> None:
+    """400 Md5Mismatch unless `data` has the base64 MD5 `md5` (None: nothing to check)."""
+    if md5 is None:
+        return
+    actual = base64.b64encode(hashlib.md5(data).digest()).decode()
+    if actual != md5:
+        raise StorageError(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the "
+                           "MD5 value calculated by the server.",
+                           {"UserSpecifiedMd5": md5, "ServerCalculatedMd5": actual})
+
+
+def body_length() -> int:
+    """The request body's length from Content-Length (0 when there is none); chunked bodies are refused."""
+    if (request.headers.get("Transfer-Encoding") or "").lower().strip() not in ("", "identity"):
+        raise StorageError(411, "MissingContentLengthHeader", "The file service needs a Content-Length header; "
+                           "chunked request bodies are not accepted.")
+    raw = request.headers.get("Content-Length")
+    if raw is None or raw.strip() == "":
+        return 0
+    if not raw.strip().isdigit():
+        raise invalid_header("Content-Length", raw, "expected a byte count")
+    return int(raw)
 
 
 def content_settings() -> dict[str, str | None]:

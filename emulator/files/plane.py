@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat as statmod
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -65,6 +66,8 @@ class FilePlane:
         self.store = store
         self.disk = Disk(settings.data_dir)
         self.meta = MetaStore(settings.data_dir / "emulator.db")
+        self._usage: dict[tuple[str, str], list] = {}     # (account, share) -> [bytes used, monotonic time]
+        self._usage_lock = threading.Lock()
 
     # ---- accounts -------------------------------------------------------------------------------------------
     def account(self, name: str) -> tuple[str, list[bytes]] | None:
@@ -97,17 +100,18 @@ class FilePlane:
         return self._share_info(account, share, row)
 
     def share(self, account: str, share: str) -> ShareInfo:
-        self.disk.share_root(account, share)
+        self.disk.open_share(account, share).close()
         return self._share_info(account, share)
 
     def delete_share(self, account: str, share: str) -> None:
-        self.disk.share_root(account, share)
+        self.disk.open_share(account, share).close()
         self.disk.delete_share(account, share)
         self.meta.forget(account, share)
+        self._usage.pop((account, share), None)
 
     def _update_share(self, account: str, share: str, quota: int | None = None,
                       metadata: dict[str, str] | None = None, tier: str | None = None) -> ShareInfo:
-        self.disk.share_root(account, share)
+        self.disk.open_share(account, share).close()
         row = self.meta.share(account, share)
         if row is None:
             st = os.stat(self.disk.share_path(account, share))
@@ -139,135 +143,168 @@ class FilePlane:
         return page, found[limit] if len(found) > limit else None
 
     def share_usage(self, account: str, share: str) -> int:
-        return self.disk.share_usage(self.disk.share_root(account, share))
+        with self.disk.open_share(account, share) as sh:
+            return self._measure(account, share, sh)
+
+    # ---- quota ----------------------------------------------------------------------------------------------
+    def _measure(self, account: str, share: str, sh) -> int:
+        used = self.disk.usage(sh)
+        self._usage[(account, share)] = [used, time.monotonic()]
+        return used
+
+    def _quota_check(self, account: str, share: str, sh, new_size: int):
+        """check(old_size) for Disk.create_file / resize: 413 ShareSizeLimitReached when the share's files would
+        add up to more than its quota. Usage is measured by a walk at most once a second (jobs write the share
+        directly, so a count kept by the API alone would drift) or whenever the cached figure says no."""
+        def check(old_size: int | None) -> None:
+            growth = new_size - (old_size or 0)
+            if growth <= 0:
+                return
+            row = self.meta.share(account, share)
+            limit = (row.quota if row else DEFAULT_QUOTA_GIB) << 30
+            with self._usage_lock:
+                cached = self._usage.get((account, share))
+                if cached is None or time.monotonic() - cached[1] > 1.0 or cached[0] + growth > limit:
+                    used = self._measure(account, share, sh)
+                else:
+                    used = cached[0]
+                if used + growth > limit:
+                    # Unverified status: the service's error-code table lists no status for this code; 413 is
+                    # what "the request is too large for what is left" means in HTTP.
+                    raise StorageError(413, "ShareSizeLimitReached",
+                                       f"The specified share is full: its quota is {limit >> 30} GiB, "
+                                       f"{used} bytes are used and the request needs {growth} more.")
+                self._usage[(account, share)][0] = used + growth
+        return check
 
     # ---- directories and files ------------------------------------------------------------------------------
-    def _locate(self, account: str, share: str, parts: list[str]) -> tuple[str, str]:
-        root = self.disk.share_root(account, share)
-        return root, self.disk.resolve(root, parts)
-
-    def _node(self, account: str, share: str, parts: list[str], real: str, st: os.stat_result) -> NodeInfo:
+    def _node(self, account: str, share: str, parts: list[str], st: os.stat_result, parent_ino: int) -> NodeInfo:
         path = "/".join(parts)
         props = self.meta.entry(account, share, path, st.st_ino) or EntryProps()
-        try:
-            parent_ino = os.stat(os.path.dirname(real)).st_ino if parts else 0
-        except OSError:
-            parent_ino = 0
         return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
 
     def directory(self, account: str, share: str, parts: list[str]) -> NodeInfo:
-        _, real = self._locate(account, share, parts)
-        return self._node(account, share, parts, real, self.disk.require_dir(real))
+        with self.disk.open_share(account, share) as sh:
+            return self._node(account, share, parts, *self.disk.require_dir(sh, parts))
 
     def create_directory(self, account: str, share: str, parts: list[str], props: EntryProps) -> NodeInfo:
         names.check_new_name(parts[-1])
-        _, real = self._locate(account, share, parts)
-        st = self.disk.create_dir(real)
-        props.created = props.created if props.created is not None else time.time()
-        try:
-            self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
-        except sqlite3.Error:
-            os.rmdir(real)      # the request fails (disk full): it leaves no directory behind
-            raise
-        return self._node(account, share, parts, real, st)
+        with self.disk.open_share(account, share) as sh:
+            st, parent_ino = self.disk.create_dir(sh, parts)
+            props.created = props.created if props.created is not None else time.time()
+            try:
+                self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+            except sqlite3.Error:
+                self.disk.remove_new_dir(sh, parts)   # the request fails (disk full): it leaves no directory
+                raise
+            return self._node(account, share, parts, st, parent_ino)
 
     def delete_directory(self, account: str, share: str, parts: list[str]) -> None:
-        root, real = self._locate(account, share, parts)
-        self.disk.delete_dir(root, real)
+        with self.disk.open_share(account, share) as sh:
+            self.disk.delete_dir(sh, parts)
         self.meta.forget(account, share, "/".join(parts))
 
     def update_directory(self, account: str, share: str, parts: list[str], metadata: dict[str, str] | None = None,
                          attributes: str | None = None, created: float | None = None) -> NodeInfo:
-        node = self.directory(account, share, parts)
-        if metadata is not None:
-            node.props.metadata = metadata
-        if attributes is not None:
-            node.props.attributes = attributes
-        if created is not None:
-            node.props.created = created
-        _, real = self._locate(account, share, parts)
-        st = self.disk.touch_dir(real)
-        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-        return self._node(account, share, parts, real, st)
+        with self.disk.open_share(account, share) as sh:
+            node = self._node(account, share, parts, *self.disk.require_dir(sh, parts))
+            if metadata is not None:
+                node.props.metadata = metadata
+            if attributes is not None:
+                node.props.attributes = attributes
+            if created is not None:
+                node.props.created = created
+            st = self.disk.touch_dir(sh, parts)
+            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+            return self._node(account, share, parts, st, node.parent_ino)
 
     def list_directory(self, account: str, share: str, parts: list[str], prefix: str, marker: str | None,
                        limit: int) -> tuple[NodeInfo, list[Entry], str | None]:
-        root, real = self._locate(account, share, parts)
-        node = self._node(account, share, parts, real, self.disk.require_dir(real))
-        entries = [e for e in self.disk.list_dir(root, real)
-                   if e.name.startswith(prefix) and (not marker or e.name >= marker)]
+        with self.disk.open_share(account, share) as sh:
+            st, found = self.disk.list_dir(sh, parts)
+        node = self._node(account, share, parts, st, 0)
+        entries = [e for e in found if e.name.startswith(prefix) and (not marker or e.name >= marker)]
         return node, entries[:limit], entries[limit].name if len(entries) > limit else None
 
     def file(self, account: str, share: str, parts: list[str]) -> NodeInfo:
-        _, real = self._locate(account, share, parts)
-        return self._node(account, share, parts, real, self.disk.require_file(real))
+        with self.disk.open_share(account, share) as sh:
+            return self._node(account, share, parts, *self.disk.require_file(sh, parts))
 
-    def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps) -> NodeInfo:
+    def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps,
+                    data: bytes | memoryview = b"") -> NodeInfo:
+        """Create (or replace) a file of `size` bytes holding `data` at its start (Create File with a body)."""
         names.check_new_name(parts[-1])
-        _, real = self._locate(account, share, parts)
-        new = self.disk.stat(real) is None
-        st = self.disk.create_file(real, size)
-        props.created = props.created if props.created is not None else time.time()
-        try:
-            self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
-        except sqlite3.Error:
-            if new:
-                self.disk.delete_file(real)     # the request fails (disk full): a new file is not left behind
-            raise
-        return self._node(account, share, parts, real, st)
+        with self.disk.open_share(account, share) as sh:
+            st, parent_ino, old_size = self.disk.create_file(sh, parts, size,
+                                                             self._quota_check(account, share, sh, size), data)
+            props.created = props.created if props.created is not None else time.time()
+            try:
+                self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+            except sqlite3.Error:
+                if old_size is None:
+                    self.disk.delete_file(sh, parts)   # the request fails (disk full): a new file is not left behind
+                raise
+            return self._node(account, share, parts, st, parent_ino)
 
     def set_file_properties(self, account: str, share: str, parts: list[str], size: int | None,
                             content: dict[str, str | None], attributes: str | None,
                             created: float | None) -> NodeInfo:
-        node = self.file(account, share, parts)
-        _, real = self._locate(account, share, parts)
-        # Set File Properties replaces every content setting: one the request leaves out is cleared
-        for key, value in content.items():
-            setattr(node.props, key, value)
-        if attributes is not None:
-            node.props.attributes = attributes
-        if created is not None:
-            node.props.created = created
-        st = self.disk.resize(real, size) if size is not None else self.disk.touch_file(real)
-        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-        return self._node(account, share, parts, real, st)
+        with self.disk.open_share(account, share) as sh:
+            node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
+            # Set File Properties replaces every content setting: one the request leaves out is cleared
+            for key, value in content.items():
+                setattr(node.props, key, value)
+            if attributes is not None:
+                node.props.attributes = attributes
+            if created is not None:
+                node.props.created = created
+            if size is not None:
+                st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size))
+            else:
+                st = self.disk.touch_file(sh, parts)
+            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+            return self._node(account, share, parts, st, node.parent_ino)
 
     def set_file_metadata(self, account: str, share: str, parts: list[str], metadata: dict[str, str]) -> NodeInfo:
-        node = self.file(account, share, parts)
-        _, real = self._locate(account, share, parts)
-        node.props.metadata = metadata
-        st = self.disk.touch_file(real)
-        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-        return self._node(account, share, parts, real, st)
+        with self.disk.open_share(account, share) as sh:
+            node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
+            node.props.metadata = metadata
+            st = self.disk.touch_file(sh, parts)
+            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+            return self._node(account, share, parts, st, node.parent_ino)
 
     def write_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
                     fill) -> NodeInfo:
-        _, real = self._locate(account, share, parts)
-        st = self.disk.write_range(real, offset, length, fill)
+        with self.disk.open_share(account, share) as sh:
+            st = self.disk.write_range(sh, parts, offset, length, fill)
         return NodeInfo("/".join(parts), False, st, 0)
 
     def clear_range(self, account: str, share: str, parts: list[str], offset: int, length: int) -> NodeInfo:
-        _, real = self._locate(account, share, parts)
-        st = self.disk.clear_range(real, offset, length)
+        with self.disk.open_share(account, share) as sh:
+            st = self.disk.clear_range(sh, parts, offset, length)
         return NodeInfo("/".join(parts), False, st, 0)
 
     def file_ranges(self, account: str, share: str, parts: list[str], start: int,
                     end: int) -> tuple[NodeInfo, list[tuple[int, int]]]:
-        node = self.file(account, share, parts)
-        _, real = self._locate(account, share, parts)
-        return node, self.disk.data_ranges(real, start, end)
+        with self.disk.open_share(account, share) as sh:
+            node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
+            return node, self.disk.data_ranges(sh, parts, start, end)
 
     def open_file(self, account: str, share: str, parts: list[str]) -> tuple[int, NodeInfo]:
         """An open fd and the node it belongs to (fstat of that very fd, so the ETag matches the bytes)."""
-        _, real = self._locate(account, share, parts)
-        fd, st = self.disk.open_read(real)
+        with self.disk.open_share(account, share) as sh:
+            fd, st, parent_ino = self.disk.open_read(sh, parts)
         try:
-            return fd, self._node(account, share, parts, real, st)
+            return fd, self._node(account, share, parts, st, parent_ino)
         except BaseException:
             os.close(fd)
             raise
 
     def delete_file(self, account: str, share: str, parts: list[str]) -> None:
-        _, real = self._locate(account, share, parts)
-        self.disk.delete_file(real)
+        with self.disk.open_share(account, share) as sh:
+            size = self.disk.delete_file(sh, parts)
         self.meta.forget(account, share, "/".join(parts))
+        with self._usage_lock:
+            cached = self._usage.get((account, share))
+            if cached is not None:
+                cached[0] -= size

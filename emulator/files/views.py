@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
-from . import auth, handlers as h
+from . import auth, handlers as h, httpio
 from .auth import Access
 from .names import parse_target, raw_request_uri
 from .plane import EXTENSION, FilePlane
@@ -63,6 +63,9 @@ OPERATIONS = {
                                            h.force_close_handles),
 }
 
+# the operations that act on a request body; every other one refuses a body (it would be silently dropped)
+_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file}
+
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
     ("share", "PUT", "snapshot"): "Snapshot Share",
@@ -88,13 +91,16 @@ def not_supported(what: str) -> StorageError:
                         f"{what} is not supported by the Batch AI emulator's file service.")
 
 
-def _host_error(exc: OSError, op_name: str) -> Exception:
+def _host_error(exc: OSError, op_name: str) -> StorageError:
     """A file-system error on the emulator's host as a Storage error, never a 5xx (clients retry those for a
-    minute): it is about this machine's disk, and the message says so."""
+    minute, and a job can provoke these at will): it is about this machine's disk, and the message says so."""
     where = f" ({exc.filename})" if exc.filename else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageError(413, "InsufficientStorage", f"{op_name} failed: the disk holding the emulator's data "
                             f"dir is full{where}.")
+    if exc.errno == errno.EFBIG:
+        return StorageError(413, "InsufficientStorage", f"{op_name} failed: the host file system cannot hold a "
+                            f"file that large{where}.")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return StorageError(403, "AuthorizationFailure", f"{op_name} failed: the emulator may not change this "
                             f"path on its host{where}: {exc.strerror}. A job running as another user may own it.")
@@ -102,9 +108,15 @@ def _host_error(exc: OSError, op_name: str) -> Exception:
         return StorageError(400, "InvalidResourceName", f"The path is too long for the host file system{where}.")
     if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENXIO):
         return StorageError(404, "ResourceNotFound", "The specified resource does not exist.")
-    if exc.errno == errno.ELOOP:
-        return StorageError(400, "InvalidResourceName", f"The path goes through too many symbolic links{where}.")
-    return exc
+    if exc.errno in (errno.ELOOP, errno.EXDEV):
+        return StorageError(400, "InvalidResourceName", "The path goes through a symbolic link; the emulator never "
+                            "follows links in a share.")
+    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY, errno.ETXTBSY):
+        return StorageError(409, "ResourceAlreadyExists" if exc.errno == errno.EEXIST else "SharingViolation",
+                            f"{op_name} failed on the emulator's host{where}: {exc.strerror}.")
+    # anything else (EIO, EINVAL...): a job changed the share under the request or the host disk failed
+    return StorageError(409, "OperationFailedOnHost", f"{op_name} failed on the emulator's host{where}: "
+                        f"{exc.strerror or exc}.")
 
 
 def _level(target) -> str:
@@ -166,6 +178,14 @@ def file_service(account: str, _rest: str = ""):
     op_name, access, handler = _operation(target, request.method)
     principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),
                                   request.scheme, request.remote_addr or "")
+    if request.headers.get("x-ms-structured-body") is not None:
+        raise not_supported("Structured message bodies (x-ms-structured-body: CRC64 content validation)")
+    if handler not in _TAKES_BODY:
+        length = httpio.body_length()
+        if length:
+            # a body the emulator would not store must never be answered with success (it would be lost)
+            raise StorageError(400, "InvalidInput", f"{op_name} takes no request body, and the emulator acts on "
+                               f"none; {length} bytes were sent. Nothing was changed.")
     if target.arg("sharesnapshot") is not None:
         raise not_supported("Share snapshots (sharesnapshot=)")
     if request.headers.get("x-ms-lease-id") is not None:
@@ -174,10 +194,7 @@ def file_service(account: str, _rest: str = ""):
     try:
         resp = handler(ctx)
     except OSError as exc:
-        mapped = _host_error(exc, op_name)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+        raise _host_error(exc, op_name) from exc
     except sqlite3.OperationalError as exc:
         if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
             raise

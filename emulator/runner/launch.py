@@ -20,9 +20,10 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import mounts
+from .. import mounts, safeio
 from ..backend.outputs import STDOUTERR, job_volumes, output_node_path
 from ..models import Cluster, Job
+from .executors import LaunchError
 
 TF_PORT_PS, TF_PORT_WORKER = 2222, 2223
 JOB_TEMP_DIR = f"{mounts.NODE_ROOT}/jobs"
@@ -98,7 +99,9 @@ class Planner:
         outputs = {d["id"]: output_node_path(job, d["id"]) for d in job.spec.get("output_directories") or []}
         outputs_host = {i: host_of(p) for i, p in outputs.items()}
         for path in [stdouterr_host, *outputs_host.values()]:
-            path.mkdir(parents=True, exist_ok=True)
+            # these lie on volumes jobs write (a share another job used): a link on the way is refused, not
+            # followed to make directories elsewhere
+            self._makedirs(path)
         plans = []
         count = len(node_indices)
         for rank, node_index in enumerate(node_indices):
@@ -112,7 +115,7 @@ class Planner:
                 binds += [(str(host_temp), roots["job_temp"]), (str(shared_host), roots["shared"])]
                 binds += [(str(h), n) for n, h in extra_binds.items()]
                 for host, _ in binds:
-                    Path(host).mkdir(parents=True, exist_ok=True)
+                    self._makedirs(Path(host))   # a bind source must be a real directory of the data dir
             hostfile = host_temp / "hostfile"
             hostfile.write_text("".join(f"{h} slots={max(1, len(node_gpus.get(i, [])))}\n"
                                         for h, i in zip(hostnames, node_indices)))
@@ -124,6 +127,14 @@ class Planner:
         network = f"batchai-{jdir.name[:12]}" if count > 1 else None
         return JobPlan(job_key=jdir.name, network=network, nodes=plans, stdouterr_host=stdouterr_host,
                        log_host=stdouterr_host / "execution.log")
+
+    def _makedirs(self, path: Path) -> None:
+        try:
+            safeio.makedirs(self.data_dir, path)
+        except safeio.UnsafePath as exc:
+            raise LaunchError("JobDirectoryUnsafe", f"A directory of the job is reached through a link a job made "
+                              f"({exc.strerror}); the emulator does not follow links in job-writable places.") \
+                from None
 
     # -- layout ----------------------------------------------------------------------------------------------
     def _roots(self, job: Job, cluster: Cluster, node_index: int, host_temp: Path, shared_host: Path,
@@ -141,7 +152,7 @@ class Planner:
             std_root = mounts.MOUNT_ROOT if base is mount_root else mounts.job_mount_root(job.name)
             link = base / v.node_path[len(std_root) + 1:]
             link.parent.mkdir(parents=True, exist_ok=True)
-            v.host_path.mkdir(parents=True, exist_ok=True)
+            self._makedirs(v.host_path)
             if link.is_symlink() and os.readlink(link) != str(v.host_path):
                 link.unlink()
             if not link.exists():

@@ -1,45 +1,98 @@
-"""Mount checks at node allocation: an Azure file share needs a known account, the right key and an existing
-share, as the service's nodes needed to mount it. A failure makes the cluster's nodes unusable with an entry in
-cluster.errors, as the service reported mount failures (the exact code the service used is unverified).
+"""Mount checks: a storage mount needs a served account, credentials the storage data plane accepts, and an
+existing share, as the service's nodes needed to mount it.
+
+`storage_access_problem` is the one check every mount kind calls (Azure file shares of clusters and jobs today;
+blob containers use the same function with service="blob"). It does not compare keys itself: it makes the first
+request a node's mount would make (Get Share Properties, signed with the given key, or carrying the given SAS)
+and has the Files data plane's own verifier (`files.auth.authenticate`) judge it, with the account's keys looked
+up where the data plane looks them up. So a mount succeeds exactly when the data plane would serve its requests.
+
+A failure makes a cluster's nodes unusable with an entry in cluster.errors, and fails a job naming the share, as
+the service reported mount failures (the exact code the service used is unverified: MountVolumeFailed).
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from urllib.parse import parse_qsl
+
 from .. import mounts
-from ..errors import EmulatorError
+from ..backend.storage import StorageBackend, _decode_key
+from ..errors import EmulatorError, StorageError
 from ..store import Store
 
-
-def known_accounts(settings, store: Store) -> dict[str, set[str]]:
-    """Account name -> its valid keys: the configured accounts and those created through ARM."""
-    out = {name: {key} for name, key in settings.accounts().items()}
-    for rec in store.list("storageAccount"):
-        out.setdefault(rec.name, set()).update(k for k in rec.body.get("keys", []) if isinstance(k, str))
-    return out
+# the service version a node's mount speaks (any the data plane accepts would do)
+_MOUNT_VERSION = "2019-02-02"
 
 
-def mount_errors(settings, store: Store, cluster) -> list[dict]:
-    node_setup = cluster.spec.get("node_setup") or {}
-    shares = (node_setup.get("mount_volumes") or {}).get("azure_file_shares") or []
-    if not shares:
-        return []
-    accounts = known_accounts(settings, store)
+def storage_access_problem(settings, store: Store, account: str, container: str, credentials: dict | None,
+                           service: str = "file") -> str | None:
+    """Why a mount of `account`/`container` with `credentials` ({account_key} or {sas_token}) would be refused by
+    the storage data plane, or None if it would be served. `container` is the share (or blob container)."""
+    from ..files import auth
+    from ..files.names import Target
+
+    credentials = credentials or {}
+    found = StorageBackend(store, settings.accounts).keys(account or "")
+    if found is None:
+        return f"storage account '{account}' is not served by this emulator"
+    name, keys = found
+    key, sas = credentials.get("account_key"), credentials.get("sas_token")
+    if not key and not sas:
+        return f"no account key or SAS token was given for storage account '{name}'"
+    now = datetime.now(timezone.utc)
+    raw = f"/{name}/{container}"
+    environ = {"REQUEST_METHOD": "GET", "HTTP_X_MS_VERSION": _MOUNT_VERSION,
+               "HTTP_X_MS_DATE": format_datetime(now, usegmt=True)}
+    if key:
+        target = Target(raw_path=raw, account=name, share=container, query=[("restype", "share")])
+        text = auth.string_to_sign(environ, name, target, _MOUNT_VERSION)
+        signature = base64.b64encode(hmac.new(_decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
+        environ["HTTP_AUTHORIZATION"] = f"SharedKey {name}:{signature}"
+    else:
+        query = [("restype", "share")] + parse_qsl(sas.lstrip("?"), keep_blank_values=True)
+        target = Target(raw_path=raw, account=name, share=container, query=query)
+    if service != "file":
+        raise ValueError(f"no data plane verifier for service {service!r}")
+    # what a mount does: read and write the share's files (share-level access, any of read/list permissions)
+    access = auth.Access(level="container", perms="rl", service_perms="rl")
+    try:
+        auth.authenticate(environ, target, name, keys, access, now, "https", "127.0.0.1")
+    except StorageError as exc:
+        why = exc.message.strip().splitlines()[-1]
+        return f"the storage service refused the credentials given for account '{name}' ({exc.code}: {why})"
+    return None
+
+
+def file_share_problem(settings, store: Store, ref: dict) -> str | None:
+    """Why an azureFileShares entry (snake_case) cannot be mounted, or None."""
+    url = ref.get("azure_file_url", "")
+    try:
+        account, share = mounts.parse_file_url(url)
+    except EmulatorError as exc:
+        return exc.message
+    account = account or ref.get("account_name")
+    problem = storage_access_problem(settings, store, account, share, ref.get("credentials"))
+    if problem is None and not _share_exists(settings.data_dir, account, share):
+        problem = f"file share '{share}' does not exist in account '{account}'"
+    return problem
+
+
+def mount_errors(settings, store: Store, mount_volumes: dict | None) -> list[dict]:
+    """cluster.errors / job errors entries for the volumes of a `mountVolumes` object that cannot be mounted."""
     errors = []
-    for ref in shares:
-        url = ref.get("azure_file_url", "")
-        try:
-            account, share = mounts.parse_file_url(url)
-        except EmulatorError as exc:
-            errors.append(_err(url, exc.message))
-            continue
-        account = account or ref.get("account_name")
-        key = (ref.get("credentials") or {}).get("account_key")
-        if account not in accounts:
-            errors.append(_err(url, f"storage account '{account}' is not served by this emulator"))
-        elif key is not None and key not in accounts[account]:
-            errors.append(_err(url, f"the account key given for '{account}' is wrong"))
-        elif not _share_exists(settings.data_dir, account, share):
-            errors.append(_err(url, f"file share '{share}' does not exist in account '{account}'"))
+    for ref in (mount_volumes or {}).get("azure_file_shares") or []:
+        problem = file_share_problem(settings, store, ref)
+        if problem is not None:
+            errors.append(_err(ref.get("azure_file_url", ""), problem))
     return errors
+
+
+def cluster_mount_errors(settings, store: Store, cluster) -> list[dict]:
+    return mount_errors(settings, store, (cluster.spec.get("node_setup") or {}).get("mount_volumes"))
 
 
 def _err(url: str, why: str) -> dict:

@@ -13,13 +13,12 @@ A tick reads only jobs whose state can still change (workset.py), so its cost ne
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import vmsizes
+from .. import safeio, vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
 from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
@@ -29,8 +28,9 @@ from . import states
 from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
+from .handoff import Handoff
 from .launch import Planner
-from .mountcheck import mount_errors
+from .mountcheck import cluster_mount_errors, mount_errors
 from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
@@ -59,6 +59,8 @@ class Scheduler:
         self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
         self.work = WorkSet(store)
         self._changed = False     # the tick wrote something (see _cas)
+        # an executor that queues jobs itself (Slurm) gets whole jobs: runner/handoff.py replaces steps (2) and (3)
+        self.handoff = Handoff(self) if getattr(executor, "queues_jobs", False) else None
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,7 +107,13 @@ class Scheduler:
                 self._allocate(rec, running, clusters, now)
             if self._changed:
                 clusters = {r.id.lower(): r for r in self.store.list("cluster")}
-            if self.executor is not None:
+            if self.handoff is not None:
+                # Slurm's handoff also follows finished jobs until Slurm lets them go: it reads every job
+                # (unverified whether that matters at Slurm scale; the Docker and local executors never do)
+                self.handoff.tick([(Job.from_body(r.body), r) for r in self.store.list("job")], clusters, now)
+                self._changed = True
+                running = self.work.running()
+            elif self.executor is not None:
                 self._follow(running, clusters, now)
                 if self._changed:      # nodes were freed or allocated: a queued job may start now
                     running = self.work.running()
@@ -181,7 +189,9 @@ class Scheduler:
         short = []
         while len(cluster.node_gpus) < target:
             index = len(cluster.node_gpus)
-            if self.gpus.cpu_only or size.gpus == 0:
+            if self.handoff is not None:   # each Slurm node has its own GPUs (gres); their ids are the node's
+                cluster.node_gpus.append([str(g) for g in range(size.gpus)])
+            elif self.gpus.cpu_only or size.gpus == 0:
                 cluster.node_gpus.append([])
             elif len(free) >= size.gpus:
                 cluster.node_gpus.append(free[:size.gpus])
@@ -196,7 +206,7 @@ class Scheduler:
                                       f"this machine has no free GPUs left for them ({self.gpus.describe()}); "
                                       "those nodes are unusable.",
                            "details": [{"name": "nodes", "value": ",".join(map(str, short))}]})
-        problems = mount_errors(self.settings, self.store, cluster)
+        problems = cluster_mount_errors(self.settings, self.store, cluster)
         if problems:
             cluster.unusable_nodes = list(range(target))
             errors += problems
@@ -271,7 +281,7 @@ class Scheduler:
         jdir = self.planner.job_dir(job)
         node_dirs = [jdir / f"node-{rank}" for rank in range(max(1, len(job.nodes)))]
         try:
-            code = int((node_dirs[0] / ".batchai" / "exit_code").read_text().strip())
+            code = int(safeio.read_text(self.settings.data_dir, node_dirs[0] / ".batchai" / "exit_code", 64).strip())
         except (OSError, ValueError):
             code = None
         if code is not None:
@@ -288,7 +298,7 @@ class Scheduler:
                 self._log(job, "re-attached to the job's nodes after the emulator restarted")
             return
         started = [rank for rank, d in enumerate(node_dirs)
-                   if (d / ".batchai" / "started").exists() or found.get(rank, ("", "created"))[1] != "created"]
+                   if safeio.exists(self.settings.data_dir, d / ".batchai" / "started") or found.get(rank, ("", "created"))[1] != "created"]
         cluster = clusters.get(_cluster_key(job))
         if not started and cluster is not None:
             try:
@@ -310,13 +320,22 @@ class Scheduler:
         if code == 0:
             self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
             return
-        if (temp / "prep_exit_code").exists():
+        data = self.settings.data_dir
+        if safeio.exists(data, temp / "prep_exit_code"):
             err = states.error("JobPreparationFailed", "The job preparation task failed with a non-zero exit code.",
                                exitCode=code)
-        elif (temp / "launch_error").exists():
-            err = states.error("JobFailed", (temp / "launch_error").read_text().strip(), exitCode=code)
         else:
             err = states.job_failed_error(code)
+            try:
+                # the job can write this file (its temp directory is the node's): read only a regular file there
+                message = safeio.read_text(data, temp / "launch_error", limit=4096).strip()
+                err = states.error("JobFailed", message, exitCode=code)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                err = states.error("JobFailed", f"The job exited with code {code}; its .batchai/launch_error "
+                                   f"was not read: it is a link or not a regular file ({exc.strerror}).",
+                                   exitCode=code)
         self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
 
     def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="",
@@ -418,6 +437,9 @@ class Scheduler:
         hostnames = [f"batchai-{job_key[:12]}-{i}" for i in range(len(nodes))]
         gpus = {n: (cluster.node_gpus[n] if n < len(cluster.node_gpus) else []) for n in nodes}
         try:
+            problems = mount_errors(self.settings, self.store, job.spec.get("mount_volumes"))
+            if problems:    # job-level volumes are mounted when the job starts on its nodes
+                raise LaunchError(problems[0]["code"], problems[0]["message"])
             plan = self.planner.plan(job, cluster, nodes, gpus, hostnames)
             job.log_path = str(plan.log_host)
             image_spec = ((job.spec.get("container_settings") or {}).get("image_source_registry") or {})
@@ -478,22 +500,27 @@ class Scheduler:
     # -- (4) node counts -------------------------------------------------------------------------------------
     def _count_nodes(self, rec: Record, jobs) -> None:
         cluster = Cluster.from_body(rec.body)
-        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
-        unusable = [n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running]
-        counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - len(unusable)),
-                                 running_node_count=len(running), unusable_node_count=len(unusable)).__dict__
+        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
+                   for n in j.nodes}
+        unusable = len([n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running])
+        if self.handoff is not None:
+            unusable = max(unusable, self.handoff.unusable(cluster.current_node_count, len(running)))
+        counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - unusable),
+                                 running_node_count=len(running), unusable_node_count=unusable).__dict__
         if counts != cluster.node_state_counts:
             cluster.node_state_counts = dict(counts)
             self.store.compare_and_set(rec.id, rec.version, cluster.to_body())   # frees and takes no node
 
     # -- logs and hooks --------------------------------------------------------------------------------------
     def _log(self, job: Job, message: str) -> None:
+        """Append a line to the job's execution.log: a regular file in a directory the job can write, so it is
+        reached without following links and never opened if it is a fifo or a device (see safeio)."""
         if not job.log_path.endswith(".log"):
             return
         try:
-            os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
-            with open(job.log_path, "a", encoding="utf-8") as fh:
-                fh.write(f"{now_iso(self.clock())} {message}\n")
+            safeio.append_text(self.settings.data_dir, job.log_path, f"{now_iso(self.clock())} {message}\n")
+        except safeio.UnsafePath as exc:
+            log.warning("not writing %s: %s", job.log_path, exc)
         except OSError as exc:
             log.warning("cannot write %s: %s", job.log_path, exc)
 
@@ -507,7 +534,8 @@ class Scheduler:
                 if rec.kind == "job":
                     job = Job.from_body(rec.body)
                     handles = [h for h in job.handles if h]
-                    if job.execution_state in states.ACTIVE:
+                    # a Slurm job may be pending (queued) or already ended: scancel is harmless then
+                    if job.execution_state in states.ACTIVE or (self.handoff is not None and handles):
                         try:
                             self.executor.stop(handles)
                             self.executor.cleanup(self.planner.job_dir(job).name, handles)

@@ -285,3 +285,53 @@ def test_host_file_system_refusals_are_4xx(fs, live, share):
             subprocess.run(["chattr", "-i", str(path)], check=False)
         else:
             share_dir(live, share).chmod(0o755)
+
+
+def test_share_quota_is_enforced_and_a_refused_write_loses_nothing(svc, share):
+    """Writes past the quota answer ShareSizeLimitReached; the files already stored keep their bytes."""
+    sc = svc.get_share_client(share)
+    sc.set_share_quota(1)
+    keep = sc.get_file_client("keep.txt")
+    keep.upload_file(b"stored before the share filled up")
+    big = sc.get_file_client("big.bin")
+    big.create_file((1 << 30) - 100)                 # sparse: fills the quota without using the disk
+    for call in (lambda: sc.get_file_client("more.bin").create_file(200),
+                 lambda: keep.create_file(1000),         # replacing a file with a larger one
+                 lambda: big.resize_file(1 << 30),
+                 lambda: sc.get_file_client("up.bin").upload_file(b"x" * 500)):
+        with pytest.raises(HttpResponseError) as err:
+            call()
+        assert err.value.status_code == 413 and err.value.error_code == "ShareSizeLimitReached", err.value
+    assert keep.download_file().readall() == b"stored before the share filled up"
+    assert big.get_file_properties().size == (1 << 30) - 100
+    assert not sc.get_file_client("more.bin").exists()
+    big.resize_file((1 << 30) - 1000)                 # shrinking is always allowed, and frees room
+    sc.get_file_client("small.bin").create_file(800)
+    sc.set_share_quota(2)
+    big.resize_file(1 << 30)
+
+
+def test_create_file_with_a_body_stores_it(svc, share, raw):
+    """Create File with a body (newer x-ms-version) once answered success and stored zeros: a lost write."""
+    fc = svc.get_share_client(share).get_file_client("body.txt")
+    fc.create_file(9, data=b"abcabcabc")
+    assert fc.download_file().readall() == b"abcabcabc"
+    fc.create_file(12, data=b"abc", validate_content="md5")       # shorter than the file: the rest is zeros
+    assert fc.download_file().readall() == b"abc" + bytes(9)
+    status, headers, _ = raw.request("PUT", f"/{ACCOUNT}/{share}/md5.txt", b"abcabcabc",
+                                     {"x-ms-type": "file", "x-ms-content-length": "9",
+                                      "Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()})
+    assert status == 400 and headers["x-ms-error-code"] == "Md5Mismatch"
+    assert not svc.get_share_client(share).get_file_client("md5.txt").exists()
+
+
+def test_a_body_the_emulator_does_not_act_on_is_refused(svc, share, raw):
+    svc.get_share_client(share).get_file_client("f.txt").upload_file(b"kept")
+    for target, headers in ((f"/{ACCOUNT}/{share}/f.txt?comp=metadata", {"x-ms-meta-a": "1"}),
+                            (f"/{ACCOUNT}/{share}/d?restype=directory", {}),
+                            (f"/{ACCOUNT}/{share}/f.txt?comp=properties", {"x-ms-content-length": "4"})):
+        status, resp, body = raw.request("PUT", target, b"lost bytes", headers)
+        assert status == 400 and resp["x-ms-error-code"] == "InvalidInput", (target, status, body)
+        assert b"takes no request body" in body
+    assert not svc.get_share_client(share).get_directory_client("d").exists()
+    assert svc.get_share_client(share).get_file_client("f.txt").get_file_properties().metadata == {}

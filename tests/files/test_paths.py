@@ -1,5 +1,5 @@
 """Path safety: traversal in any spelling is a 400 that touches nothing outside the share; names map to the disk
-one to one; symbolic links are followed only while they stay inside the share."""
+one to one; symbolic links are never followed."""
 from __future__ import annotations
 
 import os
@@ -99,13 +99,21 @@ def test_symlinks_leaving_the_share_are_refused(live, fs, svc, share, outside):
     assert (outside / "secret.txt").read_bytes() == b"top secret"
 
 
-def test_symlinks_inside_the_share_are_followed(live, fs, share):
+def test_symlinks_inside_the_share_are_not_followed_either(live, fs, share):
+    """A link that points inside the share today can be re-pointed by a job tomorrow: links are never followed
+    (nor listed), wherever they point."""
     root = share_dir(live, share)
     (root / "real").mkdir()
     (root / "real" / "data.txt").write_bytes(b"inside")
     os.symlink("real", root / "alias")
-    assert fs.get_file_to_bytes(share, "alias", "data.txt").content == b"inside"
-    assert {e.name for e in fs.list_directories_and_files(share)} == {"real", "alias"}
+    os.symlink("real/data.txt", root / "alias.txt")
+    assert fs.get_file_to_bytes(share, "real", "data.txt").content == b"inside"
+    for call in (lambda: fs.get_file_to_bytes(share, "alias", "data.txt"),
+                 lambda: fs.get_file_to_bytes(share, None, "alias.txt")):
+        with pytest.raises(AzureHttpError) as err:
+            call()
+        assert err.value.status_code == 400 and "InvalidResourceName" in str(err.value)
+    assert {e.name for e in fs.list_directories_and_files(share)} == {"real"}
 
 
 def test_api_names_map_one_to_one_onto_the_disk(live, fs, svc, share):

@@ -1,0 +1,220 @@
+"""The scheduler's steps (2) and (3) for an executor that queues jobs itself (``queues_jobs``: Slurm).
+
+Such an engine allocates nodes, gang-queues and orders jobs by priority on its own, so the emulator does not wait
+for idle nodes: a queued job on a steady cluster is submitted at once (in priority then submission order) and
+stays `queued` while the engine keeps it pending, its reason written to execution.log whenever it changes; it is
+`running` once the engine runs it, and ends with the master's exit code or, when the engine ended it for its own
+reasons (cancelled outside the emulator, a node failure, its time limit), failed with the engine's reason.
+
+A job is never submitted twice: its handle is recorded (still queued) as soon as the engine answers, and the
+executor's submit finds a job already submitted under the job's key. When the engine stops answering, queued jobs
+are no longer submitted (they fail `SlurmUnavailable`: nothing can run them), and jobs it runs are failed the
+same way once it has been away longer than the grace period, unless the master's exit code file shows how they
+ended (the nodes finish a job even while the controller is down).
+"""
+from __future__ import annotations
+
+import logging
+
+from .. import vmsizes
+from ..backend.batchai import duration_seconds, terminated_error
+from ..errors import EmulatorError
+from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
+from . import states
+from .engine import EngineWatch
+from .executors import LaunchError
+from .launch import Planner
+from .slurm import ENDED, HOST_PLACEHOLDER, PENDING, SlurmUnavailable
+
+log = logging.getLogger("batchai_emulator.scheduler")
+
+# Slurm's end states that are not the master's own exit: the error code the job fails with
+_ENGINE_ENDS = {"CANCELLED": "SlurmJobCancelled", "TIMEOUT": "JobMaxWallClockTimeExceeded",
+                "NODE_FAIL": "SlurmNodeFailed", "BOOT_FAIL": "SlurmNodeFailed", "OUT_OF_MEMORY": "SlurmOutOfMemory",
+                "PREEMPTED": "SlurmJobPreempted", "DEADLINE": "SlurmJobFailed", "FAILED": "SlurmJobFailed"}
+
+
+class Handoff:
+    def __init__(self, scheduler):
+        self.s = scheduler
+        self.executor = scheduler.executor
+        self.watch = EngineWatch()
+        self.reasons: dict[str, str] = {}      # job id -> the pending reason last written to its execution.log
+        self.settled: set[str] = set()         # handles of finished jobs whose Slurm job is known to have ended
+        self.partition: dict[str, int] | None = None
+
+    # -- one tick ----------------------------------------------------------------------------------------------
+    def tick(self, jobs, clusters, now: float) -> None:
+        try:
+            self.partition = self.executor.node_states()
+        except (SlurmUnavailable, LaunchError) as exc:
+            self.partition = None
+            self.watch.failed(now, exc)
+        self._follow(jobs, clusters, now)
+        jobs = [(Job.from_body(r.body), r) for r in self.s.store.list("job")]
+        self._submit(jobs, clusters, now)
+
+    def unusable(self, current: int, running: int) -> int:
+        """Nodes of a cluster counted unusable: the partition's down or drained nodes (all of them while Slurm
+        does not answer)."""
+        free = max(0, current - running)
+        if self.partition is None:
+            return free
+        return min(free, self.partition["unusable"])
+
+    # -- submission --------------------------------------------------------------------------------------------
+    def _submit(self, jobs, clusters, now: float) -> None:
+        queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED and not j.handles),
+                        key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+                                        jr[0].submitted, jr[1].seq))
+        for job, rec in queued:
+            crec = clusters.get(_cluster_key(job))
+            if crec is None:
+                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                    "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")], note="cluster")
+                continue
+            cluster = Cluster.from_body(crec.body)
+            if cluster.allocation_state != AllocationState.STEADY or cluster.unusable_nodes:
+                continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
+            if self.partition is None:
+                self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+                continue
+            self._submit_one(job, rec, cluster, now)
+
+    def _submit_one(self, job: Job, rec, cluster: Cluster, now: float) -> None:
+        need = int(job.spec.get("node_count", 1))
+        size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
+        job_key = self.s.planner.job_dir(job).name
+        image_spec = (job.spec.get("container_settings") or {}).get("image_source_registry") or {}
+        image = image_spec.get("image", "")
+        container = self.executor.container_layout(image)
+        gpus = {i: [str(g) for g in range(size.gpus)] for i in range(need)}
+        try:
+            plan = Planner(self.s.settings.data_dir, "container" if container else "host").plan(
+                job, cluster, list(range(need)), gpus, [HOST_PLACEHOLDER.format(i) for i in range(need)])
+            job.log_path = str(plan.log_host)
+            self.s._log(job, f"job {rec.name} ({need} node(s) of cluster {cluster.name}, {size.name}) submitted to "
+                             f"{self.executor.describe()}")
+            if image and not container:
+                self.s._log(job, f"image {image} ignored: the Slurm nodes have no Docker (--slurm-containers none)")
+            handle = self.executor.submit(
+                job_key, rec.id, plan, image, image_spec, job.spec.get("scheduling_priority", "normal"), size.gpus,
+                duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D"))
+        except SlurmUnavailable as exc:
+            self.watch.failed(now, exc)
+            self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+            return
+        except EmulatorError as exc:
+            self.s._finish(job, rec, now, states.F, errors=[states.error("MountVolumeFailed", exc.message)],
+                           note="launch failed")
+            return
+        except LaunchError as exc:
+            self.s._finish(job, rec, now, states.F, errors=[states.error(exc.code, exc.message)],
+                           note="submit failed")
+            return
+        if self.s._record_handles(rec.id, [handle], job.log_path) is None:
+            self.executor.stop([handle])    # deleted while it was submitted
+            return
+        self.s._log(job, f"Slurm job {handle} submitted")
+
+    # -- following ---------------------------------------------------------------------------------------------
+    def _follow(self, jobs, clusters, now: float) -> None:
+        followed = [(j, r) for j, r in jobs if j.handles and j.handles[0] and (
+            j.execution_state not in states.FINISHED or j.handles[0] not in self.settled)]
+        if not followed:
+            return
+        try:
+            status = self.executor.status([j.handles[0] for j, _ in followed])
+        except (SlurmUnavailable, LaunchError) as exc:
+            grace_over = self.watch.failed(now, exc)
+            for job, rec in followed:
+                if job.execution_state in states.FINISHED:
+                    continue
+                code = self._exit_code_file(job)
+                if code is not None and job.execution_state in states.ACTIVE:
+                    self.s._exited(job, rec, now, code)
+                elif grace_over or job.execution_state != ExecutionState.RUNNING:
+                    self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+            return
+        self.watch.answered(now)
+        for job, rec in followed:
+            handle = job.handles[0]
+            st = status.get(handle)
+            if st is None:
+                continue
+            if job.execution_state in states.FINISHED:
+                if st.state == ENDED:
+                    self.settled.add(handle)
+                else:           # terminated while queued, failed while Slurm was away: Slurm must let it go
+                    self.executor.stop([handle])
+                continue
+            if job.execution_state == ExecutionState.TERMINATING:
+                self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+                continue
+            if rec.parent and _cluster_key(job) not in clusters:
+                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                    "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
+                continue
+            if st.state == PENDING:
+                if self.reasons.get(rec.id.lower()) != st.reason:
+                    self.reasons[rec.id.lower()] = st.reason
+                    why = f" ({st.reason})" if st.reason not in ("", "None") else ""
+                    self.s._log(job, f"queued: Slurm job {handle} is {st.slurm_state.lower()}{why}")
+                continue
+            self.reasons.pop(rec.id.lower(), None)
+            if job.execution_state == ExecutionState.QUEUED:
+                self._started(job, rec, jobs, now, st)
+                continue        # an end is seen next tick, from `running`
+            if st.state == ENDED:
+                self._ended(job, rec, now, st)
+
+    def _started(self, job: Job, rec, jobs, now: float, st) -> None:
+        taken = {n for j, _ in jobs if _cluster_key(j) == _cluster_key(job) and j.execution_state in states.ACTIVE
+                 for n in j.nodes}
+        need = int(job.spec.get("node_count", 1))
+        nodes = [n for n in range(len(taken) + need) if n not in taken][:need]
+        states.transition(job, states.R, now, nodes=nodes)
+        if self.s.store.compare_and_set(rec.id, rec.version, job.to_body()) is not None:
+            self.s._log(job, f"running: Slurm job {job.handles[0]} on {st.nodes or 'its nodes'}")
+
+    def _ended(self, job: Job, rec, now: float, st) -> None:
+        code = self._exit_code_file(job)
+        message = st.comment if st.comment.startswith("DataDirNotShared") else ""
+        if message:
+            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+                "DataDirNotShared", message.split(": ", 1)[-1])], note="data dir", exited=True)
+        elif st.slurm_state in ("COMPLETED", "FAILED") and (code is not None or st.exit_code is not None) and \
+                not (st.slurm_state == "FAILED" and st.reason not in ("NonZeroExitCode", "None", "")):
+            self.s._exited(job, rec, now, code if code is not None else int(st.exit_code))
+        elif st.slurm_state == "UNKNOWN":
+            if code is not None:
+                self.s._exited(job, rec, now, code)
+            else:
+                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                    "SlurmJobNotFound", f"Slurm no longer knows job {job.handles[0]} and its master left no exit "
+                    "code; the job is failed.")], note="vanished", exited=True)
+        else:
+            why = st.reason if st.reason and st.reason != "None" else "no reason given"
+            kind = _ENGINE_ENDS.get(st.slurm_state, "SlurmJobFailed")
+            text = {"SlurmJobCancelled": f"Slurm job {job.handles[0]} was cancelled outside the emulator",
+                    "JobMaxWallClockTimeExceeded": f"The job ran longer than its maxWallClockTime and Slurm ended "
+                                                   f"job {job.handles[0]}"}.get(
+                kind, f"Slurm ended job {job.handles[0]} as {st.slurm_state}")
+            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+                kind, f"{text} (Slurm state {st.slurm_state}, reason: {why}).")], note=st.slurm_state.lower(),
+                exited=True)
+
+    def _exit_code_file(self, job: Job) -> int | None:
+        try:
+            return int((self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _unavailable(self) -> dict:
+        return states.error("SlurmUnavailable", f"Slurm does not answer ({self.watch.reason or 'no answer'}): the "
+                            "job cannot be submitted or followed; it is failed. Check slurmctld and the nodes' "
+                            "slurmd (`sinfo`).")
+
+
+def _cluster_key(job: Job) -> str:
+    return (job.spec.get("cluster") or {}).get("id", "").lower()
