@@ -10,12 +10,24 @@ import sqlite3
 import sys
 import threading
 
+from . import vmsizes
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
 from .store import StoreFull
 
 # below this many free bytes a SQLite failure to open is put down to the full disk (its shared-memory file
 # alone needs 32 KiB)
 FULL_DISK = 1 << 20
+
+
+def _public_urls(urls: list[str] | None) -> dict[str, str]:
+    out = {}
+    for url in urls or []:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            print(f"batchai-emulator: --public-url expects an http:// or https:// URL, got {url!r}", file=sys.stderr)
+            raise SystemExit(2)
+        out[f"public_{scheme}_url"] = url.rstrip("/")
+    return out
 
 
 def _serve(args) -> int:
@@ -25,12 +37,15 @@ def _serve(args) -> int:
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
                                  slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
-                                 gpus=args.gpus, image_map=args.image_map or None,
+                                 gpus=args.gpus, image_map=args.image_map or None, vm_sizes=args.vm_size or None,
                                  keep_containers=True if args.keep_containers else None,
-                                 strict_auth=True if args.strict_auth else None)
+                                 strict_auth=True if args.strict_auth else None,
+                                 client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
         settings.image_map_dict()
+        vmsizes.add(settings.vm_sizes)
+        settings.client_secrets_dict()
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
@@ -76,6 +91,12 @@ def _serve(args) -> int:
         print(f"                BlobEndpoint={server.blob_url}/{name}", file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
+    if settings.client_secrets:
+        print(f"  auth:         tokens only for the {len(settings.client_secrets)} client(s) given with "
+              "--client-secret", file=out)
+    for url in (settings.public_http_url, settings.public_https_url):
+        if url:
+            print(f"  links:        written with {url} (--public-url)", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)
@@ -83,7 +104,9 @@ def _serve(args) -> int:
         print(f"  WARNING: {server.space_warning}.", file=out)
     scheduler = server.ext.scheduler
     if scheduler.executor is not None:
-        print(f"  jobs:         {scheduler.executor.describe()}; {scheduler.gpus.describe()}", file=out)
+        # an executor that queues jobs itself (Slurm) gives each node its own GPUs (gres), not this machine's
+        gpus = "GPUs per node from Slurm (gres)" if scheduler.handoff is not None else scheduler.gpus.describe()
+        print(f"  jobs:         {scheduler.executor.describe()}; {gpus}", file=out)
         for src, dst in settings.image_map_dict().items():
             print(f"                image {src} -> {dst}", file=out)
     else:
@@ -143,13 +166,32 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--image-map", action="append", metavar="FROM=TO",
                        help="run image TO where a job asks for FROM (repeatable), e.g. the quickstart's CNTK GPU "
                             "image -> batchai-emulator/trainer-cpu:latest")
+    serve.add_argument("--vm-size", action="append", metavar="NAME:GPUS:CPUS:MEM_GB",
+                       help="a VM size clusters may use beyond the built-in table (repeatable), e.g. "
+                            "Standard_NC4as_T4_v3:1:4:28; BATCHAI_EMULATOR_VM_SIZES (comma-separated)")
     serve.add_argument("--keep-containers", action="store_true",
                        help="keep finished jobs' containers for inspection (deleting the job removes them)")
     serve.add_argument("--strict-auth", action="store_true",
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
+    serve.add_argument("--client-secret", action="append", metavar="CLIENT_ID:SECRET",
+                       help="a service principal the AAD token endpoints accept (repeatable); without any, every "
+                            "client id and secret gets a token. BATCHAI_EMULATOR_CLIENT_SECRETS")
+    serve.add_argument("--public-url", action="append", metavar="URL",
+                       help="base URL written into links (nextLink, downloadUrl, file endpoints, token issuer) for "
+                            "its scheme, e.g. https://emulator:8443 behind a proxy or under a container name "
+                            "(repeatable, one per scheme); default: the bound address")
     serve.add_argument("-v", "--verbose", action="store_true")
+    env = sub.add_parser("env", help="print the export lines a shell needs to use the emulator (CA variables; with "
+                                     "--azureml everything azureml-core needs)")
+    env.add_argument("--data-dir", help="the data dir of the emulator to use (default ~/.batchai-emulator; "
+                                        "BATCHAI_EMULATOR_DATA_DIR)")
+    env.add_argument("--azureml", action="store_true", help="also the Azure ML variables: cloud metadata, MSI "
+                                                            "token endpoint, the proxy for blob host names")
     args = parser.parse_args(argv)
+    if args.command == "env":
+        from .azureml.envcmd import main as env_main
+        return env_main(args)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":

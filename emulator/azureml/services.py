@@ -7,6 +7,7 @@ handler, case-insensitively. Every answer is JSON; every error is the ARM error 
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -72,10 +73,14 @@ def msi_token() -> Response:
 @bp.route("/azureml/files/<token>/<path:_name>", methods=["GET", "HEAD"])
 def download(token: str, _name: str) -> Response:
     """An artifact or log, like a blob SAS URL: signed, expiring, Range-aware (206 + Content-Range)."""
-    path = aml().assets.resolve_link(token)
-    if path is None:
+    fd = aml().assets.resolve_link(token)
+    if fd is None:
         raise StorageError(403, "AuthenticationFailed", "The download link is invalid or has expired.")
-    resp = send_file(path, mimetype="application/octet-stream", conditional=True, etag=True, max_age=0)
+    try:    # send_file opens the name at once: /proc/self/fd names the very file checked, whatever the path holds now
+        resp = send_file(f"/proc/self/fd/{fd}", mimetype="application/octet-stream", conditional=True, etag=True,
+                         max_age=0)
+    finally:
+        os.close(fd)
     resp.headers["Accept-Ranges"] = "bytes"
     resp.headers["x-ms-blob-type"] = "BlockBlob"
     return resp
@@ -228,8 +233,16 @@ def snapshot_run(c: Ctx) -> Response:
     token = core().signer.jwt({"aud": "azureml-run", "iss": f"{c.base}/", "iat": now, "nbf": now,
                                "exp": now + 7 * 86400, "tid": "00000000-0000-0000-0000-00000000e111",
                                "runId": run_id, "appid": "azureml-run"})
+    executor = core().scheduler.executor
+    service = c.base
+    if executor is not None and executor.layout == "container":
+        service = c.ext.relays.service_url() if c.ext.relays is not None else None
+        if service is None:
+            raise EmulatorError(503, "RunServicesUnreachable", "Runs in Docker containers reach the emulator through "
+                                "the Docker bridge's gateway, which the emulator could not listen on (see its log); "
+                                "use --executor local for Azure ML runs.")
     prepare = execution.prepare_job(c.ext, c.ws, c.ws_id, c["exp"], run_id, snap_dir, config,
-                                    Cluster.from_body(crec.body), c.base, token, experiment["experimentId"])
+                                    Cluster.from_body(crec.body), service, token, experiment["experimentId"])
     run = c.ext.runs.submit(c.ws_id, c.ws, c["exp"], run_id, snapshot_id, config, crec, prepare)
     return json_response({"runId": run_id, "runUuid": run["run_uuid"], "status": run["status"],
                           "experimentId": experiment["experimentId"]})

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 
+from ..urls import same_port_base
 from ..errors import EmulatorError, StorageError
 from ..files.disk import http_date
 from ..files.httpio import response
@@ -167,6 +168,10 @@ def _host_error(exc: OSError, op: str) -> Exception:
                             f"its host{where}: {exc.strerror}. A job running as another user may own it.")
     if exc.errno == errno.ENAMETOOLONG:
         return StorageError(400, "InvalidResourceName", f"The name is too long for the host file system{where}.")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        # the container (or the blob's directory) went away while the request was being served
+        return StorageError(404, "ResourceNotFound", "The specified resource does not exist (it was deleted while "
+                            "this request was served).")
     return exc
 
 
@@ -226,8 +231,8 @@ def blob_service():
 
 def _endpoint(door: str, account: str) -> str:
     if door == "path":
-        return request.host_url + account + "/"
-    return request.host_url
+        return same_port_base() + "/" + account + "/"
+    return request.host_url  # <account>.blob.<suffix>: the name is the account's, checked by the door
 
 
 def blob_port_app(app):
