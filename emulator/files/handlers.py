@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import hashlib
 import os
 import xml.etree.ElementTree as ET
@@ -186,6 +187,40 @@ def lease_file(ctx: Ctx) -> Response:
                                       _lease_request())
     node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
     return response(status, headers=headers | httpio.write_headers(node))
+
+
+def create_permission(ctx: Ctx) -> Response:
+    ctx.files.share(ctx.account, ctx.share)
+    try:
+        body = json.loads(request.get_data(cache=False) or b"null")
+        permission = body["permission"]
+        fmt = str(body.get("format") or "sddl").lower()
+        if not isinstance(permission, str) or not permission or fmt not in ("sddl", "binary"):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise StorageError(400, "InvalidInput", 'Create Permission needs a JSON body {"permission": "<SDDL or '
+                           'base64>", "format": "sddl" | "binary"}.') from None
+    httpio.check_permission_value(permission, fmt)
+    key = ctx.files.store_permission(ctx.account, ctx.share, permission, fmt)
+    return response(201, headers={"x-ms-file-permission-key": key})
+
+
+def get_permission(ctx: Ctx) -> Response:
+    ctx.files.share(ctx.account, ctx.share)
+    key = request.headers.get("x-ms-file-permission-key")
+    if not key:
+        raise StorageError(400, "MissingRequiredHeader", "Get Permission needs x-ms-file-permission-key.",
+                           {"HeaderName": "x-ms-file-permission-key"})
+    found = ctx.files.meta.permission(ctx.account, ctx.share, key)
+    if found is None:
+        raise StorageError(404, "ResourceNotFound", "No permission is stored under this key.")
+    permission, fmt = found
+    wanted = (request.headers.get("x-ms-file-permission-format") or fmt).lower()
+    if wanted != fmt:
+        raise StorageError(400, "NotSupportedByEmulator", f"The permission was stored as {fmt}; the emulator does "
+                           f"not convert security descriptors to {wanted}.")
+    body = json.dumps({"permission": permission, "format": "Sddl" if fmt == "sddl" else "Binary"}).encode()
+    return response(200, body, {"Content-Type": "application/json"})
 
 
 # ---- directories ----------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ Contract (tables prefixed `files_`, next to the Store's tables in `<data-dir>/em
   inode the row describes. A row applies only while the entry at `path` still has that inode, so a file that a
   job deleted and wrote again on disk does not inherit the old file's properties.
 * `files_service(account)`: the XML last stored by Set File Service Properties.
+* `files_permissions(account, share, key)`: security descriptors stored by Create Permission (or given inline);
+  the key is derived from the descriptor, so the same descriptor always gets the same key.
 * `files_leases(account, share, path)`: file and share leases (leases.py); a file's lease applies only while
   the file at `path` has the inode it was taken on.
 * Deletes through the API remove the rows of everything they removed (`forget`), in the same request.
@@ -54,6 +56,14 @@ CREATE TABLE IF NOT EXISTS files_entries (
     PRIMARY KEY (account, share, path)
 );
 CREATE TABLE IF NOT EXISTS files_service (account TEXT PRIMARY KEY, properties TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files_permissions (
+    account    TEXT NOT NULL,
+    share      TEXT NOT NULL,
+    key        TEXT NOT NULL,      -- the x-ms-file-permission-key handed out (a hash of the permission)
+    permission TEXT NOT NULL,
+    format     TEXT NOT NULL,      -- sddl | binary, as the client gave it
+    PRIMARY KEY (account, share, key)
+);
 CREATE TABLE IF NOT EXISTS files_leases (
     account TEXT NOT NULL,
     share   TEXT NOT NULL,
@@ -167,11 +177,13 @@ class MetaStore:
         with self._tx() as c:
             if share is None:
                 c.execute("DELETE FROM files_leases WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_permissions WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_entries WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_shares WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_service WHERE account = ?", (account,))
             elif path is None:
                 c.execute("DELETE FROM files_leases WHERE account = ? AND share = ?", (account, share))
+                c.execute("DELETE FROM files_permissions WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_entries WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_shares WHERE account = ? AND share = ?", (account, share))
             else:
@@ -191,6 +203,17 @@ class MetaStore:
                           "(path = ? OR substr(path, 1, ?) = ?)",
                           (new, len(old) + 1, account, share, old, len(old) + 1, old + "/"))
         self._leased = None
+
+    # ---- permissions ----------------------------------------------------------------------------------------
+    def put_permission(self, account: str, share: str, key: str, permission: str, fmt: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO files_permissions VALUES (?,?,?,?,?)",
+                      (account, share, key, permission, fmt))
+
+    def permission(self, account: str, share: str, key: str) -> tuple[str, str] | None:
+        row = self._conn().execute("SELECT permission, format FROM files_permissions WHERE account = ? AND "
+                                   "share = ? AND key = ?", (account, share, key)).fetchone()
+        return (row[0], row[1]) if row else None
 
     # ---- leases ---------------------------------------------------------------------------------------------
     def leased(self, account: str, share: str) -> bool:

@@ -6,6 +6,7 @@ codes. Validation of everything a request carries happens before anything is wri
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import stat as statmod
@@ -170,6 +171,14 @@ class FilePlane:
         with self.disk.open_share(account, share) as sh:
             return self._measure(account, share, sh)
 
+    # ---- permissions ----------------------------------------------------------------------------------------
+    def store_permission(self, account: str, share: str, permission: str, fmt: str) -> str:
+        """The permission key of a security descriptor (stored once; the same descriptor, the same key)."""
+        digest = hashlib.sha256(f"{fmt}\n{permission}".encode()).digest()
+        key = f"{int.from_bytes(digest[:8], 'big')}*{int.from_bytes(digest[8:16], 'big')}"
+        self.meta.put_permission(account, share, key, permission, fmt)
+        return key
+
     # ---- leases ---------------------------------------------------------------------------------------------
     def lease_of(self, account: str, share: str, parts: list[str], ino: int) -> leases.Lease | None:
         """The lease of a file (its inode) or, with no parts, of the share."""
@@ -248,6 +257,10 @@ class FilePlane:
         times = times or {}
         if times.get("created") is not None:
             props.created = times["created"]
+        if times.get("permission") is not None:
+            props.permission_key = self.store_permission(account, share, *times["permission"])
+        elif times.get("permission_key"):
+            props.permission_key = times["permission_key"]
         node = NodeInfo("/".join(parts), statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
         node.stamp(times.get("written"), times.get("changed"))
         self.meta.put_entry(account, share, node.path, st.st_ino, node.props)

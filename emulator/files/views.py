@@ -42,6 +42,8 @@ OPERATIONS = {
     ("share", "GET", "acl"): ("Get Share ACL", Access("container", "r", "r"), h.get_share_acl),
     ("share", "PUT", "acl"): ("Set Share ACL", Access("container", "w"), h.set_share_acl),
     ("share", "PUT", "lease"): ("Lease Share", Access("container", "w", "w"), h.lease_share),
+    ("share", "PUT", "filepermission"): ("Create Permission", Access("container", "w", "w"), h.create_permission),
+    ("share", "GET", "filepermission"): ("Get Permission", Access("container", "r", "r"), h.get_permission),
     ("directory", "PUT", None): ("Create Directory", Access("object", "cw", "cw"), h.create_directory),
     ("directory", "GET", None): ("Get Directory Properties", Access("object", "r", "r"), h.get_directory_props),
     ("directory", "DELETE", None): ("Delete Directory", Access("object", "d", "d"), h.delete_directory),
@@ -70,13 +72,12 @@ OPERATIONS = {
 }
 
 # the operations that act on a request body; every other one refuses a body (it would be silently dropped)
-_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file, h.get_user_delegation_key}
+_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file, h.get_user_delegation_key,
+               h.create_permission}
 
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
     ("share", "PUT", "snapshot"): "Snapshot Share",
-    ("share", "PUT", "filepermission"): "Create Permission",
-    ("share", "GET", "filepermission"): "Get Permission",
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
     ("file", "PUT", "copy"): "Abort Copy File",

@@ -95,3 +95,21 @@ def test_an_eight_byte_content_md5_is_stored(svc, share):
     fc = svc.get_share_client(share).get_file_client("md5.txt")
     fc.create_file(1, content_settings=ContentSettings(content_md5=bytearray(b"MDAwMDA=")))
     assert bytes(fc.get_file_properties().content_settings.content_md5) == b"MDAwMDA="
+
+
+SDDL = ("O:S-1-5-21-2127521184-1604012920-1887927527-21560751G:S-1-5-21-2127521184-1604012920-1887927527-513"
+        "D:AI(A;;FA;;;SY)(A;;FA;;;BA)S:NO_ACCESS_CONTROL")
+
+
+def test_permissions_are_stored_under_stable_keys(svc, share):
+    sc = svc.get_share_client(share)
+    key = sc.create_permission_for_share(SDDL)
+    assert sc.get_permission_for_share(key) == SDDL
+    assert sc.create_permission_for_share(sc.get_permission_for_share(key)) == key
+    fc = sc.get_file_client("perm.txt")
+    fc.create_file(1, permission_key=key)
+    assert fc.get_file_properties().permission_key == key
+    fc.set_http_headers(ContentSettings(), file_permission=SDDL)
+    assert fc.get_file_properties().permission_key == key
+    with pytest.raises(HttpResponseError):
+        sc.get_permission_for_share("123*456")
