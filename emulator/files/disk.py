@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import StorageError
 from ..mounts import share_dir
-from . import names
+from . import names, snapshots
 from .locks import FileLocks, bump_mtime as _bump_mtime
 from .beneath import O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, DIR_FLAGS, open_beneath, open_dir, punch_hole, \
     stat_beneath
@@ -163,7 +163,12 @@ class Disk:
 
     def open_share(self, account: str, share: str) -> ShareDir:
         """The share's directory, open (404 ShareNotFound). The share directory itself is the emulator's own
-        (jobs see it only as a mount point), so an operator's link to it is followed."""
+        (jobs see it only as a mount point), so an operator's link to it is followed. `share@<id>` names a
+        snapshot of the share (snapshots.py)."""
+        if "@" in share:
+            base, _, snapshot = share.partition("@")
+            self.share_path(account, base)                    # validates the names
+            return ShareDir(snapshots.open_dir(self.data_dir, account, base, snapshot), f"{account}/{share}")
         try:
             fd = os.open(self.share_path(account, share), DIR_FLAGS)
         except (FileNotFoundError, NotADirectoryError):

@@ -34,9 +34,12 @@ class Ctx:
     principal: Principal
     op: str
 
+    snapshot: str | None = None
+
     @property
     def share(self) -> str:
-        return self.target.share or ""
+        """The share's name, or `share@<id>` for a snapshot (read operations serve it like a share)."""
+        return (self.target.share or "") + (f"@{self.snapshot}" if self.snapshot else "")
 
     @property
     def parts(self) -> list[str]:
@@ -51,9 +54,19 @@ def list_shares(ctx: Ctx) -> Response:
     prefix, marker, maxresults = request.args.get("prefix") or "", request.args.get("marker"), httpio.maxresults()
     include = {p.strip().lower() for p in (request.args.get("include") or "").split(",") if p.strip()}
     shares, nxt = ctx.files.list_shares(ctx.account, prefix, marker, maxresults or MAX_RESULTS)
+    if "snapshots" in include:
+        with_snapshots = []
+        for s in shares:
+            for sid in ctx.files.snapshot_ids(ctx.account, s.name):
+                snap = ctx.files.share(ctx.account, f"{s.name}@{sid}")
+                snap.name, snap.snapshot = s.name, sid
+                with_snapshots.append(snap)
+            with_snapshots.append(s)
+        shares = with_snapshots
     lease_info = {}
     if (ctx.principal.version or "") >= "2020-02-10":
-        lease_info = {s.name: leases.headers(ctx.files.lease_of(ctx.account, s.name, [], 0)) for s in shares}
+        lease_info = {s.name: leases.headers(ctx.files.lease_of(ctx.account, s.name, [], 0)) for s in shares
+                      if not s.snapshot}
     body = render.list_shares(ctx.endpoint(), shares, nxt, prefix, marker, maxresults, "metadata" in include,
                               lease_info)
     return response(200, body, xml=True)
@@ -132,8 +145,24 @@ def get_share_props(ctx: Ctx) -> Response:
 
 
 def delete_share(ctx: Ctx) -> Response:
+    if ctx.snapshot:
+        ctx.files.delete_snapshots(ctx.account, ctx.target.share, ctx.snapshot)
+        return response(202)
+    ctx.files.share(ctx.account, ctx.share)
+    mode = (request.headers.get("x-ms-delete-snapshots") or "").strip().lower()
+    if ctx.files.snapshot_ids(ctx.account, ctx.share):
+        if mode not in ("include", "include-leased"):
+            raise StorageError(409, "ShareHasSnapshots", "The share has snapshots; delete them with "
+                               "x-ms-delete-snapshots: include.")
+        ctx.files.delete_snapshots(ctx.account, ctx.share)
     ctx.files.delete_share(ctx.account, ctx.share)
     return response(202)
+
+
+def snapshot_share(ctx: Ctx) -> Response:
+    sid = ctx.files.snapshot_share(ctx.account, ctx.share, httpio.metadata())
+    info = ctx.files.share(ctx.account, f"{ctx.share}@{sid}")
+    return response(201, headers=httpio.share_headers(info) | {"x-ms-snapshot": sid})
 
 
 def set_share_metadata(ctx: Ctx) -> Response:

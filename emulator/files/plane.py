@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import stat as statmod
 import threading
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import leases, names
+from . import leases, names, snapshots
 from .disk import Disk, Entry, etag, not_found, rename_entry, tag
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
@@ -33,6 +34,7 @@ class ShareInfo:
     quota: int
     metadata: dict[str, str]
     tier: str = DEFAULT_TIER
+    snapshot: str | None = None
 
 
 @dataclass
@@ -104,6 +106,7 @@ class FilePlane:
     def forget_account(self, account: str) -> None:
         """Drop an account's shares and rows (the account was deleted through ARM)."""
         self.disk.delete_account(account)
+        shutil.rmtree(snapshots.snapshots_dir(self.disk.data_dir, account, "x").parent, ignore_errors=True)
         self.meta.forget(account)
 
     # ---- shares ---------------------------------------------------------------------------------------------
@@ -123,6 +126,34 @@ class FilePlane:
         row = self.meta.put_share(account, share, ShareRow(now, now, quota or DEFAULT_QUOTA_GIB, metadata,
                                                            tier or DEFAULT_TIER))
         return self._share_info(account, share, row)
+
+    # ---- snapshots --------------------------------------------------------------------------------------------
+    def snapshot_share(self, account: str, share: str, metadata: dict[str, str]) -> str:
+        """Snapshot Share: copy the share and its rows; the snapshot's id."""
+        info = self.share(account, share)
+        sid = snapshots.new_id(self.disk.data_dir, account, share)
+        key = f"{share}@{sid}"
+        rows = []
+
+        def on_entry(path: str, src: os.stat_result, dst: os.stat_result) -> None:
+            props = self.meta.entry(account, share, path, src.st_ino)
+            if props is not None:
+                rows.append((path, dst.st_ino, props))
+        with self.disk.open_share(account, share) as sh:
+            snapshots.copy_tree(sh.fd, snapshots.snapshots_dir(self.disk.data_dir, account, share) / sid, on_entry)
+        for path, ino, props in rows:
+            self.meta.put_entry(account, key, path, ino, props)
+        now = time.time()
+        self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier))
+        return sid
+
+    def snapshot_ids(self, account: str, share: str) -> list[str]:
+        return snapshots.list_ids(self.disk.data_dir, account, share)
+
+    def delete_snapshots(self, account: str, share: str, only: str | None = None) -> None:
+        for sid in [only] if only else self.snapshot_ids(account, share):
+            snapshots.delete(self.disk.data_dir, account, share, sid)
+            self.meta.forget(account, f"{share}@{sid}")
 
     def share(self, account: str, share: str) -> ShareInfo:
         self.disk.open_share(account, share).close()

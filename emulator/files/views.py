@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
-from . import auth, handlers as h, httpio
+from . import auth, handlers as h, httpio, snapshots
 from .auth import Access
 from .names import parse_target, raw_request_uri
 from .plane import EXTENSION, FilePlane
@@ -42,6 +42,7 @@ OPERATIONS = {
     ("share", "GET", "acl"): ("Get Share ACL", Access("container", "r", "r"), h.get_share_acl),
     ("share", "PUT", "acl"): ("Set Share ACL", Access("container", "w"), h.set_share_acl),
     ("share", "PUT", "lease"): ("Lease Share", Access("container", "w", "w"), h.lease_share),
+    ("share", "PUT", "snapshot"): ("Snapshot Share", Access("container", "w"), h.snapshot_share),
     ("share", "PUT", "filepermission"): ("Create Permission", Access("container", "w", "w"), h.create_permission),
     ("share", "GET", "filepermission"): ("Get Permission", Access("container", "r", "r"), h.get_permission),
     ("directory", "PUT", None): ("Create Directory", Access("object", "cw", "cw"), h.create_directory),
@@ -77,7 +78,6 @@ _TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file,
 
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
-    ("share", "PUT", "snapshot"): "Snapshot Share",
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
     ("file", "PUT", "copy"): "Abort Copy File",
@@ -206,15 +206,20 @@ def file_service(account: str, _rest: str = ""):
             # a body the emulator would not store must never be answered with success (it would be lost)
             raise StorageError(400, "InvalidInput", f"{op_name} takes no request body, and the emulator acts on "
                                f"none; {length} bytes were sent. Nothing was changed.")
-    if target.arg("sharesnapshot") is not None:
-        raise not_supported("Share snapshots (sharesnapshot=)")
+    snapshot = target.arg("sharesnapshot")
+    if snapshot is not None:
+        snapshot = snapshots.check_id(snapshot)
+        if request.method not in ("GET", "HEAD") and handler is not h.delete_share:
+            raise StorageError(400, "ShareSnapshotOperationNotSupported", f"{op_name} is not allowed on a share "
+                               "snapshot: snapshots are read-only.")
     level = _level(target)
-    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share"):
+    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share") \
+            and target.arg("sharesnapshot") is None:
         verb = request.method
         files.check_lease(name, target.share, target.parts if level == "file" else [],
                           verb == "DELETE" or (level == "file" and verb == "PUT"),
                           request.headers.get("x-ms-lease-id"))
-    ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name)
+    ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot)
     try:
         resp = handler(ctx)
     except OSError as exc:
