@@ -86,6 +86,7 @@ class StorageRecordedTestCase:
 
     def assertNamedItemInContainer(self, container, item_name, msg=None):  # noqa: N802
         names = [getattr(item, "name", item) for item in container]
+        names += [item.snapshot for item in container if getattr(item, "snapshot", None)]   # snapshots too
         assert item_name in names, msg or f"{item_name!r} not found in {names!r}"
 
     def validate_standard_account_endpoints(self, service, url_type, account_name, account_key):
