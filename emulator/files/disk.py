@@ -464,6 +464,26 @@ class Disk:
         finally:
             os.close(fd)
 
+    def copy_into(self, sh: ShareDir, parts: list[str], src_fd: int, size: int) -> os.stat_result:
+        """Copy `size` bytes of `src_fd` (its data ranges only) into the file, which has that size already."""
+        with self.locks.shared(sh.lock_key(parts)) as lock:
+            fd = self._open(sh, parts, os.O_WRONLY)
+            try:
+                snapshots.copy_data(src_fd, fd, size)
+                return _bump_mtime(fd, lock)
+            finally:
+                os.close(fd)
+
+    def read_range(self, sh: ShareDir, parts: list[str], start: int, length: int) -> bytes:
+        fd = self._open(sh, parts, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if start + length > size:
+                raise range_beyond_end(size)
+            return b"".join(read_stream(fd, start, length, close=False))
+        finally:
+            os.close(fd)
+
     def open_read(self, sh: ShareDir, parts: list[str]) -> tuple[int, os.stat_result, int]:
         """(fd, its fstat, parent directory inode) of the file `parts` names."""
         with _Parent(sh, parts) as parent:

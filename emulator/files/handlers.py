@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import hashlib
 import os
 import xml.etree.ElementTree as ET
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import leases, render
+from . import copying, leases, render
 from .auth import Principal, delegation_key_value, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from . import httpio
@@ -463,6 +464,84 @@ def rename(ctx: Ctx) -> Response:
         request.headers.get("x-ms-destination-lease-id"), httpio.metadata() or None, httpio.attributes(),
         httpio.smb_times(), None if is_dir else request.headers.get("x-ms-content-type"))
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
+
+
+def _copy_source(ctx: Ctx):
+    return copying.resolve_source(
+        ctx.files, ctx.account, ctx.principal, request.headers.get("x-ms-copy-source") or "",
+        request.headers.get("x-ms-copy-source-authorization"),
+        (request.headers.get("x-ms-source-allow-trailing-dot") or "").lower() == "true",
+        request.remote_addr or "", request.host,
+        current_app.extensions["batchai"].signer.verify_jwt)
+
+
+def copy_file(ctx: Ctx) -> Response:
+    source = _copy_source(ctx)
+    metadata = httpio.metadata()
+    raw_attrs = (request.headers.get("x-ms-file-attributes") or "").strip().lower()
+
+    def source_or(header: str, own):
+        return None if (request.headers.get(header) or "").strip().lower() == "source" else own
+
+    created = source_or("x-ms-file-creation-time", True)
+    written = source_or("x-ms-file-last-write-time", True)
+    changed = source_or("x-ms-file-change-time", True)
+    attrs = None if raw_attrs == "source" else httpio.attributes()
+    times = {"created": httpio.time_header("x-ms-file-creation-time") if created else None,
+             "written": httpio.time_header("x-ms-file-last-write-time") if written else None,
+             "changed": httpio.time_header("x-ms-file-change-time") if changed else None,
+             "ignore_readonly": httpio.bool_header("x-ms-file-copy-ignore-readonly")}
+    if (request.headers.get("x-ms-file-permission-copy-mode") or "").lower() == "override":
+        times["permission"] = httpio.check_permission()
+        times["permission_key"] = request.headers.get("x-ms-file-permission-key")
+
+    def build(src_node):
+        props = EntryProps(**{k: getattr(src_node.props, k) for k in ("content_type", "content_encoding",
+                                                                       "content_language", "content_disposition",
+                                                                       "cache_control", "content_md5",
+                                                                       "permission_key")})
+        props.metadata = metadata or dict(src_node.props.metadata)
+        props.attributes = attrs if attrs is not None else (src_node.props.attributes if raw_attrs == "source"
+                                                             else None)
+        if (request.headers.get("x-ms-file-copy-set-archive") or "").lower() == "true":
+            props.attributes = "|".join(filter(None, [props.attributes, "Archive"]))
+        out = dict(times)
+        for key, own, value in (("created", created, src_node.created), ("written", written, src_node.written),
+                                ("changed", changed, src_node.changed)):
+            if not own:
+                out[key] = value
+        return props, out
+    node = ctx.files.copy_file(source, ctx.account, ctx.share, ctx.parts, build,
+                               request.headers.get("x-ms-copy-source") or "")
+    return response(202, headers=httpio.write_headers(node) | {"x-ms-copy-id": node.props.copy["id"],
+                                                               "x-ms-copy-status": "success"})
+
+
+def abort_copy(ctx: Ctx) -> Response:
+    ctx.files.file(ctx.account, ctx.share, ctx.parts)
+    raise StorageError(409, "NoPendingCopyOperation", "There is currently no pending copy operation: the "
+                       "emulator completes every copy before answering.")
+
+
+def put_range_from_url(ctx: Ctx) -> Response:
+    if (request.headers.get("x-ms-write") or "").lower() != "update":
+        raise StorageError(400, "InvalidHeaderValue", "Put Range From URL needs x-ms-write: update.",
+                           {"HeaderName": "x-ms-write"})
+    start, end = httpio.byte_range(required=True)
+    raw = request.headers.get("x-ms-source-range")
+    m = re.match(r"^bytes=(\d+)-(\d+)$", (raw or "").strip())
+    if end is None or not m or int(m.group(2)) < int(m.group(1)):
+        raise StorageError(400, "InvalidHeaderValue", "Put Range From URL needs x-ms-range and x-ms-source-range "
+                           "as bytes=start-end.", {"HeaderName": "x-ms-source-range"})
+    length = end - start + 1
+    if length != int(m.group(2)) - int(m.group(1)) + 1 or length > MAX_RANGE:
+        raise StorageError(400, "InvalidHeaderValue", "The source and destination ranges must have the same "
+                           "length, at most 4 MiB.", {"HeaderName": "x-ms-source-range"})
+    s_account, s_share, s_parts = _copy_source(ctx)
+    data = ctx.files.read_range(s_account, s_share, s_parts, int(m.group(1)), length)
+    node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, httpio.buffer_filler(
+        memoryview(data)), httpio.preserve_write_time())
+    return response(201, headers=httpio.write_headers(node))
 
 
 def delete_file(ctx: Ctx) -> Response:

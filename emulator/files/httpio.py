@@ -272,6 +272,10 @@ def content_headers(node: NodeInfo, overrides: dict[str, str]) -> dict[str, str]
            "Content-Language": p.content_language, "Content-Disposition": p.content_disposition,
            "Cache-Control": p.cache_control, "x-ms-type": "File", "Accept-Ranges": "bytes",
            "x-ms-lease-state": "available", "x-ms-lease-status": "unlocked"}
+    if p.copy:
+        out.update({"x-ms-copy-id": p.copy["id"], "x-ms-copy-source": p.copy["source"],
+                    "x-ms-copy-status": p.copy["status"], "x-ms-copy-progress": p.copy["progress"],
+                    "x-ms-copy-completion-time": http_date(p.copy["completed"])})
     out.update(overrides)       # rscc, rsct... of a service SAS
     return out
 

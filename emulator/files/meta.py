@@ -106,6 +106,7 @@ class EntryProps:
     written_stamp: int | None = None     # mtime is still written_stamp (a later write replaces it)
     changed: int | None = None           # x-ms-file-change-time a client set (ns), while ctime is changed_stamp
     changed_stamp: int | None = None
+    copy: dict | None = None             # the last Copy File into this file: id, source, status, completion
 
     @classmethod
     def from_json(cls, text: str) -> "EntryProps":

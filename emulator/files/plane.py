@@ -13,6 +13,7 @@ import sqlite3
 import stat as statmod
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from ..backend.storage import StorageBackend
@@ -422,6 +423,37 @@ class FilePlane:
                 node.props.content_type = content_type
             return self._save(account, share, dst, moved, parent_ino, node.props,
                               {"written": node.written, **{k: v for k, v in (times or {}).items() if v is not None}})
+
+    def copy_file(self, src: tuple[str, str, list[str]], account: str, share: str, parts: list[str],
+                  build_props, source_url: str) -> NodeInfo:
+        """Copy File (synchronous): `build_props(source node) -> (props, times)` decides what the copy carries."""
+        names.check_new_name(parts[-1])
+        s_account, s_share, s_parts = src
+        with self.disk.open_share(s_account, s_share) as ssh:
+            fd, st, parent_ino = self.disk.open_read(ssh, s_parts)
+        try:
+            source = self._node(s_account, s_share, s_parts, st, parent_ino)
+            props, times = build_props(source)
+            with self.disk.open_share(account, share) as sh:
+                existing, _ = self.disk.lookup(sh, parts)
+                if existing is not None and statmod.S_ISREG(existing.st_mode):
+                    old = self.meta.entry(account, share, "/".join(parts), existing.st_ino) or EntryProps()
+                    if "readonly" in (old.attributes or "").lower() and not times.pop("ignore_readonly", False):
+                        raise StorageError(409, "ReadOnlyAttribute", "The destination file is read-only.")
+                times.pop("ignore_readonly", None)
+                dst, dst_parent, _old = self.disk.create_file(sh, parts, st.st_size,
+                                                              self._quota_check(account, share, sh, st.st_size))
+                dst = self.disk.copy_into(sh, parts, fd, st.st_size)
+                props.created = time.time_ns()
+                props.copy = {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
+                              "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
+                return self._save(account, share, parts, dst, dst_parent, props, times)
+        finally:
+            os.close(fd)
+
+    def read_range(self, account: str, share: str, parts: list[str], start: int, length: int) -> bytes:
+        with self.disk.open_share(account, share) as sh:
+            return self.disk.read_range(sh, parts, start, length)
 
     def write_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
                     fill, preserve: bool = False) -> NodeInfo:

@@ -50,7 +50,8 @@ def new_id(data_dir: Path, account: str, share: str) -> str:
         ns += 100
 
 
-def _copy_file(src_fd: int, dst_fd: int, size: int) -> None:
+def copy_data(src_fd: int, dst_fd: int, size: int) -> None:
+    """Copy the data ranges of a (sparse) file; the holes stay holes."""
     from .disk import fd_data_ranges
     os.ftruncate(dst_fd, size)
     for start, end in fd_data_ranges(src_fd, 0, size - 1) if size else []:
@@ -93,7 +94,7 @@ def copy_tree(share_fd: int, dest: Path, on_entry=None) -> None:
                     continue
                 out = os.open(out_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o644)
                 try:
-                    _copy_file(fd, out, st.st_size)
+                    copy_data(fd, out, st.st_size)
                     os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
                     if on_entry is not None:
                         on_entry(os.path.join(rel, name) if rel else name, st, os.fstat(out))
