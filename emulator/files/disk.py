@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import StorageError
 from ..mounts import share_dir
-from . import names, snapshots
+from . import names, ranges, snapshots
 from .locks import FileLocks, bump_mtime as _bump_mtime
 from .beneath import O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, DIR_FLAGS, open_beneath, open_dir, punch_hole, \
     stat_beneath
@@ -360,7 +360,7 @@ class Disk:
         return fd
 
     def create_file(self, sh: ShareDir, parts: list[str], size: int, check=None,
-                    data: bytes | memoryview = b"") -> tuple[os.stat_result, int, int | None]:
+                    data: bytes | memoryview = b"", after=None) -> tuple[os.stat_result, int, int | None]:
         """Create or replace the file with `size` zero bytes (sparse), then `data` at offset 0: (stat, parent
         inode, old size or None). `check(old_size)` runs under the file's lock before anything changes (quota)."""
         with _Parent(sh, parts) as parent, self.locks.exclusive(sh.lock_key(parts)) as lock:
@@ -392,18 +392,19 @@ class Disk:
                 done = 0
                 while done < len(data):
                     done += os.pwrite(fd, data[done:], done)
-                return _bump_mtime(fd, lock), parent.ino, old_size
+                return _bump_mtime(fd, lock, after), parent.ino, old_size
             finally:
                 os.close(fd)
 
-    def resize(self, sh: ShareDir, parts: list[str], size: int, check=None) -> os.stat_result:
+    def resize(self, sh: ShareDir, parts: list[str], size: int, check=None, after=None) -> os.stat_result:
         with self.locks.exclusive(sh.lock_key(parts)) as lock:
             fd = self._open(sh, parts, os.O_WRONLY)
             try:
+                before = os.fstat(fd)
                 if check is not None:
-                    check(os.fstat(fd).st_size)
+                    check(before.st_size)
                 os.ftruncate(fd, size)
-                return _bump_mtime(fd, lock)
+                return _bump_mtime(fd, lock, after, before.st_mtime_ns)
             finally:
                 os.close(fd)
 
@@ -415,13 +416,15 @@ class Disk:
             finally:
                 os.close(fd)
 
-    def write_range(self, sh: ShareDir, parts: list[str], offset: int, length: int, fill) -> os.stat_result:
+    def write_range(self, sh: ShareDir, parts: list[str], offset: int, length: int, fill,
+                    after=None) -> os.stat_result:
         """Write `length` bytes at `offset`, as they arrive: `fill(view)` puts the next bytes of the body into
         `view` and returns how many (0 at the body's end). Pieces go to disk while the rest is still in flight."""
         with self.locks.shared(sh.lock_key(parts)) as lock:
             fd = self._open(sh, parts, os.O_WRONLY)
             try:
-                size = os.fstat(fd).st_size
+                before = os.fstat(fd)
+                size = before.st_size
                 if offset + length > size:
                     raise range_beyond_end(size)
                 view = memoryview(bytearray(min(WRITE_CHUNK, length)))
@@ -435,15 +438,17 @@ class Disk:
                     while written < n:
                         written += os.pwrite(fd, view[written:n], offset + done + written)
                     done += n
-                return _bump_mtime(fd, lock)
+                return _bump_mtime(fd, lock, after, before.st_mtime_ns)
             finally:
                 os.close(fd)
 
-    def clear_range(self, sh: ShareDir, parts: list[str], offset: int, length: int) -> os.stat_result:
+    def clear_range(self, sh: ShareDir, parts: list[str], offset: int, length: int,
+                    after=None) -> os.stat_result:
         with self.locks.shared(sh.lock_key(parts)) as lock:
             fd = self._open(sh, parts, os.O_WRONLY)
             try:
-                size = os.fstat(fd).st_size
+                before = os.fstat(fd)
+                size = before.st_size
                 if offset + length > size:
                     raise range_beyond_end(size)
                 if not punch_hole(fd, offset, length):
@@ -452,14 +457,20 @@ class Disk:
                     while done < length:
                         n = min(len(zeros), length - done)
                         done += os.pwrite(fd, zeros[:n], offset + done)
-                return _bump_mtime(fd, lock)
+                return _bump_mtime(fd, lock, after, before.st_mtime_ns)
             finally:
                 os.close(fd)
 
-    def data_ranges(self, sh: ShareDir, parts: list[str], start: int, end: int) -> list[tuple[int, int]]:
-        """Inclusive (start, end) byte ranges holding data (not holes), 512-aligned as the service reports."""
+    def data_ranges(self, sh: ShareDir, parts: list[str], start: int, end: int,
+                    recorded=None) -> list[tuple[int, int]]:
+        """Inclusive (start, end) byte ranges holding data: `recorded(fd, stat)` (the API's own record, or None
+        when it does not describe this version of the file), else the file system's, 512-aligned."""
         fd = self._open(sh, parts, os.O_RDONLY)
         try:
+            if recorded is not None:
+                found = recorded(fd, os.fstat(fd))
+                if found is not None:
+                    return ranges.window(found, start, end)
             return fd_data_ranges(fd, start, end)
         finally:
             os.close(fd)

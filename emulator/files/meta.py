@@ -15,6 +15,8 @@ Contract (tables prefixed `files_`, next to the Store's tables in `<data-dir>/em
 * `files_service(account)`: the XML last stored by Set File Service Properties.
 * `files_permissions(account, share, key)`: security descriptors stored by Create Permission (or given inline);
   the key is derived from the descriptor, so the same descriptor always gets the same key.
+* `files_ranges(account, share, path)`: the byte ranges API writes left (ranges.py), valid while the file has
+  that inode and mtime.
 * `files_leases(account, share, path)`: file and share leases (leases.py); a file's lease applies only while
   the file at `path` has the inode it was taken on.
 * Deletes through the API remove the rows of everything they removed (`forget`), in the same request.
@@ -63,6 +65,15 @@ CREATE TABLE IF NOT EXISTS files_permissions (
     permission TEXT NOT NULL,
     format     TEXT NOT NULL,      -- sddl | binary, as the client gave it
     PRIMARY KEY (account, share, key)
+);
+CREATE TABLE IF NOT EXISTS files_ranges (
+    account TEXT NOT NULL,
+    share   TEXT NOT NULL,
+    path    TEXT NOT NULL,
+    ino     INTEGER NOT NULL,
+    stamp   INTEGER NOT NULL,      -- the file's mtime (ns) after the API write the record describes
+    ranges  TEXT NOT NULL,         -- JSON [[start, end], ...] inclusive
+    PRIMARY KEY (account, share, path)
 );
 CREATE TABLE IF NOT EXISTS files_leases (
     account TEXT NOT NULL,
@@ -178,17 +189,19 @@ class MetaStore:
         with self._tx() as c:
             if share is None:
                 c.execute("DELETE FROM files_leases WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_ranges WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_permissions WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_entries WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_shares WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_service WHERE account = ?", (account,))
             elif path is None:
                 c.execute("DELETE FROM files_leases WHERE account = ? AND share = ?", (account, share))
+                c.execute("DELETE FROM files_ranges WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_permissions WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_entries WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_shares WHERE account = ? AND share = ?", (account, share))
             else:
-                for table in ("files_entries", "files_leases"):
+                for table in ("files_entries", "files_leases", "files_ranges"):
                     c.execute(f"DELETE FROM {table} WHERE account = ? AND share = ? AND "
                               "(path = ? OR substr(path, 1, ?) = ?)", (account, share, path, len(path) + 1,
                                                                        path + "/"))
@@ -197,13 +210,25 @@ class MetaStore:
     def move(self, account: str, share: str, old: str, new: str) -> None:
         """Rows of `old` and everything below it now describe `new` (a rename); rows at `new` are dropped."""
         with self._tx() as c:
-            for table in ("files_entries", "files_leases"):
+            for table in ("files_entries", "files_leases", "files_ranges"):
                 c.execute(f"DELETE FROM {table} WHERE account = ? AND share = ? AND "
                           "(path = ? OR substr(path, 1, ?) = ?)", (account, share, new, len(new) + 1, new + "/"))
                 c.execute(f"UPDATE {table} SET path = ? || substr(path, ?) WHERE account = ? AND share = ? AND "
                           "(path = ? OR substr(path, 1, ?) = ?)",
                           (new, len(old) + 1, account, share, old, len(old) + 1, old + "/"))
         self._leased = None
+
+    # ---- written ranges ---------------------------------------------------------------------------------------
+    def ranges(self, account: str, share: str, path: str) -> tuple[int, int, list[list[int]]] | None:
+        row = self._conn().execute("SELECT ino, stamp, ranges FROM files_ranges WHERE account = ? AND share = ? "
+                                   "AND path = ?", (account, share, path)).fetchone()
+        return (row[0], row[1], json.loads(row[2])) if row else None
+
+    def put_ranges(self, account: str, share: str, path: str, ino: int, stamp: int,
+                   ranges: list[list[int]]) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO files_ranges VALUES (?,?,?,?,?,?)",
+                      (account, share, path, ino, stamp, json.dumps(ranges)))
 
     # ---- permissions ----------------------------------------------------------------------------------------
     def put_permission(self, account: str, share: str, key: str, permission: str, fmt: str) -> None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import leases, names, snapshots
-from .disk import Disk, Entry, etag, not_found, rename_entry, tag
+from . import leases, names, ranges, snapshots
+from .disk import Disk, Entry, etag, fd_data_ranges, not_found, rename_entry, tag
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
 EXTENSION = "azure_files"          # app.extensions key of the FilePlane
@@ -203,6 +203,29 @@ class FilePlane:
         with self.disk.open_share(account, share) as sh:
             return self._measure(account, share, sh)
 
+    # ---- written ranges (ranges.py) ---------------------------------------------------------------------------
+    def _ranges_after(self, account: str, share: str, parts: list[str], op):
+        """An `after` hook for Disk writes: `op(base(), size) -> ranges` updates the record under the file's lock.
+        base() is the record when only API writes touched the file since, else the file system's data ranges."""
+        path = "/".join(parts)
+
+        def after(fd: int, st: os.stat_result, trusted: set[int]) -> None:
+            def base() -> list[list[int]]:
+                row = self.meta.ranges(account, share, path)
+                if row is not None and row[0] == st.st_ino and row[1] in trusted:
+                    return row[2]
+                return [[s, e] for s, e in fd_data_ranges(fd, 0, st.st_size - 1)]
+            self.meta.put_ranges(account, share, path, st.st_ino, st.st_mtime_ns, op(base, st.st_size))
+        return after
+
+    def _recorded_ranges(self, account: str, share: str, parts: list[str]):
+        def recorded(fd: int, st: os.stat_result):
+            row = self.meta.ranges(account, share, "/".join(parts))
+            if row is not None and row[0] == st.st_ino and row[1] == st.st_mtime_ns:
+                return row[2]
+            return None
+        return recorded
+
     # ---- permissions ----------------------------------------------------------------------------------------
     def store_permission(self, account: str, share: str, permission: str, fmt: str) -> str:
         """The permission key of a security descriptor (stored once; the same descriptor, the same key)."""
@@ -347,8 +370,10 @@ class FilePlane:
         """Create (or replace) a file of `size` bytes holding `data` at its start (Create File with a body)."""
         names.check_new_name(parts[-1])
         with self.disk.open_share(account, share) as sh:
-            st, parent_ino, old_size = self.disk.create_file(sh, parts, size,
-                                                             self._quota_check(account, share, sh, size), data)
+            written = [[0, len(data) - 1]] if len(data) else []
+            st, parent_ino, old_size = self.disk.create_file(
+                sh, parts, size, self._quota_check(account, share, sh, size), data,
+                self._ranges_after(account, share, parts, lambda base, _size: written))
             props.created = time.time_ns()
             try:
                 return self._save(account, share, parts, st, parent_ino, props, times)
@@ -368,7 +393,9 @@ class FilePlane:
             if attributes is not None:
                 node.props.attributes = attributes
             if size is not None:
-                st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size))
+                st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
+                                      self._ranges_after(account, share, parts,
+                                                         lambda base, new_size: ranges.clip(base(), new_size)))
             else:
                 st = self.disk.touch_file(sh, parts)
             if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:
@@ -460,7 +487,8 @@ class FilePlane:
         """Write a range; `preserve` keeps the file's last-write time (x-ms-file-last-write-time: preserve)."""
         with self.disk.open_share(account, share) as sh:
             before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
-            st = self.disk.write_range(sh, parts, offset, length, fill)
+            st = self.disk.write_range(sh, parts, offset, length, fill, self._ranges_after(
+                account, share, parts, lambda base, _size: ranges.add(base(), offset, offset + length - 1)))
             if before is not None:
                 return self._save(account, share, parts, st, before.parent_ino, before.props,
                                   {"written": before.written})
@@ -470,7 +498,8 @@ class FilePlane:
                     preserve: bool = False) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
-            st = self.disk.clear_range(sh, parts, offset, length)
+            st = self.disk.clear_range(sh, parts, offset, length, self._ranges_after(
+                account, share, parts, lambda base, _size: ranges.subtract(base(), offset, offset + length - 1)))
             if before is not None:
                 return self._save(account, share, parts, st, before.parent_ino, before.props,
                                   {"written": before.written})
@@ -480,7 +509,8 @@ class FilePlane:
                     end: int) -> tuple[NodeInfo, list[tuple[int, int]]]:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
-            return node, self.disk.data_ranges(sh, parts, start, end)
+            return node, self.disk.data_ranges(sh, parts, start, end,
+                                               self._recorded_ranges(account, share, parts))
 
     def open_file(self, account: str, share: str, parts: list[str]) -> tuple[int, NodeInfo]:
         """An open fd and the node it belongs to (fstat of that very fd, so the ETag matches the bytes)."""

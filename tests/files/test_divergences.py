@@ -113,3 +113,15 @@ def test_permissions_are_stored_under_stable_keys(svc, share):
     assert fc.get_file_properties().permission_key == key
     with pytest.raises(HttpResponseError):
         sc.get_permission_for_share("123*456")
+
+
+def test_get_ranges_reports_exactly_the_written_ranges(svc, share):
+    fc = svc.get_share_client(share).get_file_client("ranges.bin")
+    fc.create_file(4096)
+    fc.upload_range(b"a" * 512, 0, 512)
+    fc.upload_range(b"b" * 512, 1024, 512)
+    assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(0, 511), (1024, 1535)]
+    fc.clear_range(0, 512)
+    assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(1024, 1535)]
+    fc.resize_file(1100)
+    assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(1024, 1099)]

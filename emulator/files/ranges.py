@@ -1,0 +1,47 @@
+"""Which byte ranges of a file hold data written through the API (List Ranges), kept exactly.
+
+A sparse file alone cannot say: the file system allocates whole blocks, so two 512-byte writes 512 bytes apart
+look like one range. The written ranges are kept in meta.py (`files_ranges`), stamped with the mtime the write
+left; a file whose mtime moved without the API (a job wrote it) falls back to the file system's data ranges.
+Ranges are inclusive (start, end) pairs, sorted, never overlapping or touching.
+"""
+from __future__ import annotations
+
+
+def add(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
+    out, placed = [], False
+    for s, e in ranges:
+        if e + 1 < start:
+            out.append([s, e])
+        elif end + 1 < s:
+            if not placed:
+                out.append([start, end])
+                placed = True
+            out.append([s, e])
+        else:
+            start, end = min(s, start), max(e, end)
+    if not placed:
+        out.append([start, end])
+    return sorted(out)
+
+
+def subtract(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
+    out = []
+    for s, e in ranges:
+        if e < start or s > end:
+            out.append([s, e])
+            continue
+        if s < start:
+            out.append([s, start - 1])
+        if e > end:
+            out.append([end + 1, e])
+    return out
+
+
+def clip(ranges: list[list[int]], size: int) -> list[list[int]]:
+    return subtract(ranges, size, 1 << 62) if size >= 0 else []
+
+
+def window(ranges: list[list[int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of `ranges` inside [start, end]."""
+    return [(max(s, start), min(e, end)) for s, e in ranges if e >= start and s <= end]
