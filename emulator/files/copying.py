@@ -19,14 +19,21 @@ from .names import parse_target
 READ = Access("object", "r", "r", True)
 
 
-def cannot_verify(why: str) -> StorageError:
-    return StorageError(403, "CannotVerifyCopySource", f"The copy source could not be verified: {why}.")
+def cannot_verify(why: str, source_status: int | None = None, source_code: str | None = None) -> StorageError:
+    """403 CannotVerifyCopySource; with the status and error code the source itself answered (as headers)."""
+    err = StorageError(403, "CannotVerifyCopySource", f"The copy source could not be verified: {why}.")
+    if source_status is not None:
+        err.headers = {"x-ms-copy-source-status-code": str(source_status),
+                       "x-ms-copy-source-error-code": source_code or ""}
+    return err
 
 
 def resolve_source(files, dest_account: str, principal, url: str, source_auth: str | None,
-                   allow_trailing_dot: bool, remote_addr: str, request_host: str, verify_token=None):
+                   allow_trailing_dot: bool, remote_addr: str, request_host: str, verify_token=None,
+                   same_account: bool = True):
     """(account, share key, parts) of a copy source URL after checking the caller may read it. The share key is
-    `share@<id>` for a source in a snapshot."""
+    `share@<id>` for a source in a snapshot. `same_account`: whether the request's own credential authorises a
+    source in its own account (Copy File: yes; Put Range From URL: no, the source needs its own SAS or token)."""
     parsed = urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise StorageError(400, "InvalidHeaderValue", "The copy source must be an absolute http(s) URL.",
@@ -47,13 +54,14 @@ def resolve_source(files, dest_account: str, principal, url: str, source_auth: s
             auth.verify_sas(sas, account, keys, target, READ, datetime.now(timezone.utc),
                             parsed.scheme, remote_addr)
         except StorageError as err:
-            raise cannot_verify(err.message.splitlines()[-1]) from None
+            raise cannot_verify(err.message.splitlines()[-1], err.status, err.code) from None
     elif source_auth:
         if not source_auth.lower().startswith("bearer ") or verify_token is None \
                 or not verify_token(source_auth[7:].strip()):
             raise cannot_verify("x-ms-copy-source-authorization is not a bearer token the emulator issued")
-    elif account != dest_account or principal.scheme == "SAS":
-        raise cannot_verify("a source in another account (or under a SAS) needs its own SAS")
+    elif account != dest_account or principal.scheme == "SAS" or not same_account:
+        raise cannot_verify("the source needs its own SAS (or x-ms-copy-source-authorization)", 401,
+                            "NoAuthenticationInformation")
     share = target.share
     snap = target.arg("sharesnapshot") or target.arg("snapshot")
     if snap:

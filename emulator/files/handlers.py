@@ -466,13 +466,13 @@ def rename(ctx: Ctx) -> Response:
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
-def _copy_source(ctx: Ctx):
+def _copy_source(ctx: Ctx, same_account: bool = True):
     return copying.resolve_source(
         ctx.files, ctx.account, ctx.principal, request.headers.get("x-ms-copy-source") or "",
         request.headers.get("x-ms-copy-source-authorization"),
         (request.headers.get("x-ms-source-allow-trailing-dot") or "").lower() == "true",
         request.remote_addr or "", request.host,
-        current_app.extensions["batchai"].signer.verify_jwt)
+        current_app.extensions["batchai"].signer.verify_jwt, same_account)
 
 
 def copy_file(ctx: Ctx) -> Response:
@@ -537,7 +537,7 @@ def put_range_from_url(ctx: Ctx) -> Response:
     if length != int(m.group(2)) - int(m.group(1)) + 1 or length > MAX_RANGE:
         raise StorageError(400, "InvalidHeaderValue", "The source and destination ranges must have the same "
                            "length, at most 4 MiB.", {"HeaderName": "x-ms-source-range"})
-    s_account, s_share, s_parts = _copy_source(ctx)
+    s_account, s_share, s_parts = _copy_source(ctx, same_account=False)
     data = ctx.files.read_range(s_account, s_share, s_parts, int(m.group(1)), length)
     node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, httpio.buffer_filler(
         memoryview(data)), httpio.preserve_write_time())

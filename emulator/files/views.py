@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import uuid
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
@@ -223,6 +224,14 @@ def file_service(account: str, _rest: str = ""):
     ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot)
     try:
         resp = handler(ctx)
+    except StorageError as err:
+        if not getattr(err, "headers", None):
+            raise
+        # errors that carry headers of their own (the copy source's status): rendered here
+        request_id = str(uuid.uuid4())
+        resp = Response(err.xml(request_id), status=err.status, mimetype="application/xml")
+        resp.headers.update({"x-ms-error-code": err.code, "x-ms-request-id": request_id, **err.headers})
+        return resp
     except OSError as exc:
         raise _host_error(exc, op_name) from exc
     except sqlite3.OperationalError as exc:
