@@ -184,21 +184,41 @@ def get_share_stats(ctx: Ctx) -> Response:
 
 
 def get_share_acl(ctx: Ctx) -> Response:
-    return response(200, render.no_signed_identifiers(), httpio.share_headers(ctx.files.share(ctx.account, ctx.share)),
-                     xml=True)
+    info = ctx.files.share(ctx.account, ctx.share)
+    stored = ctx.files.meta.acl(ctx.account, ctx.share)
+    body = stored.encode() if stored else render.no_signed_identifiers()
+    return response(200, body, httpio.share_headers(info), xml=True)
 
 
 def set_share_acl(ctx: Ctx) -> Response:
+    """Set Share ACL: up to five stored access policies (SignedIdentifiers), which SAS tokens name with si=."""
     raw = request.get_data(cache=False)
+    info = ctx.files.share(ctx.account, ctx.share)
+    xml = render.no_signed_identifiers().decode()
     if raw.strip():
         try:
             root = ET.fromstring(raw)
         except ET.ParseError:
             raise StorageError(400, "InvalidXmlDocument", "The XML body of Set Share ACL does not parse.") from None
-        if len(root):
-            raise StorageError(400, "NotSupportedByEmulator", "Stored access policies (Set Share ACL with signed "
-                               "identifiers) are not supported by the Batch AI emulator's file service.")
-    return response(200, headers=httpio.share_headers(ctx.files.share(ctx.account, ctx.share)))
+        ids = root.findall("SignedIdentifier")
+        if root.tag != "SignedIdentifiers" or len(ids) != len(root) or len(ids) > 5:
+            raise StorageError(400, "InvalidXmlDocument", "Set Share ACL takes a SignedIdentifiers document with "
+                               "at most five SignedIdentifier elements.")
+        for si in ids:
+            sid = (si.findtext("Id") or "").strip()
+            if not sid or len(sid) > 64:
+                raise StorageError(400, "InvalidXmlDocument", "Each SignedIdentifier needs an Id of 1 to 64 "
+                                   "characters.")
+            for name in ("Start", "Expiry"):
+                value = (si.findtext(f"AccessPolicy/{name}") or "").strip()
+                if value:
+                    try:
+                        parse_sas_time(value, name)
+                    except StorageError:
+                        raise StorageError(400, "InvalidXmlNodeValue", f"{name} '{value}' is not a time.") from None
+        xml = raw.decode("utf-8")
+    ctx.files.meta.put_acl(ctx.account, ctx.share, xml)
+    return response(200, headers=httpio.share_headers(info))
 
 
 def _lease_request() -> dict[str, str | None]:

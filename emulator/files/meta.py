@@ -17,6 +17,7 @@ Contract (tables prefixed `files_`, next to the Store's tables in `<data-dir>/em
   the key is derived from the descriptor, so the same descriptor always gets the same key.
 * `files_ranges(account, share, path)`: the byte ranges API writes left (ranges.py), valid while the file has
   that inode and mtime.
+* `files_acls(account, share)`: the SignedIdentifiers document of Set Share ACL (stored access policies).
 * `files_leases(account, share, path)`: file and share leases (leases.py); a file's lease applies only while
   the file at `path` has the inode it was taken on.
 * Deletes through the API remove the rows of everything they removed (`forget`), in the same request.
@@ -75,6 +76,8 @@ CREATE TABLE IF NOT EXISTS files_ranges (
     ranges  TEXT NOT NULL,         -- JSON [[start, end], ...] inclusive
     PRIMARY KEY (account, share, path)
 );
+CREATE TABLE IF NOT EXISTS files_acls (account TEXT NOT NULL, share TEXT NOT NULL, xml TEXT NOT NULL,
+                                       PRIMARY KEY (account, share));
 CREATE TABLE IF NOT EXISTS files_leases (
     account TEXT NOT NULL,
     share   TEXT NOT NULL,
@@ -190,6 +193,7 @@ class MetaStore:
             if share is None:
                 c.execute("DELETE FROM files_leases WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_ranges WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_acls WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_permissions WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_entries WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_shares WHERE account = ?", (account,))
@@ -197,6 +201,7 @@ class MetaStore:
             elif path is None:
                 c.execute("DELETE FROM files_leases WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_ranges WHERE account = ? AND share = ?", (account, share))
+                c.execute("DELETE FROM files_acls WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_permissions WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_entries WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_shares WHERE account = ? AND share = ?", (account, share))
@@ -229,6 +234,16 @@ class MetaStore:
         with self._tx() as c:
             c.execute("INSERT OR REPLACE INTO files_ranges VALUES (?,?,?,?,?,?)",
                       (account, share, path, ino, stamp, json.dumps(ranges)))
+
+    # ---- stored access policies ---------------------------------------------------------------------------
+    def acl(self, account: str, share: str) -> str | None:
+        row = self._conn().execute("SELECT xml FROM files_acls WHERE account = ? AND share = ?",
+                                   (account, share)).fetchone()
+        return row[0] if row else None
+
+    def put_acl(self, account: str, share: str, xml: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO files_acls VALUES (?,?,?)", (account, share, xml))
 
     # ---- permissions ----------------------------------------------------------------------------------------
     def put_permission(self, account: str, share: str, key: str, permission: str, fmt: str) -> None:

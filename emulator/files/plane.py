@@ -226,6 +226,20 @@ class FilePlane:
             return None
         return recorded
 
+    # ---- stored access policies ---------------------------------------------------------------------------
+    def policy(self, account: str, share: str, sid: str) -> dict[str, str] | None:
+        """The stored access policy `sid` of a share: {"start", "expiry", "permission"} (empty when unset)."""
+        import xml.etree.ElementTree as ET
+        stored = self.meta.acl(account, share)
+        if not stored:
+            return None
+        for si in ET.fromstring(stored).findall("SignedIdentifier"):
+            if (si.findtext("Id") or "").strip() == sid:
+                return {"start": (si.findtext("AccessPolicy/Start") or "").strip(),
+                        "expiry": (si.findtext("AccessPolicy/Expiry") or "").strip(),
+                        "permission": (si.findtext("AccessPolicy/Permission") or "").strip()}
+        return None
+
     # ---- permissions ----------------------------------------------------------------------------------------
     def store_permission(self, account: str, share: str, permission: str, fmt: str) -> str:
         """The permission key of a security descriptor (stored once; the same descriptor, the same key)."""

@@ -191,7 +191,8 @@ def file_service(account: str, _rest: str = ""):
     signer = current_app.extensions["batchai"].signer
     principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),
                                   request.scheme, request.remote_addr or "", verify_token=signer.verify_jwt,
-                                  derive=lambda text: signer.sign({"user-delegation-key": text}).encode())
+                                  derive=lambda text: signer.sign({"user-delegation-key": text}).encode(),
+                                  policy=lambda share, sid: files.policy(name, share, sid))
     if principal.scheme == "Bearer" and target.share is not None and target.parts \
             or principal.scheme == "Bearer" and target.arg("restype") == "directory":
         intent = (request.headers.get("x-ms-file-request-intent") or "").strip().lower()

@@ -125,3 +125,26 @@ def test_get_ranges_reports_exactly_the_written_ranges(svc, share):
     assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(1024, 1535)]
     fc.resize_file(1100)
     assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(1024, 1099)]
+
+
+def test_stored_access_policies_sign_sas_tokens(live, svc, share):
+    from datetime import datetime, timedelta
+
+    from azure.storage.fileshare import AccessPolicy, ShareSasPermissions, generate_share_sas
+
+    from .conftest import ACCOUNT, KEY
+    sc = svc.get_share_client(share)
+    sc.get_file_client("si.txt").upload_file(b"by policy")
+    policy = AccessPolicy(permission=ShareSasPermissions(read=True), expiry=datetime.utcnow() + timedelta(hours=1),
+                          start=datetime.utcnow() - timedelta(minutes=5))
+    sc.set_share_access_policy({"readers": policy})
+    assert [i.id for i in sc.get_share_access_policy()["signed_identifiers"]] == ["readers"]
+    token = generate_share_sas(ACCOUNT, share, KEY, policy_id="readers")
+    from azure.storage.fileshare import ShareFileClient
+    fc = ShareFileClient(f"{live.http_url}/{ACCOUNT}", share, "si.txt", credential=token)
+    assert fc.download_file().readall() == b"by policy"
+    with pytest.raises(HttpResponseError):
+        fc.upload_range(b"x", 0, 1)                       # the policy allows reading only
+    sc.set_share_access_policy({})
+    with pytest.raises(HttpResponseError):
+        fc.download_file()
