@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import copying, leases, render
+from . import copying, leases, render, snapshots
 from .auth import Principal, delegation_key_value, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from . import httpio
@@ -438,10 +438,16 @@ def put_range(ctx: Ctx) -> Response:
 def list_ranges(ctx: Ctx) -> Response:
     rng = httpio.byte_range(required=False)
     start, end = (rng[0], rng[1] if rng[1] is not None else (1 << 62)) if rng else (0, 1 << 62)
-    node, found = ctx.files.file_ranges(ctx.account, ctx.share, ctx.parts, start, end)
+    previous = ctx.target.arg("prevsharesnapshot")
+    cleared: list[tuple[int, int]] = []
+    if previous:
+        node, found, cleared = ctx.files.ranges_diff(ctx.account, ctx.share, ctx.parts,
+                                                     snapshots.check_id(previous), start, end)
+    else:
+        node, found = ctx.files.file_ranges(ctx.account, ctx.share, ctx.parts, start, end)
     headers = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
                "x-ms-content-length": str(node.size)}
-    return response(200, render.ranges(found), headers, xml=True)
+    return response(200, render.ranges(found, cleared), headers, xml=True)
 
 
 def set_file_props(ctx: Ctx) -> Response:

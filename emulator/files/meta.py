@@ -224,16 +224,22 @@ class MetaStore:
         self._leased = None
 
     # ---- written ranges ---------------------------------------------------------------------------------------
-    def ranges(self, account: str, share: str, path: str) -> tuple[int, int, list[list[int]]] | None:
+    def ranges(self, account: str, share: str, path: str) -> tuple[int, int, list[list[int]], list | None] | None:
+        """(ino, stamp, ranges, change log or None when unknown) of a file's record."""
         row = self._conn().execute("SELECT ino, stamp, ranges FROM files_ranges WHERE account = ? AND share = ? "
                                    "AND path = ?", (account, share, path)).fetchone()
-        return (row[0], row[1], json.loads(row[2])) if row else None
+        if row is None:
+            return None
+        data = json.loads(row[2])
+        if isinstance(data, list):
+            return row[0], row[1], data, None
+        return row[0], row[1], data["r"], data.get("log")
 
     def put_ranges(self, account: str, share: str, path: str, ino: int, stamp: int,
-                   ranges: list[list[int]]) -> None:
+                   ranges: list[list[int]], log: list | None = None) -> None:
         with self._tx() as c:
             c.execute("INSERT OR REPLACE INTO files_ranges VALUES (?,?,?,?,?,?)",
-                      (account, share, path, ino, stamp, json.dumps(ranges)))
+                      (account, share, path, ino, stamp, json.dumps({"r": ranges, "log": log})))
 
     # ---- stored access policies ---------------------------------------------------------------------------
     def acl(self, account: str, share: str) -> str | None:

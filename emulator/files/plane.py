@@ -134,16 +134,21 @@ class FilePlane:
         info = self.share(account, share)
         sid = snapshots.new_id(self.disk.data_dir, account, share)
         key = f"{share}@{sid}"
-        rows = []
+        rows, copied_ranges = [], []
 
         def on_entry(path: str, src: os.stat_result, dst: os.stat_result) -> None:
             props = self.meta.entry(account, share, path, src.st_ino)
             if props is not None:
                 rows.append((path, dst.st_ino, props))
+            rec = self.meta.ranges(account, share, path)
+            if rec is not None and rec[0] == src.st_ino and rec[1] == src.st_mtime_ns:
+                copied_ranges.append((path, dst.st_ino, dst.st_mtime_ns, rec[2]))
         with self.disk.open_share(account, share) as sh:
             snapshots.copy_tree(sh.fd, snapshots.snapshots_dir(self.disk.data_dir, account, share) / sid, on_entry)
         for path, ino, props in rows:
             self.meta.put_entry(account, key, path, ino, props)
+        for path, ino, stamp, found in copied_ranges:
+            self.meta.put_ranges(account, key, path, ino, stamp, found)
         now = time.time()
         self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier))
         return sid
@@ -204,19 +209,47 @@ class FilePlane:
             return self._measure(account, share, sh)
 
     # ---- written ranges (ranges.py) ---------------------------------------------------------------------------
-    def _ranges_after(self, account: str, share: str, parts: list[str], op):
-        """An `after` hook for Disk writes: `op(base(), size) -> ranges` updates the record under the file's lock.
-        base() is the record when only API writes touched the file since, else the file system's data ranges."""
+    def _ranges_after(self, account: str, share: str, parts: list[str], op, entry: list):
+        """An `after` hook for Disk writes: `op(base(), size) -> ranges` updates the record under the file's lock,
+        and `entry` ("w"/"c", start, end | "create" | "size", n) joins its change log (for diffs against share
+        snapshots). base() is the record when only API writes touched the file since, else the file system's."""
         path = "/".join(parts)
 
         def after(fd: int, st: os.stat_result, trusted: set[int]) -> None:
+            row = self.meta.ranges(account, share, path)
+            valid = row is not None and row[0] == st.st_ino and row[1] in trusted
+
             def base() -> list[list[int]]:
-                row = self.meta.ranges(account, share, path)
-                if row is not None and row[0] == st.st_ino and row[1] in trusted:
+                if valid:
                     return row[2]
                 return [[s, e] for s, e in fd_data_ranges(fd, 0, st.st_size - 1)]
-            self.meta.put_ranges(account, share, path, st.st_ino, st.st_mtime_ns, op(base, st.st_size))
+            log = None
+            if entry[0] == "create":
+                log = [[st.st_mtime_ns, *entry]]
+            elif valid and row[3] is not None and len(row[3]) < ranges.MAX_LOG:
+                log = row[3] + [[st.st_mtime_ns, *entry]]
+            self.meta.put_ranges(account, share, path, st.st_ino, st.st_mtime_ns, op(base, st.st_size), log)
         return after
+
+    def ranges_diff(self, account: str, share: str, parts: list[str], previous: str,
+                    start: int, end: int) -> tuple[NodeInfo, list[tuple[int, int]], list[tuple[int, int]]]:
+        """List Ranges with prevsharesnapshot: (node, ranges changed since the snapshot, ranges cleared since)."""
+        base_share = share.partition("@")[0]
+        with self.disk.open_share(account, f"{base_share}@{previous}") as sh:
+            prev, _ = self.disk.lookup(sh, parts)
+        with self.disk.open_share(account, share) as sh:
+            node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
+            row = self.meta.ranges(account, share, "/".join(parts))
+        since = snapshots.id_ns(previous)
+        if row is not None and row[0] == node.st.st_ino and row[1] == node.st.st_mtime_ns and row[3] \
+                and row[3][0][0] <= since or (row is not None and row[3] and row[3][0][1] == "create"):
+            written, cleared = ranges.replay(row[3], since, prev.st_size if prev is not None else 0)
+            written = ranges.clip(written, node.size)
+            return node, ranges.window(written, start, end), ranges.window(cleared, start, end)
+        # no history that reaches back to the snapshot: everything that holds data counts as changed
+        with self.disk.open_share(account, share) as sh:
+            found = self.disk.data_ranges(sh, parts, start, end, self._recorded_ranges(account, share, parts))
+        return node, found, []
 
     def _recorded_ranges(self, account: str, share: str, parts: list[str]):
         def recorded(fd: int, st: os.stat_result):
@@ -387,7 +420,7 @@ class FilePlane:
             written = [[0, len(data) - 1]] if len(data) else []
             st, parent_ino, old_size = self.disk.create_file(
                 sh, parts, size, self._quota_check(account, share, sh, size), data,
-                self._ranges_after(account, share, parts, lambda base, _size: written))
+                self._ranges_after(account, share, parts, lambda base, _size: written, ["create"]))
             props.created = time.time_ns()
             try:
                 return self._save(account, share, parts, st, parent_ino, props, times)
@@ -409,7 +442,8 @@ class FilePlane:
             if size is not None:
                 st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
                                       self._ranges_after(account, share, parts,
-                                                         lambda base, new_size: ranges.clip(base(), new_size)))
+                                                         lambda base, new_size: ranges.clip(base(), new_size),
+                                                         ["size", size]))
             else:
                 st = self.disk.touch_file(sh, parts)
             if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:
@@ -502,7 +536,8 @@ class FilePlane:
         with self.disk.open_share(account, share) as sh:
             before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
             st = self.disk.write_range(sh, parts, offset, length, fill, self._ranges_after(
-                account, share, parts, lambda base, _size: ranges.add(base(), offset, offset + length - 1)))
+                account, share, parts, lambda base, _size: ranges.add(base(), offset, offset + length - 1),
+                ["w", offset, offset + length - 1]))
             if before is not None:
                 return self._save(account, share, parts, st, before.parent_ino, before.props,
                                   {"written": before.written})
@@ -513,7 +548,8 @@ class FilePlane:
         with self.disk.open_share(account, share) as sh:
             before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
             st = self.disk.clear_range(sh, parts, offset, length, self._ranges_after(
-                account, share, parts, lambda base, _size: ranges.subtract(base(), offset, offset + length - 1)))
+                account, share, parts, lambda base, _size: ranges.subtract(base(), offset, offset + length - 1),
+                ["c", offset, offset + length - 1]))
             if before is not None:
                 return self._save(account, share, parts, st, before.parent_ino, before.props,
                                   {"written": before.written})

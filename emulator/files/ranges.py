@@ -8,6 +8,29 @@ Ranges are inclusive (start, end) pairs, sorted, never overlapping or touching.
 from __future__ import annotations
 
 
+MAX_LOG = 2000          # change-log entries kept per file; past that, diffs fall back to "everything changed"
+
+
+def replay(log: list, since_ns: int, previous_size: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(written, cleared) ranges from the log entries after `since_ns` (a share snapshot's time)."""
+    written: list[list[int]] = []
+    cleared: list[list[int]] = []
+    for t, kind, *args in log:
+        if kind == "create":
+            written = []
+            cleared = [[0, previous_size - 1]] if t > since_ns and previous_size else []
+            continue
+        if t <= since_ns:
+            continue
+        if kind == "w":
+            written, cleared = add(written, *args), subtract(cleared, *args)
+        elif kind == "c":
+            cleared, written = add(cleared, *args), subtract(written, *args)
+        elif kind == "size":
+            written, cleared = clip(written, args[0]), clip(cleared, args[0])
+    return written, cleared
+
+
 def add(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
     out, placed = [], False
     for s, e in ranges:

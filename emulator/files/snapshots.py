@@ -28,6 +28,13 @@ def check_id(snapshot: str) -> str:
     return snapshot if "." in snapshot else snapshot[:-1] + ".0000000Z"
 
 
+def id_ns(snapshot: str) -> int:
+    """A snapshot id's time in epoch nanoseconds."""
+    import calendar
+    whole, _, frac = check_id(snapshot)[:-1].partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 1_000_000_000 + int(frac.ljust(7, "0")) * 100
+
+
 def snapshots_dir(data_dir: Path, account: str, share: str) -> Path:
     return Path(data_dir) / "snapshots" / account / share
 

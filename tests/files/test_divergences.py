@@ -148,3 +148,19 @@ def test_stored_access_policies_sign_sas_tokens(live, svc, share):
     sc.set_share_access_policy({})
     with pytest.raises(HttpResponseError):
         fc.download_file()
+
+
+def test_range_diffs_against_a_snapshot(svc, share):
+    fc = svc.get_share_client(share).get_file_client("diff.bin")
+    fc.create_file(2048)
+    first = svc.get_share_client(share).create_snapshot()
+    fc.upload_range(b"z" * 1536, 0, 1536)
+    second = svc.get_share_client(share).create_snapshot()
+    fc.clear_range(512, 512)
+    written, cleared = fc.get_ranges_diff(previous_sharesnapshot=first)
+    assert [(r["start"], r["end"]) for r in written] == [(0, 511), (1024, 1535)]
+    assert [(r["start"], r["end"]) for r in cleared] == [(512, 1023)]
+    written, cleared = fc.get_ranges_diff(previous_sharesnapshot=second["snapshot"])
+    assert written == [] and [(r["start"], r["end"]) for r in cleared] == [(512, 1023)]
+    at_second = svc.get_share_client(share, snapshot=second["snapshot"]).get_file_client("diff.bin")
+    assert [(r["start"], r["end"]) for r in at_second.get_ranges()] == [(0, 1535)]
