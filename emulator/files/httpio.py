@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from flask import Response, request
 
 from ..errors import StorageError
+from . import rawheaders
 from .disk import http_date, iso7
 from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
 
@@ -39,12 +40,16 @@ def invalid_header(name: str, value: str, why: str) -> StorageError:
 def metadata() -> dict[str, str]:
     out: dict[str, str] = {}
     total = 0
+    cased = rawheaders.original_names(request.environ)
     for key, value in request.environ.items():
         if not key.startswith("HTTP_X_MS_META_"):
             continue
         name = key[len("HTTP_X_MS_META_"):].lower()
         if not _METADATA_NAME.match(name):
             raise StorageError(400, "InvalidMetadata", f"The metadata name '{name}' is not a valid C# identifier.")
+        name = cased.get(name, name)
+        if not _METADATA_NAME.match(name.lower()):
+            name = name.lower()
         out[name] = value
         total += len(name) + len(value)
     if total > MAX_METADATA:

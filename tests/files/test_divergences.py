@@ -164,3 +164,9 @@ def test_range_diffs_against_a_snapshot(svc, share):
     assert written == [] and [(r["start"], r["end"]) for r in cleared] == [(512, 1023)]
     at_second = svc.get_share_client(share, snapshot=second["snapshot"]).get_file_client("diff.bin")
     assert [(r["start"], r["end"]) for r in at_second.get_ranges()] == [(0, 1535)]
+
+
+def test_metadata_names_keep_their_case(svc, share):
+    fc = svc.get_share_client(share).get_file_client("case.txt")
+    fc.create_file(1, metadata={"UP": "upval", "lower": "v", "MiXeD_1": "m"})
+    assert fc.get_file_properties().metadata == {"UP": "upval", "lower": "v", "MiXeD_1": "m"}
