@@ -139,6 +139,8 @@ def _level(target) -> str:
     if not target.parts:
         if restype == "share":
             return "share"
+        if restype is None and target.arg("comp") in ("listhandles", "forceclosehandles"):
+            return "directory"           # handles of the whole share: its root directory
         if restype is None:
             raise StorageError(400, "InvalidUri", "The request URI names a share but not a file: add "
                                "restype=share for share operations or restype=directory for its root directory.")
