@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import copying, leases, render, snapshots
+from . import checksums, copying, leases, render, snapshots
 from .auth import Principal, delegation_key_value, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from . import httpio
@@ -337,19 +337,27 @@ def create_file(ctx: Ctx) -> Response:
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(), **httpio.content_settings())
     times = httpio.smb_times()
     data = b""
+    extra: dict[str, str] = {}
     length = httpio.body_length()
     if length:
         # Create File with a body (x-ms-version 2025-05-05 on): the body is the file's first bytes, checked
         # against Content-MD5 before anything is written
-        if length > MAX_RANGE:
+        structured = request.headers.get("x-ms-structured-body") is not None
+        logical = int(request.headers.get("x-ms-structured-content-length") or -1) if structured else length
+        if length > MAX_RANGE + (1 << 16):
             raise StorageError(413, "RequestBodyTooLarge", "The body of Create File can be at most 4 MiB.")
-        if length > size:
-            raise StorageError(400, "InvalidHeaderValue", f"The body ({length} bytes) is longer than the file "
+        if logical > size or logical < 0:
+            raise StorageError(400, "InvalidHeaderValue", f"The body ({logical} bytes) is longer than the file "
                                f"(x-ms-content-length: {size}).", {"HeaderName": "Content-Length"})
         data = httpio.read_body(length, httpio.body_filler())
+        if structured:
+            data = checksums.decode(data, logical)
+            extra["x-ms-structured-body"] = checksums.SM_V1_CRC64
         httpio.check_md5(data, httpio.md5_header("Content-MD5"))
+        checksums.check_header(data, request.headers.get("x-ms-content-crc64"))
     node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props, data, times)
-    return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
+    return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"}
+                    | extra)
 
 
 def get_file(ctx: Ctx) -> Response:
@@ -383,10 +391,22 @@ def get_file(ctx: Ctx) -> Response:
         else:
             headers["Content-MD5"] = node.props.content_md5
         headers["Content-Length"] = str(length)
-        if want_md5:
+        want_crc = (request.headers.get("x-ms-range-get-content-crc64") or "").lower() == "true"
+        structured = request.headers.get("x-ms-structured-body")
+        if want_md5 or want_crc or structured:
+            if length > (MAX_RANGE if want_md5 or want_crc else 64 << 20):
+                raise StorageError(400, "OutOfRangeInput", "Checksummed downloads take at most 4 MiB (64 MiB as "
+                                   "a structured message) per request.")
             data = b"".join(read_stream(fd, start, length, close=False))
-            headers["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
             os.close(fd)
+            if want_md5:
+                headers["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
+            if want_crc:
+                headers["x-ms-content-crc64"] = checksums.crc64_b64(data)
+            if structured:
+                data = checksums.encode(data)
+                headers.update({"x-ms-structured-body": checksums.SM_V1_CRC64,
+                                "x-ms-structured-content-length": str(length), "Content-Length": str(len(data))})
             return response(status, data, headers)
     except BaseException:
         os.close(fd)
@@ -418,15 +438,29 @@ def put_range(ctx: Ctx) -> Response:
         return response(201, headers=httpio.write_headers(node))
     if length > MAX_RANGE:
         raise StorageError(413, "RequestBodyTooLarge", "A range can be at most 4 MiB.")
-    if int(declared) != length:
+    structured = request.headers.get("x-ms-structured-body") is not None
+    logical = request.headers.get("x-ms-structured-content-length") if structured else declared
+    if logical is None or not logical.isdigit() or int(logical) != length:
         raise httpio.invalid_header("Content-Length", declared, f"the range {start}-{end} is {length} bytes")
     md5 = httpio.md5_header("Content-MD5")
+    crc = request.headers.get("x-ms-content-crc64")
     fill = httpio.body_filler()
     headers = {}
+    if structured or crc is not None:
+        ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
+        data = httpio.read_body(int(declared), fill)
+        if structured:
+            data = memoryview(checksums.decode(data, length))
+            headers["x-ms-structured-body"] = checksums.SM_V1_CRC64
+        checksums.check_header(data, crc)
+        if crc is not None:
+            headers["x-ms-content-crc64"] = crc
+        fill = httpio.buffer_filler(memoryview(data))
     if md5 is not None:
         # a range with an MD5 is checked whole before a byte of it is written, as the service does
-        ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
-        data = httpio.read_body(length, fill)
+        if not (structured or crc is not None):
+            ctx.files.file(ctx.account, ctx.share, ctx.parts)    # 404 before reading a body for nothing
+            data = httpio.read_body(length, fill)
         httpio.check_md5(data, md5)
         headers["Content-MD5"] = md5
         fill = httpio.buffer_filler(data)

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
-from . import auth, handlers as h, httpio, snapshots
+from . import auth, checksums, handlers as h, httpio, snapshots
 from .auth import Access
 from .names import parse_target, raw_request_uri
 from .plane import EXTENSION, FilePlane
@@ -203,8 +203,10 @@ def file_service(account: str, _rest: str = ""):
             raise StorageError(400 if not intent else 403, "MissingRequiredHeader" if not intent
                                else "AuthorizationFailure", "OAuth requests on files and directories need "
                                "x-ms-file-request-intent: backup.", {"HeaderName": "x-ms-file-request-intent"})
-    if request.headers.get("x-ms-structured-body") is not None:
-        raise not_supported("Structured message bodies (x-ms-structured-body: CRC64 content validation)")
+    structured = request.headers.get("x-ms-structured-body")
+    if structured is not None and (structured.strip() != checksums.SM_V1_CRC64 or not checksums.available()
+                                   or handler not in (h.put_range, h.create_file, h.get_file)):
+        raise not_supported(f"Structured message bodies ({structured!r}) on {op_name}")
     if handler not in _TAKES_BODY:
         length = httpio.body_length()
         if length:

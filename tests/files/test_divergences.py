@@ -170,3 +170,12 @@ def test_metadata_names_keep_their_case(svc, share):
     fc = svc.get_share_client(share).get_file_client("case.txt")
     fc.create_file(1, metadata={"UP": "upval", "lower": "v", "MiXeD_1": "m"})
     assert fc.get_file_properties().metadata == {"UP": "upval", "lower": "v", "MiXeD_1": "m"}
+
+
+def test_crc64_validation_and_structured_messages(svc, share):
+    fc = svc.get_share_client(share).get_file_client("crc.bin")
+    data = b"crc64 checked " * 1000
+    fc.create_file(len(data), data=data, validate_content="crc64")          # structured message body
+    assert fc.download_file(validate_content="crc64").readall() == data     # structured message answer
+    fc.upload_range(b"Z" * 512, 0, 512, validate_content="crc64")
+    assert fc.download_file(validate_content="crc64").readall() == b"Z" * 512 + data[512:]
