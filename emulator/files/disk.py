@@ -30,6 +30,7 @@ from pathlib import Path
 from ..errors import StorageError
 from ..mounts import share_dir
 from . import names, ranges, snapshots
+from .ranges import fd_data_ranges
 from .locks import FileLocks, bump_mtime as _bump_mtime
 from .beneath import O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, DIR_FLAGS, open_beneath, open_dir, punch_hole, \
     stat_beneath
@@ -518,64 +519,6 @@ class Disk:
             except (FileNotFoundError, IsADirectoryError):
                 raise not_found() from None
             return st.st_size
-
-
-def rename_entry(disk: "Disk", sh: ShareDir, src: list[str], dst: list[str], is_dir: bool,
-                 replace: bool, may_replace=None) -> tuple[os.stat_result, int]:
-    """Rename src to dst inside one share (both looked up from the share's fd, never through links):
-    (stat of the renamed entry, its new parent's inode). `may_replace(stat)` vets an existing destination."""
-    with _Parent(sh, src) as sp, _Parent(sh, dst) as dp, \
-            disk.locks.exclusive(sh.lock_key(src)), disk.locks.exclusive(sh.lock_key(dst)):
-        st = sp.stat()
-        if st is None or statmod.S_ISDIR(st.st_mode) != is_dir or not (is_dir or statmod.S_ISREG(st.st_mode)):
-            raise not_found()
-        existing = dp.stat()
-        if existing is not None and (st.st_ino, st.st_dev) != (existing.st_ino, existing.st_dev):
-            if not replace:
-                raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.")
-            if statmod.S_ISDIR(existing.st_mode):
-                if not is_dir:
-                    raise StorageError(409, "ResourceTypeMismatch", "The destination is a directory.")
-            elif is_dir:
-                os.unlink(dp.name, dir_fd=dp.fd)        # a directory replaces a file, as the service does
-            if may_replace is not None:
-                may_replace(existing)
-        try:
-            os.rename(sp.name, dp.name, src_dir_fd=sp.fd, dst_dir_fd=dp.fd)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL,):
-                raise StorageError(400, "InvalidInput", "A directory cannot be moved into itself.") from None
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                raise StorageError(409, "DirectoryNotEmpty", "The destination directory is not empty.") from None
-            raise
-        moved = dp.stat()
-        if moved is None:
-            raise not_found()
-        return moved, dp.ino
-
-
-def fd_data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
-    size = os.fstat(fd).st_size
-    end = min(end, size - 1)
-    out: list[tuple[int, int]] = []
-    pos = start
-    while pos <= end:
-        try:
-            data = os.lseek(fd, pos, os.SEEK_DATA)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:
-                break
-            return [(start, end)] if end >= start else []
-        if data > end:
-            break
-        hole = os.lseek(fd, data, os.SEEK_HOLE)
-        lo, hi = data - data % 512, min(end, -(-hole // 512) * 512 - 1)
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((max(lo, start), hi))
-        pos = hole
-    return out
 
 
 def range_beyond_end(size: int) -> StorageError:

@@ -7,6 +7,9 @@ Ranges are inclusive (start, end) pairs, sorted, never overlapping or touching.
 """
 from __future__ import annotations
 
+import errno
+import os
+
 
 MAX_LOG = 2000          # change-log entries kept per file; past that, diffs fall back to "everything changed"
 
@@ -68,3 +71,27 @@ def clip(ranges: list[list[int]], size: int) -> list[list[int]]:
 def window(ranges: list[list[int]], start: int, end: int) -> list[tuple[int, int]]:
     """The parts of `ranges` inside [start, end]."""
     return [(max(s, start), min(e, end)) for s, e in ranges if e >= start and s <= end]
+
+
+def fd_data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
+    size = os.fstat(fd).st_size
+    end = min(end, size - 1)
+    out: list[tuple[int, int]] = []
+    pos = start
+    while pos <= end:
+        try:
+            data = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                break
+            return [(start, end)] if end >= start else []
+        if data > end:
+            break
+        hole = os.lseek(fd, data, os.SEEK_HOLE)
+        lo, hi = data - data % 512, min(end, -(-hole // 512) * 512 - 1)
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((max(lo, start), hi))
+        pos = hole
+    return out

@@ -59,7 +59,7 @@ def new_id(data_dir: Path, account: str, share: str) -> str:
 
 def copy_data(src_fd: int, dst_fd: int, size: int) -> None:
     """Copy the data ranges of a (sparse) file; the holes stay holes."""
-    from .disk import fd_data_ranges
+    from .ranges import fd_data_ranges
     os.ftruncate(dst_fd, size)
     for start, end in fd_data_ranges(src_fd, 0, size - 1) if size else []:
         pos = start
