@@ -232,14 +232,14 @@ class Disk:
     # ---- lookups --------------------------------------------------------------------------------------------
     @staticmethod
     def lookup(sh: ShareDir, parts: list[str]) -> tuple[os.stat_result | None, int]:
-        """(stat or None when missing, inode of the parent directory) of what `parts` names."""
+        """(stat or None when missing, inode of the parent directory: -1 when the parent itself is missing)."""
         if not parts:
             return os.fstat(sh.fd), 0
         try:
             parent = _Parent(sh, parts)
         except StorageError as err:
             if err.code == "ParentNotFound":
-                return None, 0
+                return None, -1
             raise
         with parent:
             return parent.stat(), parent.ino
@@ -247,13 +247,13 @@ class Disk:
     def require_dir(self, sh: ShareDir, parts: list[str], code: str = "ResourceNotFound") -> tuple[os.stat_result, int]:
         st, parent_ino = self.lookup(sh, parts)
         if st is None or not statmod.S_ISDIR(st.st_mode):
-            raise parent_not_found() if code == "ParentNotFound" else not_found(code)
+            raise parent_not_found() if code == "ParentNotFound" or parent_ino < 0 else not_found(code)
         return st, parent_ino
 
     def require_file(self, sh: ShareDir, parts: list[str]) -> tuple[os.stat_result, int]:
         st, parent_ino = self.lookup(sh, parts)
         if st is None or not statmod.S_ISREG(st.st_mode):
-            raise not_found()
+            raise parent_not_found() if parent_ino < 0 else not_found()
         return st, parent_ino
 
     # ---- directories ----------------------------------------------------------------------------------------
