@@ -23,6 +23,7 @@ DOCKERD_LOG="${DOCKERD_LOG:-/tmp/dockerd.log}"
 DOCKERD_START_TIMEOUT="${DOCKERD_START_TIMEOUT:-60}"
 TRAINER_IMAGE=batchai-emulator/trainer-cpu:latest
 MPI_IMAGE=batchai-emulator/mpi-cpu:latest
+AML_IMAGE=batchai-emulator/azureml-cpu:latest
 
 SCRIPT_START=$(date +%s.%N)
 log() { printf '[docker.sh %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -188,7 +189,22 @@ build_image "$MPI_IMAGE" --from "$TRAINER_IMAGE" \
     --env OMPI_ALLOW_RUN_AS_ROOT=1 --env OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     --env OMPI_MCA_btl_vader_single_copy_mechanism=none
 
-for image in "$TRAINER_IMAGE" "$MPI_IMAGE"; do
+# Azure ML runs: Debian's python3 + numpy 1.26.4, chainer 7.8.1 and azureml-core from wheels fetched on this host
+# (the build container has no network), with the offline MNIST digits in chainer's dataset layout.
+AML_DIR="$REPO_ROOT/images/azureml-cpu"
+aml_recipe="$(cat "$REPO_ROOT/images/build_offline.sh" "$AML_DIR/build.sh" "$AML_DIR/wheels.sh" "$AML_DIR/setup.sh" \
+    "$AML_DIR/packages.txt" "$AML_DIR/requirements.txt" "$REPO_ROOT/trainer/data.py" | sha256sum | cut -c1-16)"
+aml_have="$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$AML_IMAGE" 2>/dev/null || true)"
+if [ "${BATCHAI_REBUILD_IMAGES:-0}" != 1 ] && [ "$aml_have" = "$aml_recipe" ]; then
+    log "image: $AML_IMAGE is up to date (recipe $aml_recipe); skipping build"
+else
+    t=$(now)
+    log "image: building $AML_IMAGE (recipe $aml_recipe, had '${aml_have:-none}')"
+    bash "$AML_DIR/build.sh" --force --label "batchai.recipe=$aml_recipe" "$AML_IMAGE" || die "building $AML_IMAGE failed"
+    log "image: $AML_IMAGE built in $(elapsed "$t")s"
+fi
+
+for image in "$TRAINER_IMAGE" "$MPI_IMAGE" "$AML_IMAGE"; do
     log "image: $image $(docker image inspect -f '{{.Id}} {{.Size}}' "$image" \
         | awk '{ printf "%s, %.0f MB", substr($1, 8, 12), $2 / 1e6 }')"
 done

@@ -32,12 +32,18 @@ class Extension:
     # called with (method, path, status) after every response; tests watch for 5xx through it
     observers: list[Callable] = field(default_factory=list)
     bound_https_port: int | None = None
+    bound_blob_port: int | None = None
+    bound_http_port: int | None = None
+    # long-lived helpers a surface starts with the server and stops with it (start(ext), stop())
+    background: list = field(default_factory=list)
 
     def https_port(self) -> int:
         return self.bound_https_port or self.settings.https_port
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    from . import limits
+    from .permissions import secure_data_dir
     from .api import register
     from .api.dispatch import build_router
     from .backend import ArmBackend, BatchAIBackend
@@ -46,7 +52,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .tokens import Signer
 
     settings = settings or Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from . import vmsizes
+    vmsizes.add(settings.vm_sizes)          # --vm-size: sizes beyond the table
+    secure_data_dir(settings.data_dir)
     app = Flask("emulator")
     app.url_map.strict_slashes = False
     store = SqliteStore(settings.data_dir / "emulator.db")
@@ -54,12 +62,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     scheduler = Scheduler(store, settings, executor=choose(settings, settings.data_dir))
     arm = ArmBackend(store, on_delete=scheduler.on_delete)
     ext = Extension(settings=settings, store=store, router=None, signer=Signer(settings.data_dir), arm=arm,
-                    batchai=BatchAIBackend(store, arm, settings.data_dir, notify=scheduler.wake),
+                    batchai=BatchAIBackend(store, arm, settings.data_dir, notify=scheduler.wake,
+                                           check_job=getattr(scheduler.executor, "check_job", None)),
                     scheduler=scheduler)
     app.extensions["batchai"] = ext
     register(app)
     ext.router = build_router()
     _install_error_handlers(app)
+    limits.install(app)
     return app
 
 
@@ -78,6 +88,8 @@ def _install_error_handlers(app: Flask) -> None:
         resp = Response(exc.xml(request_id), status=exc.status, mimetype="application/xml")
         resp.headers["x-ms-error-code"] = exc.code
         resp.headers["x-ms-request-id"] = request_id
+        for name, value in getattr(exc, "headers", {}).items():
+            resp.headers[name] = value
         return resp
 
     @app.errorhandler(HTTPException)

@@ -2,26 +2,50 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import shutil
 import signal
 import sqlite3
 import sys
 import threading
 
+from . import vmsizes
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
+from .store import StoreFull
+
+# below this many free bytes a SQLite failure to open is put down to the full disk (its shared-memory file
+# alone needs 32 KiB)
+FULL_DISK = 1 << 20
+
+
+def _public_urls(urls: list[str] | None) -> dict[str, str]:
+    out = {}
+    for url in urls or []:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            print(f"batchai-emulator: --public-url expects an http:// or https:// URL, got {url!r}", file=sys.stderr)
+            raise SystemExit(2)
+        out[f"public_{scheme}_url"] = url.rstrip("/")
+    return out
 
 
 def _serve(args) -> int:
     from .server import EmulatorServer
-    settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port, data_dir=args.data_dir,
+    settings = Settings.from_env(host=args.host, port=args.port, https_port=args.https_port,
+                                 blob_port=args.blob_port, data_dir=args.data_dir,
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
-                                 gpus=args.gpus, image_map=args.image_map or None,
+                                 slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
+                                 gpus=args.gpus, image_map=args.image_map or None, vm_sizes=args.vm_size or None,
                                  keep_containers=True if args.keep_containers else None,
-                                 strict_auth=True if args.strict_auth else None)
+                                 strict_auth=True if args.strict_auth else None,
+                                 client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
         settings.image_map_dict()
+        vmsizes.add(settings.vm_sizes)
+        settings.client_secrets_dict()
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
@@ -40,8 +64,8 @@ def _serve(args) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
-    except (sqlite3.DatabaseError, OSError) as exc:  # a damaged emulator.db, a disk that filled while starting
-        print(f"batchai-emulator: cannot open the emulator's state in {settings.data_dir}: {exc}", file=sys.stderr)
+    except (sqlite3.DatabaseError, OSError, StoreFull) as exc:  # a damaged emulator.db, a full disk
+        print(f"batchai-emulator: {_state_error(settings.data_dir, exc)}", file=sys.stderr)
         return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the ports open: a stop request is never lost
@@ -53,6 +77,7 @@ def _serve(args) -> int:
         return 1
     out = sys.stdout
     print(f"Batch AI emulator listening on {server.http_url} (HTTP) and {server.https_url} (HTTPS)", file=out)
+    print(f"  blob:         {server.blob_url} (Blob endpoint, path style /<account>/<container>/<blob>)", file=out)
     print(f"  data dir:     {settings.data_dir}", file=out)
     cert_note = "created" if server.cert_created else "reused"
     print(f"  certificate:  {server.cert} ({cert_note}); trust it with", file=out)
@@ -63,8 +88,15 @@ def _serve(args) -> int:
         default = " (default)" if name == DEFAULT_STORAGE_ACCOUNT else ""
         print(f"  storage:      account {name}{default}{shown}", file=out)
         print(f"                FileEndpoint={server.http_url}/{name}", file=out)
+        print(f"                BlobEndpoint={server.blob_url}/{name}", file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
+    if settings.client_secrets:
+        print(f"  auth:         tokens only for the {len(settings.client_secrets)} client(s) given with "
+              "--client-secret", file=out)
+    for url in (settings.public_http_url, settings.public_https_url):
+        if url:
+            print(f"  links:        written with {url} (--public-url)", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)
@@ -72,7 +104,9 @@ def _serve(args) -> int:
         print(f"  WARNING: {server.space_warning}.", file=out)
     scheduler = server.ext.scheduler
     if scheduler.executor is not None:
-        print(f"  jobs:         {scheduler.executor.describe()}; {scheduler.gpus.describe()}", file=out)
+        # an executor that queues jobs itself (Slurm) gives each node its own GPUs (gres), not this machine's
+        gpus = "GPUs per node from Slurm (gres)" if scheduler.handoff is not None else scheduler.gpus.describe()
+        print(f"  jobs:         {scheduler.executor.describe()}; {gpus}", file=out)
         for src, dst in settings.image_map_dict().items():
             print(f"                image {src} -> {dst}", file=out)
     else:
@@ -85,6 +119,22 @@ def _serve(args) -> int:
     return 0
 
 
+def _state_error(data_dir, exc: Exception) -> str:
+    """Why the state in `data_dir` cannot be opened. On a full disk SQLite says only "disk I/O error" (it
+    cannot make its shared-memory file) or "database or disk is full": name the disk instead."""
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except OSError:
+        free = None
+    full = isinstance(exc, StoreFull) or getattr(exc, "errno", None) == errno.ENOSPC \
+        or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    if full or (free is not None and free < FULL_DISK and isinstance(exc, sqlite3.OperationalError)):
+        return (f"cannot open the emulator's state: the disk holding the data dir {data_dir} is full "
+                f"({(free or 0) >> 10} KiB free). Free some space on it (or give --data-dir another disk) and "
+                "start the emulator again; nothing stored was changed.")
+    return f"cannot open the emulator's state in {data_dir}: {exc}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="batchai-emulator", description="Local emulator of Azure Batch AI.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,27 +142,56 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; BATCHAI_EMULATOR_HOST)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8080; 0 picks a free one; BATCHAI_EMULATOR_PORT)")
     serve.add_argument("--https-port", type=int, help="HTTPS port (default 8443; BATCHAI_EMULATOR_HTTPS_PORT)")
+    serve.add_argument("--blob-port", type=int,
+                       help="the Blob endpoint's HTTP port (default 10000, or a free port when that is taken; 0 "
+                            "picks a free one; BATCHAI_EMULATOR_BLOB_PORT)")
     serve.add_argument("--data-dir", help="where state, shares and the certificate live "
                                           "(default ~/.batchai-emulator; BATCHAI_EMULATOR_DATA_DIR)")
     serve.add_argument("--allocation-delay", type=float,
                        help="seconds a cluster stays resizing (default 1; BATCHAI_EMULATOR_ALLOCATION_DELAY)")
     serve.add_argument("--storage-account", action="append", metavar="NAME:KEY",
                        help="a storage account to serve (repeatable; replaces the default account)")
-    serve.add_argument("--executor", choices=["auto", "docker", "local", "none"],
+    serve.add_argument("--executor", choices=["auto", "docker", "local", "slurm", "none"],
                        help="how jobs run: auto (Docker when an engine answers, else local processes; default), "
-                            "docker, local, or none (jobs stay queued); BATCHAI_EMULATOR_EXECUTOR")
+                            "docker, local, slurm (on a Slurm cluster's partition), or none (jobs stay queued); "
+                            "BATCHAI_EMULATOR_EXECUTOR")
+    serve.add_argument("--slurm-partition", metavar="NAME",
+                       help="--executor slurm: the partition clusters are placed on (BATCHAI_EMULATOR_SLURM_PARTITION)")
+    serve.add_argument("--slurm-containers", choices=["docker", "none"],
+                       help="--executor slurm: jobs with containerSettings run in a Docker container per node "
+                            "(docker, default) or, where the nodes have no Docker, as node processes with the image "
+                            "ignored (none); BATCHAI_EMULATOR_SLURM_CONTAINERS")
     serve.add_argument("--gpus", help="auto (NVML/nvidia-smi; default), none (CPU-only nodes) or device ids such "
                                       "as 0,1; BATCHAI_EMULATOR_GPUS")
     serve.add_argument("--image-map", action="append", metavar="FROM=TO",
                        help="run image TO where a job asks for FROM (repeatable), e.g. the quickstart's CNTK GPU "
                             "image -> batchai-emulator/trainer-cpu:latest")
+    serve.add_argument("--vm-size", action="append", metavar="NAME:GPUS:CPUS:MEM_GB",
+                       help="a VM size clusters may use beyond the built-in table (repeatable), e.g. "
+                            "Standard_NC4as_T4_v3:1:4:28; BATCHAI_EMULATOR_VM_SIZES (comma-separated)")
     serve.add_argument("--keep-containers", action="store_true",
                        help="keep finished jobs' containers for inspection (deleting the job removes them)")
     serve.add_argument("--strict-auth", action="store_true",
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
+    serve.add_argument("--client-secret", action="append", metavar="CLIENT_ID:SECRET",
+                       help="a service principal the AAD token endpoints accept (repeatable); without any, every "
+                            "client id and secret gets a token. BATCHAI_EMULATOR_CLIENT_SECRETS")
+    serve.add_argument("--public-url", action="append", metavar="URL",
+                       help="base URL written into links (nextLink, downloadUrl, file endpoints, token issuer) for "
+                            "its scheme, e.g. https://emulator:8443 behind a proxy or under a container name "
+                            "(repeatable, one per scheme); default: the bound address")
     serve.add_argument("-v", "--verbose", action="store_true")
+    env = sub.add_parser("env", help="print the export lines a shell needs to use the emulator (CA variables; with "
+                                     "--azureml everything azureml-core needs)")
+    env.add_argument("--data-dir", help="the data dir of the emulator to use (default ~/.batchai-emulator; "
+                                        "BATCHAI_EMULATOR_DATA_DIR)")
+    env.add_argument("--azureml", action="store_true", help="also the Azure ML variables: cloud metadata, MSI "
+                                                            "token endpoint, the proxy for blob host names")
     args = parser.parse_args(argv)
+    if args.command == "env":
+        from .azureml.envcmd import main as env_main
+        return env_main(args)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":

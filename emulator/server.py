@@ -9,17 +9,18 @@ import tempfile
 import threading
 from pathlib import Path
 
-from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from . import create_app
 from .certs import ensure_certificate
+from .serving import Listener
 from .settings import Settings
 
 log = logging.getLogger("batchai_emulator")
 
 
 LOW_SPACE = 64 << 20
+DEFAULT_BLOB_PORT = 10000         # Azurite's
 
 
 class DataDirError(RuntimeError):
@@ -54,15 +55,15 @@ class EmulatorServer:
         self.app = app or create_app(settings)
         self.ext = self.app.extensions["batchai"]
         self.cert, self.key, self.cert_created = ensure_certificate(settings.data_dir, [settings.host])
-        self._servers: list[wsgi.Server] = []
+        self._servers: list[Listener] = []
         self._threads: list[threading.Thread] = []
         self.threads = threads
         self.http_port: int | None = None
         self.https_port: int | None = None
+        self.blob_port: int | None = None
 
-    def _make(self, port: int, tls: bool) -> wsgi.Server:
-        server = wsgi.Server((self.settings.host, port), self.app, numthreads=self.threads,
-                             server_name="batchai-emulator", shutdown_timeout=2)
+    def _make(self, port: int, tls: bool, app=None) -> Listener:
+        server = Listener((self.settings.host, port), app or self.app, threads=self.threads)
         if tls:
             server.ssl_adapter = BuiltinSSLAdapter(str(self.cert), str(self.key))
         server.prepare()
@@ -71,17 +72,38 @@ class EmulatorServer:
     def start(self) -> "EmulatorServer":
         http = self._make(self.settings.port, tls=False)
         https = self._make(self.settings.https_port, tls=True)
+        blob = self._make_blob()
         self.http_port = http.bind_addr[1]
         self.https_port = https.bind_addr[1]
+        self.blob_port = blob.bind_addr[1]
         self.ext.bound_https_port = self.https_port
-        for server in (http, https):
+        self.ext.bound_blob_port = self.blob_port
+        self.ext.bound_http_port = self.http_port
+        for server in (http, https, blob):
             server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True)
             t.start()
             self._servers.append(server)
             self._threads.append(t)
         self.ext.scheduler.start()
+        for helper in self.ext.background:
+            helper.start(self.ext)
         return self
+
+    def _make_blob(self) -> Listener:
+        """The Blob port: the configured one, or 10000 (a free port when that is taken) by default."""
+        from .blob import blob_port_app
+        app = blob_port_app(self.app)
+        if self.settings.blob_port >= 0:
+            return self._make(self.settings.blob_port, tls=False, app=app)
+        try:
+            return self._make(DEFAULT_BLOB_PORT, tls=False, app=app)
+        except OSError:
+            return self._make(0, tls=False, app=app)
+
+    @property
+    def blob_url(self) -> str:
+        return f"http://{_url_host(self.settings.host)}:{self.blob_port}"
 
     @property
     def http_url(self) -> str:
@@ -92,6 +114,8 @@ class EmulatorServer:
         return f"https://{_url_host(self.settings.host)}:{self.https_port}"
 
     def stop(self) -> None:
+        for helper in self.ext.background:
+            helper.stop()
         self.ext.scheduler.stop()
         for server in self._servers:
             server.stop()

@@ -22,6 +22,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     https_port: int = 8443
+    # the Blob endpoint's HTTP port (path style /<account>/<container>/<blob>); -1 = 10000, Azurite's port, or a
+    # free port when 10000 is taken (the banner and ARM's primaryEndpoints.blob name it); 0 = a free port
+    blob_port: int = -1
     data_dir: Path = field(default_factory=lambda: Path("~/.batchai-emulator").expanduser())
     # seconds a cluster stays `resizing` before it becomes `steady` (the service took minutes)
     allocation_delay: float = 1.0
@@ -33,16 +36,34 @@ class Settings:
     # empty means "derive from the request's Host header"
     public_http_url: str = ""
     public_https_url: str = ""
-    # job execution: auto (Docker when an engine answers, else local processes) | docker | local
+    public_blob_url: str = ""
+    # job execution: auto (Docker when an engine answers, else local processes) | docker | local | slurm | none
     executor: str = "auto"
+    # --executor slurm: the partition whose nodes the clusters are placed on
+    slurm_partition: str = ""
+    # --executor slurm: how jobs with containerSettings run on the nodes: docker (a container per node through the
+    # node's Docker engine) or none (the nodes have no Docker: node processes, the image is ignored)
+    slurm_containers: str = "docker"
     # auto (NVML / nvidia-smi) | none | comma-separated device ids
     gpus: str = "auto"
     # FROM=TO image substitutions, e.g. the quickstart's CNTK GPU image -> a local CPU image
     image_map: list[str] = field(default_factory=list)
+    # NAME:GPUS:CPUS:MEM_GB VM sizes clusters may use beyond emulator/vmsizes.py's table
+    vm_sizes: list[str] = field(default_factory=list)
     # accept only bearer tokens the emulator's own AAD endpoints signed (default: any well-formed token)
     strict_auth: bool = False
+    # CLIENT_ID:SECRET pairs the AAD token endpoints check (empty: any client id and secret get a token)
+    client_secrets: list[str] = field(default_factory=list)
     # keep finished jobs' containers (labelled) for inspection; deleting the job removes them
     keep_containers: bool = False
+    # Azure ML runs: the python that runs them with the local executor (empty: .venv-azureml beside the project,
+    # else this interpreter), and the image they run in with the Docker executor (their estimator's image is mapped
+    # to it; the run's log says so)
+    azureml_python: str = ""
+    azureml_image: str = "batchai-emulator/azureml-cpu:latest"
+    # the HTTPS proxy that brings <account>.blob.<suffix> host names to the Blob plane (azureml/proxy.py):
+    # -1 = the HTTPS port + 1 (a free port when the HTTPS port is 0), 0 = a free port
+    azureml_proxy_port: int = -1
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -69,6 +90,16 @@ class Settings:
             out[name] = key
         return out
 
+
+    def client_secrets_dict(self) -> dict[str, str]:
+        """{client id: secret} the token endpoints accept; empty means any."""
+        out = {}
+        for item in self.client_secrets:
+            client_id, sep, secret = item.partition(":")
+            if not sep or not client_id or not secret:
+                raise ValueError(f"--client-secret expects CLIENT_ID:SECRET, got {client_id!r}:...")
+            out[client_id] = secret
+        return out
 
     def image_map_dict(self) -> dict[str, str]:
         out = {}

@@ -146,12 +146,13 @@ def file_server(f: FileServer) -> dict:
             "type": ids.TYPES["fileServer"], "properties": props}
 
 
-def storage_account(a: StorageAccount, file_endpoint: str) -> dict:
+def storage_account(a: StorageAccount, file_endpoint: str, blob_endpoint: str | None = None) -> dict:
     body = {"id": ids.storage_account(a.subscription_id, a.resource_group, a.name), "name": a.name,
             "type": ids.TYPES["storageAccount"], "location": a.location, "kind": a.kind,
             "sku": a.sku or {"name": "Standard_LRS", "tier": "Standard"},
             "properties": {"provisioningState": "Succeeded", "creationTime": a.creation_time,
-                           "primaryEndpoints": {"file": file_endpoint},
+                           "primaryEndpoints": {"file": file_endpoint, **({"blob": blob_endpoint}
+                                                                             if blob_endpoint else {})},
                            "primaryLocation": a.location, "statusOfPrimary": "available"}}
     if a.tags:
         body["tags"] = a.tags

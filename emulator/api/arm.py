@@ -19,7 +19,13 @@ def _subscription(sub: str) -> dict:
 
 @arm_route("GET", "/subscriptions", "Subscriptions_List")
 def subscriptions_list(call: Call) -> Response:
-    return json_response({"value": [_subscription("00000000-0000-0000-0000-000000000000")]})
+    # any subscription id works with the emulator; the list names the default one and every one that holds
+    # resource groups (azureml-core refuses a subscription missing from this list)
+    subs = ["00000000-0000-0000-0000-000000000000"]
+    for rec in call.ext.store.list("resourceGroup"):
+        if rec.body.get("subscription_id") and rec.body["subscription_id"].lower() not in {s.lower() for s in subs}:
+            subs.append(rec.body["subscription_id"])
+    return json_response({"value": [_subscription(s) for s in subs]})
 
 
 @arm_route("GET", "/subscriptions/{subscriptionId}", "Subscriptions_Get")

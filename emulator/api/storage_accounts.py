@@ -2,16 +2,20 @@
 
 Creates answer synchronously (200, provisioningState Succeeded), so azure-mgmt-storage's `begin_create` poller
 finishes without polling. `primaryEndpoints.file` is the emulator's path-style file endpoint for the account,
-`<scheme>://<host:port>/<account>/`, on the scheme the request came in on.
+`<scheme>://<host:port>/<account>/`, on the scheme the request came in on; `primaryEndpoints.blob` is the Blob
+port's path-style endpoint `http://<host>:<blob port>/<account>/`.
 """
 from __future__ import annotations
+
 
 from flask import Response, current_app
 
 from .. import wire
 from ..backend.storage import KINDS, SKU_NAMES, StorageBackend
 from ..errors import EmulatorError
+from .. import blob
 from ..files import plane
+from ..urls import link_host
 from .dispatch import Call, arm_route, base_url, json_response, next_link, no_content, skip_token
 
 _ACCOUNT = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/" \
@@ -25,8 +29,17 @@ def _backend() -> StorageBackend:
     return StorageBackend(ext.store, ext.settings.accounts)
 
 
+def blob_base_url() -> str:
+    """The Blob endpoint's base URL for this request: the host it named if trusted (urls.py), on the Blob port."""
+    ext = current_app.extensions["batchai"]
+    if ext.settings.public_blob_url:
+        return ext.settings.public_blob_url.rstrip("/")
+    port = ext.bound_blob_port or ext.settings.blob_port
+    return f"http://{link_host()}:{port}"
+
+
 def _render(account) -> dict:
-    return wire.storage_account(account, f"{base_url()}/{account.name}/")
+    return wire.storage_account(account, f"{base_url()}/{account.name}/", f"{blob_base_url()}/{account.name}/")
 
 
 def _ids(call: Call) -> tuple[str, str, str]:
@@ -88,6 +101,7 @@ def storage_accounts_delete(call: Call) -> Response:
         return no_content(204)
     # the service deletes an account's data with it: a new account of the same name starts empty
     plane(current_app).forget_account(account.name)
+    blob.plane(current_app).forget_account(account.name)
     return no_content(200)
 
 

@@ -13,7 +13,9 @@ PROVIDERS = {
                                                 "clusters", "jobs", "fileservers", "operations",
                                                 "locations", "locations/usages"]),
     "microsoft.storage": ("Microsoft.Storage", ["storageAccounts", "operations"]),
-    "microsoft.resources": ("Microsoft.Resources", ["resourceGroups", "subscriptions"]),
+    "microsoft.resources": ("Microsoft.Resources", ["resourceGroups", "subscriptions", "deployments"]),
+    "microsoft.machinelearningservices": ("Microsoft.MachineLearningServices", [
+        "workspaces", "workspaces/computes", "locations/computeOperationsStatus", "operations"]),
 }
 
 

@@ -7,10 +7,11 @@ first. Only direct children are listed, in name order, as the service did.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .. import mounts
+from .. import mounts, safeio
 from ..errors import EmulatorError
 from ..models import Cluster, Job
 
@@ -69,23 +70,26 @@ def list_entries(data_dir: Path, cluster: Cluster | None, job: Job, directory_id
                             f"The output directory '{node_path}' is not on a mounted file share or file server, "
                             "so its files cannot be listed (as on Batch AI).", target="outputdirectoryid")
     base = host.joinpath(*[p for p in rel.parts if p != "."])
+    # The job can write here: it may have replaced the directory (or one above it, or an entry) with a link to
+    # anywhere, the data dir included. The directory is reached from the data dir without following any link,
+    # and only real directories and regular files in it are listed (see safeio).
     try:
-        exists = base.is_dir()
+        fd = safeio.open_dir(data_dir, base)
     except OSError:
-        exists = False  # a name longer than the file system allows (ENAMETOOLONG): nothing can be there
-    if not exists:
-        return []
-    base_real = os.path.realpath(host)
+        return []   # absent, a link on the way, or a name longer than the file system allows: nothing to show
     out = []
-    with os.scandir(base) as it:
-        for e in it:
-            real = os.path.realpath(e.path)
-            if not (real == base_real or real.startswith(base_real + os.sep)):
-                continue  # a symlink out of the output directory is not served
-            try:
-                st = os.stat(e.path)
-            except OSError:
-                continue
-            out.append(Entry(e.name, e.is_dir(), Path(e.path), 0 if e.is_dir() else st.st_size, st.st_mtime))
+    try:
+        with os.scandir(fd) as it:
+            for e in it:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    out.append(Entry(e.name, True, base / e.name, 0, st.st_mtime))
+                elif stat.S_ISREG(st.st_mode):
+                    out.append(Entry(e.name, False, base / e.name, st.st_size, st.st_mtime))
+    finally:
+        os.close(fd)
     out.sort(key=lambda x: x.name)
     return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import Response, request
 
 from ..errors import StorageError
+from ..urls import public_base
 from . import checksums, httpio, leases, render, snapshots
 from .auth import Principal, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -42,7 +43,7 @@ class Ctx:
         return self.target.parts
 
     def endpoint(self) -> str:
-        return request.host_url + self.account + "/"
+        return public_base() + "/" + self.account + "/"
 
 
 # ---- service --------------------------------------------------------------------------------------------------

@@ -16,6 +16,21 @@ An executor starts one process group per node from a NodePlan and reports on it 
 * ``available()`` -> None if the executor can start nodes now, else why not (the Docker engine does not
   answer); ``sweep(job_keys, keep_exited)`` removes what those jobs left (after an engine outage).
 * ``describe()`` one line for execution.log.
+
+Extension for an executor that queues jobs itself (``queues_jobs = True``; the Slurm executor, runner/slurm.py):
+the engine, not the emulator, does node allocation, gang queueing and priority, so the scheduler hands it whole
+jobs (runner/handoff.py drives it in place of the per-node create/run steps, which such an executor refuses):
+
+* ``submit(job_key, job_id, plan, image, registry, priority, gpus_per_node, max_seconds)`` -> handle, called while
+  the job is still ``queued``; the job's handles are then ``[handle]``. Idempotent: a job already submitted under
+  ``job_key`` (the emulator died between submitting and recording) answers its existing handle, never a second
+  submission. Raises LaunchError.
+* ``queue()`` -> {handle: JobStatus} of every job the engine remembers: its own state (pending with its reason,
+  running on which nodes, ended with an exit code or the engine's reason); ``ended(handle)`` -> JobStatus for one it
+  no longer lists (its accounting, or state UNKNOWN); ``status(handles)`` is both for some handles, and ``poll``
+  answers the same in the contract's terms. Both raise SlurmUnavailable when the engine does not answer.
+* ``node_states()`` -> {"idle": n, "allocated": n, "unusable": n} of its nodes, for nodeStateCounts.
+* ``check_job(spec)`` raises EmulatorError for a job the engine can never run (jobs_create refuses it).
 """
 from __future__ import annotations
 
@@ -37,10 +52,13 @@ def choose(settings, data_dir):
     """`--executor auto|docker|local|none`: auto takes Docker when an engine answers; none runs no job (clusters
     still allocate; jobs stay queued)."""
     mode = (settings.executor or "auto").lower()
-    if mode not in ("auto", "docker", "local", "none"):
-        raise ValueError(f"--executor must be auto, docker, local or none, not {settings.executor!r}")
+    if mode not in ("auto", "docker", "local", "slurm", "none"):
+        raise ValueError(f"--executor must be auto, docker, local, slurm or none, not {settings.executor!r}")
     if mode == "none":
         return None
+    if mode == "slurm":
+        from .slurm import SlurmExecutor
+        return SlurmExecutor(settings, data_dir)
     if mode in ("auto", "docker"):
         try:
             import docker

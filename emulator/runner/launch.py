@@ -20,9 +20,10 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import mounts
+from .. import mounts, safeio
 from ..backend.outputs import STDOUTERR, job_volumes, output_node_path
 from ..models import Cluster, Job
+from .executors import LaunchError
 
 TF_PORT_PS, TF_PORT_WORKER = 2222, 2223
 JOB_TEMP_DIR = f"{mounts.NODE_ROOT}/jobs"
@@ -46,6 +47,8 @@ class NodePlan:
     host_job_temp: Path
     script_node_path: str               # the launcher, as the node sees it
     binds: list[tuple[str, str]]        # (host path, node path), container layout only
+    vm_size: str = ""                   # the cluster's VM size: the node's cores and memory
+    job_name: str = ""
 
 
 @dataclass
@@ -98,7 +101,9 @@ class Planner:
         outputs = {d["id"]: output_node_path(job, d["id"]) for d in job.spec.get("output_directories") or []}
         outputs_host = {i: host_of(p) for i, p in outputs.items()}
         for path in [stdouterr_host, *outputs_host.values()]:
-            path.mkdir(parents=True, exist_ok=True)
+            # these lie on volumes jobs write (a share another job used): a link on the way is refused, not
+            # followed to make directories elsewhere
+            self._makedirs(path)
         plans = []
         count = len(node_indices)
         for rank, node_index in enumerate(node_indices):
@@ -106,13 +111,18 @@ class Planner:
             (host_temp / ".batchai").mkdir(parents=True, exist_ok=True)
             roots = self._roots(job, cluster, node_index, host_temp, shared_host, vols)
             env = self._env(job, cluster, roots, node_gpus.get(node_index, []), rank, count, outputs)
+            if self.layout == "host":
+                # no container: the node's own paths are directories of the job here (a prefix such as /tmp/x is
+                # a node-local path on Batch AI, never this machine's /tmp)
+                env["AZ_BATCHAI_STDOUTERR_DIR"] = str(stdouterr_host)
+                env.update({f"AZ_BATCHAI_OUTPUT_{i}": str(h) for i, h in outputs_host.items()})
             binds: list[tuple[str, str]] = []
             if self.layout == "container":
                 binds = [(str(v.host_path), v.node_path) for v in vols]
                 binds += [(str(host_temp), roots["job_temp"]), (str(shared_host), roots["shared"])]
                 binds += [(str(h), n) for n, h in extra_binds.items()]
                 for host, _ in binds:
-                    Path(host).mkdir(parents=True, exist_ok=True)
+                    self._makedirs(Path(host))   # a bind source must be a real directory of the data dir
             hostfile = host_temp / "hostfile"
             hostfile.write_text("".join(f"{h} slots={max(1, len(node_gpus.get(i, [])))}\n"
                                         for h, i in zip(hostnames, node_indices)))
@@ -120,10 +130,19 @@ class Planner:
             self._write_scripts(job, host_temp, env, tasks, rank)
             plans.append(NodePlan(index=node_index, hostname=hostnames[rank], gpus=node_gpus.get(node_index, []),
                                   env=env, host_job_temp=host_temp,
-                                  script_node_path=f"{roots['job_temp']}/.batchai/launch.sh", binds=binds))
+                                  script_node_path=f"{roots['job_temp']}/.batchai/launch.sh", binds=binds,
+                                  vm_size=cluster.spec.get("vm_size", ""), job_name=job.name))
         network = f"batchai-{jdir.name[:12]}" if count > 1 else None
         return JobPlan(job_key=jdir.name, network=network, nodes=plans, stdouterr_host=stdouterr_host,
                        log_host=stdouterr_host / "execution.log")
+
+    def _makedirs(self, path: Path) -> None:
+        try:
+            safeio.makedirs(self.data_dir, path)
+        except safeio.UnsafePath as exc:
+            raise LaunchError("JobDirectoryUnsafe", f"A directory of the job is reached through a link a job made "
+                              f"({exc.strerror}); the emulator does not follow links in job-writable places.") \
+                from None
 
     # -- layout ----------------------------------------------------------------------------------------------
     def _roots(self, job: Job, cluster: Cluster, node_index: int, host_temp: Path, shared_host: Path,
@@ -141,7 +160,7 @@ class Planner:
             std_root = mounts.MOUNT_ROOT if base is mount_root else mounts.job_mount_root(job.name)
             link = base / v.node_path[len(std_root) + 1:]
             link.parent.mkdir(parents=True, exist_ok=True)
-            v.host_path.mkdir(parents=True, exist_ok=True)
+            self._makedirs(v.host_path)
             if link.is_symlink() and os.readlink(link) != str(v.host_path):
                 link.unlink()
             if not link.exists():
@@ -278,7 +297,11 @@ class Planner:
             (d / "prep.sh").write_text(prep + "\n")
             suffix = "" if rank == 0 else f"-{rank}"
             lines += [f'$SH "$B/prep.sh" >"$OUT/stdout-job_prep{suffix}.txt" 2>"$OUT/stderr-job_prep{suffix}.txt"',
-                      'rc=$?', 'if [ $rc -ne 0 ]; then echo $rc >"$B/prep_exit_code"; echo $rc >"$B/exit_code"; '
+                      'rc=$?',
+                      # an executor whose nodes start independently (Slurm) waits here for every node's preparation
+                      # and fails them all if one failed; the others start the master last and set no barrier
+                      '[ -z "$BATCHAI_PREP_BARRIER" ] || $SH "$BATCHAI_PREP_BARRIER" $rc || rc=$?',
+                      'if [ $rc -ne 0 ]; then echo $rc >"$B/prep_exit_code"; echo $rc >"$B/exit_code"; '
                                'exit $rc; fi']
         if any("mpirun" in t.command for t in tasks):
             lines.append('command -v mpirun >/dev/null 2>&1 || { echo "processCount > 1 runs under mpirun, which '

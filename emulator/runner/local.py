@@ -13,6 +13,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+from .. import safeio
 from .executors import VANISHED, LaunchError
 
 _NO_PID = 0     # handle of a node found already exited: poll reads its exit code file, stop leaves it alone
@@ -82,9 +83,9 @@ class LocalExecutor:
             if _alive(pid, script):
                 out[h] = None
                 continue
-            exit_file = script.parent / "exit_code"
             try:
-                out[h] = int(exit_file.read_text().strip())
+                # the node's temp directory is the job's to write: a link or fifo there is never followed
+                out[h] = int(safeio.read_text(script.parent.parent, script.parent / "exit_code", 64).strip())
             except (OSError, ValueError):
                 out[h] = VANISHED
         return out
@@ -111,7 +112,7 @@ class LocalExecutor:
             if leader:      # `/bin/sh <launcher>` in its own session; its subshells share the command line
                 out[rank] = (f"{entry.name}:{argv[1].decode()}", "running")
         for script, rank in scripts.items():
-            if rank not in out and (Path(script).parent / "exit_code").exists():
+            if rank not in out and safeio.exists(Path(script).parent.parent, Path(script).parent / "exit_code"):
                 out[rank] = (f"{_NO_PID}:{script}", "exited")
         return out
 

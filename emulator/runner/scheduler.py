@@ -8,34 +8,36 @@ usable nodes of its cluster are idle, in order of schedulingPriority (high, norm
 Jobs on one cluster start strictly in that order (no back-filling), so priorities mean what they say.
 (4) writes each cluster's nodeStateCounts as derived from the jobs holding its nodes.
 Every state change is a compare-and-set on the store; a lost race is simply retried on the next tick.
+A tick reads only jobs whose state can still change (workset.py), so its cost never grows with the history.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import vmsizes
+from .. import mounts, safeio
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
-from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
-                      parse_iso)
+from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, now_iso, parse_iso
 from ..store import Record, Store
-from . import states
+from . import allocation, exits, states
 from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
+from .handoff import Handoff
+from . import waiting as waiting_mod
 from .launch import Planner
-from .mountcheck import cluster_mount_errors, mount_errors
+from .mountcheck import mount_errors
+from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
 
 
 class Scheduler:
-    def __init__(self, store: Store, settings, executor=None, gpu_pool: GpuPool | None = None, clock=time.time):
+    def __init__(self, store: Store, settings, executor=None, gpu_pool: GpuPool | None = None, clock=time.time,
+                 launch_pool=None):
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -50,11 +52,16 @@ class Scheduler:
         self._lock = threading.RLock()   # one tick at a time, and hooks do not race a tick
         # launches (image checks, container create/start) run on a small pool so one slow start does not hold
         # up the others; jobs being launched are left alone by _follow until their handles are all recorded
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
+        self._pool = launch_pool or ThreadPoolExecutor(max_workers=4, thread_name_prefix="batchai-launch")
         self._launching: set[str] = set()
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
         self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
+        self.waiting = waiting_mod.Waiting()     # why queued jobs wait: waiting.reason(job id)
+        # an executor that queues jobs itself (Slurm) gets whole jobs: runner/handoff.py replaces steps (2) and (3)
+        self.handoff = Handoff(self) if getattr(executor, "queues_jobs", False) else None
+        self.work = WorkSet(store)
+        self._changed = False     # the tick wrote something (see _cas)
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -66,12 +73,15 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self.handoff is not None:
+            self.handoff.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
         self._pool.shutdown(wait=True)
 
     def wake(self) -> None:
+        self.work.mark()
         self._wake.set()
 
     def _run(self) -> None:
@@ -90,97 +100,50 @@ class Scheduler:
 
     # -- one step --------------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
+        """One step, reading only work that can change (see workset.py): finished jobs are never read."""
         with self._lock:
-            jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+            self._changed = False
+            running = self.work.running()
+            queued = self.work.queued(now) if self.work.due(now) else None
             clusters = {r.id.lower(): r for r in self.store.list("cluster")}
             for rec in clusters.values():
-                self._allocate(rec, jobs, clusters, now)
-            clusters = {r.id.lower(): r for r in self.store.list("cluster")}
-            if self.executor is not None:
-                self._follow(jobs, clusters, now)
-                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
-                self._start_queued(jobs, clusters, now)
-                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
-            for rec in self.store.list("cluster"):
-                self._count_nodes(rec, jobs)
+                self._allocate(rec, running, clusters, now)
+            if self._changed:
+                clusters = {r.id.lower(): r for r in self.store.list("cluster")}
+            if self.handoff is not None:
+                # Slurm queues, orders and starts jobs itself: it follows every open job, every tick
+                self.handoff.tick(running + (queued if queued is not None else self.work.queued(now)), clusters, now)
+                running = self.work.running()
+                self._changed = True
+            elif self.executor is not None:
+                self._follow(running, clusters, now)
+                if self._changed:      # nodes were freed or allocated: a queued job may start now
+                    running = self.work.running()
+                    if queued is None:
+                        queued = self.work.queued(now)
+                # the queue is read only when something changed (see workset.py); each read also renews why
+                # the jobs that cannot start wait
+                if queued:
+                    self._start_queued(queued, running, clusters, now)
+                    if self._changed:
+                        running = self.work.running()
+            for rec in (self.store.list("cluster") if self._changed else clusters.values()):
+                self._count_nodes(rec, running)
 
-    # -- (1) allocation --------------------------------------------------------------------------------------
-    def _claimed_gpus(self, clusters: dict[str, Record], except_id: str) -> set[str]:
-        out: set[str] = set()
-        for key, rec in clusters.items():
-            if key != except_id.lower():
-                for g in rec.body.get("node_gpus") or []:
-                    out.update(g)
-        return out
+    def _cas(self, rid: str, version: int, body: dict) -> Record | None:
+        """The tick's writes: a change (won or lost) means another look at the queue this tick or the next."""
+        won = self.store.compare_and_set(rid, version, body)
+        self._changed = True
+        if won is None:
+            self.work.mark()
+        return won
 
+    # -- (1) allocation and (4) node counts: allocation.py ------------------------------------------------
     def _allocate(self, rec: Record, jobs, clusters, now: float) -> None:
-        cluster = Cluster.from_body(rec.body)
-        auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
-        demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs
-                      if _cluster_key(j) == rec.id.lower() and j.execution_state in (
-                          ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING)] or [0])
-        wanted = cluster.target_node_count(demand if auto else 0)
-        # nodes past the regional vCPU quota are never allocated (the service failed such resizes with an error)
-        target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.spec.get("vm_size", ""))))
-        busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
-                for n in j.nodes}
-        if target < cluster.current_node_count and busy:
-            # shrinking removes idle nodes only: nodes running jobs leave when their jobs end
-            target = max(target, max(busy) + 1)
-        if cluster.allocation_state == AllocationState.STEADY:
-            if target == cluster.current_node_count:
-                return
-            cluster.allocation_state = AllocationState.RESIZING
-            cluster.allocation_state_transition_time = now_iso(now)
-        elif now - parse_iso(cluster.allocation_state_transition_time) < self.settings.allocation_delay:
-            return
-        else:
-            self._settle(cluster, rec, target, clusters, now, wanted)
-        self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
+        allocation.allocate(self, rec, jobs, clusters, now)
 
-    def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
-        cluster.allocation_state = AllocationState.STEADY
-        cluster.allocation_state_transition_time = now_iso(now)
-        cluster.current_node_count = target
-        while len(cluster.node_ids) < target:
-            cluster.node_ids.append(f"tvm-{zlib.crc32(rec.id.lower().encode())}_{len(cluster.node_ids) + 1}-"
-                                    f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime(now))}")
-        cluster.node_gpus = cluster.node_gpus[:target]
-        cluster.unusable_nodes = [n for n in cluster.unusable_nodes if n < target]
-        errors = [e for e in cluster.errors
-                  if e.get("code") not in ("InsufficientGpus", "MountVolumeFailed", "AccountCoreQuotaReached")]
-        size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
-        if wanted > target:
-            errors.append({"code": "AccountCoreQuotaReached",
-                           "message": f"The cluster asks for {wanted} node(s) of size {size.name} ({size.vcpus} "
-                                      f"vCPUs each), but the regional quota of {vmsizes.REGIONAL_VCPU_QUOTA} "
-                                      f"dedicated vCPUs allows {target}; no more nodes were allocated."})
-        free = [d for d in self.gpus.devices if d not in self._claimed_gpus(clusters, rec.id)]
-        for held in cluster.node_gpus:
-            free = [d for d in free if d not in held]
-        short = []
-        while len(cluster.node_gpus) < target:
-            index = len(cluster.node_gpus)
-            if self.gpus.cpu_only or size.gpus == 0:
-                cluster.node_gpus.append([])
-            elif len(free) >= size.gpus:
-                cluster.node_gpus.append(free[:size.gpus])
-                free = free[size.gpus:]
-            else:
-                cluster.node_gpus.append([])
-                cluster.unusable_nodes.append(index)
-                short.append(index)
-        if short:
-            errors.append({"code": "InsufficientGpus",
-                           "message": f"{len(short)} node(s) of size {size.name} need {size.gpus} GPU(s) each, but "
-                                      f"this machine has no free GPUs left for them ({self.gpus.describe()}); "
-                                      "those nodes are unusable.",
-                           "details": [{"name": "nodes", "value": ",".join(map(str, short))}]})
-        problems = cluster_mount_errors(self.settings, self.store, cluster)
-        if problems:
-            cluster.unusable_nodes = list(range(target))
-            errors += problems
-        cluster.errors = errors
+    def _count_nodes(self, rec: Record, jobs) -> None:
+        allocation.count_nodes(self, rec, jobs)
 
     # -- (2) running jobs ------------------------------------------------------------------------------------
     def _follow(self, jobs, clusters, now: float) -> None:
@@ -203,34 +166,40 @@ class Scheduler:
         if after_outage:
             self._sweep(jobs)
         for job, rec in active:
-            master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
-            if job.execution_state == ExecutionState.TERMINATING:
-                self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
-                continue
-            if rec.parent and _cluster_key(job) not in clusters:
-                self._finish(job, rec, now, states.F, errors=[states.error(
-                    "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
-                continue
-            limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
-            started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
-            code = status.get(master) if master else VANISHED
-            if code is None and now - started > limit:
-                # unverified error code; the service failed jobs that ran past maxWallClockTime
-                self._finish(job, rec, now, states.F, errors=[states.error(
-                    "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
-                    f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
-            elif code == VANISHED:
-                self._recover(job, rec, clusters, now)
-            elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
-                # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
-                self._signalled.pop(rec.id.lower(), None)
-                self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
-                    stopped=int(code))], note="engine stopped", exited=True)
-            elif code is not None and int(code) > 128 and self.executor.layout == "container" \
-                    and self._settling(rec, int(code), now):
-                continue
-            elif code is not None:
-                self._exited(job, rec, now, int(code))
+            try:
+                self._follow_one(job, rec, status, clusters, now, after_outage)
+            except Exception:  # one job's trouble must not stop the others being followed; tried again next tick
+                log.exception("following %s", rec.id)
+
+    def _follow_one(self, job: Job, rec: Record, status: dict, clusters, now: float, after_outage: bool) -> None:
+        master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
+        if job.execution_state == ExecutionState.TERMINATING:
+            self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+            return
+        if rec.parent and _cluster_key(job) not in clusters:
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
+            return
+        limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
+        started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
+        code = status.get(master) if master else VANISHED
+        if code is None and now - started > limit:
+            # unverified error code; the service failed jobs that ran past maxWallClockTime
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
+                f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
+        elif code == VANISHED:
+            self._recover(job, rec, clusters, now)
+        elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
+            # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
+            self._signalled.pop(rec.id.lower(), None)
+            self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
+                stopped=int(code))], note="engine stopped", exited=True)
+        elif code is not None and int(code) > 128 and self.executor.layout == "container" \
+                and self._settling(rec, int(code), now):
+            return
+        elif code is not None:
+            self._exited(job, rec, now, int(code))
 
     def _settling(self, rec: Record, code: int, now: float) -> bool:
         """A master killed by a signal is reported SIGNAL_SETTLE seconds later: if the engine stops answering
@@ -242,62 +211,10 @@ class Scheduler:
         return False
 
     def _recover(self, job: Job, rec: Record, clusters, now: float) -> None:
-        """The job's master is not where its record says (or its launch never recorded it): the emulator was
-        stopped while it started or finished the job, or something removed its container. Decide from what the
-        host holds, never running a job twice: an exit code file means the master finished (its container went
-        in the emulator's clean-up); containers or processes found by label are re-attached; a job none of whose
-        nodes ever started (no `started` mark, nothing but never-started containers) is started now; anything
-        else failed while nobody watched, and the job is failed."""
-        jdir = self.planner.job_dir(job)
-        node_dirs = [jdir / f"node-{rank}" for rank in range(max(1, len(job.nodes)))]
-        try:
-            code = int((node_dirs[0] / ".batchai" / "exit_code").read_text().strip())
-        except (OSError, ValueError):
-            code = None
-        if code is not None:
-            self._exited(job, rec, now, code)
-            return
-        try:
-            found = self.executor.find(jdir.name, node_dirs)
-        except Exception as exc:  # the engine went away: look again next tick
-            log.warning("cannot look for the nodes of %s: %s", rec.id, exc)
-            return
-        if all(found.get(rank, ("", "created"))[1] != "created" for rank in range(len(node_dirs))):
-            handles = [found[rank][0] for rank in range(len(node_dirs))]
-            if handles != job.handles and self._record_handles(rec.id, handles, job.log_path) is not None:
-                self._log(job, "re-attached to the job's nodes after the emulator restarted")
-            return
-        started = [rank for rank, d in enumerate(node_dirs)
-                   if (d / ".batchai" / "started").exists() or found.get(rank, ("", "created"))[1] != "created"]
-        cluster = clusters.get(_cluster_key(job))
-        if not started and cluster is not None:
-            try:
-                self.executor.cleanup(jdir.name, [h for h, _ in found.values()])
-            except Exception as exc:
-                log.warning("removing the never-started nodes of %s: %s", rec.id, exc)
-                return
-            self._log(job, "the emulator stopped while it started this job, before any node ran: starting it now")
-            with self._launching_lock:
-                self._launching.add(rec.id.lower())
-            self._pool.submit(self._launch_guarded, job, rec, Cluster.from_body(cluster.body), list(job.nodes))
-            return
-        self._finish(job, rec, now, states.F, errors=[states.error(
-            "ContainerNotFound", "The job's master node process or container disappeared (the emulator or the "
-            "Docker engine stopped while it ran); the job is failed rather than run twice.")], note="vanished")
+        exits.recover(self, job, rec, clusters, now)
 
     def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
-        temp = self.planner.job_dir(job) / "node-0" / ".batchai"
-        if code == 0:
-            self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
-            return
-        if (temp / "prep_exit_code").exists():
-            err = states.error("JobPreparationFailed", "The job preparation task failed with a non-zero exit code.",
-                               exitCode=code)
-        elif (temp / "launch_error").exists():
-            err = states.error("JobFailed", (temp / "launch_error").read_text().strip(), exitCode=code)
-        else:
-            err = states.job_failed_error(code)
-        self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
+        exits.exited(self, job, rec, now, code)
 
     def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="",
                 exited: bool = False) -> None:
@@ -312,57 +229,93 @@ class Scheduler:
         except Exception as exc:
             log.warning("stopping %s: %s", rec.id, exc)
         states.transition(job, to, now, exit_code=exit_code, errors=errors)
-        if self.store.compare_and_set(rec.id, rec.version, job.to_body()) is None:
+        if self._cas(rec.id, rec.version, job.to_body()) is None:
             return  # someone else changed it (deleted, terminated): the next tick sees the new state
         self._log(job, f"job {to} ({note})" + (f": {errors[0]['message']}" if errors else ""))
 
     # -- (3) queued jobs -------------------------------------------------------------------------------------
-    def _start_queued(self, jobs, clusters, now: float) -> None:
-        queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED),
-                        key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
-                                        jr[0].submitted, jr[1].seq))
+    def _start_queued(self, queued, running, clusters, now: float) -> None:
+        queued = sorted(queued, key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+                                               jr[0].submitted, jr[1].seq))
         busy: dict[str, set[int]] = {}
-        for j, _ in jobs:
-            if j.execution_state in states.ACTIVE:
-                busy.setdefault(_cluster_key(j), set()).update(j.nodes)
-        blocked: set[str] = set()
+        for j, _ in running:
+            busy.setdefault(_cluster_key(j), set()).update(j.nodes)
+        waiting: dict[str, int] = {}      # cluster -> queued jobs of it that wait this tick (in order)
+        still_queued = {r.id.lower() for _, r in queued}
         engine_checked = False
         for job, rec in queued:
             key = _cluster_key(job)
-            if key in blocked:
-                continue
             crec = clusters.get(key)
             if crec is None:
+                job = Job.from_body(rec.body)
                 states.transition(job, states.F, now, errors=[states.error(
                     "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")])
-                self.store.compare_and_set(rec.id, rec.version, job.to_body())
+                self._cas(rec.id, rec.version, job.to_body())
                 continue
             cluster = Cluster.from_body(crec.body)
             taken = busy.setdefault(key, set())
             idle = [n for n in range(cluster.current_node_count)
                     if n not in taken and n not in cluster.unusable_nodes]
             need = int(job.spec.get("node_count", 1))
-            if cluster.allocation_state != AllocationState.STEADY or len(idle) < need:
-                blocked.add(key)
+            steady = cluster.allocation_state == AllocationState.STEADY
+            if key in waiting or not steady or len(idle) < need:
+                # jobs of a cluster start strictly in order: one that waits holds back those behind it
+                self._wait(job, rec, cluster, waiting_mod.describe(
+                    need, len(idle), cluster.current_node_count, len(cluster.unusable_nodes), waiting.get(key, 0),
+                    steady, cluster.name))
+                waiting[key] = waiting.get(key, 0) + 1
                 continue
             if not engine_checked:       # before the first start of this tick: queued jobs wait for an engine
                 engine_checked = True
                 reason = self.executor.available()
                 if reason is not None:
                     self.engine.failed(now, reason)
+                    self.work.mark()    # look at the queue again next tick: the engine may be back
+                    self._wait(job, rec, cluster, f"waiting: the job engine does not answer ({reason})")
                     return
                 if self.engine.answered(now):
-                    self._sweep(jobs)
+                    self._sweep(running)
             nodes = idle[:need]
             taken.update(nodes)
+            job = Job.from_body(rec.body)    # the queue's Job objects are shared with its cache
+            try:
+                log_path = str(self.planner.log_file(job, cluster))
+            except Exception as exc:  # a job whose paths cannot be worked out fails alone; the others start
+                self._broken(job, rec, now, exc)
+                taken.difference_update(nodes)
+                still_queued.discard(rec.id.lower())
+                continue
             states.transition(job, states.R, now, nodes=nodes)
-            job.log_path = str(self.planner.log_file(job, cluster))
-            won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
+            job.log_path = log_path
+            won = self._cas(rec.id, rec.version, job.to_body())
             if won is None:
                 continue
+            still_queued.discard(rec.id.lower())
             with self._launching_lock:
                 self._launching.add(rec.id.lower())
             self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
+        self.waiting.keep_only(still_queued)
+
+    def _wait(self, job: Job, rec: Record, cluster: Cluster, reason: str) -> None:
+        """Note why a queued job waits; a new reason goes to its execution.log once."""
+        if not self.waiting.note(rec.id, reason):
+            return
+        try:
+            path = str(self.planner.log_file(job, cluster))
+        except Exception:
+            return      # its paths cannot be worked out: it fails when its turn comes (_broken)
+        self._log_to(path, reason)
+
+    def _broken(self, job: Job, rec: Record, now: float, exc: Exception) -> None:
+        """A job the scheduler cannot handle (an unexpected error planning or following it) fails on its own,
+        saying why, so that it cannot stop the tick for every other job."""
+        log.exception("scheduling %s", rec.id)
+        message = exc.message if isinstance(exc, EmulatorError) else f"{type(exc).__name__}: {exc}"
+        try:
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "JobLaunchFailed", f"The emulator cannot run this job: {message}")], note="broken")
+        except Exception:
+            log.exception("failing %s", rec.id)
 
     def _sweep(self, jobs) -> None:
         """After an engine outage: remove what jobs of this data dir that are no longer active left behind
@@ -410,6 +363,11 @@ class Scheduler:
             for n in nodes:
                 self._log(job, f"node {n} ({cluster.node_ids[n] if n < len(cluster.node_ids) else n}): " + (
                     f"GPUs {','.join(gpus[n])}" if gpus[n] else "no GPU: running on CPU"))
+            for note in mounts.blob_mount_notes(cluster.spec, job.spec):
+                self._log(job, note)
+            resources = getattr(self.executor, "node_resources", None)
+            if resources is not None:
+                self._log(job, "each node's container: " + resources(cluster.spec.get("vm_size", ""))[1])
             if self.executor.layout == "container":
                 if not requested:
                     raise LaunchError("ContainerSettingsRequired", "The emulator runs jobs in containers: give "
@@ -457,46 +415,36 @@ class Scheduler:
             if won is not None:
                 return job, won
 
-    # -- (4) node counts -------------------------------------------------------------------------------------
-    def _count_nodes(self, rec: Record, jobs) -> None:
-        cluster = Cluster.from_body(rec.body)
-        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
-                   for n in j.nodes}
-        unusable = [n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running]
-        counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - len(unusable)),
-                                 running_node_count=len(running), unusable_node_count=len(unusable)).__dict__
-        if counts != cluster.node_state_counts:
-            cluster.node_state_counts = dict(counts)
-            self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
-
     # -- logs and hooks --------------------------------------------------------------------------------------
     def _log(self, job: Job, message: str) -> None:
-        if not job.log_path.endswith(".log"):
+        self._log_to(job.log_path, message)
+
+    def _log_to(self, path: str, message: str) -> None:
+        """Append a line to a job's execution.log: a regular file in a directory the job can write, so it is
+        reached without following links and never opened if it is a fifo or a device (see safeio)."""
+        if not path.endswith(".log"):
             return
         try:
-            os.makedirs(os.path.dirname(job.log_path), exist_ok=True)
-            with open(job.log_path, "a", encoding="utf-8") as fh:
-                fh.write(f"{now_iso(self.clock())} {message}\n")
+            safeio.append_text(self.settings.data_dir, path, f"{now_iso(self.clock())} {message}\n")
         except OSError as exc:
-            log.warning("cannot write %s: %s", job.log_path, exc)
+            log.warning("not writing %s: %s", path, exc)
 
     def on_delete(self, records: list[Record]) -> None:
         """Deleted jobs stop at once (their containers are killed and removed); jobs of a deleted cluster are
         failed by the next tick."""
+        # Not under the tick's lock: a delete never waits for a tick. A tick finishing the same job at the same
+        # time stops and removes the same nodes (both tolerate that) and then loses its compare-and-set.
         if self.executor is not None:
-            with self._lock:
-                for rec in records:
-                    if rec.kind == "job":
-                        job = Job.from_body(rec.body)
-                        handles = [h for h in job.handles if h]
-                        if job.execution_state in states.ACTIVE:
-                            try:
-                                self.executor.stop(handles)
-                                self.executor.cleanup(self.planner.job_dir(job).name, handles)
-                            except Exception as exc:
-                                log.warning("stopping deleted job %s: %s", rec.id, exc)
+            for rec in records:
+                if rec.kind == "job":
+                    job = Job.from_body(rec.body)
+                    handles = [h for h in job.handles if h]
+                    # a Slurm job may be pending (queued) or already ended: scancel is harmless then
+                    if job.execution_state in states.ACTIVE or (self.handoff is not None and handles):
+                        try:
+                            self.executor.stop(handles)
+                            self.executor.cleanup(self.planner.job_dir(job).name, handles)
+                        except Exception as exc:
+                            log.warning("stopping deleted job %s: %s", rec.id, exc)
         self.wake()
 
-
-def _cluster_key(job: Job) -> str:
-    return (job.spec.get("cluster") or {}).get("id", "").lower()

@@ -16,6 +16,7 @@ E2E_DIR = Path(__file__).resolve().parent
 
 CPU_IMAGE = "batchai-emulator/trainer-cpu:latest"
 MPI_IMAGE = "batchai-emulator/mpi-cpu:latest"
+AZUREML_IMAGE = "batchai-emulator/azureml-cpu:latest"
 
 SETUP_HINT = "run `sudo bash .ci/docker.sh` (installs and starts Docker, builds the job images)"
 
@@ -83,3 +84,9 @@ def cpu_image(docker_client) -> str:
 def mpi_image(docker_client) -> str:
     """Name of the MPI image (trainer image + Open MPI + ssh client), checked to exist."""
     return _require_image(docker_client, MPI_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def azureml_image(docker_client) -> str:
+    """Name of the Azure ML run image (python 3.11, numpy 1.26.4, chainer 7.8.1, azureml-core), checked to exist."""
+    return _require_image(docker_client, AZUREML_IMAGE)
