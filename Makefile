@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python bench/control_plane.py
 	$(BIN)/python bench/job_overhead.py
 	$(BIN)/python bench/files.py
+	$(BIN)/python bench/azureml.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 
 # the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor

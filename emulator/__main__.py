@@ -20,7 +20,8 @@ def _serve(args) -> int:
                                  slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
                                  gpus=args.gpus, image_map=args.image_map or None,
                                  keep_containers=True if args.keep_containers else None,
-                                 strict_auth=True if args.strict_auth else None)
+                                 strict_auth=True if args.strict_auth else None,
+                                 azureml_proxy_port=args.azureml_proxy_port)
     try:
         settings.accounts()
         settings.image_map_dict()
@@ -67,6 +68,11 @@ def _serve(args) -> int:
         print(f"  storage:      account {name}{default}{shown}", file=out)
         print(f"                FileEndpoint={server.http_url}/{name}", file=out)
         print(f"                BlobEndpoint={server.blob_url}/{name}", file=out)
+    relays = getattr(server.app.extensions.get("azureml"), "relays", None)
+    if relays is not None and relays.proxy is not None:
+        print(f"  azure ml:     blob proxy http://127.0.0.1:{relays.proxy.port}; point a shell at the emulator with",
+              file=out)
+        print(f'                eval "$(batchai-emulator env --data-dir {settings.data_dir} --azureml)"', file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
@@ -125,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--strict-auth", action="store_true",
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
+    serve.add_argument("--azureml-proxy-port", type=int,
+                       help="port of the HTTPS proxy that brings <account>.blob.core.windows.net to the Blob plane "
+                            "for Azure ML clients (default the HTTPS port + 1; 0 picks a free one; "
+                            "BATCHAI_EMULATOR_AZUREML_PROXY_PORT)")
     serve.add_argument("-v", "--verbose", action="store_true")
     env = sub.add_parser("env", help="print the export lines a shell needs to use the emulator (CA variables; with "
                                      "--azureml everything azureml-core needs)")
