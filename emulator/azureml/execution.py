@@ -19,7 +19,7 @@ from ..errors import EmulatorError
 from ..models import ExecutionState, now_iso
 from ..runner.launch import Planner
 from . import ids
-from .runs import TERMINAL, copy_tree, read_json
+from .runs import TERMINAL, copy_tree, inside, read_inside, read_json
 
 DRIVER_LOG = "azureml-logs/70_driver_log.txt"
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -147,10 +147,7 @@ def refresh(ext, rec) -> dict:
     if state == ExecutionState.QUEUED:
         status = "Queued"
     else:
-        try:
-            phase = (root / "setup" / "phase").read_text().strip()
-        except OSError:
-            phase = "preparing"
+        phase = (read_inside(root / "setup" / "phase", root) or "preparing").strip()
         status = {"running": "Running", "finalizing": "Finalizing"}.get(phase, "Preparing")
         body["start_time_utc"] = body.get("start_time_utc") or job.execution_info.get("start_time")
     if body.get("cancel_requested"):
@@ -165,9 +162,9 @@ def _finalize(ext, rec, job, root: Path) -> dict:
     ws_id = rec.id.split("/experiments/")[0]
     body = dict(rec.body)
     art = run_artifacts(ext.core.settings.data_dir, ws_id, body["run_id"])
-    copy_tree(root / "wd" / "outputs", art / "outputs")
+    copy_tree(root / "wd" / "outputs", art / "outputs", boundary=root)
     log = root / "azureml-logs" / "70_driver_log.txt"
-    if log.is_file() and not log.is_symlink():
+    if inside(log, root) and log.is_file():
         (art / "azureml-logs").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, art / DRIVER_LOG)
     info = job.execution_info or {}
@@ -189,7 +186,7 @@ def _finalize(ext, rec, job, root: Path) -> dict:
 
 
 def _error(root: Path, info: dict) -> dict:
-    err = read_json(root / "setup" / "error.json")
+    err = read_json(root / "setup" / "error.json", root)
     if err:
         message = f"{err.get('type')}: {err.get('message')}"
         if err.get("traceback"):

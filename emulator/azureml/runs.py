@@ -186,11 +186,28 @@ def merge_patch(body: dict, patch: dict) -> dict:
     return body
 
 
-def copy_tree(src: Path, dst: Path) -> list[str]:
-    """Copy the regular files under src into dst (symlinks are not followed: a job's files may point anywhere);
-    returns the relative paths copied."""
+def inside(path: Path, boundary: Path) -> bool:
+    """Whether `path`, every symlink resolved, lies under `boundary`: a job controls its own directory and may
+    have replaced any part of it with a symlink to elsewhere on this machine."""
+    real, root = os.path.realpath(path), os.path.realpath(boundary)
+    return real == root or real.startswith(root + os.sep)
+
+
+def read_inside(path: Path, boundary: Path) -> str | None:
+    """The text of a file a job wrote, or None when it is absent or leads outside `boundary`."""
+    if not inside(path, boundary) or not path.is_file():
+        return None
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def copy_tree(src: Path, dst: Path, boundary: Path | None = None) -> list[str]:
+    """Copy the regular files under src into dst (symlinks are not followed: a job's files may point anywhere,
+    and src itself must resolve inside `boundary` when given); returns the relative paths copied."""
     copied = []
-    if not src.is_dir() or src.is_symlink():
+    if not src.is_dir() or src.is_symlink() or (boundary is not None and not inside(src, boundary)):
         return copied
     for root, dirs, files in os.walk(src, followlinks=False):
         for name in files:
@@ -205,9 +222,10 @@ def copy_tree(src: Path, dst: Path) -> list[str]:
     return copied
 
 
-def read_json(path: Path) -> dict | None:
+def read_json(path: Path, boundary: Path) -> dict | None:
+    text = read_inside(path, boundary)
     try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
+        value = json.loads(text) if text is not None else None
+    except ValueError:
         return None
     return value if isinstance(value, dict) else None

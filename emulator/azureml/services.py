@@ -382,28 +382,19 @@ def models_register(c: Ctx) -> Response:
 
 @route("GET", "modelmanagement", r"models")
 def models_list(c: Ctx) -> Response:
+    """Model.list / Model(ws, name): filters name, version, framework, runId, tag (a key), and
+    latestVersionOnly; newest first. Every match is on one page (no $skipToken)."""
     models = c.ext.assets.models(c.ws_id)
-    name, version = request.args.get("name"), request.args.get("version")
-    run_id, tags = request.args.get("runId"), request.args.get("tags")
-    if name:
-        models = [m for m in models if m["name"] == name]
-    if version:
-        models = [m for m in models if str(m["version"]) == version]
-    if run_id:
-        models = [m for m in models if m.get("runId") == run_id]
-    if tags:
-        wanted = [t.split("=", 1) for t in tags.split(",")]
-        models = [m for m in models if all((m.get("kvTags") or {}).get(t[0]) == (t[1] if len(t) > 1 else
-                                                                                 (m.get("kvTags") or {}).get(t[0]))
-                                           and t[0] in (m.get("kvTags") or {}) for t in wanted)]
+    args = request.args
+    for key, field in (("name", "name"), ("version", "version"), ("framework", "framework"), ("runId", "runId")):
+        if args.get(key):
+            models = [m for m in models if str(m.get(field)) == args[key]]
+    if args.get("tag"):
+        models = [m for m in models if args["tag"] in (m.get("kvTags") or {})]
     models.sort(key=lambda m: (m["createdTime"], m["version"]), reverse=True)
-    if (request.args.get("latest") or "").lower() == "true":
-        seen, latest = set(), []
-        for m in models:
-            if m["name"] not in seen:
-                seen.add(m["name"])
-                latest.append(m)
-        models = latest
+    if (args.get("latestVersionOnly") or args.get("latest") or "").lower() == "true":
+        seen: set[str] = set()
+        models = [m for m in models if not (m["name"] in seen or seen.add(m["name"]))]
     return json_response({"value": models, "nextLink": None})
 
 

@@ -3,6 +3,7 @@ HTTPS, runs executing on the emulator's runner (local executor: the runs use .ve
 from __future__ import annotations
 
 import glob
+import json
 import subprocess
 import sys
 import time
@@ -156,3 +157,40 @@ def test_restart_mid_run_completes_once(aml_python, tmp_path):
         assert marker.read_text() == "ran\n"
     finally:
         served.stop()
+
+
+def test_outputs_never_follow_symlinks(aml_python, project):
+    path, env = project
+    _script(path, "links.py", "import os\nos.makedirs('outputs', exist_ok=True)\n"
+                              "open('outputs/real.txt', 'w').write('mine')\n"
+                              "os.symlink('/etc', 'outputs/etc')\nos.symlink('/etc/hostname', 'outputs/host.txt')\n")
+    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "gpu-cluster", "links.py", env=env, cwd=path))
+    assert out["status"] == "Completed"
+    outputs = [f for f in out["files"] if f.startswith("outputs/")]
+    assert outputs == ["outputs/real.txt"]
+
+
+def test_bad_requests_answer_arm_errors(emulator: Served, project):
+    import requests
+    path, _ = project
+    scope = json.loads((path / ".azureml" / "config.json").read_text())["Scope"]     # as write_config() wrote it
+    ws = {"workspace_name": scope.rsplit("/", 1)[-1]}
+    base, auth = emulator.https_url, {"Authorization": "Bearer x"}
+    cases = [
+        ("GET", f"/history/v1.0{scope}/experiments/chainer-mnist/runs/no-such-run/details", auth, None, 404),
+        ("POST", f"/execution/v1.0{scope}/experiments/e/snapshotrun?runId=r1", auth, b"{not json", 400),
+        ("POST", f"/execution/v1.0{scope}/experiments/e/snapshotrun?runId=r1", auth, b'{"SnapshotId": "x"}', 404),
+        ("POST", f"/content/v2.0{scope}/snapshots/getblob", auth, b'{"FileNames": ["../../etc/passwd"]}', 400),
+        ("GET", f"/history/v1.0{scope}/experiments/e", {}, None, 401),
+        ("GET", f"/history/v1.0{scope.replace(ws['workspace_name'], 'nope')}/experiments/e", auth, None, 404),
+        ("GET", f"/unknownservice/v1.0{scope}/x", auth, None, 404),
+        ("POST", f"/metric/v2.0{scope}/runs/no-such-run/batch", auth, b'{"values": []}', 404),
+        ("GET", f"/modelmanagement/v1.0{scope}/models/nope:1", auth, None, 404),
+        ("GET", "/azureml/files/forged.token/x.txt", {}, None, 403),
+    ]
+    for method, url, headers, body, status in cases:
+        resp = requests.request(method, base + url, headers={**headers, "Content-Type": "application/json"},
+                                data=body, verify=emulator.ca_bundle, timeout=30)
+        assert resp.status_code == status, (method, url, resp.status_code, resp.text)
+        if "json" in resp.headers.get("Content-Type", ""):
+            assert "code" in resp.json()["error"], resp.text
