@@ -28,7 +28,7 @@ ENV BATCHAI_EMULATOR_HOST=0.0.0.0 \
     BATCHAI_EMULATOR_PORT=8080 \
     BATCHAI_EMULATOR_HTTPS_PORT=8443 \
     BATCHAI_EMULATOR_DATA_DIR=/var/lib/batchai-emulator
-EXPOSE 8080 8443
+EXPOSE 8080 8443 10000
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/_emulator/health' % os.environ.get('BATCHAI_EMULATOR_PORT', '8080'), timeout=4)"

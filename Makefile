@@ -7,12 +7,16 @@ SDK2   := .venv-sdk2018
 # and so do the older generations: 0.2.0 (2017-09-01-preview) and 1.0.1 (2018-03-01)
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
+# the legacy blob SDK (azure-storage-blob 2.1.0, BlockBlobService) owns azure.storage.blob like 12.x does
+BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
 
-.PHONY: install constraints run test bench bench-hardening fuzz demo images data clean
+.PHONY: install constraints conformance run test bench bench-slurm bench-hardening fuzz demo demo-azureml images data \
+	clean
 
-install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(AML)/.installed
+install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
+	$(AML)/.installed
 
 # constraints.txt pins every package to the versions the tests last passed with (regenerate with
 # `make constraints` after changing dependencies), so a fresh machine gets the same versions
@@ -46,6 +50,12 @@ $(SDK1)/.installed: tests/sdk/requirements-1.0.1.txt
 	$(SDK1)/bin/pip install --quiet -r tests/sdk/requirements-1.0.1.txt
 	touch $@
 
+$(BLOB2)/.installed: tests/blob/requirements-2.1.0.txt
+	$(PYTHON) -m venv $(BLOB2)
+	$(BLOB2)/bin/pip install --quiet --upgrade pip
+	$(BLOB2)/bin/pip install --quiet -r tests/blob/requirements-2.1.0.txt
+	touch $@
+
 # chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
 $(AML)/.installed: images/azureml-cpu/requirements.txt
 	$(PYTHON) -m venv $(AML)
@@ -60,6 +70,10 @@ run: $(VENV)/.installed-run
 # the main job: emulator + the quickstart flow against it, then the emulator stops
 demo: $(VENV)/.installed-run
 	$(BIN)/python -m cloud demo
+
+# the Azure ML flow (python -m cloud azureml-quickstart, in .venv-azureml) against a local emulator, then it stops
+demo-azureml: $(VENV)/.installed-run $(AML)/.installed
+	$(BIN)/python -m cloud demo-azureml
 
 # the quickstart's two CTF files (real MNIST when a mirror answers, else the offline digits)
 data: $(VENV)/.installed-run
@@ -76,13 +90,15 @@ bench: install
 	$(BIN)/python bench/control_plane.py
 	$(BIN)/python bench/job_overhead.py
 	$(BIN)/python bench/files.py
+	$(BIN)/python bench/blob.py
 	$(BIN)/python bench/azureml.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 
-# the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor
+# the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor; slow clients, size limits
 bench-hardening: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/slow_clients.py
 
 # the long swagger fuzz run (about 11 min): exits 1 when anything is found
 fuzz: install
@@ -97,5 +113,14 @@ constraints:
 	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^batchai-emulator' ) > constraints.txt
 	rm -rf .venv-constraints
 
+# the azure-storage-file-share sdist's own test suite, live against a fresh emulator (sdist cached in .conformance/)
+conformance: install
+	$(BIN)/python -m tests.conformance
+
 clean:
-	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(AML) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) .pytest_cache
+
+# Slurm executor overhead on the 3-node test cluster (root: network namespaces; Slurm from .ci/slurm.sh)
+bench-slurm: install
+	bash .ci/slurm.sh
+	$(BIN)/python bench/slurm.py

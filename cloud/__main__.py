@@ -1,4 +1,4 @@
-"""`python -m cloud quickstart | stream | download | demo`."""
+"""`python -m cloud quickstart | stream | download | demo | azureml-quickstart | demo-azureml`."""
 from __future__ import annotations
 
 import argparse
@@ -109,6 +109,57 @@ def cmd_demo(args, console: Console) -> int:
     return demo.main(args, console)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _azureml_options(parser: argparse.ArgumentParser) -> None:
+    from .azureml_quickstart import Options
+    d = Options()
+    ws = parser.add_argument_group("workspace (default: config.json as Workspace.from_config finds it)")
+    ws.add_argument("--config", type=Path, help="config.json, or a folder holding it (or .azureml/config.json)")
+    ws.add_argument("--workspace-name", help="get this workspace, creating it (and its resource group) when "
+                                             "missing, and write its config.json into --out")
+    ws.add_argument("--subscription-id", default=os.environ.get("AZURE_SUBSCRIPTION_ID"),
+                    help="with --workspace-name (default $AZURE_SUBSCRIPTION_ID)")
+    ws.add_argument("--resource-group", help="with --workspace-name")
+    ws.add_argument("--location", default=d.location, help=f"with --workspace-name (default {d.location})")
+    parser.add_argument("--experiment", default=d.experiment, help=f"default {d.experiment}")
+    parser.add_argument("--cluster", default=d.cluster, help=f"AmlCompute name (default {d.cluster})")
+    parser.add_argument("--vm-size", default=d.vm_size, help=f"when the cluster is created (default {d.vm_size})")
+    parser.add_argument("--max-nodes", type=_positive_int, default=d.max_nodes, help=f"default {d.max_nodes}")
+    parser.add_argument("--epochs", type=_positive_int, default=d.epochs,
+                        help=f"script parameter (default {d.epochs})")
+    parser.add_argument("--batchsize", type=_positive_int, default=d.batchsize,
+                        help=f"script parameter (default {d.batchsize})")
+    parser.add_argument("--model-name", default=d.model_name, help=f"default {d.model_name}")
+    parser.add_argument("--out", type=Path, default=d.out,
+                        help=f"project folder, downloaded model, written config.json (default ./{d.out})")
+    parser.add_argument("--poll", type=float, default=d.poll, help=f"seconds between polls (default {d.poll:g})")
+
+
+def azureml_options(args):
+    from .azureml_quickstart import Options
+    return Options(config=args.config, workspace=args.workspace_name, subscription_id=args.subscription_id,
+                   resource_group=args.resource_group, location=args.location, experiment=args.experiment,
+                   cluster=args.cluster, vm_size=args.vm_size, max_nodes=args.max_nodes, epochs=args.epochs,
+                   batchsize=args.batchsize, model_name=args.model_name, out=args.out, poll=args.poll)
+
+
+def cmd_azureml_quickstart(args, console: Console) -> int:
+    from . import azureml_quickstart
+    summary = azureml_quickstart.run(azureml_options(args), console)
+    return 0 if summary.succeeded else 1
+
+
+def cmd_demo_azureml(args, console: Console) -> int:
+    from . import azureml_demo
+    return azureml_demo.main(args, console)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud", description="Submission side of the Batch AI "
                                      "quickstart: the same code for the emulator and for Azure.")
@@ -132,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(de)
     _quickstart_options(de)
     de.set_defaults(func=cmd_demo, out=Path("demo-output"), data_source="offline")
+    aq = sub.add_parser("azureml-quickstart", help="the Azure ML Chainer estimator flow (run it with "
+                        ".venv-azureml/bin/python; azureml-core's environment picks the cloud)")
+    _azureml_options(aq)
+    aq.set_defaults(func=cmd_azureml_quickstart)
+    da = sub.add_parser("demo-azureml", help="start a local emulator, run azureml-quickstart against it, stop it")
+    from .azureml_demo import add_arguments as add_azureml_demo_arguments
+    add_azureml_demo_arguments(da)
+    _azureml_options(da)
+    da.set_defaults(func=cmd_demo_azureml, out=Path("demo-azureml-output"))
     return parser
 
 
@@ -148,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # an SDK error: show its message, not a traceback
         from azure.core.exceptions import AzureError
+        from .azureml_quickstart import AzureMLQuickstartError
         from .quickstart import QuickstartError
-        if isinstance(exc, (AzureError, QuickstartError, ValueError)):
-            console.line(f"error: {exc.__class__.__name__}: {exc}")
+        if isinstance(exc, (AzureError, QuickstartError, AzureMLQuickstartError, ValueError)) \
+                or type(exc).__module__.startswith("azureml."):
+            # azureml's exceptions carry the message apart from a long JSON dump
+            console.line(f"error: {exc.__class__.__name__}: {getattr(exc, 'message', None) or exc}")
             return 1
         raise
 

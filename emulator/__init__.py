@@ -43,6 +43,7 @@ class Extension:
 
 def create_app(settings: Settings | None = None) -> Flask:
     from . import limits
+    from .permissions import secure_data_dir
     from .api import register
     from .api.dispatch import build_router
     from .backend import ArmBackend, BatchAIBackend
@@ -51,7 +52,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .tokens import Signer
 
     settings = settings or Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from . import vmsizes
+    vmsizes.add(settings.vm_sizes)          # --vm-size: sizes beyond the table
+    secure_data_dir(settings.data_dir)
     app = Flask("emulator")
     app.url_map.strict_slashes = False
     store = SqliteStore(settings.data_dir / "emulator.db")

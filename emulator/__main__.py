@@ -2,13 +2,32 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import shutil
 import signal
 import sqlite3
 import sys
 import threading
 
+from . import vmsizes
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
+from .store import StoreFull
+
+# below this many free bytes a SQLite failure to open is put down to the full disk (its shared-memory file
+# alone needs 32 KiB)
+FULL_DISK = 1 << 20
+
+
+def _public_urls(urls: list[str] | None) -> dict[str, str]:
+    out = {}
+    for url in urls or []:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            print(f"batchai-emulator: --public-url expects an http:// or https:// URL, got {url!r}", file=sys.stderr)
+            raise SystemExit(2)
+        out[f"public_{scheme}_url"] = url.rstrip("/")
+    return out
 
 
 def _serve(args) -> int:
@@ -18,13 +37,16 @@ def _serve(args) -> int:
                                  allocation_delay=args.allocation_delay,
                                  storage_accounts=args.storage_account or None, executor=args.executor,
                                  slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
-                                 gpus=args.gpus, image_map=args.image_map or None,
+                                 gpus=args.gpus, image_map=args.image_map or None, vm_sizes=args.vm_size or None,
                                  keep_containers=True if args.keep_containers else None,
                                  strict_auth=True if args.strict_auth else None,
-                                 azureml_proxy_port=args.azureml_proxy_port)
+                                 azureml_proxy_port=args.azureml_proxy_port,
+                                 client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
         settings.image_map_dict()
+        vmsizes.add(settings.vm_sizes)
+        settings.client_secrets_dict()
     except ValueError as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
@@ -43,8 +65,8 @@ def _serve(args) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"batchai-emulator: {exc}", file=sys.stderr)
         return 2
-    except (sqlite3.DatabaseError, OSError) as exc:  # a damaged emulator.db, a disk that filled while starting
-        print(f"batchai-emulator: cannot open the emulator's state in {settings.data_dir}: {exc}", file=sys.stderr)
+    except (sqlite3.DatabaseError, OSError, StoreFull) as exc:  # a damaged emulator.db, a full disk
+        print(f"batchai-emulator: {_state_error(settings.data_dir, exc)}", file=sys.stderr)
         return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the ports open: a stop request is never lost
@@ -75,6 +97,12 @@ def _serve(args) -> int:
         print(f'                eval "$(batchai-emulator env --data-dir {settings.data_dir} --azureml)"', file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
+    if settings.client_secrets:
+        print(f"  auth:         tokens only for the {len(settings.client_secrets)} client(s) given with "
+              "--client-secret", file=out)
+    for url in (settings.public_http_url, settings.public_https_url):
+        if url:
+            print(f"  links:        written with {url} (--public-url)", file=out)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  WARNING: listening on {settings.host}, not only on loopback: anyone who can reach this machine "
               "can use the emulator.", file=out)
@@ -82,7 +110,9 @@ def _serve(args) -> int:
         print(f"  WARNING: {server.space_warning}.", file=out)
     scheduler = server.ext.scheduler
     if scheduler.executor is not None:
-        print(f"  jobs:         {scheduler.executor.describe()}; {scheduler.gpus.describe()}", file=out)
+        # an executor that queues jobs itself (Slurm) gives each node its own GPUs (gres), not this machine's
+        gpus = "GPUs per node from Slurm (gres)" if scheduler.handoff is not None else scheduler.gpus.describe()
+        print(f"  jobs:         {scheduler.executor.describe()}; {gpus}", file=out)
         for src, dst in settings.image_map_dict().items():
             print(f"                image {src} -> {dst}", file=out)
     else:
@@ -93,6 +123,22 @@ def _serve(args) -> int:
     server.stop()
     lock.release()
     return 0
+
+
+def _state_error(data_dir, exc: Exception) -> str:
+    """Why the state in `data_dir` cannot be opened. On a full disk SQLite says only "disk I/O error" (it
+    cannot make its shared-memory file) or "database or disk is full": name the disk instead."""
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except OSError:
+        free = None
+    full = isinstance(exc, StoreFull) or getattr(exc, "errno", None) == errno.ENOSPC \
+        or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    if full or (free is not None and free < FULL_DISK and isinstance(exc, sqlite3.OperationalError)):
+        return (f"cannot open the emulator's state: the disk holding the data dir {data_dir} is full "
+                f"({(free or 0) >> 10} KiB free). Free some space on it (or give --data-dir another disk) and "
+                "start the emulator again; nothing stored was changed.")
+    return f"cannot open the emulator's state in {data_dir}: {exc}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--image-map", action="append", metavar="FROM=TO",
                        help="run image TO where a job asks for FROM (repeatable), e.g. the quickstart's CNTK GPU "
                             "image -> batchai-emulator/trainer-cpu:latest")
+    serve.add_argument("--vm-size", action="append", metavar="NAME:GPUS:CPUS:MEM_GB",
+                       help="a VM size clusters may use beyond the built-in table (repeatable), e.g. "
+                            "Standard_NC4as_T4_v3:1:4:28; BATCHAI_EMULATOR_VM_SIZES (comma-separated)")
     serve.add_argument("--keep-containers", action="store_true",
                        help="keep finished jobs' containers for inspection (deleting the job removes them)")
     serve.add_argument("--strict-auth", action="store_true",
@@ -135,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="port of the HTTPS proxy that brings <account>.blob.core.windows.net to the Blob plane "
                             "for Azure ML clients (default the HTTPS port + 1; 0 picks a free one; "
                             "BATCHAI_EMULATOR_AZUREML_PROXY_PORT)")
+    serve.add_argument("--client-secret", action="append", metavar="CLIENT_ID:SECRET",
+                       help="a service principal the AAD token endpoints accept (repeatable); without any, every "
+                            "client id and secret gets a token. BATCHAI_EMULATOR_CLIENT_SECRETS")
+    serve.add_argument("--public-url", action="append", metavar="URL",
+                       help="base URL written into links (nextLink, downloadUrl, file endpoints, token issuer) for "
+                            "its scheme, e.g. https://emulator:8443 behind a proxy or under a container name "
+                            "(repeatable, one per scheme); default: the bound address")
     serve.add_argument("-v", "--verbose", action="store_true")
     env = sub.add_parser("env", help="print the export lines a shell needs to use the emulator (CA variables; with "
                                      "--azureml everything azureml-core needs)")

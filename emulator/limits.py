@@ -21,7 +21,7 @@ MAX_STORAGE_TAG_NAME = 128
 MAX_TAG_VALUE = 256
 
 # blueprints whose bodies are data (file ranges, blobs), streamed to disk rather than parsed
-STREAMING_BLUEPRINTS = {"azure_files"}
+STREAMING_BLUEPRINTS = {"azure_files", "azure_blob"}
 
 
 def _too_large() -> EmulatorError:

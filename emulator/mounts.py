@@ -2,7 +2,8 @@
 
 A node sees cluster-level volumes under $AZ_BATCHAI_MOUNT_ROOT/<relativeMountPath> and job-level volumes under
 $AZ_BATCHAI_JOB_MOUNT_ROOT/<relativeMountPath>. Here every volume is a directory of the data dir:
-Azure file shares are `shares/<account>/<share>` (the real bytes the file endpoint serves), file servers are
+Azure file shares are `shares/<account>/<share>` (the real bytes the file endpoint serves), blob containers are
+`blobs/<account>/<container>` (the committed blobs the Blob endpoint serves, as plain files), file servers are
 `fileservers/<subscription>/<resourceGroup>/<workspace>/<name>`, unmanaged file systems are
 `unmanaged/<owner id>/<relativeMountPath>`. Containers bind-mount exactly these directories.
 """
@@ -29,8 +30,8 @@ def job_mount_root(job_name: str) -> str:
 class Volume:
     node_path: str     # absolute path on the node
     host_path: Path    # directory on this machine
-    kind: str          # azureFileShare | fileServer | unmanagedFileSystem
-    source: str        # account/share, file server id, or mount command
+    kind: str          # azureFileShare | azureBlobFileSystem | fileServer | unmanagedFileSystem
+    source: str        # account/share, account/container, file server id, or mount command
 
 
 def share_dir(data_dir: Path, account: str, share: str) -> Path:
@@ -80,14 +81,35 @@ def parse_file_url(url: str) -> tuple[str | None, str]:
                         "(expected https://<account>.file.core.windows.net/<share>).")
 
 
-def check(mount_volumes: dict | None) -> None:
-    """What a create request can be refused for: unsupported kinds, mount paths or ids that climb out. Share names
-    are checked when a node mounts them (as on the service, a bad share makes unusable nodes, not a 400)."""
+_URL_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")     # never "." or ".."; no "%"
+
+
+def check_file_url(url: str, target: str) -> None:
+    """An azureFileUrl must name one share: `https://<account>.file.<suffix>/<share>`, or the emulator's path
+    style `http(s)://<host>[:port]/<account>/<share>`; anything else (dot segments, percent-encoded ones, more or
+    fewer segments, a query) is refused at create with 400 naming the field. The share name's own rules (length,
+    case, hyphens) are checked when a node mounts it, as the service did."""
+    parsed = urlparse(url or "")
+    segments = parsed.path.strip("/").split("/") if parsed.path.strip("/") else []
+    host_style = re.match(r"^[a-z0-9_]+\.file\.[a-z0-9.-]+$", (parsed.hostname or "").lower())
+    ok = (parsed.scheme in ("https", "http") and parsed.hostname and not parsed.query and not parsed.fragment
+          and not parsed.params and len(segments) == (1 if host_style else 2)
+          and all(_URL_SEGMENT.match(seg) for seg in segments) and "//" not in parsed.path)
+    if not ok:
+        raise EmulatorError(400, "InvalidPropertyValue",
+                            f"The azureFileUrl '{url}' must name one file share: https://<account>.file.<endpoint "
+                            "suffix>/<share>, or this emulator's path-style URL https://<host>:<port>/<account>/"
+                            "<share>, with no other path segments.", target=target)
+
+
+def check(mount_volumes: dict | None, target: str = "properties.mountVolumes") -> None:
+    """What a create request can be refused for: unsupported kinds, file URLs that do not name one share, mount
+    paths or ids that climb out. Share names are checked when a node mounts them (as on the service, a bad share
+    makes unusable nodes, not a 400)."""
     mv = mount_volumes or {}
-    if mv.get("azure_blob_file_systems"):
-        raise not_supported("Mounting Azure blob containers (azureBlobFileSystems)",
-                            target="mountVolumes.azureBlobFileSystems")
-    for kind in ("azure_file_shares", "file_servers", "unmanaged_file_systems"):
+    for ref in mv.get("azure_file_shares") or []:
+        check_file_url(ref.get("azure_file_url", ""), f"{target}.azureFileShares.azureFileUrl")
+    for kind in ("azure_file_shares", "azure_blob_file_systems", "file_servers", "unmanaged_file_systems"):
         for ref in mv.get(kind) or []:
             _safe_relative(ref["relative_mount_path"], "relativeMountPath")
     for ref in mv.get("file_servers") or []:
@@ -113,6 +135,13 @@ def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str
         _safe_relative(ref["relative_mount_path"], "relativeMountPath")
         out.append(Volume(f"{root}/{ref['relative_mount_path']}", share_dir(data_dir, account, share),
                           "azureFileShare", f"{account}/{share}"))
+    for ref in mv.get("azure_blob_file_systems") or []:
+        # blobfuse on the service's nodes; here a bind mount of the container's directory (mountOptions, which
+        # were blobfuse flags, change nothing about a bind mount and are ignored)
+        _safe_relative(ref["relative_mount_path"], "relativeMountPath")
+        account, container = ref["account_name"], ref["container_name"]
+        out.append(Volume(f"{root}/{ref['relative_mount_path']}", blob_container_dir(data_dir, account, container),
+                          "azureBlobFileSystem", f"{account}/{container}"))
     for ref in mv.get("file_servers") or []:
         parsed = _file_server_parts(ref["file_server"]["id"])
         host = (Path(data_dir) / "fileservers" / parsed.get("subscriptions", "_") / parsed.get("resourcegroups", "_")

@@ -48,8 +48,12 @@ class Settings:
     gpus: str = "auto"
     # FROM=TO image substitutions, e.g. the quickstart's CNTK GPU image -> a local CPU image
     image_map: list[str] = field(default_factory=list)
+    # NAME:GPUS:CPUS:MEM_GB VM sizes clusters may use beyond emulator/vmsizes.py's table
+    vm_sizes: list[str] = field(default_factory=list)
     # accept only bearer tokens the emulator's own AAD endpoints signed (default: any well-formed token)
     strict_auth: bool = False
+    # CLIENT_ID:SECRET pairs the AAD token endpoints check (empty: any client id and secret get a token)
+    client_secrets: list[str] = field(default_factory=list)
     # keep finished jobs' containers (labelled) for inspection; deleting the job removes them
     keep_containers: bool = False
     # Azure ML runs: the python that runs them with the local executor (empty: .venv-azureml beside the project,
@@ -86,6 +90,16 @@ class Settings:
             out[name] = key
         return out
 
+
+    def client_secrets_dict(self) -> dict[str, str]:
+        """{client id: secret} the token endpoints accept; empty means any."""
+        out = {}
+        for item in self.client_secrets:
+            client_id, sep, secret = item.partition(":")
+            if not sep or not client_id or not secret:
+                raise ValueError(f"--client-secret expects CLIENT_ID:SECRET, got {client_id!r}:...")
+            out[client_id] = secret
+        return out
 
     def image_map_dict(self) -> dict[str, str]:
         out = {}

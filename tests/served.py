@@ -27,7 +27,7 @@ class Served:
     def __init__(self, data_dir: Path, *flags: str, env: dict[str, str] | None = None, log: Path | None = None):
         self.data_dir = Path(data_dir)
         self.flags = list(flags)
-        self.port, self.https_port = free_port(), free_port()
+        self.port, self.https_port, self.blob_port = free_port(), free_port(), free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR")}
         self.env.update(env or {})
         self.log = Path(log) if log else self.data_dir.parent / (self.data_dir.name + "-serve.log")
@@ -35,7 +35,7 @@ class Served:
 
     def command(self) -> list[str]:
         return [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--https-port",
-                str(self.https_port), "--data-dir", str(self.data_dir), *self.flags]
+                str(self.https_port), "--blob-port", str(self.blob_port), "--data-dir", str(self.data_dir), *self.flags]
 
     def spawn(self) -> subprocess.Popen:
         """Start the process without waiting for it to answer."""
@@ -101,6 +101,10 @@ class Served:
     @property
     def https_url(self) -> str:
         return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def blob_url(self) -> str:
+        return f"http://127.0.0.1:{self.blob_port}"
 
     @property
     def ca_bundle(self) -> str:

@@ -2,27 +2,25 @@
 
 Shapes from reference sdk-wire.md §7: adal (ServicePrincipalCredentials) posts to /{tenant}/oauth2/token and needs
 `expires_in`; MSAL (azure-identity) reads /{tenant}/v2.0/.well-known/openid-configuration, then posts to
-/{tenant}/oauth2/v2.0/token. Any client id and secret are accepted.
+/{tenant}/oauth2/v2.0/token. Any client id and secret are accepted, unless --client-secret pairs are configured.
 """
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 
 from flask import Blueprint, Response, current_app, json, request
 
 from ..errors import EmulatorError
+from ..urls import public_base
 
 bp = Blueprint("aad", __name__)
 
 
 def _https_base() -> str:
     """AAD must be https for adal and MSAL: point at the TLS port whatever scheme the question came in on."""
-    ext = current_app.extensions["batchai"]
-    if ext.settings.public_https_url:
-        return ext.settings.public_https_url.rstrip("/")
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return f"https://{host}:{ext.https_port()}"
+    return public_base("https")
 
 
 def _json(body, status=200) -> Response:
@@ -43,7 +41,7 @@ def metadata_endpoints() -> Response:
             "name": CLOUD_NAME, "portal": f"{base}/", "resourceManager": base, "gallery": f"{base}/",
             "graph": f"{base}/", "graphAudience": f"{base}/", "microsoftGraphResourceId": f"{base}/",
             "sqlManagement": f"{base}/", "batch": f"{base}/", "media": f"{base}/", "appInsightsResourceId": f"{base}/",
-            "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/"], "tenant": "common",
+            "authentication": {"loginEndpoint": base, "audiences": [f"{base}/"], "tenant": "common",
                                "identityProvider": "AAD"},
             "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net",
                          "acrLoginServer": "azurecr.io", "sqlServerHostname": "database.windows.net",
@@ -54,7 +52,9 @@ def metadata_endpoints() -> Response:
         "galleryEndpoint": f"{base}/",
         "graphEndpoint": f"{base}/",
         "portalEndpoint": f"{base}/",
-        "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/"]},
+        # no trailing '/' (public Azure's document has one): azure-cli builds its MSAL authority as
+        # loginEndpoint + '/' + tenant, and MSAL refuses the '//tenant' path that makes (az login --tenant)
+        "authentication": {"loginEndpoint": base, "audiences": [f"{base}/"]},
         "resourceManager": f"{base}/",
         "name": CLOUD_NAME,
         "suffixes": {"storage": "core.windows.net"},
@@ -68,6 +68,9 @@ def _token_response(audience: str) -> Response:
                       "error_description": "The emulator issues tokens for client credentials only."}, 400)
     if not form.get("client_id"):
         return _json({"error": "invalid_request", "error_description": "client_id is required."}, 400)
+    refused = _check_client_secret(form.get("client_id"), form.get("client_secret"))
+    if refused is not None:
+        return refused
     now = int(time.time())
     ext = current_app.extensions["batchai"]
     token = ext.signer.jwt({"aud": audience, "iss": f"{_https_base()}/", "iat": now, "nbf": now, "exp": now + 3600,
@@ -76,6 +79,22 @@ def _token_response(audience: str) -> Response:
                             "tid": request.view_args.get("tenant")})
     return _json({"access_token": token, "token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600,
                   "expires_on": str(now + 3600), "not_before": str(now), "resource": audience})
+
+
+def _check_client_secret(client_id: str, secret: str | None) -> Response | None:
+    """With --client-secret ID:SECRET configured, only those pairs get tokens (AAD's own error shapes)."""
+    known = current_app.extensions["batchai"].settings.client_secrets_dict()
+    if not known:
+        return None
+    if client_id not in known:
+        return _json({"error": "unauthorized_client",
+                      "error_description": f"AADSTS700016: Application with identifier '{client_id}' was not found "
+                                           "(the emulator knows only the clients given with --client-secret)."},
+                     400)
+    if not hmac.compare_digest((secret or "").encode(), known[client_id].encode()):
+        return _json({"error": "invalid_client",
+                      "error_description": "AADSTS7000215: Invalid client secret provided."}, 401)
+    return None
 
 
 @bp.route("/<tenant>/oauth2/token", methods=["POST"])

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, json, request
 from .. import limits, validation
 from ..errors import EmulatorError
 from ..routing import Router, SpecOperation
+from ..urls import public_base
 
 bp = Blueprint("arm", __name__)
 
@@ -94,7 +95,7 @@ def next_link(token: str | None) -> str | None:
         return None
     args = [(k, v) for k, v in request.args.items(multi=True) if k.lower() != "$skiptoken"]
     args.append(("$skiptoken", token))
-    return request.base_url + "?" + urlencode(args)
+    return public_base() + request.path + "?" + urlencode(args)
 
 
 def skip_token() -> str | None:
@@ -105,10 +106,8 @@ def skip_token() -> str | None:
 
 
 def base_url() -> str:
-    """The emulator's public base URL for this request's scheme (settings override the Host header)."""
-    settings = current_app.extensions["batchai"].settings
-    configured = settings.public_https_url if request.scheme == "https" else settings.public_http_url
-    return (configured or request.host_url).rstrip("/")
+    """The emulator's public base URL for this request's scheme (never a forged Host header: see urls.py)."""
+    return public_base()
 
 
 def _check_auth() -> None:

@@ -7,15 +7,15 @@ port's path-style endpoint `http://<host>:<blob port>/<account>/`.
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
 from .. import wire
 from ..backend.storage import KINDS, SKU_NAMES, StorageBackend
 from ..errors import EmulatorError
 from .. import blob
 from ..files import plane
+from ..urls import link_host
 from .dispatch import Call, arm_route, base_url, json_response, next_link, no_content, skip_token
 
 _ACCOUNT = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/" \
@@ -30,13 +30,12 @@ def _backend() -> StorageBackend:
 
 
 def blob_base_url() -> str:
-    """The Blob endpoint's base URL as this request should see it: the host the request named, on the Blob port."""
+    """The Blob endpoint's base URL for this request: the host it named if trusted (urls.py), on the Blob port."""
     ext = current_app.extensions["batchai"]
     if ext.settings.public_blob_url:
         return ext.settings.public_blob_url.rstrip("/")
     port = ext.bound_blob_port or ext.settings.blob_port
-    host = urlsplit(request.host_url).hostname or "127.0.0.1"
-    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    return f"http://{link_host()}:{port}"
 
 
 def _render(account) -> dict:

@@ -5,6 +5,7 @@ import re
 
 from flask import Response, current_app, json, request
 
+from ..urls import public_base
 from ..errors import EmulatorError
 
 _BEARER = re.compile(r"^Bearer\s+[A-Za-z0-9\-._~+/]+=*$")
@@ -22,15 +23,7 @@ def core():
 def https_base() -> str:
     """The emulator's HTTPS base URL as this request reached it: the SDK refuses bearer tokens over http, so every
     URL it is handed (discovery, services, downloads) is on the TLS port whatever port the question came in on."""
-    ext = core()
-    if ext.settings.public_https_url:
-        return ext.settings.public_https_url.rstrip("/")
-    host = request.host
-    if host.endswith("]") or ":" not in host:
-        name = host
-    else:
-        name = host.rsplit(":", 1)[0]
-    return f"https://{name}:{ext.https_port()}"
+    return public_base("https")
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:

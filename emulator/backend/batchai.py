@@ -203,8 +203,9 @@ class BatchAIBackend:
         spec = dict(spec)
         _refuse_unsupported(spec, CLUSTER_UNSUPPORTED)
         _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
+        vmsizes.check(spec.get("vm_size", ""), "properties.vmSize")
         node_setup = spec.get("node_setup") or {}
-        mounts.check(node_setup.get("mount_volumes"))
+        mounts.check(node_setup.get("mount_volumes"), "properties.nodeSetup.mountVolumes")
         # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
         # before the comparison below, so a retried create without an image finds the same specification.
         spec.setdefault("virtual_machine_configuration", {"image_reference": {
@@ -346,6 +347,13 @@ class BatchAIBackend:
                 raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
                                "jobs cannot be changed: delete it first or use another name.")
             return existing
+        # checked for new jobs only (a retried create of a job made before a scale-down still answers it)
+        limit = vmsizes.max_node_count(cluster.spec)
+        if int(spec.get("node_count", 1)) > limit[0]:
+            # waiting could never help (the service accepted such jobs and left them queued for good)
+            raise bad_request("InvalidNodeCount", f"The job asks for {spec.get('node_count')} nodes (nodeCount), "
+                              f"but cluster {cluster.name} can never have more than {limit[0]}: {limit[1]}.",
+                              target="properties.nodeCount")
         base = segment_base or f"{sub}/{rg}/workspaces/{ws}/experiments/{exp}/jobs/{name}"
         segment = f"{base}/{uuid.uuid4()}"
         job = Job(subscription_id=sub, resource_group=rg, name=name, workspace=ws, experiment=exp, spec=spec,
@@ -437,12 +445,16 @@ CLUSTER_UNSUPPORTED = {
                                                 "(nodeSetup.performanceCountersSettings)",
     "node_setup.mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":
         "Key Vault references for storage keys (credentials.accountKeySecretReference)",
+    "node_setup.mount_volumes.azure_blob_file_systems[].credentials.account_key_secret_reference":
+        "Key Vault references for storage keys (credentials.accountKeySecretReference)",
 }
 JOB_UNSUPPORTED = {
     "secrets[].value_secret_reference": "Key Vault references for job secrets (secrets.valueSecretReference)",
     "container_settings.image_source_registry.credentials.password_secret_reference":
         "Key Vault references for registry passwords (credentials.passwordSecretReference)",
     "mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":
+        "Key Vault references for storage keys (credentials.accountKeySecretReference)",
+    "mount_volumes.azure_blob_file_systems[].credentials.account_key_secret_reference":
         "Key Vault references for storage keys (credentials.accountKeySecretReference)",
 }
 

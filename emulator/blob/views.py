@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 
+from ..urls import same_port_base
 from ..errors import EmulatorError, StorageError
 from ..files.disk import http_date
 from ..files.httpio import response
@@ -226,8 +227,8 @@ def blob_service():
 
 def _endpoint(door: str, account: str) -> str:
     if door == "path":
-        return request.host_url + account + "/"
-    return request.host_url
+        return same_port_base() + "/" + account + "/"
+    return request.host_url  # <account>.blob.<suffix>: the name is the account's, checked by the door
 
 
 def blob_port_app(app):

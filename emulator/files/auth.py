@@ -47,9 +47,23 @@ class Access:
 
 @dataclass
 class Principal:
-    scheme: str                      # SharedKey | SAS
+    scheme: str                      # SharedKey | SAS | Bearer
     version: str                     # the service version the request speaks
     overrides: dict[str, str] = field(default_factory=dict)    # rscc/rscd/rsce/rscl/rsct of a service SAS
+    oid: str | None = None           # Bearer: the token's object and tenant ids
+    tid: str | None = None
+
+
+# The fields of a user delegation key, in the order they are signed into a user delegation SAS.
+DELEGATION_FIELDS = ("skoid", "sktid", "skt", "ske", "sks", "skv", "skdutid")
+
+
+def delegation_key_value(derive, fields: dict[str, str]) -> str:
+    """The base64 value of the user delegation key with these fields (DELEGATION_FIELDS names). `derive(text)`
+    turns text into secret bytes (the emulator's signing key does it), so the same fields always give the same
+    key and nobody without the emulator's key can make one."""
+    text = "\n".join(fields.get(k, "") or "" for k in DELEGATION_FIELDS)
+    return base64.b64encode(hashlib.sha256(derive(text)).digest()).decode()
 
 
 def auth_failed(message: str, detail: str | None = None) -> StorageError:
@@ -190,7 +204,9 @@ def _check_ip(sip: str, remote: str) -> bool:
 
 
 def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Target, access: Access,
-               now: datetime, scheme: str, remote_addr: str) -> Principal:
+               now: datetime, scheme: str, remote_addr: str, derive=None) -> Principal:
+    """A SAS token's principal (403 when it does not allow `access`). `derive` (see delegation_key_value) makes
+    user delegation SAS tokens (skoid...) verifiable; without it they are refused."""
     sv = sas.get("sv")
     if not sv:
         raise auth_failed("The SAS token has no signed version (sv).")
@@ -199,6 +215,15 @@ def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Tar
         raise auth_failed(f"SAS version {sv} is older than 2015-04-05, the oldest the emulator verifies.")
     if sas.get("si"):
         raise auth_failed("SAS tokens that refer to a stored access policy (si) are not supported by the emulator.")
+    delegated = bool(sas.get("skoid"))
+    if delegated:
+        if derive is None or "sr" not in sas:
+            raise auth_failed("User delegation SAS tokens are valid only on a share or file (sr=s or sr=f).")
+        key_start = parse_sas_time(sas.get("skt", ""), "skt")
+        key_expiry = parse_sas_time(sas.get("ske", ""), "ske")
+        if not key_start <= now <= key_expiry:
+            raise auth_failed("The user delegation key of the SAS is not valid at this time (skt/ske).")
+        keys = [base64.b64decode(delegation_key_value(derive, sas))]
     if not sas.get("se"):
         raise auth_failed("The SAS token has no expiry (se).")
     expiry = parse_sas_time(sas["se"], "se")
@@ -221,7 +246,8 @@ def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Tar
         resource = f"/file/{account}/{target.share}"
         if sr == "f":
             resource += "/" + target.path
-        fields = [sas.get("sp", ""), sas.get("st", ""), sas.get("se", ""), resource, sas.get("si", ""),
+        middle = [sas.get(k, "") for k in DELEGATION_FIELDS + ("sduoid",)] if delegated else [sas.get("si", "")]
+        fields = [sas.get("sp", ""), sas.get("st", ""), sas.get("se", ""), resource, *middle,
                   sas.get("sip", ""), sas.get("spr", ""), sv, sas.get("rscc", ""), sas.get("rscd", ""),
                   sas.get("rsce", ""), sas.get("rscl", ""), sas.get("rsct", "")]
         text = "\n".join(fields)
@@ -277,19 +303,32 @@ def permission_mismatch(perms: str) -> StorageError:
 
 
 SAS_FIELDS = {"sv", "ss", "srt", "sp", "se", "st", "sip", "spr", "sig", "sr", "si", "ses", "rscc", "rscd", "rsce",
-              "rscl", "rsct"}
+              "rscl", "rsct", "sduoid", *DELEGATION_FIELDS}
+
+
+def verify_bearer(token: str, verify_token, version: str | None) -> Principal:
+    """An OAuth principal from a bearer token the emulator's own AAD issued (any audience, no RBAC: every valid
+    token may do everything, a deliberate simplification)."""
+    claims = verify_token(token) if verify_token is not None else None
+    if not claims:
+        raise StorageError(401, "InvalidAuthenticationInfo", "Server failed to authenticate the request: the bearer "
+                           "token is not one the emulator's AAD issued, or it has expired.")
+    return Principal("Bearer", version or "", oid=str(claims.get("oid") or ""), tid=str(claims.get("tid") or ""))
 
 
 def authenticate(environ: dict, target: Target, account: str, keys: list[bytes], access: Access,
-                 now: datetime, scheme: str, remote_addr: str) -> Principal:
-    """Verify the request's credentials for `access`; raise a 403 (or 401 when there are none)."""
+                 now: datetime, scheme: str, remote_addr: str, verify_token=None, derive=None) -> Principal:
+    """Verify the request's credentials for `access`; raise a 403 (or 401 when there are none).
+    `verify_token(token) -> claims | None` enables OAuth bearer tokens; `derive` user delegation SAS."""
     version = check_version(environ.get("HTTP_X_MS_VERSION"))
     header = environ.get("HTTP_AUTHORIZATION")
     if header:
+        if header[:7].lower() == "bearer ":
+            return verify_bearer(header[7:].strip(), verify_token, version)
         return verify_shared_key(environ, header, account, keys, target, version, now)
     sas = {k: v for k, v in target.query if k in SAS_FIELDS}
     if "sig" in sas:
-        principal = verify_sas(sas, account, keys, target, access, now, scheme, remote_addr)
+        principal = verify_sas(sas, account, keys, target, access, now, scheme, remote_addr, derive)
         principal.version = version or principal.version
         return principal
     raise StorageError(401, "NoAuthenticationInformation",

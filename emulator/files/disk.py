@@ -60,13 +60,11 @@ def http_date(ts: float) -> str:
     return formatdate(ts, usegmt=True)
 
 
-def iso7(ts: float) -> str:
-    """ISO 8601 with 7 fractional digits and Z, as the service writes x-ms-file-*-time values."""
-    whole = int(ts // 1)
-    frac = int(round((ts - whole) * 10_000_000))
-    if frac >= 10_000_000:
-        whole, frac = whole + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{frac:07d}Z"
+def iso7(ns: int) -> str:
+    """ISO 8601 with 7 fractional digits and Z, as the service writes x-ms-file-*-time values, from integer
+    nanoseconds (exact: a time a client set reads back to the 100 ns tick)."""
+    whole, rest = divmod(int(ns), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{rest // 100:07d}Z"
 
 
 # ---- the disk -------------------------------------------------------------------------------------------------
@@ -484,6 +482,40 @@ class Disk:
             except (FileNotFoundError, IsADirectoryError):
                 raise not_found() from None
             return st.st_size
+
+
+def rename_entry(disk: "Disk", sh: ShareDir, src: list[str], dst: list[str], is_dir: bool,
+                 replace: bool, may_replace=None) -> tuple[os.stat_result, int]:
+    """Rename src to dst inside one share (both looked up from the share's fd, never through links):
+    (stat of the renamed entry, its new parent's inode). `may_replace(stat)` vets an existing destination."""
+    with _Parent(sh, src) as sp, _Parent(sh, dst) as dp, \
+            disk.locks.exclusive(sh.lock_key(src)), disk.locks.exclusive(sh.lock_key(dst)):
+        st = sp.stat()
+        if st is None or statmod.S_ISDIR(st.st_mode) != is_dir or not (is_dir or statmod.S_ISREG(st.st_mode)):
+            raise not_found()
+        existing = dp.stat()
+        if existing is not None and (st.st_ino, st.st_dev) != (existing.st_ino, existing.st_dev):
+            if not replace:
+                raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.")
+            if statmod.S_ISDIR(existing.st_mode):
+                if not is_dir:
+                    raise StorageError(409, "ResourceTypeMismatch", "The destination is a directory.")
+            elif is_dir:
+                os.unlink(dp.name, dir_fd=dp.fd)        # a directory replaces a file, as the service does
+            if may_replace is not None:
+                may_replace(existing)
+        try:
+            os.rename(sp.name, dp.name, src_dir_fd=sp.fd, dst_dir_fd=dp.fd)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL,):
+                raise StorageError(400, "InvalidInput", "A directory cannot be moved into itself.") from None
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise StorageError(409, "DirectoryNotEmpty", "The destination directory is not empty.") from None
+            raise
+        moved = dp.stat()
+        if moved is None:
+            raise not_found()
+        return moved, dp.ino
 
 
 def fd_data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:

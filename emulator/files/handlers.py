@@ -6,17 +6,21 @@ import hashlib
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from flask import Response, request
+from datetime import datetime, timedelta, timezone
+
+from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import render
-from .auth import Principal
+from ..urls import public_base
+from . import leases, render
+from .auth import Principal, delegation_key_value, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from . import httpio
 from .httpio import MAX_RANGE, MAX_RESULTS, response
 from .meta import EntryProps
-from .names import Target
+from .names import Target, parse_target
 from .plane import MAX_QUOTA_GIB, FilePlane
 
 DEFAULT_VERSION = "2019-02-02"
@@ -39,7 +43,7 @@ class Ctx:
         return self.target.parts
 
     def endpoint(self) -> str:
-        return request.host_url + self.account + "/"
+        return public_base() + "/" + self.account + "/"
 
 
 # ---- service --------------------------------------------------------------------------------------------------
@@ -47,7 +51,11 @@ def list_shares(ctx: Ctx) -> Response:
     prefix, marker, maxresults = request.args.get("prefix") or "", request.args.get("marker"), httpio.maxresults()
     include = {p.strip().lower() for p in (request.args.get("include") or "").split(",") if p.strip()}
     shares, nxt = ctx.files.list_shares(ctx.account, prefix, marker, maxresults or MAX_RESULTS)
-    body = render.list_shares(ctx.endpoint(), shares, nxt, prefix, marker, maxresults, "metadata" in include)
+    lease_info = {}
+    if (ctx.principal.version or "") >= "2020-02-10":
+        lease_info = {s.name: leases.headers(ctx.files.lease_of(ctx.account, s.name, [], 0)) for s in shares}
+    body = render.list_shares(ctx.endpoint(), shares, nxt, prefix, marker, maxresults, "metadata" in include,
+                              lease_info)
     return response(200, body, xml=True)
 
 
@@ -57,16 +65,47 @@ def get_service_props(ctx: Ctx) -> Response:
 
 
 def set_service_props(ctx: Ctx) -> Response:
-    raw = request.get_data(cache=False)
-    try:
-        root = ET.fromstring(raw)
-    except ET.ParseError:
-        raise StorageError(400, "InvalidXmlDocument", "The XML body of Set File Service Properties does not "
-                           "parse.") from None
-    if root.tag != "StorageServiceProperties":
-        raise StorageError(400, "InvalidXmlDocument", "The body must be a StorageServiceProperties document.")
-    ctx.files.meta.put_service_properties(ctx.account, raw.decode("utf-8"))
+    """Set File Service Properties: the elements the request carries replace the stored ones; the others stay."""
+    root = httpio.xml_body("Set File Service Properties", "StorageServiceProperties")
+    cors = root.find("Cors")
+    if cors is not None and len(cors.findall("CorsRule")) > 5:
+        raise StorageError(400, "InvalidXmlDocument", "At most five CORS rules can be set.")
+    stored = ET.fromstring(ctx.files.meta.service_properties(ctx.account) or render.DEFAULT_SERVICE_PROPERTIES)
+    for element in root:
+        old = stored.find(element.tag)
+        if old is not None:
+            stored.remove(old)
+        stored.append(element)
+    ctx.files.meta.put_service_properties(ctx.account, '<?xml version="1.0" encoding="utf-8"?>'
+                                          + ET.tostring(stored, encoding="unicode"))
     return response(202)
+
+
+def get_user_delegation_key(ctx: Ctx) -> Response:
+    if ctx.principal.scheme != "Bearer":
+        raise StorageError(403, "AuthenticationFailed", "Get User Delegation Key needs an OAuth bearer token.")
+    root = httpio.xml_body("Get User Delegation Key", "KeyInfo")
+    start, expiry = (root.findtext("Start") or "").strip(), (root.findtext("Expiry") or "").strip()
+    if not expiry:
+        raise StorageError(400, "InvalidXmlDocument", "KeyInfo needs an Expiry.")
+    now = datetime.now(timezone.utc)
+    start = start or now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for value, name in ((start, "Start"), (expiry, "Expiry")):
+        try:
+            parse_sas_time(value, name)
+        except StorageError:
+            raise StorageError(400, "InvalidXmlNodeValue", f"The {name} '{value}' is not an ISO 8601 UTC "
+                               "time.") from None
+    if parse_sas_time(expiry, "Expiry") <= parse_sas_time(start, "Start") \
+            or parse_sas_time(expiry, "Expiry") > now + timedelta(days=7, minutes=5):
+        raise StorageError(400, "InvalidInput", "The key's expiry must follow its start and be at most 7 days "
+                           "away.")
+    fields = {"skoid": ctx.principal.oid or "", "sktid": ctx.principal.tid or "", "skt": start, "ske": expiry,
+              "sks": "f", "skv": ctx.principal.version or DEFAULT_VERSION,
+              "skdutid": (root.findtext("DelegatedUserTid") or "").strip()}
+    signer = current_app.extensions["batchai"].signer
+    value = delegation_key_value(lambda text: signer.sign({"user-delegation-key": text}).encode(), fields)
+    return response(200, render.user_delegation_key(fields, value), xml=True)
 
 
 # ---- shares ---------------------------------------------------------------------------------------------------
@@ -87,6 +126,8 @@ def get_share_props(ctx: Ctx) -> Response:
     if ctx.target.arg("comp") is None:
         headers.update({"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
                         "x-ms-enabled-protocols": "SMB"})
+        if (ctx.principal.version or "") >= "2020-02-10":       # share leases came with that version
+            headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, [], 0)))
     return response(200, headers=headers)
 
 
@@ -130,13 +171,30 @@ def set_share_acl(ctx: Ctx) -> Response:
     return response(200, headers=httpio.share_headers(ctx.files.share(ctx.account, ctx.share)))
 
 
+def _lease_request() -> dict[str, str | None]:
+    return {name: request.headers.get(name) for name in ("x-ms-lease-id", "x-ms-proposed-lease-id",
+                                                         "x-ms-lease-duration", "x-ms-lease-break-period")}
+
+
+def lease_share(ctx: Ctx) -> Response:
+    status, headers = ctx.files.lease(ctx.account, ctx.share, [], request.headers.get("x-ms-lease-action"),
+                                      _lease_request())
+    return response(status, headers=headers | httpio.share_headers(ctx.files.share(ctx.account, ctx.share)))
+
+
+def lease_file(ctx: Ctx) -> Response:
+    status, headers = ctx.files.lease(ctx.account, ctx.share, ctx.parts, request.headers.get("x-ms-lease-action"),
+                                      _lease_request())
+    node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
+    return response(status, headers=headers | httpio.write_headers(node))
+
+
 # ---- directories ----------------------------------------------------------------------------------------------
 def create_directory(ctx: Ctx) -> Response:
     if not ctx.parts:
         raise StorageError(409, "ResourceAlreadyExists", "The root directory of a share always exists.")
-    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(),
-                       created=httpio.time_header("x-ms-file-creation-time"))
-    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props)
+    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes())
+    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, httpio.smb_times())
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -157,7 +215,7 @@ def set_directory_metadata(ctx: Ctx) -> Response:
 
 def set_directory_props(ctx: Ctx) -> Response:
     node = ctx.files.update_directory(ctx.account, ctx.share, ctx.parts, attributes=httpio.attributes(),
-                                      created=httpio.time_header("x-ms-file-creation-time"))
+                                      times=httpio.smb_times())
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -192,8 +250,8 @@ def create_file(ctx: Ctx) -> Response:
         raise StorageError(400, "MissingRequiredHeader" if kind is None else "InvalidHeaderValue",
                            "Create File needs the header x-ms-type: file.", {"HeaderName": "x-ms-type"})
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE, required=True)
-    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(),
-                       created=httpio.time_header("x-ms-file-creation-time"), **httpio.content_settings())
+    props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(), **httpio.content_settings())
+    times = httpio.smb_times()
     data = b""
     length = httpio.body_length()
     if length:
@@ -206,7 +264,7 @@ def create_file(ctx: Ctx) -> Response:
                                f"(x-ms-content-length: {size}).", {"HeaderName": "Content-Length"})
         data = httpio.read_body(length, httpio.body_filler())
         httpio.check_md5(data, httpio.md5_header("Content-MD5"))
-    node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props, data)
+    node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props, data, times)
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -219,6 +277,7 @@ def get_file(ctx: Ctx) -> Response:
     if request.method == "HEAD":
         node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
         headers = httpio.node_headers(node) | httpio.content_headers(node, ctx.principal.overrides)
+        headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, ctx.parts, node.st.st_ino)))
         headers["Content-Length"] = str(node.size)
         headers["Content-MD5"] = node.props.content_md5
         return response(200, headers=headers)
@@ -226,6 +285,7 @@ def get_file(ctx: Ctx) -> Response:
     try:
         size = node.size
         headers = httpio.node_headers(node) | httpio.content_headers(node, ctx.principal.overrides)
+        headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, ctx.parts, node.st.st_ino)))
         start, length, status = 0, size, 200
         if rng is not None:
             start, end = rng
@@ -270,7 +330,7 @@ def put_range(ctx: Ctx) -> Response:
     if write == "clear":
         if int(declared) != 0:
             raise httpio.invalid_header("Content-Length", declared, "a clear range sends no body")
-        node = ctx.files.clear_range(ctx.account, ctx.share, ctx.parts, start, length)
+        node = ctx.files.clear_range(ctx.account, ctx.share, ctx.parts, start, length, httpio.preserve_write_time())
         return response(201, headers=httpio.write_headers(node))
     if length > MAX_RANGE:
         raise StorageError(413, "RequestBodyTooLarge", "A range can be at most 4 MiB.")
@@ -286,7 +346,8 @@ def put_range(ctx: Ctx) -> Response:
         httpio.check_md5(data, md5)
         headers["Content-MD5"] = md5
         fill = httpio.buffer_filler(data)
-    node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, fill)
+    node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, fill,
+                                 httpio.preserve_write_time())
     return response(201, headers=httpio.write_headers(node) | headers)
 
 
@@ -302,7 +363,7 @@ def list_ranges(ctx: Ctx) -> Response:
 def set_file_props(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE)
     node = ctx.files.set_file_properties(ctx.account, ctx.share, ctx.parts, size, httpio.content_settings(),
-                                         httpio.attributes(), httpio.time_header("x-ms-file-creation-time"))
+                                         httpio.attributes(), httpio.smb_times())
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -315,6 +376,30 @@ def get_file_metadata(ctx: Ctx) -> Response:
     node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
     return response(200, headers={"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime)}
                      | httpio.meta_headers(node.props.metadata))
+
+
+def rename(ctx: Ctx) -> Response:
+    """Rename File / Rename Directory: the request names the destination, x-ms-file-rename-source the source
+    (a URL of the same share, possibly with a SAS)."""
+    source = request.headers.get("x-ms-file-rename-source")
+    if not source:
+        raise StorageError(400, "MissingRequiredHeader", "Rename needs x-ms-file-rename-source.",
+                           {"HeaderName": "x-ms-file-rename-source"})
+    src = parse_target(urlsplit(source).path or "/")
+    if (request.headers.get("x-ms-source-allow-trailing-dot") or "").lower() != "true":
+        src.parts = [p.rstrip(".") for p in src.parts]
+    if src.account != ctx.account or src.share != ctx.share or not src.parts or not all(src.parts):
+        raise StorageError(400, "InvalidInput", "The rename source must be a file or directory of the same share.")
+    is_dir = ctx.target.arg("restype") == "directory"
+    if not ctx.parts:
+        raise StorageError(400, "InvalidInput", "The root directory cannot be a rename destination.")
+    node = ctx.files.rename(
+        ctx.account, ctx.share, src.parts, ctx.parts, is_dir,
+        httpio.bool_header("x-ms-file-rename-replace-if-exists"),
+        httpio.bool_header("x-ms-file-rename-ignore-readonly"), request.headers.get("x-ms-source-lease-id"),
+        request.headers.get("x-ms-destination-lease-id"), httpio.metadata() or None, httpio.attributes(),
+        httpio.smb_times(), None if is_dir else request.headers.get("x-ms-content-type"))
+    return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
 def delete_file(ctx: Ctx) -> Response:

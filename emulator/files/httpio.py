@@ -52,6 +52,15 @@ def metadata() -> dict[str, str]:
     return out
 
 
+def bool_header(name: str) -> bool:
+    raw = request.headers.get(name)
+    if raw is None:
+        return False
+    if raw.strip().lower() not in ("true", "false"):
+        raise invalid_header(name, raw, "expected true or false")
+    return raw.strip().lower() == "true"
+
+
 def int_header(name: str, lo: int, hi: int, required: bool = False) -> int | None:
     raw = request.headers.get(name)
     if raw is None:
@@ -73,12 +82,13 @@ def attributes(default: str | None = None) -> str | None:
     return "|".join(parts)
 
 
-def time_header(name: str) -> float | None:
+def time_header(name: str) -> int | None:
+    """An x-ms-file-*-time header as epoch nanoseconds (None: absent or preserve)."""
     raw = request.headers.get(name)
     if raw is None or raw.strip().lower() == "preserve":
         return None
     if raw.strip().lower() == "now":
-        return time.time()
+        return time.time_ns()
     m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$", raw.strip())
     if not m:
         raise invalid_header(name, raw, "expected now, preserve or an ISO 8601 UTC time")
@@ -86,7 +96,37 @@ def time_header(name: str) -> float | None:
         whole = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
     except ValueError:
         raise invalid_header(name, raw, "not a valid time") from None
-    return whole + int((m.group(2) or "0").ljust(7, "0")) / 1e7
+    return int(whole) * 1_000_000_000 + int((m.group(2) or "0").ljust(7, "0")) * 100
+
+
+_SDDL = re.compile(r"^(O:[A-Za-z0-9-]+)?(G:[A-Za-z0-9-]+)?(D:[A-Za-z]*(\([^()]*\))*)?(S:[A-Za-z]*(\([^()]*\))*)?$")
+
+
+def check_permission() -> None:
+    """x-ms-file-permission is inherit, preserve or an SDDL security descriptor (stored nowhere: the emulator keeps
+    one synthetic descriptor); anything else is refused as the service does."""
+    raw = request.headers.get("x-ms-file-permission")
+    if raw is None or raw.strip().lower() in ("inherit", "preserve"):
+        return
+    if len(raw) > 8 << 10:
+        raise invalid_header("x-ms-file-permission", raw[:40] + "...", "larger than 8 KiB: use Create Permission")
+    if not raw.strip() or not _SDDL.match(raw.strip()):
+        raise invalid_header("x-ms-file-permission", raw, "not an SDDL security descriptor")
+
+
+def smb_times() -> dict[str, int | None]:
+    """The SMB times a request sets (ns; None where absent, now-less or preserve). Checks x-ms-file-permission."""
+    check_permission()
+    return {"created": time_header("x-ms-file-creation-time"), "written": time_header("x-ms-file-last-write-time"),
+            "changed": time_header("x-ms-file-change-time")}
+
+
+def preserve_write_time() -> bool:
+    """Put Range's x-ms-file-last-write-time: Preserve keeps the file's last-write time; Now (default) moves it."""
+    raw = (request.headers.get("x-ms-file-last-write-time") or "now").strip().lower()
+    if raw not in ("now", "preserve"):
+        raise invalid_header("x-ms-file-last-write-time", raw, "Put Range takes Now or Preserve")
+    return raw == "preserve"
 
 
 def md5_header(name: str) -> str | None:
@@ -99,6 +139,19 @@ def md5_header(name: str) -> str | None:
     except ValueError:
         raise invalid_header(name, raw, "expected the base64 of a 16-byte MD5") from None
     return raw
+
+
+def xml_body(op_name: str, root_tag: str):
+    """The request body parsed as XML with the given root element (400 InvalidXmlDocument otherwise)."""
+    import xml.etree.ElementTree as ET
+    raw = request.get_data(cache=False)
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError:
+        raise StorageError(400, "InvalidXmlDocument", f"The XML body of {op_name} does not parse.") from None
+    if root.tag != root_tag:
+        raise StorageError(400, "InvalidXmlDocument", f"The body of {op_name} must be a {root_tag} document.")
+    return root
 
 
 def check_md5(data, md5: str | None) -> None:
@@ -128,7 +181,13 @@ def body_length() -> int:
 def content_settings() -> dict[str, str | None]:
     out = {}
     for attr, header in _CONTENT.items():
-        out[attr] = md5_header(header) if attr == "content_md5" else request.headers.get(header)
+        out[attr] = request.headers.get(header)
+    if out["content_md5"]:
+        # stored as the client gives it (the service keeps any base64 value, e.g. 8-byte hashes)
+        try:
+            base64.b64decode(out["content_md5"], validate=True)
+        except ValueError:
+            raise invalid_header("x-ms-content-md5", out["content_md5"], "not base64") from None
     return out
 
 
@@ -181,8 +240,8 @@ def share_headers(info: ShareInfo) -> dict[str, str]:
 def node_headers(node: NodeInfo, metadata: bool = True) -> dict[str, str]:
     out = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
            "x-ms-server-encrypted": "true", "x-ms-file-attributes": node.attributes,
-           "x-ms-file-creation-time": iso7(node.created), "x-ms-file-last-write-time": iso7(node.st.st_mtime),
-           "x-ms-file-change-time": iso7(node.st.st_ctime), "x-ms-file-permission-key": PERMISSION_KEY,
+           "x-ms-file-creation-time": iso7(node.created), "x-ms-file-last-write-time": iso7(node.written),
+           "x-ms-file-change-time": iso7(node.changed), "x-ms-file-permission-key": PERMISSION_KEY,
            "x-ms-file-id": str(node.st.st_ino), "x-ms-file-parent-id": str(node.parent_ino)}
     if metadata:
         out.update(meta_headers(node.props.metadata))
@@ -197,7 +256,8 @@ def content_headers(node: NodeInfo, overrides: dict[str, str]) -> dict[str, str]
     p = node.props
     out = {"Content-Type": p.content_type or "application/octet-stream", "Content-Encoding": p.content_encoding,
            "Content-Language": p.content_language, "Content-Disposition": p.content_disposition,
-           "Cache-Control": p.cache_control, "x-ms-type": "File", "Accept-Ranges": "bytes"}
+           "Cache-Control": p.cache_control, "x-ms-type": "File", "Accept-Ranges": "bytes",
+           "x-ms-lease-state": "available", "x-ms-lease-status": "unlocked"}
     out.update(overrides)       # rscc, rsct... of a service SAS
     return out
 

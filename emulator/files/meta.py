@@ -13,6 +13,8 @@ Contract (tables prefixed `files_`, next to the Store's tables in `<data-dir>/em
   inode the row describes. A row applies only while the entry at `path` still has that inode, so a file that a
   job deleted and wrote again on disk does not inherit the old file's properties.
 * `files_service(account)`: the XML last stored by Set File Service Properties.
+* `files_leases(account, share, path)`: file and share leases (leases.py); a file's lease applies only while
+  the file at `path` has the inode it was taken on.
 * Deletes through the API remove the rows of everything they removed (`forget`), in the same request.
 
 Rows are written with one short transaction each; the request threads each use their own connection.
@@ -52,6 +54,14 @@ CREATE TABLE IF NOT EXISTS files_entries (
     PRIMARY KEY (account, share, path)
 );
 CREATE TABLE IF NOT EXISTS files_service (account TEXT PRIMARY KEY, properties TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files_leases (
+    account TEXT NOT NULL,
+    share   TEXT NOT NULL,
+    path    TEXT NOT NULL,         -- '' is the share's own lease
+    ino     INTEGER NOT NULL,      -- the file the lease was taken on (0 for a share)
+    lease   TEXT NOT NULL,         -- JSON of leases.Lease
+    PRIMARY KEY (account, share, path)
+);
 """
 
 
@@ -80,8 +90,12 @@ class EntryProps:
     content_md5: str | None = None       # base64, as set by the client; the service never computes it
     metadata: dict[str, str] = field(default_factory=dict)
     attributes: str | None = None        # SMB attributes as the client last set them ("Archive", "ReadOnly|...")
-    created: float | None = None         # x-ms-file-creation-time (epoch seconds)
+    created: float | None = None         # x-ms-file-creation-time: epoch ns (int); older rows: seconds (float)
     permission_key: str | None = None
+    written: int | None = None           # x-ms-file-last-write-time a client set (ns), shown while the file's
+    written_stamp: int | None = None     # mtime is still written_stamp (a later write replaces it)
+    changed: int | None = None           # x-ms-file-change-time a client set (ns), while ctime is changed_stamp
+    changed_stamp: int | None = None
 
     @classmethod
     def from_json(cls, text: str) -> "EntryProps":
@@ -94,6 +108,7 @@ class MetaStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._connections = ThreadConnections(self.path)
+        self._leased: set[tuple[str, str]] | None = None
         self._conn().executescript(_SCHEMA)       # CREATE ... IF NOT EXISTS: idempotent
         with self._tx() as c:
             row = c.execute("SELECT version FROM files_schema").fetchone()
@@ -151,15 +166,56 @@ class MetaStore:
         """Drop rows: a whole account, a whole share, or one path and everything below it."""
         with self._tx() as c:
             if share is None:
+                c.execute("DELETE FROM files_leases WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_entries WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_shares WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_service WHERE account = ?", (account,))
             elif path is None:
+                c.execute("DELETE FROM files_leases WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_entries WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_shares WHERE account = ? AND share = ?", (account, share))
             else:
-                c.execute("DELETE FROM files_entries WHERE account = ? AND share = ? AND "
-                          "(path = ? OR substr(path, 1, ?) = ?)", (account, share, path, len(path) + 1, path + "/"))
+                for table in ("files_entries", "files_leases"):
+                    c.execute(f"DELETE FROM {table} WHERE account = ? AND share = ? AND "
+                              "(path = ? OR substr(path, 1, ?) = ?)", (account, share, path, len(path) + 1,
+                                                                       path + "/"))
+        self._leased = None
+
+    def move(self, account: str, share: str, old: str, new: str) -> None:
+        """Rows of `old` and everything below it now describe `new` (a rename); rows at `new` are dropped."""
+        with self._tx() as c:
+            for table in ("files_entries", "files_leases"):
+                c.execute(f"DELETE FROM {table} WHERE account = ? AND share = ? AND "
+                          "(path = ? OR substr(path, 1, ?) = ?)", (account, share, new, len(new) + 1, new + "/"))
+                c.execute(f"UPDATE {table} SET path = ? || substr(path, ?) WHERE account = ? AND share = ? AND "
+                          "(path = ? OR substr(path, 1, ?) = ?)",
+                          (new, len(old) + 1, account, share, old, len(old) + 1, old + "/"))
+        self._leased = None
+
+    # ---- leases ---------------------------------------------------------------------------------------------
+    def leased(self, account: str, share: str) -> bool:
+        """Whether any lease row exists in the share (kept in memory: most requests skip the lease lookup)."""
+        if self._leased is None:
+            rows = self._conn().execute("SELECT DISTINCT account, share FROM files_leases").fetchall()
+            self._leased = {(a, s) for a, s in rows}
+        return (account, share) in self._leased
+
+    def lease(self, account: str, share: str, path: str, ino: int) -> dict | None:
+        row = self._conn().execute("SELECT ino, lease FROM files_leases WHERE account = ? AND share = ? AND path = ?",
+                                   (account, share, path)).fetchone()
+        if row is None or row[0] != ino:
+            return None
+        return json.loads(row[1])
+
+    def put_lease(self, account: str, share: str, path: str, ino: int, lease: dict | None) -> None:
+        with self._tx() as c:
+            if lease is None:
+                c.execute("DELETE FROM files_leases WHERE account = ? AND share = ? AND path = ?",
+                          (account, share, path))
+            else:
+                c.execute("INSERT OR REPLACE INTO files_leases VALUES (?,?,?,?,?)",
+                          (account, share, path, ino, json.dumps(lease)))
+        self._leased = None
 
     # ---- service --------------------------------------------------------------------------------------------
     def service_properties(self, account: str) -> str | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import names
-from .disk import Disk, Entry, etag, tag
+from . import leases, names
+from .disk import Disk, Entry, etag, not_found, rename_entry, tag
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
 EXTENSION = "azure_files"          # app.extensions key of the FilePlane
@@ -56,8 +56,31 @@ class NodeInfo:
         return self.props.attributes or ("Directory" if self.is_dir else "Archive")
 
     @property
-    def created(self) -> float:
-        return self.props.created if self.props.created is not None else min(self.st.st_mtime, self.st.st_ctime)
+    def created(self) -> int:
+        """Creation time in ns: as a client set it, else the older of mtime and ctime."""
+        c = self.props.created
+        if c is None:
+            return min(self.st.st_mtime_ns, self.st.st_ctime_ns)
+        return int(round(c * 1e9)) if isinstance(c, float) else int(c)
+
+    @property
+    def written(self) -> int:
+        p = self.props
+        return p.written if p.written is not None and p.written_stamp == self.st.st_mtime_ns else self.st.st_mtime_ns
+
+    @property
+    def changed(self) -> int:
+        p = self.props
+        return p.changed if p.changed is not None and p.changed_stamp == self.st.st_ctime_ns else self.st.st_ctime_ns
+
+    def stamp(self, written: int | None = None, changed: int | None = None) -> None:
+        """Record client-set last-write / change times against the current stat."""
+        if written is not None:
+            self.props.written, self.props.written_stamp = written, self.st.st_mtime_ns
+        elif self.props.written_stamp is not None and self.props.written_stamp != self.st.st_mtime_ns:
+            self.props.written = self.props.written_stamp = None
+        if changed is not None:
+            self.props.changed, self.props.changed_stamp = changed, self.st.st_ctime_ns
 
 
 class FilePlane:
@@ -68,6 +91,7 @@ class FilePlane:
         self.meta = MetaStore(settings.data_dir / "emulator.db")
         self._usage: dict[tuple[str, str], list] = {}     # (account, share) -> [bytes used, monotonic time]
         self._usage_lock = threading.Lock()
+        self._lease_lock = threading.Lock()
 
     # ---- accounts -------------------------------------------------------------------------------------------
     def account(self, name: str) -> tuple[str, list[bytes]] | None:
@@ -146,6 +170,40 @@ class FilePlane:
         with self.disk.open_share(account, share) as sh:
             return self._measure(account, share, sh)
 
+    # ---- leases ---------------------------------------------------------------------------------------------
+    def lease_of(self, account: str, share: str, parts: list[str], ino: int) -> leases.Lease | None:
+        """The lease of a file (its inode) or, with no parts, of the share."""
+        if not self.meta.leased(account, share):
+            return None
+        data = self.meta.lease(account, share, "/".join(parts), ino if parts else 0)
+        return leases.from_json(data) if data else None
+
+    def check_lease(self, account: str, share: str, parts: list[str], write: bool, given: str | None) -> None:
+        """412 unless an operation (a write or not) with lease id `given` may run on the file or share."""
+        if given is None and not self.meta.leased(account, share):
+            return
+        ino = 0
+        if parts:
+            with self.disk.open_share(account, share) as sh:
+                st, _ = self.disk.lookup(sh, parts)
+            if st is None or not statmod.S_ISREG(st.st_mode):
+                if given is not None and st is None:
+                    return            # the operation itself answers 404 (or creates the file, without a lease)
+                return
+            ino = st.st_ino
+        leases.check(self.lease_of(account, share, parts, ino), given, write, "File" if parts else "Share")
+
+    def lease(self, account: str, share: str, parts: list[str], action: str | None,
+              req: dict[str, str | None]) -> tuple[int, dict[str, str]]:
+        """Lease File (parts) or Lease Share: (status, headers)."""
+        with self.disk.open_share(account, share) as sh:
+            ino = self.disk.require_file(sh, parts)[0].st_ino if parts else 0
+            with self._lease_lock:
+                current = self.lease_of(account, share, parts, ino)
+                new, status, headers = leases.operate(current, action or "", req, share=not parts)
+                self.meta.put_lease(account, share, "/".join(parts), ino, leases.to_json(new) if new else None)
+        return status, headers
+
     # ---- quota ----------------------------------------------------------------------------------------------
     def _measure(self, account: str, share: str, sh) -> int:
         used = self.disk.usage(sh)
@@ -183,21 +241,33 @@ class FilePlane:
         props = self.meta.entry(account, share, path, st.st_ino) or EntryProps()
         return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
 
+    def _save(self, account: str, share: str, parts: list[str], st: os.stat_result, parent_ino: int,
+              props: EntryProps, times: dict | None) -> NodeInfo:
+        """Store `props` for the entry now at `st`, with the SMB times a request set (times: created / written /
+        changed in ns, None for those it left alone)."""
+        times = times or {}
+        if times.get("created") is not None:
+            props.created = times["created"]
+        node = NodeInfo("/".join(parts), statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
+        node.stamp(times.get("written"), times.get("changed"))
+        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+        return node
+
     def directory(self, account: str, share: str, parts: list[str]) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             return self._node(account, share, parts, *self.disk.require_dir(sh, parts))
 
-    def create_directory(self, account: str, share: str, parts: list[str], props: EntryProps) -> NodeInfo:
+    def create_directory(self, account: str, share: str, parts: list[str], props: EntryProps,
+                         times: dict | None = None) -> NodeInfo:
         names.check_new_name(parts[-1])
         with self.disk.open_share(account, share) as sh:
             st, parent_ino = self.disk.create_dir(sh, parts)
-            props.created = props.created if props.created is not None else time.time()
+            props.created = time.time_ns()
             try:
-                self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+                return self._save(account, share, parts, st, parent_ino, props, times)
             except sqlite3.Error:
                 self.disk.remove_new_dir(sh, parts)   # the request fails (disk full): it leaves no directory
                 raise
-            return self._node(account, share, parts, st, parent_ino)
 
     def delete_directory(self, account: str, share: str, parts: list[str]) -> None:
         with self.disk.open_share(account, share) as sh:
@@ -205,18 +275,15 @@ class FilePlane:
         self.meta.forget(account, share, "/".join(parts))
 
     def update_directory(self, account: str, share: str, parts: list[str], metadata: dict[str, str] | None = None,
-                         attributes: str | None = None, created: float | None = None) -> NodeInfo:
+                         attributes: str | None = None, times: dict | None = None) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_dir(sh, parts))
             if metadata is not None:
                 node.props.metadata = metadata
             if attributes is not None:
                 node.props.attributes = attributes
-            if created is not None:
-                node.props.created = created
             st = self.disk.touch_dir(sh, parts)
-            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-            return self._node(account, share, parts, st, node.parent_ino)
+            return self._save(account, share, parts, st, node.parent_ino, node.props, times)
 
     def list_directory(self, account: str, share: str, parts: list[str], prefix: str, marker: str | None,
                        limit: int) -> tuple[NodeInfo, list[Entry], str | None]:
@@ -231,24 +298,23 @@ class FilePlane:
             return self._node(account, share, parts, *self.disk.require_file(sh, parts))
 
     def create_file(self, account: str, share: str, parts: list[str], size: int, props: EntryProps,
-                    data: bytes | memoryview = b"") -> NodeInfo:
+                    data: bytes | memoryview = b"", times: dict | None = None) -> NodeInfo:
         """Create (or replace) a file of `size` bytes holding `data` at its start (Create File with a body)."""
         names.check_new_name(parts[-1])
         with self.disk.open_share(account, share) as sh:
             st, parent_ino, old_size = self.disk.create_file(sh, parts, size,
                                                              self._quota_check(account, share, sh, size), data)
-            props.created = props.created if props.created is not None else time.time()
+            props.created = time.time_ns()
             try:
-                self.meta.put_entry(account, share, "/".join(parts), st.st_ino, props)
+                return self._save(account, share, parts, st, parent_ino, props, times)
             except sqlite3.Error:
                 if old_size is None:
                     self.disk.delete_file(sh, parts)   # the request fails (disk full): a new file is not left behind
                 raise
-            return self._node(account, share, parts, st, parent_ino)
 
     def set_file_properties(self, account: str, share: str, parts: list[str], size: int | None,
                             content: dict[str, str | None], attributes: str | None,
-                            created: float | None) -> NodeInfo:
+                            times: dict | None = None) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
             # Set File Properties replaces every content setting: one the request leaves out is cleared
@@ -256,32 +322,82 @@ class FilePlane:
                 setattr(node.props, key, value)
             if attributes is not None:
                 node.props.attributes = attributes
-            if created is not None:
-                node.props.created = created
             if size is not None:
                 st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size))
             else:
                 st = self.disk.touch_file(sh, parts)
-            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-            return self._node(account, share, parts, st, node.parent_ino)
+            if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:
+                times = dict(times or {}, written=node.written)     # properties do not count as a write
+            return self._save(account, share, parts, st, node.parent_ino, node.props, times)
 
     def set_file_metadata(self, account: str, share: str, parts: list[str], metadata: dict[str, str]) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
             node.props.metadata = metadata
+            written = node.written
             st = self.disk.touch_file(sh, parts)
-            self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
-            return self._node(account, share, parts, st, node.parent_ino)
+            # metadata is not a write of the file: its last-write time stays what it was
+            return self._save(account, share, parts, st, node.parent_ino, node.props, {"written": written})
+
+    def rename(self, account: str, share: str, src: list[str], dst: list[str], is_dir: bool, replace: bool,
+               ignore_readonly: bool, source_lease: str | None, dest_lease: str | None,
+               metadata: dict[str, str] | None, attributes: str | None, times: dict | None,
+               content_type: str | None) -> NodeInfo:
+        """Rename File / Rename Directory within one share; the renamed entry keeps its properties."""
+        names.check_new_name(dst[-1])
+        if dst[:len(src)] == src and is_dir and len(dst) > len(src):
+            raise StorageError(400, "InvalidInput", "A directory cannot be moved into itself.")
+        with self.disk.open_share(account, share) as sh:
+            st, _ = self.disk.lookup(sh, src)
+            if st is None:
+                raise not_found()
+            if not is_dir:
+                leases.check(self.lease_of(account, share, src, st.st_ino), source_lease, True, "File")
+
+            def may_replace(existing: os.stat_result) -> None:
+                props = self.meta.entry(account, share, "/".join(dst), existing.st_ino) or EntryProps()
+                if not ignore_readonly and "readonly" in (props.attributes or "").lower():
+                    raise StorageError(409, "ReadOnlyAttribute", "The destination has the ReadOnly attribute; "
+                                       "set ignore_read_only to replace it.")
+                if statmod.S_ISREG(existing.st_mode):
+                    leases.check(self.lease_of(account, share, dst, existing.st_ino), dest_lease, True, "File")
+
+            existing, _ = self.disk.lookup(sh, dst)
+            if existing is not None and existing.st_ino != st.st_ino:
+                if not replace:
+                    raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.")
+                may_replace(existing)         # before the rows move: they are the destination's own
+            node = self._node(account, share, src, st, 0)
+            self.meta.move(account, share, "/".join(src), "/".join(dst))
+            moved, parent_ino = rename_entry(self.disk, sh, src, dst, is_dir, replace)
+            if metadata:
+                node.props.metadata = metadata
+            if attributes is not None:
+                node.props.attributes = attributes
+            if content_type is not None:
+                node.props.content_type = content_type
+            return self._save(account, share, dst, moved, parent_ino, node.props,
+                              {"written": node.written, **{k: v for k, v in (times or {}).items() if v is not None}})
 
     def write_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
-                    fill) -> NodeInfo:
+                    fill, preserve: bool = False) -> NodeInfo:
+        """Write a range; `preserve` keeps the file's last-write time (x-ms-file-last-write-time: preserve)."""
         with self.disk.open_share(account, share) as sh:
+            before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
             st = self.disk.write_range(sh, parts, offset, length, fill)
+            if before is not None:
+                return self._save(account, share, parts, st, before.parent_ino, before.props,
+                                  {"written": before.written})
         return NodeInfo("/".join(parts), False, st, 0)
 
-    def clear_range(self, account: str, share: str, parts: list[str], offset: int, length: int) -> NodeInfo:
+    def clear_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
+                    preserve: bool = False) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
+            before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
             st = self.disk.clear_range(sh, parts, offset, length)
+            if before is not None:
+                return self._save(account, share, parts, st, before.parent_ino, before.props,
+                                  {"written": before.written})
         return NodeInfo("/".join(parts), False, st, 0)
 
     def file_ranges(self, account: str, share: str, parts: list[str], start: int,

@@ -30,6 +30,8 @@ OPERATIONS = {
     ("service", "GET", "list"): ("List Shares", Access("service", "l"), h.list_shares),
     ("service", "GET", "properties"): ("Get File Service Properties", Access("service", "r"), h.get_service_props),
     ("service", "PUT", "properties"): ("Set File Service Properties", Access("service", "w"), h.set_service_props),
+    ("service", "POST", "userdelegationkey"): ("Get User Delegation Key", Access("service", ""),
+                                              h.get_user_delegation_key),
     ("share", "PUT", None): ("Create Share", Access("container", "cw"), h.create_share),
     ("share", "GET", None): ("Get Share Properties", Access("container", "r", "r"), h.get_share_props),
     ("share", "DELETE", None): ("Delete Share", Access("container", "d"), h.delete_share),
@@ -39,6 +41,7 @@ OPERATIONS = {
     ("share", "GET", "stats"): ("Get Share Stats", Access("container", "r", "r"), h.get_share_stats),
     ("share", "GET", "acl"): ("Get Share ACL", Access("container", "r", "r"), h.get_share_acl),
     ("share", "PUT", "acl"): ("Set Share ACL", Access("container", "w"), h.set_share_acl),
+    ("share", "PUT", "lease"): ("Lease Share", Access("container", "w", "w"), h.lease_share),
     ("directory", "PUT", None): ("Create Directory", Access("object", "cw", "cw"), h.create_directory),
     ("directory", "GET", None): ("Get Directory Properties", Access("object", "r", "r"), h.get_directory_props),
     ("directory", "DELETE", None): ("Delete Directory", Access("object", "d", "d"), h.delete_directory),
@@ -55,6 +58,9 @@ OPERATIONS = {
     ("file", "DELETE", None): ("Delete File", Access("object", "d", "d", True), h.delete_file),
     ("file", "PUT", "range"): ("Put Range", Access("object", "w", "w", True), h.put_range),
     ("file", "GET", "rangelist"): ("List Ranges", Access("object", "r", "r", True), h.list_ranges),
+    ("file", "PUT", "lease"): ("Lease File", Access("object", "w", "w", True), h.lease_file),
+    ("file", "PUT", "rename"): ("Rename File", Access("object", "w", "w", True), h.rename),
+    ("directory", "PUT", "rename"): ("Rename Directory", Access("object", "w", "w"), h.rename),
     ("file", "PUT", "properties"): ("Set File Properties", Access("object", "w", "w", True), h.set_file_props),
     ("file", "PUT", "metadata"): ("Set File Metadata", Access("object", "w", "w", True), h.set_file_metadata),
     ("file", "GET", "metadata"): ("Get File Metadata", Access("object", "r", "r", True), h.get_file_metadata),
@@ -64,20 +70,15 @@ OPERATIONS = {
 }
 
 # the operations that act on a request body; every other one refuses a body (it would be silently dropped)
-_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file}
+_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file, h.get_user_delegation_key}
 
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
     ("share", "PUT", "snapshot"): "Snapshot Share",
-    ("share", "PUT", "lease"): "Lease Share",
     ("share", "PUT", "filepermission"): "Create Permission",
     ("share", "GET", "filepermission"): "Get Permission",
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
-    ("service", "POST", "userdelegationkey"): "Get User Delegation Key",
-    ("directory", "PUT", "rename"): "Rename Directory",
-    ("file", "PUT", "rename"): "Rename File",
-    ("file", "PUT", "lease"): "Lease File",
     ("file", "PUT", "copy"): "Abort Copy File",
     ("file", "PUT", "range+copy-source"): "Put Range From URL",
     ("file", "PUT", "copy-source"): "Copy File",
@@ -121,6 +122,9 @@ def _host_error(exc: OSError, op_name: str) -> StorageError:
 
 def _level(target) -> str:
     restype = target.arg("restype")
+    if restype in ("hardlink", "symboliclink"):
+        raise not_supported(f"The operation Create {'Hard' if restype == 'hardlink' else 'Symbolic'} Link "
+                            "(NFS shares only)")
     if target.share is None:
         if restype not in (None, "service"):
             raise StorageError(400, "InvalidQueryParameterValue",
@@ -175,9 +179,24 @@ def file_service(account: str, _rest: str = ""):
         raise NotFound(f"No route and no storage account match '{request.path}'.")
     name, keys = served
     target = parse_target(raw_uri)
+    if target.parts and (request.headers.get("x-ms-allow-trailing-dot") or "").strip().lower() != "true":
+        # without x-ms-allow-trailing-dot the service drops trailing dots from names, as Windows does
+        target.parts = [p.rstrip(".") for p in target.parts]
+        if not all(target.parts):
+            raise StorageError(400, "InvalidResourceName", "A name made only of dots is not valid.")
     op_name, access, handler = _operation(target, request.method)
+    signer = current_app.extensions["batchai"].signer
     principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),
-                                  request.scheme, request.remote_addr or "")
+                                  request.scheme, request.remote_addr or "", verify_token=signer.verify_jwt,
+                                  derive=lambda text: signer.sign({"user-delegation-key": text}).encode())
+    if principal.scheme == "Bearer" and target.share is not None and target.parts \
+            or principal.scheme == "Bearer" and target.arg("restype") == "directory":
+        intent = (request.headers.get("x-ms-file-request-intent") or "").strip().lower()
+        if intent != "backup":
+            # the service lets OAuth reach files and directories only with the backup intent
+            raise StorageError(400 if not intent else 403, "MissingRequiredHeader" if not intent
+                               else "AuthorizationFailure", "OAuth requests on files and directories need "
+                               "x-ms-file-request-intent: backup.", {"HeaderName": "x-ms-file-request-intent"})
     if request.headers.get("x-ms-structured-body") is not None:
         raise not_supported("Structured message bodies (x-ms-structured-body: CRC64 content validation)")
     if handler not in _TAKES_BODY:
@@ -188,8 +207,12 @@ def file_service(account: str, _rest: str = ""):
                                f"none; {length} bytes were sent. Nothing was changed.")
     if target.arg("sharesnapshot") is not None:
         raise not_supported("Share snapshots (sharesnapshot=)")
-    if request.headers.get("x-ms-lease-id") is not None:
-        raise not_supported("Leases (x-ms-lease-id)")
+    level = _level(target)
+    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share"):
+        verb = request.method
+        files.check_lease(name, target.share, target.parts if level == "file" else [],
+                          verb == "DELETE" or (level == "file" and verb == "PUT"),
+                          request.headers.get("x-ms-lease-id"))
     ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name)
     try:
         resp = handler(ctx)

@@ -7,6 +7,7 @@ per node as DeviceRequest(device_ids=[...], capabilities=[["gpu"]]).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 
@@ -15,6 +16,7 @@ import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DeviceRequest, Mount
 
+from .. import vmsizes
 from .executors import VANISHED, LaunchError
 
 log = logging.getLogger("batchai_emulator.runner")
@@ -25,8 +27,11 @@ LABEL_JOB_ID = "batchai.emulator.job-id"
 _ENGINE_GONE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 
-def container_name(job_key: str, rank: int) -> str:
-    return f"batchai-{job_key[:12]}-{rank}"
+def container_name(job_key: str, rank: int, job_name: str = "") -> str:
+    """batchai-<job name>-<job key>-<rank>: the job's name (as far as Docker allows) for whoever looks at
+    `docker ps`, the key keeps it unique."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", job_name).strip("-._")[:48]
+    return f"batchai-{safe}-{job_key[:12]}-{rank}" if safe else f"batchai-{job_key[:12]}-{rank}"
 
 
 class DockerExecutor:
@@ -36,6 +41,37 @@ class DockerExecutor:
         self.client = client
         self.image_map = image_map
         self.on_exit = lambda: None
+        self._host: tuple[int, int] | None = None       # the engine's cores and memory bytes
+        self._scaled_logged: set[str] = set()
+
+    def node_resources(self, vm_size: str) -> tuple[dict, str]:
+        """(container limits, one line describing them) for a node of `vm_size`: its cores (nano_cpus) and memory
+        (mem_limit), scaled down to what the engine's machine has, and a /dev/shm of half the memory, as a Linux
+        node's tmpfs default gives (Docker's own default, 64 MB, is too small for PyTorch data loaders)."""
+        size = vmsizes.lookup(vm_size)
+        if self._host is None:
+            try:
+                info = self.client.info()
+                self._host = (int(info.get("NCPU") or os.cpu_count() or 1), int(info.get("MemTotal") or 0))
+            except (DockerException, requests.exceptions.RequestException):
+                return {}, "no limits (the engine did not say what its machine has)"
+        ncpu, mem_total = self._host
+        cpus = min(size.vcpus, ncpu)
+        mem = int(size.memory_gb * 2 ** 30)
+        if mem_total:
+            mem = min(mem, mem_total) if mem else 0
+        limits: dict = {"nano_cpus": int(cpus * 1e9)}
+        line = f"{size.name}: {cpus} core(s)"
+        if mem:
+            limits.update(mem_limit=mem, shm_size=mem // 2)
+            line += f", {mem / 2 ** 30:.1f} GiB memory, /dev/shm {mem // 2 / 2 ** 30:.1f} GiB"
+        if cpus < size.vcpus or (size.memory_gb and mem < size.memory_gb * 2 ** 30):
+            line += (f" (scaled down from {size.vcpus} cores and {size.memory_gb:g} GiB: this machine has {ncpu} "
+                     f"cores and {mem_total / 2 ** 30:.1f} GiB)")
+            if size.name not in self._scaled_logged:
+                self._scaled_logged.add(size.name)
+                log.info("nodes of size %s get %s", size.name, line)
+        return limits, line
 
     def describe(self) -> str:
         try:
@@ -111,14 +147,16 @@ class DockerExecutor:
 
     def create(self, job_key: str, job_id: str, network: str | None, node, rank: int, image: str,
                shm_size: str | None) -> str:
+        limits, _ = self.node_resources(node.vm_size)
         kwargs = dict(
             image=image, command=["/bin/sh", node.script_node_path], environment=node.env,
-            name=container_name(job_key, rank), hostname=node.hostname, detach=True,
+            name=container_name(job_key, rank, node.job_name), hostname=node.hostname, detach=True,
             labels={LABEL_JOB: job_key, LABEL_NODE: str(rank), LABEL_JOB_ID: job_id[:250]},
             mounts=[Mount(target=target, source=source, type="bind") for source, target in node.binds],
             working_dir=node.env["AZ_BATCHAI_JOB_TEMP"], privileged=False, network=network,
         )
-        if shm_size:
+        kwargs.update(limits)
+        if shm_size:            # the job's own containerSettings.shmSize wins
             kwargs["shm_size"] = shm_size
         if node.gpus:
             kwargs["device_requests"] = [DeviceRequest(device_ids=list(node.gpus), capabilities=[["gpu"]])]
@@ -128,7 +166,7 @@ class DockerExecutor:
             raise self._engine_gone(exc) from exc
         except APIError as exc:
             if exc.status_code == 409:  # a container of this job and node exists already: never run twice
-                return self.client.containers.get(container_name(job_key, rank)).id
+                return self.client.containers.get(container_name(job_key, rank, node.job_name)).id
             raise LaunchError("ContainerCreateFailed", f"Creating the container failed: {exc.explanation}") from exc
 
     def run(self, handle: str, node) -> str:

@@ -6,6 +6,10 @@ stays `queued` while the engine keeps it pending, its reason written to executio
 `running` once the engine runs it, and ends with the master's exit code or, when the engine ended it for its own
 reasons (cancelled outside the emulator, a node failure, its time limit), failed with the engine's reason.
 
+Slurm is asked from a thread of its own (squeue and sinfo once per tick interval; the scheduler is woken when
+what they say changes), so a controller that takes its time to answer, or is down and makes every command wait
+out its retries, never holds up the scheduler's ticks: cluster allocation and the API go on as usual.
+
 A job is never submitted twice: its handle is recorded (still queued) as soon as the engine answers, and the
 executor's submit finds a job already submitted under the job's key. When the engine stops answering, queued jobs
 are no longer submitted (they fail `SlurmUnavailable`: nothing can run them), and jobs it runs are failed the
@@ -15,8 +19,11 @@ ended (the nodes finish a job even while the controller is down).
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import dataclass
 
-from .. import vmsizes
+from .. import safeio, vmsizes
 from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
@@ -34,6 +41,14 @@ _ENGINE_ENDS = {"CANCELLED": "SlurmJobCancelled", "TIMEOUT": "JobMaxWallClockTim
                 "PREEMPTED": "SlurmJobPreempted", "DEADLINE": "SlurmJobFailed", "FAILED": "SlurmJobFailed"}
 
 
+@dataclass
+class Snapshot:
+    taken: float                        # time.monotonic() just before squeue was asked
+    nodes: dict | None = None           # executor.node_states(), None when Slurm did not answer
+    jobs: dict | None = None            # executor.queue()
+    error: Exception | None = None
+
+
 class Handoff:
     def __init__(self, scheduler):
         self.s = scheduler
@@ -41,16 +56,47 @@ class Handoff:
         self.watch = EngineWatch()
         self.reasons: dict[str, str] = {}      # job id -> the pending reason last written to its execution.log
         self.settled: set[str] = set()         # handles of finished jobs whose Slurm job is known to have ended
+        self.submitted: dict[str, float] = {}  # handle -> time.monotonic() of its submission by this process
         self.partition: dict[str, int] | None = None
+        self.snapshot: Snapshot | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- Slurm's view, refreshed by a thread -----------------------------------------------------------------
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            taken = time.monotonic()
+            try:
+                nodes = self.executor.node_states()
+                taken = time.monotonic()
+                snap = Snapshot(taken, nodes, self.executor.queue())
+            except (SlurmUnavailable, LaunchError, ValueError) as exc:
+                snap = Snapshot(taken, error=exc)
+            except Exception as exc:  # the thread must survive anything; the scheduler sees Slurm as unavailable
+                log.exception("asking Slurm for its state")
+                snap = Snapshot(taken, error=exc)
+            old, self.snapshot = self.snapshot, snap
+            if old is None or (old.nodes, old.jobs, str(old.error)) != (snap.nodes, snap.jobs, str(snap.error)):
+                self.s.wake()
+            self._stop.wait(max(0.2, self.s.settings.tick_interval))
+
+    def stop(self) -> None:
+        self._stop.set()
 
     # -- one tick ----------------------------------------------------------------------------------------------
     def tick(self, jobs, clusters, now: float) -> None:
-        try:
-            self.partition = self.executor.node_states()
-        except (SlurmUnavailable, LaunchError) as exc:
-            self.partition = None
-            self.watch.failed(now, exc)
-        self._follow(jobs, clusters, now)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._poll_loop, name="batchai-slurm-poll", daemon=True)
+            self._thread.start()
+        snap = self.snapshot
+        if snap is None:
+            return      # nothing known of Slurm yet: the poller wakes the scheduler when it is
+        self.partition = snap.nodes
+        if snap.error is not None:
+            self.watch.failed(now, snap.error)
+        else:
+            self.watch.answered(now)
+        self._follow(jobs, clusters, now, snap)
         jobs = [(Job.from_body(r.body), r) for r in self.s.store.list("job")]
         self._submit(jobs, clusters, now)
 
@@ -77,6 +123,7 @@ class Handoff:
             if cluster.allocation_state != AllocationState.STEADY or cluster.unusable_nodes:
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
             if self.partition is None:
+                job.log_path = str(self.s.planner.log_file(job, cluster))
                 self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
                 continue
             self._submit_one(job, rec, cluster, now)
@@ -112,40 +159,47 @@ class Handoff:
             self.s._finish(job, rec, now, states.F, errors=[states.error(exc.code, exc.message)],
                            note="submit failed")
             return
+        self.submitted[handle] = time.monotonic()
         if self.s._record_handles(rec.id, [handle], job.log_path) is None:
             self.executor.stop([handle])    # deleted while it was submitted
             return
         self.s._log(job, f"Slurm job {handle} submitted")
 
     # -- following ---------------------------------------------------------------------------------------------
-    def _follow(self, jobs, clusters, now: float) -> None:
+    def _follow(self, jobs, clusters, now: float, snap: Snapshot) -> None:
         followed = [(j, r) for j, r in jobs if j.handles and j.handles[0] and (
             j.execution_state not in states.FINISHED or j.handles[0] not in self.settled)]
         if not followed:
             return
-        try:
-            status = self.executor.status([j.handles[0] for j, _ in followed])
-        except (SlurmUnavailable, LaunchError) as exc:
-            grace_over = self.watch.failed(now, exc)
+        if snap.error is not None:
+            grace_over = self.watch.failed(now, snap.error)
             for job, rec in followed:
                 if job.execution_state in states.FINISHED:
                     continue
                 code = self._exit_code_file(job)
-                if code is not None and job.execution_state in states.ACTIVE:
+                if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
+                    self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+                elif code is not None and job.execution_state in states.ACTIVE:
                     self.s._exited(job, rec, now, code)
                 elif grace_over or job.execution_state != ExecutionState.RUNNING:
                     self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
             return
-        self.watch.answered(now)
         for job, rec in followed:
             handle = job.handles[0]
-            st = status.get(handle)
+            st = snap.jobs.get(handle)
             if st is None:
-                continue
+                if self.submitted.get(handle, 0) >= snap.taken:
+                    continue    # submitted after squeue was asked: the next snapshot has it
+                try:
+                    st = self.executor.ended(handle)    # older than squeue's memory: accounting, if any
+                except (SlurmUnavailable, LaunchError):
+                    continue
             if job.execution_state in states.FINISHED:
                 if st.state == ENDED:
                     self.settled.add(handle)
-                else:           # terminated while queued, failed while Slurm was away: Slurm must let it go
+                elif self._exit_code_file(job) is None:
+                    # terminated while queued, failed while Slurm was away: Slurm must let it go (a job whose
+                    # master has ended is left to end by itself)
                     self.executor.stop([handle])
                 continue
             if job.execution_state == ExecutionState.TERMINATING:
@@ -154,6 +208,10 @@ class Handoff:
             if rec.parent and _cluster_key(job) not in clusters:
                 self.s._finish(job, rec, now, states.F, errors=[states.error(
                     "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
+                continue
+            code = self._exit_code_file(job) if job.execution_state == ExecutionState.RUNNING else None
+            if code is not None:    # the master's launcher has ended: no need to wait for Slurm to say so
+                self.s._exited(job, rec, now, code)
                 continue
             if st.state == PENDING:
                 if self.reasons.get(rec.id.lower()) != st.reason:
@@ -206,7 +264,9 @@ class Handoff:
 
     def _exit_code_file(self, job: Job) -> int | None:
         try:
-            return int((self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code").read_text().strip())
+            # the job's temp directory is the job's to write: a link or fifo there is never followed (safeio)
+            return int(safeio.read_text(self.s.settings.data_dir,
+                                        self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code", 64).strip())
         except (OSError, ValueError):
             return None
 

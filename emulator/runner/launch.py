@@ -47,6 +47,8 @@ class NodePlan:
     host_job_temp: Path
     script_node_path: str               # the launcher, as the node sees it
     binds: list[tuple[str, str]]        # (host path, node path), container layout only
+    vm_size: str = ""                   # the cluster's VM size: the node's cores and memory
+    job_name: str = ""
 
 
 @dataclass
@@ -109,6 +111,11 @@ class Planner:
             (host_temp / ".batchai").mkdir(parents=True, exist_ok=True)
             roots = self._roots(job, cluster, node_index, host_temp, shared_host, vols)
             env = self._env(job, cluster, roots, node_gpus.get(node_index, []), rank, count, outputs)
+            if self.layout == "host":
+                # no container: the node's own paths are directories of the job here (a prefix such as /tmp/x is
+                # a node-local path on Batch AI, never this machine's /tmp)
+                env["AZ_BATCHAI_STDOUTERR_DIR"] = str(stdouterr_host)
+                env.update({f"AZ_BATCHAI_OUTPUT_{i}": str(h) for i, h in outputs_host.items()})
             binds: list[tuple[str, str]] = []
             if self.layout == "container":
                 binds = [(str(v.host_path), v.node_path) for v in vols]
@@ -123,7 +130,8 @@ class Planner:
             self._write_scripts(job, host_temp, env, tasks, rank)
             plans.append(NodePlan(index=node_index, hostname=hostnames[rank], gpus=node_gpus.get(node_index, []),
                                   env=env, host_job_temp=host_temp,
-                                  script_node_path=f"{roots['job_temp']}/.batchai/launch.sh", binds=binds))
+                                  script_node_path=f"{roots['job_temp']}/.batchai/launch.sh", binds=binds,
+                                  vm_size=cluster.spec.get("vm_size", ""), job_name=job.name))
         network = f"batchai-{jdir.name[:12]}" if count > 1 else None
         return JobPlan(job_key=jdir.name, network=network, nodes=plans, stdouterr_host=stdouterr_host,
                        log_host=stdouterr_host / "execution.log")
@@ -289,7 +297,11 @@ class Planner:
             (d / "prep.sh").write_text(prep + "\n")
             suffix = "" if rank == 0 else f"-{rank}"
             lines += [f'$SH "$B/prep.sh" >"$OUT/stdout-job_prep{suffix}.txt" 2>"$OUT/stderr-job_prep{suffix}.txt"',
-                      'rc=$?', 'if [ $rc -ne 0 ]; then echo $rc >"$B/prep_exit_code"; echo $rc >"$B/exit_code"; '
+                      'rc=$?',
+                      # an executor whose nodes start independently (Slurm) waits here for every node's preparation
+                      # and fails them all if one failed; the others start the master last and set no barrier
+                      '[ -z "$BATCHAI_PREP_BARRIER" ] || $SH "$BATCHAI_PREP_BARRIER" $rc || rc=$?',
+                      'if [ $rc -ne 0 ]; then echo $rc >"$B/prep_exit_code"; echo $rc >"$B/exit_code"; '
                                'exit $rc; fi']
         if any("mpirun" in t.command for t in tasks):
             lines.append('command -v mpirun >/dev/null 2>&1 || { echo "processCount > 1 runs under mpirun, which '

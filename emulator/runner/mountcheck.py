@@ -1,8 +1,8 @@
 """Mount checks: a storage mount needs a served account, credentials the storage data plane accepts, and an
 existing share, as the service's nodes needed to mount it.
 
-`storage_access_problem` is the one check every mount kind calls (Azure file shares of clusters and jobs today;
-blob containers use the same function with service="blob"). It does not compare keys itself: it makes the first
+`storage_access_problem` is the one check every mount kind calls (Azure file shares and, with service="blob",
+blob containers, of clusters and jobs). It does not compare keys itself: it makes the first
 request a node's mount would make (Get Share Properties, signed with the given key, or carrying the given SAS)
 and has the Files data plane's own verifier (`files.auth.authenticate`) judge it, with the account's keys looked
 up where the data plane looks them up. So a mount succeeds exactly when the data plane would serve its requests.
@@ -44,6 +44,8 @@ def storage_access_problem(settings, store: Store, account: str, container: str,
     if not key and not sas:
         return f"no account key or SAS token was given for storage account '{name}'"
     now = datetime.now(timezone.utc)
+    if service == "blob":
+        return _blob_access_problem(name, keys, container, key, sas, now)
     raw = f"/{name}/{container}"
     environ = {"REQUEST_METHOD": "GET", "HTTP_X_MS_VERSION": _MOUNT_VERSION,
                "HTTP_X_MS_DATE": format_datetime(now, usegmt=True)}
@@ -67,6 +69,49 @@ def storage_access_problem(settings, store: Store, account: str, container: str,
     return None
 
 
+def _blob_access_problem(name: str, keys: list[bytes], container: str, key: str | None, sas: str | None,
+                         now: datetime) -> str | None:
+    """The blob side of storage_access_problem: the List Blobs request blobfuse starts with, judged by the Blob
+    data plane's verifier (`blob.auth.authenticate`)."""
+    from ..blob import auth
+    from ..blob.names import BlobTarget
+    from ..files.auth import string_to_sign
+
+    raw = f"/{name}/{container}"
+    environ = {"REQUEST_METHOD": "GET", "HTTP_X_MS_VERSION": _MOUNT_VERSION,
+               "HTTP_X_MS_DATE": format_datetime(now, usegmt=True)}
+    query = [("restype", "container"), ("comp", "list")]
+    if key:
+        target = BlobTarget(raw_path=raw, account=name, container=container, query=query)
+        text = string_to_sign(environ, name, target, _MOUNT_VERSION)
+        signature = base64.b64encode(hmac.new(_decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
+        environ["HTTP_AUTHORIZATION"] = f"SharedKey {name}:{signature}"
+    else:
+        target = BlobTarget(raw_path=raw, account=name, container=container,
+                            query=query + parse_qsl(sas.lstrip("?"), keep_blank_values=True))
+    access = auth.Access(level="container", perms="rl", service_perms="rl")
+    try:
+        auth.authenticate(environ, target, name, keys, access, now, "https", "127.0.0.1")
+    except StorageError as exc:
+        why = exc.message.strip().splitlines()[-1]
+        return f"the storage service refused the credentials given for account '{name}' ({exc.code}: {why})"
+    return None
+
+
+def blob_container_problem(settings, store: Store, ref: dict) -> str | None:
+    """Why an azureBlobFileSystems entry (snake_case) cannot be mounted, or None."""
+    account, container = ref.get("account_name") or "", ref.get("container_name") or ""
+    problem = storage_access_problem(settings, store, account, container, ref.get("credentials"), service="blob")
+    if problem is None:
+        try:
+            exists = mounts.blob_container_dir(settings.data_dir, account, container).is_dir()
+        except EmulatorError:
+            exists = False
+        if not exists:
+            problem = f"blob container '{container}' does not exist in account '{account}'"
+    return problem
+
+
 def file_share_problem(settings, store: Store, ref: dict) -> str | None:
     """Why an azureFileShares entry (snake_case) cannot be mounted, or None."""
     url = ref.get("azure_file_url", "")
@@ -88,6 +133,14 @@ def mount_errors(settings, store: Store, mount_volumes: dict | None) -> list[dic
         problem = file_share_problem(settings, store, ref)
         if problem is not None:
             errors.append(_err(ref.get("azure_file_url", ""), problem))
+    for ref in (mount_volumes or {}).get("azure_blob_file_systems") or []:
+        problem = blob_container_problem(settings, store, ref)
+        if problem is not None:
+            where = f"{ref.get('account_name', '')}/{ref.get('container_name', '')}"
+            errors.append({"code": "MountVolumeFailed",
+                           "message": f"Mounting the Azure blob container {where} failed: {problem}.",
+                           "details": [{"name": "containerName", "value": ref.get("container_name", "")},
+                                       {"name": "accountName", "value": ref.get("account_name", "")}]})
     return errors
 
 

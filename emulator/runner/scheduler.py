@@ -8,6 +8,7 @@ usable nodes of its cluster are idle, in order of schedulingPriority (high, norm
 Jobs on one cluster start strictly in that order (no back-filling), so priorities mean what they say.
 (4) writes each cluster's nodeStateCounts as derived from the jobs holding its nodes.
 Every state change is a compare-and-set on the store; a lost race is simply retried on the next tick.
+A tick reads only jobs whose state can still change (workset.py), so its cost never grows with the history.
 """
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
 from .handoff import Handoff
+from . import waiting as waiting_mod
 from .launch import Planner
 from .mountcheck import cluster_mount_errors, mount_errors
+from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
 
@@ -55,8 +58,11 @@ class Scheduler:
         self._launching_lock = threading.Lock()
         self.engine = EngineWatch()
         self._signalled: dict[str, tuple[float, int]] = {}   # job id -> (when seen, exit code): see _settling
+        self.waiting = waiting_mod.Waiting()     # why queued jobs wait: waiting.reason(job id)
         # an executor that queues jobs itself (Slurm) gets whole jobs: runner/handoff.py replaces steps (2) and (3)
         self.handoff = Handoff(self) if getattr(executor, "queues_jobs", False) else None
+        self.work = WorkSet(store)
+        self._changed = False     # the tick wrote something (see _cas)
 
     # -- loop ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -68,12 +74,15 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self.handoff is not None:
+            self.handoff.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
         self._pool.shutdown(wait=True)
 
     def wake(self) -> None:
+        self.work.mark()
         self._wake.set()
 
     def _run(self) -> None:
@@ -92,22 +101,43 @@ class Scheduler:
 
     # -- one step --------------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
+        """One step, reading only work that can change (see workset.py): finished jobs are never read."""
         with self._lock:
-            jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+            self._changed = False
+            running = self.work.running()
+            queued = self.work.queued(now) if self.work.due(now) else None
             clusters = {r.id.lower(): r for r in self.store.list("cluster")}
             for rec in clusters.values():
-                self._allocate(rec, jobs, clusters, now)
-            clusters = {r.id.lower(): r for r in self.store.list("cluster")}
+                self._allocate(rec, running, clusters, now)
+            if self._changed:
+                clusters = {r.id.lower(): r for r in self.store.list("cluster")}
             if self.handoff is not None:
-                self.handoff.tick(jobs, clusters, now)
-                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
+                # Slurm queues, orders and starts jobs itself: it follows every open job, every tick
+                self.handoff.tick(running + (queued if queued is not None else self.work.queued(now)), clusters, now)
+                running = self.work.running()
+                self._changed = True
             elif self.executor is not None:
-                self._follow(jobs, clusters, now)
-                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
-                self._start_queued(jobs, clusters, now)
-                jobs = [(Job.from_body(r.body), r) for r in self.store.list("job")]
-            for rec in self.store.list("cluster"):
-                self._count_nodes(rec, jobs)
+                self._follow(running, clusters, now)
+                if self._changed:      # nodes were freed or allocated: a queued job may start now
+                    running = self.work.running()
+                    if queued is None:
+                        queued = self.work.queued(now)
+                # the queue is read only when something changed (see workset.py); each read also renews why
+                # the jobs that cannot start wait
+                if queued:
+                    self._start_queued(queued, running, clusters, now)
+                    if self._changed:
+                        running = self.work.running()
+            for rec in (self.store.list("cluster") if self._changed else clusters.values()):
+                self._count_nodes(rec, running)
+
+    def _cas(self, rid: str, version: int, body: dict) -> Record | None:
+        """The tick's writes: a change (won or lost) means another look at the queue this tick or the next."""
+        won = self.store.compare_and_set(rid, version, body)
+        self._changed = True
+        if won is None:
+            self.work.mark()
+        return won
 
     # -- (1) allocation --------------------------------------------------------------------------------------
     def _claimed_gpus(self, clusters: dict[str, Record], except_id: str) -> set[str]:
@@ -119,16 +149,20 @@ class Scheduler:
         return out
 
     def _allocate(self, rec: Record, jobs, clusters, now: float) -> None:
+        try:
+            self._allocate_one(rec, jobs, clusters, now)
+        except Exception:  # one cluster's trouble must not stop the others (nor the jobs) being scheduled
+            log.exception("allocating nodes of %s", rec.id)
+
+    def _allocate_one(self, rec: Record, jobs, clusters, now: float) -> None:
         cluster = Cluster.from_body(rec.body)
         auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
-        demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs
-                      if _cluster_key(j) == rec.id.lower() and j.execution_state in (
-                          ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING)] or [0])
+        demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs if _cluster_key(j) == rec.id.lower()]
+                     + [self.work.demand.get(rec.id.lower(), 0)])
         wanted = cluster.target_node_count(demand if auto else 0)
         # nodes past the regional vCPU quota are never allocated (the service failed such resizes with an error)
         target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.spec.get("vm_size", ""))))
-        busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
-                for n in j.nodes}
+        busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
         if target < cluster.current_node_count and busy:
             # shrinking removes idle nodes only: nodes running jobs leave when their jobs end
             target = max(target, max(busy) + 1)
@@ -141,7 +175,7 @@ class Scheduler:
             return
         else:
             self._settle(cluster, rec, target, clusters, now, wanted)
-        self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
+        self._cas(rec.id, rec.version, cluster.to_body())
 
     def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
         cluster.allocation_state = AllocationState.STEADY
@@ -210,34 +244,40 @@ class Scheduler:
         if after_outage:
             self._sweep(jobs)
         for job, rec in active:
-            master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
-            if job.execution_state == ExecutionState.TERMINATING:
-                self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
-                continue
-            if rec.parent and _cluster_key(job) not in clusters:
-                self._finish(job, rec, now, states.F, errors=[states.error(
-                    "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
-                continue
-            limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
-            started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
-            code = status.get(master) if master else VANISHED
-            if code is None and now - started > limit:
-                # unverified error code; the service failed jobs that ran past maxWallClockTime
-                self._finish(job, rec, now, states.F, errors=[states.error(
-                    "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
-                    f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
-            elif code == VANISHED:
-                self._recover(job, rec, clusters, now)
-            elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
-                # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
-                self._signalled.pop(rec.id.lower(), None)
-                self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
-                    stopped=int(code))], note="engine stopped", exited=True)
-            elif code is not None and int(code) > 128 and self.executor.layout == "container" \
-                    and self._settling(rec, int(code), now):
-                continue
-            elif code is not None:
-                self._exited(job, rec, now, int(code))
+            try:
+                self._follow_one(job, rec, status, clusters, now, after_outage)
+            except Exception:  # one job's trouble must not stop the others being followed; tried again next tick
+                log.exception("following %s", rec.id)
+
+    def _follow_one(self, job: Job, rec: Record, status: dict, clusters, now: float, after_outage: bool) -> None:
+        master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
+        if job.execution_state == ExecutionState.TERMINATING:
+            self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+            return
+        if rec.parent and _cluster_key(job) not in clusters:
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
+            return
+        limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
+        started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
+        code = status.get(master) if master else VANISHED
+        if code is None and now - started > limit:
+            # unverified error code; the service failed jobs that ran past maxWallClockTime
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
+                f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
+        elif code == VANISHED:
+            self._recover(job, rec, clusters, now)
+        elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
+            # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
+            self._signalled.pop(rec.id.lower(), None)
+            self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
+                stopped=int(code))], note="engine stopped", exited=True)
+        elif code is not None and int(code) > 128 and self.executor.layout == "container" \
+                and self._settling(rec, int(code), now):
+            return
+        elif code is not None:
+            self._exited(job, rec, now, int(code))
 
     def _settling(self, rec: Record, code: int, now: float) -> bool:
         """A master killed by a signal is reported SIGNAL_SETTLE seconds later: if the engine stops answering
@@ -328,57 +368,93 @@ class Scheduler:
         except Exception as exc:
             log.warning("stopping %s: %s", rec.id, exc)
         states.transition(job, to, now, exit_code=exit_code, errors=errors)
-        if self.store.compare_and_set(rec.id, rec.version, job.to_body()) is None:
+        if self._cas(rec.id, rec.version, job.to_body()) is None:
             return  # someone else changed it (deleted, terminated): the next tick sees the new state
         self._log(job, f"job {to} ({note})" + (f": {errors[0]['message']}" if errors else ""))
 
     # -- (3) queued jobs -------------------------------------------------------------------------------------
-    def _start_queued(self, jobs, clusters, now: float) -> None:
-        queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED),
-                        key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
-                                        jr[0].submitted, jr[1].seq))
+    def _start_queued(self, queued, running, clusters, now: float) -> None:
+        queued = sorted(queued, key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+                                               jr[0].submitted, jr[1].seq))
         busy: dict[str, set[int]] = {}
-        for j, _ in jobs:
-            if j.execution_state in states.ACTIVE:
-                busy.setdefault(_cluster_key(j), set()).update(j.nodes)
-        blocked: set[str] = set()
+        for j, _ in running:
+            busy.setdefault(_cluster_key(j), set()).update(j.nodes)
+        waiting: dict[str, int] = {}      # cluster -> queued jobs of it that wait this tick (in order)
+        still_queued = {r.id.lower() for _, r in queued}
         engine_checked = False
         for job, rec in queued:
             key = _cluster_key(job)
-            if key in blocked:
-                continue
             crec = clusters.get(key)
             if crec is None:
+                job = Job.from_body(rec.body)
                 states.transition(job, states.F, now, errors=[states.error(
                     "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")])
-                self.store.compare_and_set(rec.id, rec.version, job.to_body())
+                self._cas(rec.id, rec.version, job.to_body())
                 continue
             cluster = Cluster.from_body(crec.body)
             taken = busy.setdefault(key, set())
             idle = [n for n in range(cluster.current_node_count)
                     if n not in taken and n not in cluster.unusable_nodes]
             need = int(job.spec.get("node_count", 1))
-            if cluster.allocation_state != AllocationState.STEADY or len(idle) < need:
-                blocked.add(key)
+            steady = cluster.allocation_state == AllocationState.STEADY
+            if key in waiting or not steady or len(idle) < need:
+                # jobs of a cluster start strictly in order: one that waits holds back those behind it
+                self._wait(job, rec, cluster, waiting_mod.describe(
+                    need, len(idle), cluster.current_node_count, len(cluster.unusable_nodes), waiting.get(key, 0),
+                    steady, cluster.name))
+                waiting[key] = waiting.get(key, 0) + 1
                 continue
             if not engine_checked:       # before the first start of this tick: queued jobs wait for an engine
                 engine_checked = True
                 reason = self.executor.available()
                 if reason is not None:
                     self.engine.failed(now, reason)
+                    self.work.mark()    # look at the queue again next tick: the engine may be back
+                    self._wait(job, rec, cluster, f"waiting: the job engine does not answer ({reason})")
                     return
                 if self.engine.answered(now):
-                    self._sweep(jobs)
+                    self._sweep(running)
             nodes = idle[:need]
             taken.update(nodes)
+            job = Job.from_body(rec.body)    # the queue's Job objects are shared with its cache
+            try:
+                log_path = str(self.planner.log_file(job, cluster))
+            except Exception as exc:  # a job whose paths cannot be worked out fails alone; the others start
+                self._broken(job, rec, now, exc)
+                taken.difference_update(nodes)
+                still_queued.discard(rec.id.lower())
+                continue
             states.transition(job, states.R, now, nodes=nodes)
-            job.log_path = str(self.planner.log_file(job, cluster))
-            won = self.store.compare_and_set(rec.id, rec.version, job.to_body())
+            job.log_path = log_path
+            won = self._cas(rec.id, rec.version, job.to_body())
             if won is None:
                 continue
+            still_queued.discard(rec.id.lower())
             with self._launching_lock:
                 self._launching.add(rec.id.lower())
             self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
+        self.waiting.keep_only(still_queued)
+
+    def _wait(self, job: Job, rec: Record, cluster: Cluster, reason: str) -> None:
+        """Note why a queued job waits; a new reason goes to its execution.log once."""
+        if not self.waiting.note(rec.id, reason):
+            return
+        try:
+            path = str(self.planner.log_file(job, cluster))
+        except Exception:
+            return      # its paths cannot be worked out: it fails when its turn comes (_broken)
+        self._log_to(path, reason)
+
+    def _broken(self, job: Job, rec: Record, now: float, exc: Exception) -> None:
+        """A job the scheduler cannot handle (an unexpected error planning or following it) fails on its own,
+        saying why, so that it cannot stop the tick for every other job."""
+        log.exception("scheduling %s", rec.id)
+        message = exc.message if isinstance(exc, EmulatorError) else f"{type(exc).__name__}: {exc}"
+        try:
+            self._finish(job, rec, now, states.F, errors=[states.error(
+                "JobLaunchFailed", f"The emulator cannot run this job: {message}")], note="broken")
+        except Exception:
+            log.exception("failing %s", rec.id)
 
     def _sweep(self, jobs) -> None:
         """After an engine outage: remove what jobs of this data dir that are no longer active left behind
@@ -426,6 +502,9 @@ class Scheduler:
             for n in nodes:
                 self._log(job, f"node {n} ({cluster.node_ids[n] if n < len(cluster.node_ids) else n}): " + (
                     f"GPUs {','.join(gpus[n])}" if gpus[n] else "no GPU: running on CPU"))
+            resources = getattr(self.executor, "node_resources", None)
+            if resources is not None:
+                self._log(job, "each node's container: " + resources(cluster.spec.get("vm_size", ""))[1])
             if self.executor.layout == "container":
                 if not requested:
                     raise LaunchError("ContainerSettingsRequired", "The emulator runs jobs in containers: give "
@@ -476,8 +555,7 @@ class Scheduler:
     # -- (4) node counts -------------------------------------------------------------------------------------
     def _count_nodes(self, rec: Record, jobs) -> None:
         cluster = Cluster.from_body(rec.body)
-        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() and j.execution_state in states.ACTIVE
-                   for n in j.nodes}
+        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
         unusable = len([n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running])
         if self.handoff is not None:
             unusable = max(unusable, self.handoff.unusable(cluster.current_node_count, len(running)))
@@ -485,39 +563,38 @@ class Scheduler:
                                  running_node_count=len(running), unusable_node_count=unusable).__dict__
         if counts != cluster.node_state_counts:
             cluster.node_state_counts = dict(counts)
-            self.store.compare_and_set(rec.id, rec.version, cluster.to_body())
+            self.store.compare_and_set(rec.id, rec.version, cluster.to_body())   # frees and takes no node
 
     # -- logs and hooks --------------------------------------------------------------------------------------
     def _log(self, job: Job, message: str) -> None:
-        """Append a line to the job's execution.log: a regular file in a directory the job can write, so it is
+        self._log_to(job.log_path, message)
+
+    def _log_to(self, path: str, message: str) -> None:
+        """Append a line to a job's execution.log: a regular file in a directory the job can write, so it is
         reached without following links and never opened if it is a fifo or a device (see safeio)."""
-        if not job.log_path.endswith(".log"):
+        if not path.endswith(".log"):
             return
         try:
-            safeio.append_text(self.settings.data_dir, job.log_path, f"{now_iso(self.clock())} {message}\n")
-        except safeio.UnsafePath as exc:
-            log.warning("not writing %s: %s", job.log_path, exc)
+            safeio.append_text(self.settings.data_dir, path, f"{now_iso(self.clock())} {message}\n")
         except OSError as exc:
-            log.warning("cannot write %s: %s", job.log_path, exc)
+            log.warning("not writing %s: %s", path, exc)
 
     def on_delete(self, records: list[Record]) -> None:
         """Deleted jobs stop at once (their containers are killed and removed); jobs of a deleted cluster are
         failed by the next tick."""
+        # Not under the tick's lock: a delete never waits for a tick. A tick finishing the same job at the same
+        # time stops and removes the same nodes (both tolerate that) and then loses its compare-and-set.
         if self.executor is not None:
-            with self._lock:
-                for rec in records:
-                    if rec.kind == "job":
-                        job = Job.from_body(rec.body)
-                        handles = [h for h in job.handles if h]
-                        # a Slurm job may be pending (queued) or already ended: scancel is harmless then
-                        if job.execution_state in states.ACTIVE or (self.handoff is not None and handles):
-                            try:
-                                self.executor.stop(handles)
-                                self.executor.cleanup(self.planner.job_dir(job).name, handles)
-                            except Exception as exc:
-                                log.warning("stopping deleted job %s: %s", rec.id, exc)
+            for rec in records:
+                if rec.kind == "job":
+                    job = Job.from_body(rec.body)
+                    handles = [h for h in job.handles if h]
+                    # a Slurm job may be pending (queued) or already ended: scancel is harmless then
+                    if job.execution_state in states.ACTIVE or (self.handoff is not None and handles):
+                        try:
+                            self.executor.stop(handles)
+                            self.executor.cleanup(self.planner.job_dir(job).name, handles)
+                        except Exception as exc:
+                            log.warning("stopping deleted job %s: %s", rec.id, exc)
         self.wake()
 
-
-def _cluster_key(job: Job) -> str:
-    return (job.spec.get("cluster") or {}).get("id", "").lower()

@@ -50,6 +50,18 @@ _UNUSABLE_NODE = ("down", "drain", "drng", "fail", "failg", "maint", "unk", "boo
 PENDING, RUNNING, ENDED = "pending", "running", "ended"
 
 
+# Job preparation on every node before any node's tasks (the nodes start independently under Slurm): each node
+# records its preparation's exit code in the job's shared directory, then waits for all; one failure fails all.
+_PREP_BARRIER = """# written by the Batch AI emulator: wait for every node's job preparation
+d="$AZ_BATCHAI_SHARED_JOB_TEMP/.batchai-prep"
+mkdir -p "$d" && echo "$1" >"$d/$AZ_BATCHAI_TASK_INDEX.tmp" && mv "$d/$AZ_BATCHAI_TASK_INDEX.tmp" "$d/$AZ_BATCHAI_TASK_INDEX"
+while [ "$(ls "$d" | grep -cv tmp)" -lt "$BATCHAI_NODE_COUNT" ]; do sleep 0.2; done
+worst=0
+for f in "$d"/*; do case "$f" in *.tmp) continue;; esac; rc=$(cat "$f"); [ "$rc" -gt "$worst" ] && worst=$rc; done
+exit $worst
+"""
+
+
 class SlurmUnavailable(Exception):
     """Slurm's controller does not answer (or its commands are missing)."""
 
@@ -194,9 +206,14 @@ class SlurmExecutor:
         count = len(plan.nodes)
         for node in plan.nodes:
             b = node.host_job_temp / ".batchai"
-            (b / "env.sh").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in node.env.items()))
+            env = dict(node.env)
+            if count > 1 and (b / "prep.sh").exists():
+                (b / "barrier.sh").write_text(_PREP_BARRIER)
+                env.update(BATCHAI_PREP_BARRIER=f"{node.env['AZ_BATCHAI_JOB_TEMP']}/.batchai/barrier.sh",
+                           BATCHAI_NODE_COUNT=str(count))
+            (b / "env.sh").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
             if self.container_layout(image):
-                (b / "docker.env").write_text("".join(f"{k}={v}\n" for k, v in node.env.items() if "\n" not in v))
+                (b / "docker.env").write_text("".join(f"{k}={v}\n" for k, v in env.items() if "\n" not in v))
         (sdir / "node.sh").write_text(self._node_script(jdir, plan, image))
         (sdir / "batch.sh").write_text(self._batch_script(jdir, count))
         minutes = max(1, int((max_seconds + 59) // 60))
@@ -279,31 +296,32 @@ rc=$?
 exit $rc
 """
 
+    def queue(self) -> dict[str, JobStatus]:
+        """Every job squeue knows (pending, running, and ended ones younger than MinJobAge), by Slurm job id."""
+        data = json.loads(self._cmd("squeue", "--json", timeout=30) or "{}")
+        out: dict[str, JobStatus] = {}
+        for j in data.get("jobs", []):
+            state = str(j.get("job_state", "")).upper()
+            raw = j.get("exit_code")
+            # a wait status: the exit code in the high byte, or the signal that ended the batch script (128 + N)
+            code = None if raw in (None, "") else (int(raw) >> 8 if int(raw) & 0x7F == 0 else 128 + (int(raw) & 0x7F))
+            reason, nodes = str(j.get("state_reason") or ""), str(j.get("nodes") or "")
+            if state in ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SUSPENDED", "RESV_DEL_HOLD"):
+                st = JobStatus(PENDING, state, reason)
+            elif state in ("RUNNING", "CONFIGURING", "COMPLETING", "RESIZING", "SIGNALING", "STAGE_OUT"):
+                st = JobStatus(RUNNING, state, reason, nodes=nodes)
+            else:
+                st = JobStatus(ENDED, state, reason, nodes=nodes, exit_code=code, comment=str(j.get("comment") or ""))
+            out[str(j.get("job_id"))] = st
+        return out
+
     def status(self, handles: list[str]) -> dict[str, JobStatus]:
         if not handles:
             return {}
-        data = json.loads(self._cmd("squeue", "--json", timeout=30) or "{}")
-        seen = {str(j.get("job_id")): j for j in data.get("jobs", [])}
-        out: dict[str, JobStatus] = {}
-        for h in handles:
-            j = seen.get(h)
-            if j is None:
-                out[h] = self._from_sacct(h)
-                continue
-            state = str(j.get("job_state", "")).upper()
-            raw = j.get("exit_code")
-            code = None if raw in (None, "") else (int(raw) >> 8 if int(raw) & 0x7F == 0 else 128 + (int(raw) & 0x7F))
-            reason = str(j.get("state_reason") or "")
-            if state in ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SUSPENDED", "RESV_DEL_HOLD"):
-                out[h] = JobStatus(PENDING, state, reason)
-            elif state in ("RUNNING", "CONFIGURING", "COMPLETING", "RESIZING", "SIGNALING", "STAGE_OUT"):
-                out[h] = JobStatus(RUNNING, state, reason, nodes=str(j.get("nodes") or ""))
-            else:
-                out[h] = JobStatus(ENDED, state, reason, nodes=str(j.get("nodes") or ""), exit_code=code,
-                                   comment=str(j.get("comment") or ""))
-        return out
+        known = self.queue()
+        return {h: known.get(h) or self.ended(h) for h in handles}
 
-    def _from_sacct(self, handle: str) -> JobStatus:
+    def ended(self, handle: str) -> JobStatus:
         """A job squeue no longer lists (older than MinJobAge): accounting knows its end, when the cluster keeps
         accounting; else the caller decides from the master's exit code file."""
         if not shutil.which("sacct"):

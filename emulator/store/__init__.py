@@ -17,6 +17,10 @@ records keyed by their canonical ARM id, compared case-insensitively as ARM does
   returns the removed records (children first).
 * ``list(kind, parent=..., under=...)`` returns records of one kind in name order (case-insensitive), after
   ``after`` (an exclusive name bound used for paging), at most ``limit`` of them.
+* ``list_open(kind, states=None)`` returns the records of one kind whose ``open_state`` is set (optionally one
+  of ``states``), oldest first, at a cost that follows the open records only: the scheduler's view of the work
+  that can still change, however many finished jobs are stored. ``open_versions(kind, states)`` gives the
+  same records' {lower-cased id: version} without their bodies.
 * Writes are durable when the call returns (SQLite WAL, synchronous=NORMAL survives process crashes).
 * A write the disk has no room for raises ``StoreFull`` and changes nothing (the transaction is rolled back);
   reads keep working.
@@ -27,6 +31,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import EmulatorError
+
+
+# execution states after which a record's work can no longer change
+FINAL_STATES = frozenset({"succeeded", "failed"})
+
+
+def open_state(kind: str | None, body: dict) -> str | None:
+    """The state a record is indexed under while its work can change: a body's `execution_state` that is not
+    final (a job queued, running or terminating), else None. Derived from the body on every write."""
+    state = body.get("execution_state")
+    return state if isinstance(state, str) and state not in FINAL_STATES else None
 
 
 class AlreadyExists(Exception):
@@ -68,6 +83,8 @@ class Store(Protocol):
     def replace(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
     def compare_and_set(self, id: str, expected_version: int, body: dict) -> Record | None: ...
     def delete_tree(self, id: str) -> list[Record]: ...
+    def list_open(self, kind: str, states: list[str] | None = None) -> list[Record]: ...
+    def open_versions(self, kind: str, states: list[str]) -> dict[str, int]: ...
     def list(self, kind: str, parent: str | None = None, under: str | None = None,
              after: str | None = None, limit: int | None = None) -> list[Record]: ...
     def close(self) -> None: ...

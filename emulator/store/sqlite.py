@@ -10,10 +10,10 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from . import AlreadyExists, ParentNotFound, Record, StoreFull
+from . import FINAL_STATES, AlreadyExists, ParentNotFound, Record, StoreFull, open_state
 from .connections import ThreadConnections
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 log = logging.getLogger("batchai_emulator.store")
 
 _SCHEMA = """
@@ -27,11 +27,22 @@ CREATE TABLE IF NOT EXISTS resources (
     sort_name TEXT NOT NULL,           -- lower-cased name
     body    TEXT NOT NULL,
     version INTEGER NOT NULL,
-    seq     INTEGER NOT NULL
+    seq     INTEGER NOT NULL,
+    state   TEXT                       -- open_state(kind, body): set while work on the record can change
 );
 CREATE INDEX IF NOT EXISTS resources_by_parent ON resources(kind, parent, sort_name);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# version 1 -> 2: the `state` column and its partial index, filled from the stored bodies
+_OPEN_INDEX = "CREATE INDEX IF NOT EXISTS resources_open ON resources(kind, state, seq) WHERE state IS NOT NULL"
+_FINAL_SQL = ", ".join(f"'{s}'" for s in sorted(FINAL_STATES))
+_MIGRATE_STATE = (f"UPDATE resources SET state = json_extract(body, '$.execution_state') "
+                  f"WHERE json_type(body, '$.execution_state') = 'text' "
+                  f"AND json_extract(body, '$.execution_state') NOT IN ({_FINAL_SQL})")
+
+
+_INSERT = ("INSERT INTO resources (key, id, kind, parent, parent_id, name, sort_name, body, version, seq, state) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?)")
 
 
 class SchemaError(RuntimeError):
@@ -49,9 +60,16 @@ class SqliteStore:
             raise SchemaError(f"{self.path} has schema version {version}; this emulator knows up to "
                               f"{SCHEMA_VERSION}. Use a newer emulator or another --data-dir.")
         if version != SCHEMA_VERSION:     # a restart on a full disk must not need to write
-            with conn:
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            with self._tx() as tx:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        tx.execute(statement)
+                columns = {row[1] for row in tx.execute("PRAGMA table_info(resources)")}
+                if "state" not in columns:
+                    tx.execute("ALTER TABLE resources ADD COLUMN state TEXT")
+                    tx.execute(_MIGRATE_STATE)
+                tx.execute(_OPEN_INDEX)
+                tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _conn(self) -> sqlite3.Connection:
         return self._connections.get()
@@ -91,28 +109,27 @@ class SqliteStore:
             if conn.execute("SELECT 1 FROM resources WHERE key = ?", (id.lower(),)).fetchone():
                 raise AlreadyExists(id)
             seq = self._next_seq(conn)
-            conn.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         (id.lower(), id, kind, parent.lower(), parent, name, name.lower(),
-                          json.dumps(body), 1, seq))
+            conn.execute(_INSERT, (id.lower(), id, kind, parent.lower(), parent, name, name.lower(),
+                                   json.dumps(body), 1, seq, open_state(kind, body)))
         return Record(id, kind, parent, name, body, 1, seq)
 
     def replace(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record:
         with self._tx() as conn:
             row = conn.execute("SELECT id, version, seq FROM resources WHERE key = ?", (id.lower(),)).fetchone()
             if row:
-                conn.execute("UPDATE resources SET body = ?, version = ? WHERE key = ?",
-                             (json.dumps(body), row[1] + 1, id.lower()))
+                conn.execute("UPDATE resources SET body = ?, version = ?, state = ? WHERE key = ?",
+                             (json.dumps(body), row[1] + 1, open_state(kind, body), id.lower()))
                 return Record(row[0], kind, parent, name, body, row[1] + 1, row[2])
             seq = self._next_seq(conn)
-            conn.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         (id.lower(), id, kind, parent.lower(), parent, name, name.lower(),
-                          json.dumps(body), 1, seq))
+            conn.execute(_INSERT, (id.lower(), id, kind, parent.lower(), parent, name, name.lower(),
+                                   json.dumps(body), 1, seq, open_state(kind, body)))
             return Record(id, kind, parent, name, body, 1, seq)
 
     def compare_and_set(self, id: str, expected_version: int, body: dict) -> Record | None:
         with self._tx() as conn:
-            cur = conn.execute("UPDATE resources SET body = ?, version = version + 1 "
-                               "WHERE key = ? AND version = ?", (json.dumps(body), id.lower(), expected_version))
+            cur = conn.execute("UPDATE resources SET body = ?, version = version + 1, state = ? "
+                               "WHERE key = ? AND version = ?", (json.dumps(body), open_state(None, body),
+                                                                 id.lower(), expected_version))
             if cur.rowcount != 1:
                 return None
             row = conn.execute(f"SELECT {self._COLS} FROM resources WHERE key = ?", (id.lower(),)).fetchone()
@@ -120,12 +137,14 @@ class SqliteStore:
 
     def delete_tree(self, id: str) -> list[Record]:
         key = id.lower()
+        # the subtree is the keys from key + "/" up to key + "0" ("0" follows "/"): a range of the primary key,
+        # so a delete costs what it removes, not what is stored
+        subtree = "(key = ? OR (key >= ? AND key < ?))"
+        bounds = (key, key + "/", key + "0")
         with self._tx() as conn:
-            rows = conn.execute(
-                f"SELECT {self._COLS} FROM resources WHERE key = ? OR substr(key, 1, ?) = ? "
-                "ORDER BY length(key) DESC", (key, len(key) + 1, key + "/")).fetchall()
-            conn.execute("DELETE FROM resources WHERE key = ? OR substr(key, 1, ?) = ?",
-                         (key, len(key) + 1, key + "/"))
+            rows = conn.execute(f"SELECT {self._COLS} FROM resources WHERE {subtree} ORDER BY length(key) DESC",
+                                bounds).fetchall()
+            conn.execute(f"DELETE FROM resources WHERE {subtree}", bounds)
         return [self._record(r) for r in rows]
 
     def list(self, kind: str, parent: str | None = None, under: str | None = None,
@@ -136,9 +155,9 @@ class SqliteStore:
             sql += " AND parent = ?"
             args.append(parent.lower())
         if under is not None:
-            prefix = under.lower().rstrip("/") + "/"
-            sql += " AND substr(key, 1, ?) = ?"
-            args += [len(prefix), prefix]
+            prefix = under.lower().rstrip("/")
+            sql += " AND key >= ? AND key < ?"      # the keys starting with prefix + "/" ("0" follows "/")
+            args += [prefix + "/", prefix + "0"]
         if after is not None:
             sql += " AND (sort_name, key) > (?, ?)"
             args += list(after_key(after))
@@ -147,6 +166,23 @@ class SqliteStore:
             sql += " LIMIT ?"
             args.append(limit)
         return [self._record(r) for r in self._conn().execute(sql, args).fetchall()]
+
+    def list_open(self, kind: str, states: list[str] | None = None) -> list[Record]:
+        """Records of `kind` whose open_state is set (and in `states`, if given), oldest first; read through a
+        partial index, so the cost follows the open records, never the finished ones."""
+        sql = f"SELECT {self._COLS} FROM resources WHERE kind = ? AND state IS NOT NULL"
+        args: list = [kind]
+        if states is not None:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += list(states)
+        return [self._record(r) for r in self._conn().execute(sql + " ORDER BY seq", args).fetchall()]
+
+    def open_versions(self, kind: str, states: list[str]) -> dict[str, int]:
+        """{lower-cased id: version} of the records list_open(kind, states) would return, without their bodies:
+        a reader that keeps decoded records fetches (get_many) only those whose version changed."""
+        sql = (f"SELECT key, version FROM resources WHERE kind = ? AND state IS NOT NULL "
+               f"AND state IN ({','.join('?' * len(states))})")
+        return dict(self._conn().execute(sql, [kind, *states]).fetchall())
 
     def close(self) -> None:
         self._connections.close()

@@ -18,7 +18,7 @@ def _base_url(client) -> str:
 def test_endpoint_reads_the_cloud_from_its_metadata(live, monkeypatch):
     clients = connect(live.https_url, ca_bundle=live.ca_bundle)
     base = live.https_url + "/"
-    assert clients.cloud == CloudEndpoints("BatchAIEmulator", base, base, base)
+    assert clients.cloud == CloudEndpoints("BatchAIEmulator", live.https_url, base, base)
     assert clients.cloud.scope == live.https_url + "/.default"
     assert clients.subscription_id == PLACEHOLDER_SUBSCRIPTION
     for client in (clients.batchai, clients.resources, clients.storage):

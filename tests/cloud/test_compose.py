@@ -32,10 +32,11 @@ def test_compose_structure():
     assert set(services) == {"emulator", "emulator-gpu"}
     for name, service in services.items():
         assert service["build"] == "."
-        assert service["ports"] == ["127.0.0.1:8080:8080", "127.0.0.1:8443:8443"]
+        assert service["ports"] == ["127.0.0.1:8080:8080", "127.0.0.1:8443:8443", "127.0.0.1:10000:10000"]
         env = service["environment"]
         assert env["BATCHAI_EMULATOR_HOST"] == "0.0.0.0"
-        assert (env["BATCHAI_EMULATOR_PORT"], env["BATCHAI_EMULATOR_HTTPS_PORT"]) == ("8080", "8443")
+        assert (env["BATCHAI_EMULATOR_PORT"], env["BATCHAI_EMULATOR_HTTPS_PORT"],
+                env["BATCHAI_EMULATOR_BLOB_PORT"]) == ("8080", "8443", "10000")
         assert env["BATCHAI_EMULATOR_IMAGE_MAP"] == f"{CNTK_IMAGE}={CPU_IMAGE}"
         # every variable is one the emulator reads
         fields = {ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)}
@@ -55,7 +56,7 @@ def test_compose_structure():
 
 def test_dockerfile_and_dockerignore():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^EXPOSE 8080 8443$", dockerfile, re.M)
+    assert re.search(r"^EXPOSE 8080 8443 10000$", dockerfile, re.M)
     assert "BATCHAI_EMULATOR_HOST=0.0.0.0" in dockerfile
     assert "/_emulator/health" in dockerfile and "HEALTHCHECK" in dockerfile
     assert re.search(r'^CMD \["batchai-emulator", "serve"\]$', dockerfile, re.M)

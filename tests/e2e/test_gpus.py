@@ -3,6 +3,7 @@ carries its own device ids; a host without the NVIDIA runtime fails the job nami
 more GPUs than exist make nodes unusable with a cluster error."""
 from __future__ import annotations
 
+import docker
 import pytest
 
 from tests.conftest import start_live
@@ -17,9 +18,13 @@ def glive(tmp_path, cpu_image):
     yield server
     server.server.stop()
     executor = server.ext.scheduler.executor
-    for c in executor.client.containers.list(all=True, filters={"label": "batchai.emulator.job"}):
-        if str(tmp_path) in str(c.attrs["Mounts"]):
-            c.remove(force=True)
+    # the raw list (it carries Mounts): other emulators' containers on a shared engine come and go meanwhile
+    for c in executor.client.api.containers(all=True, filters={"label": "batchai.emulator.job"}):
+        if str(tmp_path) in str(c.get("Mounts")):
+            try:
+                executor.client.api.remove_container(c["Id"], force=True)
+            except docker.errors.NotFound:
+                pass
     for net in executor.client.networks.list(filters={"label": "batchai.emulator.job"}):
         net.reload()
         if not net.containers:

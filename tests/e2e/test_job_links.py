@@ -103,3 +103,37 @@ def test_an_output_directory_replaced_by_a_link_to_the_data_dir_lists_nothing(en
     (data / "secret.key").write_text("SIGNING-KEY")
     _run(env, "j7", f'rm -rf "$AZ_BATCHAI_STDOUTERR_DIR"; ln -s {data} "$AZ_BATCHAI_STDOUTERR_DIR"')
     assert env.list_files("j7") == []
+
+
+def test_a_fifo_left_while_the_emulator_was_down_does_not_stop_it_after_a_restart(tmp_path, cpu_image):
+    import time
+    data = tmp_path / "data"
+    live = start_live(data, executor="docker", gpus="none", allocation_delay=0.05)
+    try:
+        account, key = next(iter(live.settings.accounts().items()))
+        (data / "shares" / account / "share1").mkdir(parents=True)
+        arm = Arm(live)
+        arm.cluster("c", mount_volumes={"azureFileShares": [{
+            "accountName": account, "azureFileUrl": f"{live.https_url}/{account}/share1",
+            "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]})
+        arm.job("jf", cluster="c", image=cpu_image, stdOutErrPathPrefix="$AZ_BATCHAI_MOUNT_ROOT/afs",
+                command='sleep 2; mkfifo "$AZ_BATCHAI_JOB_TEMP/.batchai/launch_error"; exit 1')
+        deadline = time.time() + 60
+        while arm.get_job("jf")["properties"]["executionState"] != "running":
+            assert time.time() < deadline
+            time.sleep(0.05)
+    finally:
+        live.server.stop()
+    time.sleep(4)       # the job ends while no emulator watches it
+    live = start_live(data, executor="docker", gpus="none", allocation_delay=0.05)
+    try:
+        arm.live = live
+        arm.ws = arm.ws.replace(arm.ws.split("/subscriptions/")[0], live.http_url)
+        job = arm.wait_job("jf", timeout=60)["properties"]
+        assert job["executionState"] == "failed" and "not a regular file" in job["executionInfo"]["errors"][0][
+            "message"]
+        arm.job("next", cluster="c", image=cpu_image, command="true")
+        assert arm.wait_job("next", timeout=60)["properties"]["executionState"] == "succeeded"
+    finally:
+        live.server.stop()
+    assert not live.server_errors

@@ -176,3 +176,26 @@ def _run_job(ai, cluster_id: str, name: str, timeout: float = 30) -> None:
         assert time.monotonic() < deadline, f"job {name} still {state}"
         time.sleep(0.1)
     assert state == "succeeded"
+
+
+def test_a_restart_on_a_full_disk_names_the_full_disk(small_fs, tmp_path):
+    data = small_fs / "data"
+    served = Served(data, "--executor", "none", log=tmp_path / "serve.log")
+    served.start()
+    served.stop()                            # a clean stop: the restart must make SQLite's WAL files again
+    with open(small_fs / "filler", "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * MIB)
+        except OSError:
+            pass
+    again = Served(data, "--executor", "none", log=tmp_path / "restart.log")
+    again.port, again.https_port = served.port, served.https_port
+    assert _exits(again) == 2
+    text = again.log_text()
+    assert f"the disk holding the data dir {data} is full" in text, text
+    assert "disk I/O error" not in text and "Traceback" not in text
+    (small_fs / "filler").unlink()           # room again: it starts, with its state intact
+    again.start()
+    again.stop()
+    assert again.proc.returncode == 0

@@ -134,7 +134,7 @@ def test_a_share_name_azure_refuses_makes_unusable_nodes_not_directories(live):
     account, key = next(iter(live.settings.accounts().items()))
     cluster = {"properties": {"vmSize": "STANDARD_D2", "userAccountSettings": {"adminUserName": "u"},
                               "nodeSetup": {"mountVolumes": {"azureFileShares": [{
-                                  "accountName": account, "azureFileUrl": f"https://h/{account}/..",
+                                  "accountName": account, "azureFileUrl": f"https://h/{account}/AB",
                                   "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]}},
                               "scaleSettings": {"manual": {"targetNodeCount": 1}}}}
     assert requests.put(f"{live.http_url}{base}/workspaces/ws/clusters/c?{V}", json=cluster,

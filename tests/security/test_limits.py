@@ -75,15 +75,23 @@ def test_a_malformed_request_line_gets_an_arm_error(served):
 def test_a_path_starting_with_two_slashes_is_served_as_one(served):
     r = requests.get(f"{served.http_url}//subscriptions/{SUB}/resourcegroups/rg?{RG_V}", headers=H)
     assert r.status_code == 200 and r.json()["name"] == "rg"
-    # az login --tenant T posts to <loginEndpoint>/T with the metadata's loginEndpoint ending in '/'
-    login = requests.get(f"{served.https_url}/metadata/endpoints?api-version=2019-05-01",
-                         verify=served.ca_bundle).json()["authentication"]["loginEndpoint"]
-    r = requests.post(f"{login}/my-tenant/oauth2/token", verify=served.ca_bundle,
+    r = requests.post(f"{served.https_url}//my-tenant/oauth2/token", verify=served.ca_bundle,
                       data={"grant_type": "client_credentials", "client_id": "a", "client_secret": "s",
                             "resource": served.https_url + "/"})
     assert r.status_code == 200 and r.json()["access_token"]
     r = requests.get(f"{served.http_url}///nothing-here", headers=H)
     assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/json")
+
+
+def test_the_login_endpoint_makes_an_authority_msal_accepts(served):
+    # azure-cli (az login --tenant T) gives MSAL the authority <loginEndpoint>/T
+    from msal.authority import canonicalize
+    for version in ("2015-01-01", "2022-09-01"):  # one object; a list of clouds (what azure-cli 2.x reads)
+        document = requests.get(f"{served.https_url}/metadata/endpoints?api-version={version}",
+                                verify=served.ca_bundle).json()
+        login = (document[0] if isinstance(document, list) else document)["authentication"]["loginEndpoint"]
+        _, host, tenant = canonicalize(f"{login}/my-tenant")
+        assert (host, tenant) == ("127.0.0.1", "my-tenant")
 
 
 def _ws(served, name: str, tags: dict) -> requests.Response:

@@ -68,3 +68,23 @@ def test_a_cluster_mount_with_wrong_or_missing_credentials_makes_unusable_nodes(
 def test_a_cluster_mount_with_the_right_key_is_usable(env):
     c = env.cluster("cok", mount_volumes=_share(env, "secretacct", {"accountKey": SECRET_KEY}))["properties"]
     assert c["nodeStateCounts"]["idleNodeCount"] == 1 and not c.get("errors")
+
+
+def test_a_job_the_scheduler_cannot_plan_fails_alone_and_the_others_still_start(env):
+    """A job stored before azureFileUrl was checked at create (an older data dir) with a URL that names no share:
+    working out its paths raises, and used to stop every tick for every cluster."""
+    store = env.live.ext.store
+    env.cluster("other")
+    with env.live.ext.scheduler._lock:      # stored and corrupted before a tick can see it
+        env.job("broken", cluster="plain", mountVolumes=_share(env, DEFAULT_STORAGE_ACCOUNT,
+                                                                {"accountKey": DEFAULT_STORAGE_KEY}))
+        rec = next(r for r in store.list("job") if r.name == "broken")
+        body = dict(rec.body)
+        body["spec"]["mount_volumes"]["azure_file_shares"][0]["azure_file_url"] = "https://127.0.0.1/batchaidev/.."
+        assert store.compare_and_set(rec.id, rec.version, body)
+    env.job("after", cluster="plain")
+    env.job("elsewhere", cluster="other")
+    assert env.wait_job("elsewhere")["properties"]["executionState"] == "succeeded"
+    assert env.wait_job("after")["properties"]["executionState"] == "succeeded"
+    broken = env.wait_job("broken")["properties"]
+    assert broken["executionState"] == "failed" and "JobLaunchFailed" == broken["executionInfo"]["errors"][0]["code"]

@@ -87,7 +87,15 @@ class SlurmEmulator:
         self.served.start()
         self.share = data_dir / "shares" / "batchaidev" / "slurmshare"
         self.share.mkdir(parents=True, exist_ok=True)
-        self.sdk = Sdk2(self.served, "rg-" + uuid.uuid4().hex[:8])
+        self.rg = "rg-" + uuid.uuid4().hex[:8]
+        self.sdk = Sdk2(self.served, self.rg)
+
+    def restart_after_kill9(self) -> None:
+        """SIGKILL the emulator, start it again on the same data dir and ports, and a new SDK driver."""
+        self.served.kill9()
+        self.sdk.close()
+        self.served.start()
+        self.sdk = Sdk2(self.served, self.rg)
 
     def close(self) -> None:
         self.sdk.close()

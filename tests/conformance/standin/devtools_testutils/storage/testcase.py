@@ -1,0 +1,115 @@
+"""StorageRecordedTestCase for live runs against the emulator: the account URL is the emulator's path-style file
+endpoint (CONFORMANCE_ENDPOINT/<account>), token credentials come from the emulator's own AAD."""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import random
+import string
+import time
+import uuid
+from datetime import datetime, timedelta
+
+
+def GenericTestProxyParametrize1():  # noqa: N802
+    return lambda fn: fn
+
+
+def generate_sas_token() -> str:
+    """A syntactically valid SAS query string that signs nothing (for URL-building tests)."""
+    expiry = (datetime.utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"?sv=2025-01-05&ss=f&srt=sco&sp=rwdlc&se={expiry}&spr=https&sig=ZmFrZQ%3D%3D"
+
+
+def _authority() -> str:
+    return os.environ["CONFORMANCE_ENDPOINT"]
+
+
+class StorageRecordedTestCase:
+    is_live = True
+
+    def account_url(self, account: str, endpoint_type: str) -> str:
+        return f"{_authority()}/{account}"
+
+    def get_credential(self, client_class=None, is_async: bool = False, **kwargs):
+        if is_async:
+            from azure.identity.aio import ClientSecretCredential
+        else:
+            from azure.identity import ClientSecretCredential
+        return ClientSecretCredential("conformance-tenant", "conformance-client", "conformance-secret",
+                                      authority=_authority(), disable_instance_discovery=True)
+
+    def get_resource_name(self, prefix: str = "") -> str:
+        return (prefix + uuid.uuid4().hex)[: max(len(prefix) + 12, 20)]
+
+    def get_random_bytes(self, size: int) -> bytes:
+        return random.Random(size).randbytes(size)
+
+    def get_random_text_data(self, size: int) -> str:
+        rng = random.Random(size)
+        return "".join(rng.choice(string.ascii_letters + string.digits + " ") for _ in range(size))
+
+    def generate_sas(self, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    def get_datetime_variable(self, variables: dict, name: str, value: datetime) -> datetime:
+        variables[name] = str(value)
+        return value
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def is_playback(self) -> bool:
+        return False
+
+    @staticmethod
+    def _check_progress(size, progress, first_step, step, total):
+        """Progress reports (possibly out of order, with concurrent transfers) cover the whole size, each piece
+        at most one transfer's worth, every report naming the same total."""
+        assert progress, "no progress was reported"
+        for current, reported in progress:
+            assert reported == total
+            assert 0 <= current <= size
+        currents = sorted(c for c, _ in progress)
+        assert currents[-1] == size
+        previous = 0
+        for i, current in enumerate(currents):
+            assert current - previous <= (first_step if i == 0 else step)
+            previous = current
+
+    def assert_upload_progress(self, size, max_chunk_size, progress, unknown_size=False):
+        self._check_progress(size, progress, max_chunk_size, max_chunk_size, None if unknown_size else size)
+
+    def assert_download_progress(self, size, max_chunk_size, max_get_size, progress):
+        self._check_progress(size, progress, max_get_size, max_chunk_size, size)
+
+    def assertNamedItemInContainer(self, container, item_name, msg=None):  # noqa: N802
+        names = [getattr(item, "name", item) for item in container]
+        assert item_name in names, msg or f"{item_name!r} not found in {names!r}"
+
+    def validate_standard_account_endpoints(self, service, url_type, account_name, account_key):
+        assert service is not None
+        assert service.account_name == account_name
+        assert service.credential.account_name == account_name
+        assert service.credential.account_key == account_key
+
+
+class LogCaptured:
+    """Captures the azure loggers' DEBUG output for the duration of the block."""
+
+    def __init__(self, test_case=None):
+        self.stream = io.StringIO()
+        self.handler = logging.StreamHandler(self.stream)
+        self.logger = logging.getLogger("azure")
+
+    def __enter__(self):
+        self.level = self.logger.level
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self.handler)
+        return self.stream
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+        return False
