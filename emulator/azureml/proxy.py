@@ -7,8 +7,8 @@ else goes straight to the emulator). For `CONNECT <account>.blob.<suffix>:443` t
 TLS itself with a wildcard certificate signed by the emulator's own certificate (cert.pem is a CA: the
 `SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` a client already trusts covers it), and relays the requests unchanged to the
 emulator's HTTPS port — the Host header still names the account, which is how the Blob plane serves host-style
-requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is tunnelled as is. Anything else is refused
-with 403: nothing sent through the proxy leaves this machine.
+requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is
+tunnelled as is. Anything else is refused with 403: nothing sent through the proxy leaves this machine.
 """
 from __future__ import annotations
 

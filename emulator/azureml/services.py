@@ -62,7 +62,8 @@ def msi_token() -> Response:
     now = int(time.time())
     ext = core()
     token = ext.signer.jwt({"aud": resource, "iss": f"{https_base()}/", "iat": now, "nbf": now, "exp": now + 3600,
-                            "tid": "00000000-0000-0000-0000-00000000e111", "oid": "00000000-0000-0000-0000-00000000e000",
+                            "tid": "00000000-0000-0000-0000-00000000e111",
+                            "oid": "00000000-0000-0000-0000-00000000e000",
                             "appid": "msi", "idtyp": "app"})
     return json_response({"access_token": token, "token_type": "Bearer", "expires_on": str(now + 3600),
                           "expires_in": "3600", "not_before": str(now), "resource": resource,
@@ -156,7 +157,8 @@ def _run(c: Ctx):
     return rec, execution.refresh(c.ext, rec)
 
 
-_RUN = r"(?:experiments/(?P<exp>[^/]+)|experimentids/(?P<eid>[^/]+))/runs/(?P<run>[^/]+)"
+# runs by experiment name, by experiment id, or (as SDK v2 asks for them) by run id alone
+_RUN = r"(?:(?:experiments/(?P<exp>[^/]+)|experimentids/(?P<eid>[^/]+))/)?runs/(?P<run>[^/]+)"
 
 
 @route("GET", "history", _RUN)
@@ -167,6 +169,9 @@ def run_get(c: Ctx) -> Response:
 
 @route("PATCH", "history", _RUN)
 def run_patch(c: Ctx) -> Response:
+    if not c.params.get("exp") and not c.params.get("eid"):
+        raise EmulatorError(400, "BadArgument", "A run is created or updated within an experiment: "
+                            "PATCH .../experiments/{experiment}/runs/{runId}.")
     exp = c.params.get("exp") or c.ext.runs.experiment_by_id(c.ws_id, c["eid"])["name"]
     body = c.ext.runs.create_or_patch(c.ws_id, exp, c["run"], body_json())
     return json_response(render.run_dto(body, c.ws_id, c.base))
@@ -284,7 +289,7 @@ def snapshot_get(c: Ctx) -> Response:
                           "createdTime": snap["created"]})
 
 
-# -- artifacts ----------------------------------------------------------------------------------------------------------
+# -- artifacts ------------------------------------------------------------------------------------------------------
 def _container_files(c: Ctx, origin: str, container: str) -> dict[str, Path]:
     live = None
     if origin == "ExperimentRun" and container.startswith("dcid."):

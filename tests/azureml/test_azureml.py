@@ -48,6 +48,8 @@ def project(emulator, aml_python, tmp_path_factory):
     source = TRAINER if TRAINER.exists() else FLOWS / "tiny_chainer_mnist.py"
     (path / "chainer-mnist" / "chainer_mnist.py").write_bytes(source.read_bytes())
     (path / "src").mkdir()
+    # the other tests' cluster (the seed test makes its own gpu-cluster, as the article does)
+    run_client(aml_python, FLOWS / "compute.py", "create", "cpu-cluster", "STANDARD_D2_V2", env=env, cwd=path)
     return path, env
 
 
@@ -87,7 +89,7 @@ def test_failing_script_shows_traceback(aml_python, project):
     path, env = project
     _script(path, "boom.py", "def deep():\n    raise ValueError('the script broke on purpose')\n\nprint('about to "
                              "fail', flush=True)\ndeep()\n")
-    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "gpu-cluster", "boom.py", env=env, cwd=path))
+    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "boom.py", env=env, cwd=path))
     assert out["status"] == "Failed"
     assert "ActivityFailedException" in out["error"]
     assert "ValueError: the script broke on purpose" in out["error"]
@@ -96,7 +98,7 @@ def test_failing_script_shows_traceback(aml_python, project):
 def test_failing_script_streams_traceback(aml_python, project):
     path, env = project
     _script(path, "boom2.py", "raise RuntimeError('visible in the stream')\n")
-    proc = run_client(aml_python, FLOWS / "script_run.py", "wait", "gpu-cluster", "boom2.py", env=env, cwd=path)
+    proc = run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "boom2.py", env=env, cwd=path)
     assert "Traceback (most recent call last)" in proc.stdout
     assert "RuntimeError: visible in the stream" in proc.stdout
 
@@ -104,7 +106,7 @@ def test_failing_script_streams_traceback(aml_python, project):
 def test_cancel(aml_python, project):
     path, env = project
     _script(path, "slow.py", "import time\nfor i in range(600):\n    print(i, flush=True)\n    time.sleep(0.5)\n")
-    out = report(run_client(aml_python, FLOWS / "script_run.py", "cancel", "gpu-cluster", "slow.py", env=env,
+    out = report(run_client(aml_python, FLOWS / "script_run.py", "cancel", "cpu-cluster", "slow.py", env=env,
                             cwd=path))
     assert out["before_cancel"] == "Running"
     assert out["status"] == "Canceled"
@@ -121,7 +123,7 @@ def test_clear_errors(aml_python, project):
     unknown = report(run_client(aml_python, FLOWS / "script_run.py", "submit", "no-such-cluster", "ok.py", env=env,
                                 cwd=path))
     assert "no-such-cluster" in unknown["submit_error"] and "not found" in unknown["submit_error"].lower()
-    absent = report(run_client(aml_python, FLOWS / "script_run.py", "submit", "gpu-cluster", "absent.py", env=env,
+    absent = report(run_client(aml_python, FLOWS / "script_run.py", "submit", "cpu-cluster", "absent.py", env=env,
                                cwd=path))
     assert "absent.py" in absent["submit_error"]
 
@@ -164,7 +166,7 @@ def test_outputs_never_follow_symlinks(aml_python, project):
     _script(path, "links.py", "import os\nos.makedirs('outputs', exist_ok=True)\n"
                               "open('outputs/real.txt', 'w').write('mine')\n"
                               "os.symlink('/etc', 'outputs/etc')\nos.symlink('/etc/hostname', 'outputs/host.txt')\n")
-    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "gpu-cluster", "links.py", env=env, cwd=path))
+    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "links.py", env=env, cwd=path))
     assert out["status"] == "Completed"
     outputs = [f for f in out["files"] if f.startswith("outputs/")]
     assert outputs == ["outputs/real.txt"]
