@@ -196,3 +196,18 @@ def test_bad_requests_answer_arm_errors(emulator: Served, project):
         assert resp.status_code == status, (method, url, resp.status_code, resp.text)
         if "json" in resp.headers.get("Content-Type", ""):
             assert "code" in resp.json()["error"], resp.text
+
+
+def test_proxy_reaches_only_the_emulator(emulator: Served):
+    import socket
+    port = json.loads((emulator.data_dir / "azureml" / "endpoints.json").read_text())["proxy_port"]
+
+    def connect(target: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            return s.recv(200)
+
+    assert connect("example.com:443").startswith(b"HTTP/1.1 403")
+    assert connect("someaccount.blob.core.windows.net:8443").startswith(b"HTTP/1.1 403")
+    assert connect(f"127.0.0.1:{emulator.https_port}").startswith(b"HTTP/1.1 200")
+    assert connect("someaccount.blob.core.windows.net:443").startswith(b"HTTP/1.1 200")
