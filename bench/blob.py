@@ -78,8 +78,9 @@ def start_emulator(data: Path) -> tuple[subprocess.Popen, str]:
         except requests.RequestException:
             time.sleep(0.1)
     wait_port(blob_port, proc, "the emulator")
-    return proc, (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
-                  f"AccountKey={DEFAULT_STORAGE_KEY};BlobEndpoint=http://127.0.0.1:{blob_port}/{DEFAULT_STORAGE_ACCOUNT};")
+    account = DEFAULT_STORAGE_ACCOUNT
+    return proc, (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEFAULT_STORAGE_KEY};"
+                  f"BlobEndpoint=http://127.0.0.1:{blob_port}/{account};")
 
 
 def start_azurite(data: Path) -> tuple[subprocess.Popen, str]:
@@ -99,7 +100,8 @@ def measure(cs: str, data: bytes, concurrency: int, round_no: int) -> tuple[floa
     if round_no == 0:
         container.create_container()
     blob = container.get_blob_client(f"256mb-{round_no}.bin")
-    container.upload_blob("warmup", b"x" * 1024)            # connections and first-request costs out of the timing
+    # connections and first-request costs out of the timing
+    container.upload_blob("warmup", b"x" * 1024, overwrite=True)
     container.download_blob("warmup").readall()
     t0 = time.perf_counter()
     blob.upload_blob(data, max_concurrency=concurrency)

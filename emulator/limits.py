@@ -1,7 +1,7 @@
 """Size limits of the ARM/JSON surface, as Azure Resource Manager sets them.
 
 * Request bodies: 4 MB (ARM's documented request limit). Larger bodies are refused with 413 before they are read.
-  The storage data planes (Azure Files, later Blob) stream their bodies and are not limited here.
+  The storage data planes (Azure Files, Blob) stream their bodies and are not limited here.
 * Tags, on every resource that takes them (resource groups, storage accounts, workspaces, clusters, jobs, file
   servers): at most 50 per resource, names up to 512 characters (128 on storage accounts), values up to 256.
 

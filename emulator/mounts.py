@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 from . import ids
-from .errors import EmulatorError, not_supported
+from .errors import EmulatorError
 
 NODE_ROOT = "/mnt/batch/tasks/shared/LS_root"
 MOUNT_ROOT = f"{NODE_ROOT}/mounts"
@@ -156,6 +156,20 @@ def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str
                           Path(data_dir) / "unmanaged" / key / _safe_relative(ref["relative_mount_path"],
                                                                                 "relativeMountPath"),
                           "unmanagedFileSystem", ref["mount_command"]))
+    return out
+
+
+def blob_mount_notes(cluster_spec: dict, job_spec: dict) -> list[str]:
+    """execution.log lines for the blob containers a job's nodes mount: where, and that mountOptions (blobfuse
+    flags on the service) were accepted but change nothing about a bind mount."""
+    out = []
+    for spec, root in (((cluster_spec.get("node_setup") or {}).get("mount_volumes"), "$AZ_BATCHAI_MOUNT_ROOT"),
+                       (job_spec.get("mount_volumes"), "$AZ_BATCHAI_JOB_MOUNT_ROOT")):
+        for ref in (spec or {}).get("azure_blob_file_systems") or []:
+            options = ref.get("mount_options")
+            out.append(f"blob container {ref.get('account_name')}/{ref.get('container_name')} mounted at "
+                       f"{root}/{ref.get('relative_mount_path')} (a bind mount of the emulator's copy"
+                       + (f"; mountOptions '{options}' accepted, not applied)" if options else ")"))
     return out
 
 

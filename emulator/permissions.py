@@ -21,6 +21,7 @@ def secure_data_dir(data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(PermissionError):
         os.chmod(data_dir, 0o700)
+    _give_to_parents_owner(data_dir)
     db = data_dir / "emulator.db"
     if not db.exists():
         with contextlib.suppress(FileExistsError):
@@ -30,3 +31,14 @@ def secure_data_dir(data_dir: Path) -> None:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             if not path.is_symlink() and path.stat().st_mode & 0o077:
                 os.chmod(path, 0o600)
+
+
+def _give_to_parents_owner(data_dir: Path) -> None:
+    """An emulator running as root in a container (compose) on a data dir inside a user's checkout: that user gets
+    the directory, so they can read cert.pem (0644) to trust the emulator, while the secret files stay root's 0600."""
+    if os.geteuid() != 0:
+        return
+    with contextlib.suppress(OSError):
+        parent, own = data_dir.parent.stat(), data_dir.stat()
+        if parent.st_uid != 0 and own.st_uid == 0:
+            os.chown(data_dir, parent.st_uid, parent.st_gid)

@@ -17,7 +17,6 @@ was down is finalized when it is next looked at, exactly once.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -193,16 +192,6 @@ def inside(path: Path, boundary: Path) -> bool:
     return real == root or real.startswith(root + os.sep)
 
 
-def read_inside(path: Path, boundary: Path) -> str | None:
-    """The text of a file a job wrote, or None when it is absent or leads outside `boundary`."""
-    if not inside(path, boundary) or not path.is_file():
-        return None
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return None
-
-
 def copy_tree(src: Path, dst: Path, boundary: Path | None = None) -> list[str]:
     """Copy the regular files under src into dst (symlinks are not followed: a job's files may point anywhere,
     and src itself must resolve inside `boundary` when given); returns the relative paths copied."""
@@ -220,12 +209,3 @@ def copy_tree(src: Path, dst: Path, boundary: Path | None = None) -> list[str]:
             shutil.copyfile(path, target)
             copied.append(rel.as_posix())
     return copied
-
-
-def read_json(path: Path, boundary: Path) -> dict | None:
-    text = read_inside(path, boundary)
-    try:
-        value = json.loads(text) if text is not None else None
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

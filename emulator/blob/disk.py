@@ -326,49 +326,30 @@ class BlobDisk:
     def staging_dir(self, account: str, container: str, name: str) -> Path:
         return self.state_dir(account, container) / "staging" / name_key(name)
 
-    def stage(self, account: str, container: str, name: str, block_id: str, tmp: str) -> None:
-        d = self.staging_dir(account, container, name)
-        d.mkdir(parents=True, exist_ok=True)
-        os.rename(tmp, d / block_id.encode("utf-8").hex())
 
-    def staged(self, account: str, container: str, name: str) -> dict[str, tuple[str, int, float]]:
-        """{block id: (path, size, mtime)} of the blob's uncommitted blocks."""
-        d = self.staging_dir(account, container, name)
-        try:
-            entries = list(os.scandir(d))
-        except FileNotFoundError:
-            return {}
-        out = {}
-        for e in entries:
-            try:
-                st = e.stat(follow_symlinks=False)
-                out[bytes.fromhex(e.name).decode("utf-8")] = (e.path, st.st_size, st.st_mtime)
-            except (OSError, ValueError):
-                continue
-        return out
-
-    def clear_staging(self, account: str, container: str, name: str) -> None:
-        shutil.rmtree(self.staging_dir(account, container, name), ignore_errors=True)
-
-
-def copy_into(dst: int, src: int, offset: int, length: int) -> None:
-    """Append `length` bytes of `src` from `offset` to `dst` (at its position), in the kernel where it can."""
+def copy_into(dst: int, src: int, offset: int, length: int, dst_offset: int | None = None) -> None:
+    """Copy `length` bytes of `src` from `offset` to `dst` (at its position, or at `dst_offset`), in the kernel
+    where it can."""
     done = 0
     while done < length:
+        at = None if dst_offset is None else dst_offset + done
         try:
-            n = os.copy_file_range(src, dst, length - done, offset + done)
+            n = os.copy_file_range(src, dst, length - done, offset + done, at)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
                 raise
-            n = _copy_slow(dst, src, offset + done, length - done)
+            n = _copy_slow(dst, src, offset + done, length - done, at)
         if n == 0:
             raise StorageError(500, "InternalError", "A staged block or source blob is shorter than recorded.")
         done += n
 
 
-def _copy_slow(dst: int, src: int, offset: int, length: int) -> int:
+def _copy_slow(dst: int, src: int, offset: int, length: int, at: int | None) -> int:
     data = os.pread(src, min(length, 4 << 20), offset)
     view, written = memoryview(data), 0
     while written < len(data):
-        written += os.write(dst, view[written:])
+        if at is None:
+            written += os.write(dst, view[written:])
+        else:
+            written += os.pwrite(dst, view[written:], at + written)
     return len(data)

@@ -22,6 +22,7 @@ from ..files.disk import etag, tag
 from .crc64 import Crc64
 from .disk import BlobDisk, container_not_found, copy_into
 from .meta import BlobMeta, BlobProps, ContainerRow
+from .staging import Staging
 from .names import ACCOUNT_NAME
 
 EXTENSION = "azure_blob"
@@ -106,6 +107,7 @@ class BlobPlane:
         self.settings = settings
         self.store = store
         self.disk = BlobDisk(settings.data_dir)
+        self.staging = Staging(self.disk)
         self.meta = BlobMeta(settings.data_dir / "emulator.db")
 
     # ---- accounts -------------------------------------------------------------------------------------------
@@ -222,36 +224,30 @@ class BlobPlane:
                 os.close(fd)
             # the service keeps the MD5 it computed when the client sends none in x-ms-blob-content-md5
             props.content_md5 = props.content_md5 or computed
-            info = self._commit(account, container, name, tmp, props, check)
+            with self.staging.exclusive(account, container, name):
+                info = self._commit(account, container, name, tmp, props, check)
+                self.staging.clear(account, container, name)     # a Put Blob drops uncommitted blocks
         except BaseException:
             self.disk.discard(tmp)
             raise
-        self.disk.clear_staging(account, container, name)
         return info
 
     def put_block(self, account: str, container: str, name: str, block_id: str, fill, length: int,
                   md5: str | None, crc64: str | None) -> None:
         self.container(account, container)
-        fd, tmp = self.disk.new_temp()
-        try:
-            try:
-                receive(fd, fill, length, md5, crc64)
-            finally:
-                os.close(fd)
-            self.disk.stage(account, container, name, block_id, tmp)
-        except BaseException:
-            self.disk.discard(tmp)
-            raise
+        with self.staging.shared(account, container, name):
+            self.staging.put(account, container, name, block_id, length,
+                             lambda fd: receive(fd, fill, length, md5, crc64))
 
     def block_lists(self, account: str, container: str,
                     name: str) -> tuple[BlobInfo | None, list[list], list[tuple[str, int]]]:
         """(the blob or None, committed [[id, size]], uncommitted [(id, size)] in upload order)."""
         self.container(account, container)
         info = self.find(account, container, name)
-        staged = self.disk.staged(account, container, name)
+        staged = self.staging.blocks(account, container, name)
         if info is None and not staged:
             raise blob_not_found()
-        uncommitted = [(i, s[1]) for i, s in sorted(staged.items(), key=lambda kv: kv[1][2])]
+        uncommitted = [(i, s[1]) for i, s in sorted(staged.items(), key=lambda kv: (kv[1][2], kv[1][0]))]
         return info, (info.props.blocks if info else []), uncommitted
 
     def put_block_list(self, account: str, container: str, name: str, entries: list[tuple[str, str]],
@@ -260,56 +256,70 @@ class BlobPlane:
         self.container(account, container)
         if len(entries) > MAX_BLOCKS:
             raise StorageError(400, "BlockListTooLong", f"The block list may name at most {MAX_BLOCKS} blocks.")
-        staged = self.disk.staged(account, container, name)
-        found = self.disk.open_blob(account, container, name)
-        current_fd = found[0] if found else None
-        committed: dict[str, tuple[int, int]] = {}
-        try:
-            if found:
-                info = self._info(account, container, name, os.fstat(current_fd), found[1])
-                offset = 0
-                for block_id, size in info.props.blocks:
-                    committed.setdefault(block_id, (offset, size))
-                    offset += size
-            plan = []
-            for kind, block_id in entries:
-                use_staged = kind in ("Uncommitted", "Latest") and block_id in staged
-                if use_staged:
-                    plan.append((block_id, staged[block_id][0], 0, staged[block_id][1]))
-                elif kind in ("Committed", "Latest") and block_id in committed:
-                    plan.append((block_id, None, *committed[block_id]))
-                else:
-                    raise StorageError(400, "InvalidBlockList", f"The specified block list is invalid: the block "
-                                       f"'{block_id}' ({kind}) is not among the blob's "
-                                       f"{'committed' if kind == 'Committed' else 'uncommitted'} blocks.")
-            fd, tmp = self.disk.new_temp()
+        with self.staging.exclusive(account, container, name):
+            found = self.disk.open_blob(account, container, name)
+            current_fd = found[0] if found else None
             try:
-                try:
-                    for block_id, path, offset, size in plan:
-                        if path is None:
-                            copy_into(fd, current_fd, offset, size)
-                            continue
-                        try:
-                            src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-                        except FileNotFoundError:
-                            raise StorageError(400, "InvalidBlockList", f"The block '{block_id}' was removed "
-                                               "while the list was committed.") from None
-                        try:
-                            copy_into(fd, src, 0, size)
-                        finally:
-                            os.close(src)
-                finally:
-                    os.close(fd)
-                props.blocks = [[block_id, size] for block_id, _, _, size in plan]
-                info = self._commit(account, container, name, tmp, props, check)
-            except BaseException:
-                self.disk.discard(tmp)
-                raise
-        finally:
-            if current_fd is not None:
-                os.close(current_fd)
-        self.disk.clear_staging(account, container, name)
+                info = self._assemble(account, container, name, entries, props, check, found)
+            finally:
+                if current_fd is not None:
+                    os.close(current_fd)
+            self.staging.clear(account, container, name)
         return info
+
+    def _assemble(self, account, container, name, entries, props, check, found) -> BlobInfo:
+        staged = self.staging.blocks(account, container, name)
+        committed: dict[str, tuple[int, int]] = {}
+        if found:
+            current = self._info(account, container, name, os.fstat(found[0]), found[1])
+            if check:
+                check(current)         # before the staged blocks are moved around
+            offset = 0
+            for block_id, size in current.props.blocks:
+                committed.setdefault(block_id, (offset, size))
+                offset += size
+        elif check:
+            check(None)
+        plan = []          # (block id, from the assembly?, offset, size)
+        for kind, block_id in entries:
+            if kind in ("Uncommitted", "Latest") and block_id in staged:
+                plan.append((block_id, True, staged[block_id][0], staged[block_id][1]))
+            elif kind in ("Committed", "Latest") and block_id in committed:
+                plan.append((block_id, False, *committed[block_id]))
+            else:
+                raise StorageError(400, "InvalidBlockList", f"The specified block list is invalid: the block "
+                                   f"'{block_id}' ({kind}) is not among the blob's "
+                                   f"{'committed' if kind == 'Committed' else 'uncommitted'} blocks.")
+        props.blocks = [[block_id, size] for block_id, _, _, size in plan]
+        in_place = None
+        if all(from_staging for _, from_staging, _, _ in plan):
+            in_place = self.staging.assemble_in_place(account, container, name, [(o, s) for _, _, o, s in plan])
+        if in_place is not None:
+            try:
+                return self._commit(account, container, name, in_place, props, check)
+            except BaseException:
+                self.staging.clear(account, container, name)    # its blocks were moved: the records are stale
+                raise
+        fd, tmp = self.disk.new_temp()
+        try:
+            try:
+                assembly = None
+                for _, from_staging, offset, size in plan:
+                    if not from_staging:
+                        copy_into(fd, found[0], offset, size)
+                        continue
+                    if assembly is None:
+                        assembly = os.open(self.disk.staging_dir(account, container, name) / "assembly",
+                                           os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                    copy_into(fd, assembly, offset, size)
+            finally:
+                os.close(fd)
+                if assembly is not None:
+                    os.close(assembly)
+            return self._commit(account, container, name, tmp, props, check)
+        except BaseException:
+            self.disk.discard(tmp)
+            raise
 
     def update_blob(self, account: str, container: str, name: str, check: Check | None,
                     content: dict | None = None, metadata: dict | None = None) -> BlobInfo:
@@ -347,7 +357,8 @@ class BlobPlane:
                 check(info)
             self.disk.delete_blob(account, container, name, info.aside)
             self.meta.drop_blob(account, container, name)
-        self.disk.clear_staging(account, container, name)
+        with self.staging.exclusive(account, container, name):
+            self.staging.clear(account, container, name)
 
     def copy_blob(self, account: str, src_container: str, src_name: str, container: str, name: str,
                   metadata: dict | None, source_url: str, check: Check | None,

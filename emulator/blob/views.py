@@ -168,6 +168,10 @@ def _host_error(exc: OSError, op: str) -> Exception:
                             f"its host{where}: {exc.strerror}. A job running as another user may own it.")
     if exc.errno == errno.ENAMETOOLONG:
         return StorageError(400, "InvalidResourceName", f"The name is too long for the host file system{where}.")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        # the container (or the blob's directory) went away while the request was being served
+        return StorageError(404, "ResourceNotFound", "The specified resource does not exist (it was deleted while "
+                            "this request was served).")
     return exc
 
 

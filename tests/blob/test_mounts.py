@@ -28,7 +28,7 @@ def _blob_ref(account, key, container, path, **kw):
         credentials=models.AzureStorageCredentialsInfo(account_key=key), **kw)
 
 
-@pytest.fixture(scope="module", params=["local", "docker"])
+@pytest.fixture(scope="module", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
 def executor_live(request, tmp_path_factory):
     overrides = {}
     if request.param == "docker":
@@ -87,11 +87,12 @@ def test_job_reads_input_from_a_container_and_writes_outputs_into_it(executor_li
     assert [(f.name, f.file_type) for f in env.files("bjob", "OUT")] == [("deep", "directory"),
                                                                        ("upper.txt", "file")]
     assert env.read("bjob", "upper.txt", "OUT") == "HELLO BLOB MOUNT\n"
+    log = env.read("bjob", "execution.log")
+    assert f"blob container {env.account}/{data.container_name} mounted at $AZ_BATCHAI_MOUNT_ROOT/data" in log
+    assert "mountOptions '-o attr_timeout=240' accepted, not applied" in log
 
 
 def test_wrong_key_unknown_container_and_key_vault_are_refused(executor_live):
-    if executor_live.kind != "local":
-        pytest.skip("mount checks do not depend on the executor")
     env = JobEnv(executor_live)
     svc = BlobServiceClient.from_connection_string(connection_string(executor_live.blob_url))
     c = svc.create_container("keys" + uuid.uuid4().hex[:6])
@@ -121,12 +122,13 @@ def test_wrong_key_unknown_container_and_key_vault_are_refused(executor_live):
     messages = " ".join(e.message for e in job.execution_info.errors or [])
     assert "no-such-container" in messages
     # Key Vault references for the key are refused by name
+    vault_ref = models.KeyVaultSecretReference(
+        source_vault=models.ResourceId(id="/subscriptions/x/resourceGroups/y/providers/Microsoft.KeyVault/vaults/v"),
+        secret_url="https://v.vault.azure.net/secrets/k")
     with pytest.raises(HttpResponseError) as err:
         env.submit("kv", mount_volumes=models.MountVolumes(azure_blob_file_systems=[
             models.AzureBlobFileSystemReference(
                 account_name=env.account, container_name=c.container_name, relative_mount_path="kv",
-                credentials=models.AzureStorageCredentialsInfo(account_key_secret_reference=models.KeyVaultSecretReference(
-                    source_vault=models.ResourceId(id="/subscriptions/x/resourceGroups/y/providers/Microsoft.KeyVault/"
-                                                      "vaults/v"), secret_url="https://v.vault.azure.net/secrets/k")))]))
+                credentials=models.AzureStorageCredentialsInfo(account_key_secret_reference=vault_ref))]))
     assert err.value.status_code == 400 and "NotSupportedByEmulator" in str(err.value)
     assert "accountKeySecretReference" in str(err.value)

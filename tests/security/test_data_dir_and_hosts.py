@@ -130,3 +130,19 @@ def test_bad_auth_and_url_flags_are_refused_at_start(tmp_path, flag):
            "--data-dir", str(tmp_path / "d"), "--executor", "none", *flag]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and flag[0] in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can hand a directory to another user")
+def test_root_in_a_container_hands_the_data_dir_to_the_checkout_owner(tmp_path):
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    os.chown(checkout, 4321, 4321)
+    live = start_live(checkout / ".data")
+    try:
+        data = checkout / ".data"
+        assert (os.stat(data).st_uid, _mode(data)) == (4321, 0o700)
+        assert _mode(data / "cert.pem") & 0o004
+        for name in ("emulator.db", "secret.key", "key.pem"):
+            assert (os.stat(data / name).st_uid, _mode(data / name)) == (0, 0o600), name
+    finally:
+        live.server.stop()

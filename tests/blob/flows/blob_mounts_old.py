@@ -61,7 +61,8 @@ report["cluster"] = [str(cluster.allocation_state).split(".")[-1], cluster.error
 
 command = ("cat $AZ_BATCHAI_MOUNT_ROOT/data/input/words.txt | tr a-z A-Z > $AZ_BATCHAI_OUTPUT_OUT/upper.txt")
 job_params = models.JobCreateParameters(
-    **where, cluster=models.ResourceId(id=cluster.id), node_count=1, std_out_err_path_prefix="$AZ_BATCHAI_MOUNT_ROOT/data",
+    **where, cluster=models.ResourceId(id=cluster.id), node_count=1,
+    std_out_err_path_prefix="$AZ_BATCHAI_MOUNT_ROOT/data",
     custom_toolkit_settings=models.CustomToolkitSettings(command_line=command),
     output_directories=[models.OutputDirectory(id="OUT", path_prefix="$AZ_BATCHAI_MOUNT_ROOT/data",
                                                path_suffix="results")])
