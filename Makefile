@@ -58,10 +58,11 @@ $(BLOB2)/.installed: tests/blob/requirements-2.1.0.txt
 	touch $@
 
 # chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
-$(AML)/.installed: images/azureml-cpu/requirements.txt
+$(AML)/.installed: images/azureml-cpu/requirements.txt tests/azureml/requirements.txt
 	$(PYTHON) -m venv $(AML)
 	$(AML)/bin/pip install --quiet --upgrade pip wheel 'setuptools==65.5.0'
-	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt 'azureml-train-core==1.62.0'
+	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt \
+		-r tests/azureml/requirements.txt
 	touch $@
 
 # the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
@@ -92,6 +93,7 @@ bench: install
 	$(BIN)/python bench/job_overhead.py
 	$(BIN)/python bench/files.py
 	$(BIN)/python bench/blob.py
+	$(BIN)/python bench/azureml.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 	$(MAKE) bench-moto
 

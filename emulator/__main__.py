@@ -40,6 +40,7 @@ def _serve(args) -> int:
                                  keep_containers=True if args.keep_containers else None,
                                  allow_reset=True if args.allow_reset else None,
                                  strict_auth=True if args.strict_auth else None,
+                                 azureml_proxy_port=args.azureml_proxy_port,
                                  client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
@@ -92,6 +93,11 @@ def _serve(args) -> int:
     if settings.allow_reset:
         print("  reset:        POST /_emulator/reset wipes all state (--allow-reset)", file=out)
     print(f"  dashboard:    {server.http_url}/", file=out)
+    relays = getattr(server.app.extensions.get("azureml"), "relays", None)
+    if relays is not None and relays.proxy is not None:
+        print(f"  azure ml:     blob proxy http://127.0.0.1:{relays.proxy.port}; point a shell at the emulator with",
+              file=out)
+        print(f'                eval "$(batchai-emulator env --data-dir {settings.data_dir} --azureml)"', file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
     if settings.client_secrets:
@@ -179,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--strict-auth", action="store_true",
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
+    serve.add_argument("--azureml-proxy-port", type=int,
+                       help="port of the HTTPS proxy that brings <account>.blob.core.windows.net to the Blob plane "
+                            "for Azure ML clients (default the HTTPS port + 1; 0 picks a free one; "
+                            "BATCHAI_EMULATOR_AZUREML_PROXY_PORT)")
     serve.add_argument("--client-secret", action="append", metavar="CLIENT_ID:SECRET",
                        help="a service principal the AAD token endpoints accept (repeatable); without any, every "
                             "client id and secret gets a token. BATCHAI_EMULATOR_CLIENT_SECRETS")

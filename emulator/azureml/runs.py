@@ -17,7 +17,6 @@ was down is finalized when it is next looked at, exactly once.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -186,11 +185,18 @@ def merge_patch(body: dict, patch: dict) -> dict:
     return body
 
 
-def copy_tree(src: Path, dst: Path) -> list[str]:
-    """Copy the regular files under src into dst (symlinks are not followed: a job's files may point anywhere);
-    returns the relative paths copied."""
+def inside(path: Path, boundary: Path) -> bool:
+    """Whether `path`, every symlink resolved, lies under `boundary`: a job controls its own directory and may
+    have replaced any part of it with a symlink to elsewhere on this machine."""
+    real, root = os.path.realpath(path), os.path.realpath(boundary)
+    return real == root or real.startswith(root + os.sep)
+
+
+def copy_tree(src: Path, dst: Path, boundary: Path | None = None) -> list[str]:
+    """Copy the regular files under src into dst (symlinks are not followed: a job's files may point anywhere,
+    and src itself must resolve inside `boundary` when given); returns the relative paths copied."""
     copied = []
-    if not src.is_dir() or src.is_symlink():
+    if not src.is_dir() or src.is_symlink() or (boundary is not None and not inside(src, boundary)):
         return copied
     for root, dirs, files in os.walk(src, followlinks=False):
         for name in files:
