@@ -63,9 +63,11 @@ $(AML)/.installed: images/azureml-cpu/requirements.txt
 	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt 'azureml-train-core==1.62.0'
 	touch $@
 
-# the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
+# the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator, with the demo's image map
+# (the quickstart's CNTK GPU image runs as the offline-built CPU trainer image), so the README's quickstart works
+RUN_IMAGE_MAP := microsoft/cntk:2.1-gpu-python3.5-cuda8.0-cudnn6.0=batchai-emulator/trainer-cpu:latest
 run: $(VENV)/.installed-run
-	$(BIN)/batchai-emulator serve
+	$(BIN)/batchai-emulator serve --image-map $(RUN_IMAGE_MAP) $(ARGS)
 
 # the main job: emulator + the quickstart flow against it, then the emulator stops
 demo: $(VENV)/.installed-run
