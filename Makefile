@@ -11,12 +11,14 @@ SDK1   := .venv-sdk2018-03
 BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
+# azure-cli 2.91.0, the last with `az batchai`: its own environment (it pins its own azure-* packages)
+AZCLI  := .venv-azcli
 
 .PHONY: install constraints conformance run test bench bench-slurm bench-hardening fuzz demo demo-azureml images data \
 	clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
-	$(AML)/.installed
+	$(AML)/.installed $(AZCLI)/.installed
 
 # constraints.txt pins every package to the versions the tests last passed with (regenerate with
 # `make constraints` after changing dependencies), so a fresh machine gets the same versions
@@ -54,6 +56,12 @@ $(BLOB2)/.installed: tests/blob/requirements-2.1.0.txt
 	$(PYTHON) -m venv $(BLOB2)
 	$(BLOB2)/bin/pip install --quiet --upgrade pip
 	$(BLOB2)/bin/pip install --quiet -r tests/blob/requirements-2.1.0.txt
+	touch $@
+
+$(AZCLI)/.installed: tests/cli/requirements-azcli.txt
+	$(PYTHON) -m venv $(AZCLI)
+	$(AZCLI)/bin/pip install --quiet --upgrade pip
+	$(AZCLI)/bin/pip install --quiet -r tests/cli/requirements-azcli.txt
 	touch $@
 
 # chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
@@ -119,7 +127,7 @@ conformance: install
 	$(BIN)/python -m tests.conformance
 
 clean:
-	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) $(AZCLI) .pytest_cache
 
 # Slurm executor overhead on the 3-node test cluster (root: network namespaces; Slurm from .ci/slurm.sh)
 bench-slurm: install
