@@ -210,7 +210,7 @@ fi
 # changes the emulator rebuilds it and one that does not reuses it.
 EMU_DIR="$REPO_ROOT/images/emulator"
 emu_recipe="$( { cat "$REPO_ROOT/images/build_offline.sh" "$EMU_DIR/build.sh" "$EMU_DIR/packages.txt" \
-    "$REPO_ROOT/constraints.txt" "$REPO_ROOT/pyproject.toml" "$REPO_ROOT/README.md";
+    "$REPO_ROOT/constraints.txt" "$REPO_ROOT/pyproject.toml";
     cd "$REPO_ROOT" && find emulator cloud trainer -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
         | LC_ALL=C sort | while read -r f; do printf '%s\n' "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
 emu_have="$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$EMULATOR_IMAGE" 2>/dev/null || true)"
