@@ -74,7 +74,12 @@ def _serve(args) -> int:
     try:
         server.start()
     except OSError as exc:
-        print(f"batchai-emulator: cannot listen: {exc}", file=sys.stderr)
+        hint = ""
+        if exc.errno == errno.EADDRINUSE or "already in use" in str(exc):
+            hint = (f" (ports asked for: --port {settings.port} --https-port {settings.https_port} --blob-port "
+                    f"{settings.blob_port}). Another program (or another emulator) holds the port: stop it, try "
+                    "another port, or pass --port 0 --https-port 0 for free ports (the banner names them)")
+        print(f"batchai-emulator: cannot listen: {exc}{hint}", file=sys.stderr)
         return 1
     out = sys.stdout
     print(f"Batch AI emulator listening on {server.http_url} (HTTP) and {server.https_url} (HTTPS)", file=out)
@@ -112,6 +117,9 @@ def _serve(args) -> int:
     if server.space_warning:
         print(f"  WARNING: {server.space_warning}.", file=out)
     scheduler = server.ext.scheduler
+    gpu_warning = scheduler.gpus.warning() if scheduler.handoff is None else None
+    if gpu_warning:
+        print(f"  WARNING: {gpu_warning}.", file=out)
     if scheduler.executor is not None:
         # an executor that queues jobs itself (Slurm) gives each node its own GPUs (gres), not this machine's
         gpus = "GPUs per node from Slurm (gres)" if scheduler.handoff is not None else scheduler.gpus.describe()
