@@ -12,10 +12,12 @@ by default), as root (2018-05-01 swagger: "in a bash subshell as a root"; runEle
 service, is root here too); with the local executor as a process of the emulator's user (it cannot elevate).
 The cluster's mount volumes are in place ($AZ_BATCHAI_MOUNT_ROOT), as the swagger's NodeSetup says.
 
-Output (reference §7, docs using-azure-cli-20.md; file names unverified): the read-only stdOutErrPathSuffix is
-`{subscription}/{resourceGroup}/workspaces/{workspace}/clusters/{cluster}/{uuid}` (the old api-versions, with no
-workspaces, omit `workspaces/{ws}/`), and the node's files are
-`{stdOutErrPathPrefix}/{suffix}/stdouterr/stdout-{node id}.txt` and `stderr-{node id}.txt`, as issue 18 asks.
+Output: the read-only stdOutErrPathSuffix is `{subscription}/{resourceGroup}/workspaces/{workspace}/clusters/
+{cluster}/{uuid}` (reference §7, docs using-azure-cli-20.md; the 2018-03-01 recordings of azure-mgmt-batchai's tests
+show `{subscription}/{resourceGroup}/clusters/{cluster}/{uuid}` for the old api-versions, which have no workspaces).
+The node's files are `{stdOutErrPathPrefix}/{suffix}/stdout-{node id}.txt` and `stderr-{node id}.txt`: followed from
+azure-mgmt-batchai's own test_setup_task_execution (1.0 and 2.0), which reads them from exactly there on the share,
+rather than the `.../{uuid}/stdouterr/` level issue 18 guessed (no source shows that level for setup tasks).
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ def suffix(cluster: Cluster) -> str:
 def output_node_dir(cluster: Cluster) -> str:
     task = task_of(cluster) or {}
     prefix = mounts.expand(task.get("std_out_err_path_prefix", ""), {"AZ_BATCHAI_MOUNT_ROOT": mounts.MOUNT_ROOT})
-    return f"{prefix.rstrip('/')}/{suffix(cluster)}/stdouterr"
+    return f"{prefix.rstrip('/')}/{suffix(cluster)}"
 
 
 def node_dir(data_dir: Path, cluster: Cluster, index: int) -> Path:

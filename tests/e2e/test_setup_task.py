@@ -1,6 +1,6 @@
 """The cluster setup task (nodeSetup.setupTask) through the SDK, on both executors: it runs on every node as it
 joins (allocation and scale-up) before any job, with the cluster's mounts in place; its output lands under
-{prefix}/{stdOutErrPathSuffix}/stdouterr; a failing one makes its node unusable; secrets are never echoed."""
+{prefix}/{stdOutErrPathSuffix}; a failing one makes its node unusable; secrets are never echoed."""
 from __future__ import annotations
 
 import time
@@ -64,7 +64,7 @@ def _scenario(live, image):
     assert "s3cret-value" not in body and "SECRET" in body
     suffix = task.std_out_err_path_suffix
     assert suffix.startswith(f"{e.client._config.subscription_id}/{e.rg}/workspaces/{e.ws}/clusters/cl/")
-    out = e.share_dir / "setup" / suffix / "stdouterr"
+    out = e.share_dir / "setup" / suffix      # where azure-mgmt-batchai's own test reads them
     first = sorted(p.name for p in out.iterdir())
     assert len(first) == 2 and first[0].startswith("stderr-tvm-") and first[1].startswith("stdout-tvm-")
     assert (out / first[1]).read_text() == "hello hi s3cret-value\n" and (out / first[0]).read_text() == "warn\n"
