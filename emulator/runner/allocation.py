@@ -106,6 +106,11 @@ def settle(sched, cluster: Cluster, rec: Record, target: int, clusters, now: flo
     if setuptask.task_of(cluster) and sched.handoff is None:
         # each node that joins runs the setup task before any job (usable nodes only: the others never run jobs)
         cluster.preparing_nodes += [n for n in joined if n not in cluster.unusable_nodes]
+    elif setuptask.task_of(cluster) and not any(e.get("code") == "SetupTaskNotRun" for e in errors):
+        # said on the cluster rather than silently skipped: Slurm nodes do not run setup tasks yet
+        errors.append({"code": "SetupTaskNotRun", "message": "The emulator's Slurm executor does not run cluster "
+                       "setup tasks (nodeSetup.setupTask); jobs run on nodes without it. Use the docker or local "
+                       "executor to run it."})
     cluster.errors = errors
 
 
