@@ -25,8 +25,10 @@ jobs (runner/handoff.py drives it in place of the per-node create/run steps, whi
   the job is still ``queued``; the job's handles are then ``[handle]``. Idempotent: a job already submitted under
   ``job_key`` (the emulator died between submitting and recording) answers its existing handle, never a second
   submission. Raises LaunchError.
-* ``status(handles)`` -> {handle: JobStatus}: the engine's own state (pending with its reason, running on which
-  nodes, ended with an exit code or the engine's reason); ``poll`` answers the same in the contract's terms.
+* ``queue()`` -> {handle: JobStatus} of every job the engine remembers: its own state (pending with its reason,
+  running on which nodes, ended with an exit code or the engine's reason); ``ended(handle)`` -> JobStatus for one it
+  no longer lists (its accounting, or state UNKNOWN); ``status(handles)`` is both for some handles, and ``poll``
+  answers the same in the contract's terms. Both raise SlurmUnavailable when the engine does not answer.
 * ``node_states()`` -> {"idle": n, "allocated": n, "unusable": n} of its nodes, for nodeStateCounts.
 * ``check_job(spec)`` raises EmulatorError for a job the engine can never run (jobs_create refuses it).
 """
