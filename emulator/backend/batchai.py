@@ -208,6 +208,9 @@ class BatchAIBackend:
         vmsizes.check(spec.get("vm_size", ""), "properties.vmSize")
         node_setup = spec.get("node_setup") or {}
         mounts.check(node_setup.get("mount_volumes"), "properties.nodeSetup.mountVolumes")
+        if node_setup.get("setup_task"):
+            mounts.check_node_path(node_setup["setup_task"].get("std_out_err_path_prefix", ""),
+                                   "properties.nodeSetup.setupTask.stdOutErrPathPrefix")
         # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
         # before the comparison below, so a retried create without an image finds the same specification.
         spec.setdefault("virtual_machine_configuration", {"image_reference": {
@@ -450,7 +453,6 @@ class BatchAIBackend:
 # Fields the emulator cannot honour locally: refused by name rather than ignored. (Subnets and VM images are
 # accepted: they choose the node's network and OS, which containers on this machine stand in for.)
 CLUSTER_UNSUPPORTED = {
-    "node_setup.setup_task": "The cluster setup task (nodeSetup.setupTask)",
     "node_setup.performance_counters_settings": "Application Insights performance counters "
                                                 "(nodeSetup.performanceCountersSettings)",
     "node_setup.mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":

@@ -23,6 +23,7 @@ from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, now_iso, parse_iso
 from ..store import Record, Store
 from . import allocation, exits, states
+from . import setup_dispatch
 from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
@@ -130,6 +131,8 @@ class Scheduler:
                 self._allocate(rec, running, clusters, now)
             if self._changed:
                 clusters = {r.id.lower(): r for r in self.store.list("cluster")}
+            if self.executor is not None and self.handoff is None:
+                setup_dispatch.dispatch(self, clusters)
             if self.handoff is not None:
                 # Slurm queues, orders and starts jobs itself: it follows every open job, every tick
                 self.handoff.tick(running + (queued if queued is not None else self.work.queued(now)), clusters, now)
@@ -280,7 +283,7 @@ class Scheduler:
             cluster = Cluster.from_body(crec.body)
             taken = busy.setdefault(key, set())
             idle = [n for n in range(cluster.current_node_count)
-                    if n not in taken and n not in cluster.unusable_nodes]
+                    if n not in taken and n not in cluster.unusable_nodes and n not in cluster.preparing_nodes]
             need = int(job.spec.get("node_count", 1))
             steady = cluster.allocation_state == AllocationState.STEADY
             if key in waiting or not steady or len(idle) < need:
