@@ -1,8 +1,7 @@
 """CRC64 content validation (x-ms-content-crc64) and structured message bodies (x-ms-structured-body:
 XSM/1.0; properties=crc64), as azure-storage-file-share sends and expects them with validate_content="crc64".
 
-Storage's CRC64 is computed by the azure-storage-extensions package (the same one the SDK needs for it); without
-it, CRC64 requests are refused as not supported, never accepted unchecked.
+Storage's CRC64 comes from emulator/crc64.py (shared with the Blob plane).
 
 A structured message (version 1): header = version (1 byte) + message length (8) + flags (2; 1 = CRC64) +
 segment count (2); each segment = number (2) + length (8) + content + CRC64 of the content (8, with the flag);
@@ -12,27 +11,11 @@ from __future__ import annotations
 
 import base64
 
+from ..crc64 import crc64
 from ..errors import StorageError
 
 SM_V1_CRC64 = "XSM/1.0; properties=crc64"
 SEGMENT = 4 << 20
-
-try:
-    from azure.storage.extensions import checksums as _ext
-except ImportError:          # optional: CRC64 requests are refused without it
-    _ext = None
-
-
-def available() -> bool:
-    return _ext is not None
-
-
-def crc64(data, initial: int = 0) -> int:
-    if _ext is None:
-        raise StorageError(400, "NotSupportedByEmulator", "CRC64 content validation needs the "
-                           "azure-storage-extensions package on the emulator's side.")
-    return _ext.crc64.compute(bytes(data), initial)
-
 
 def crc64_b64(data) -> str:
     return base64.b64encode(crc64(data).to_bytes(8, "little")).decode()

@@ -204,7 +204,7 @@ def file_service(account: str, _rest: str = ""):
                                else "AuthorizationFailure", "OAuth requests on files and directories need "
                                "x-ms-file-request-intent: backup.", {"HeaderName": "x-ms-file-request-intent"})
     structured = request.headers.get("x-ms-structured-body")
-    if structured is not None and (structured.strip() != checksums.SM_V1_CRC64 or not checksums.available()
+    if structured is not None and (structured.strip() != checksums.SM_V1_CRC64
                                    or handler not in (h.put_range, h.create_file, h.get_file)):
         raise not_supported(f"Structured message bodies ({structured!r}) on {op_name}")
     if handler not in _TAKES_BODY:
