@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import sqlite3
 import stat as statmod
 import time
 import uuid
@@ -74,7 +75,12 @@ class PlaneMore:
                 log = [[st.st_mtime_ns, *entry]]
             elif valid and row[3] is not None and len(row[3]) < ranges.MAX_LOG:
                 log = row[3] + [[st.st_mtime_ns, *entry]]
-            self.meta.put_ranges(account, share, path, st.st_ino, st.st_mtime_ns, op(base, st.st_size), log)
+            try:
+                self.meta.put_ranges(account, share, path, st.st_ino, st.st_mtime_ns, op(base, st.st_size), log)
+            except sqlite3.Error:
+                # no room for the record (full disk): it goes stale, so List Ranges falls back to the file
+                # system's ranges; the request itself fails or succeeds on its own rows, as before
+                pass
         return after
 
     def ranges_diff(self, account: str, share: str, parts: list[str], previous: str,
