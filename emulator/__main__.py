@@ -41,6 +41,7 @@ def _serve(args) -> int:
                                  allow_reset=True if args.allow_reset else None,
                                  strict_auth=True if args.strict_auth else None,
                                  azureml_proxy_port=args.azureml_proxy_port,
+                                 azureml_pip_index=args.azureml_pip_index,
                                  client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
@@ -197,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="port of the HTTPS proxy that brings <account>.blob.core.windows.net to the Blob plane "
                             "for Azure ML clients (default the HTTPS port + 1; 0 picks a free one; "
                             "BATCHAI_EMULATOR_AZUREML_PROXY_PORT)")
+    serve.add_argument("--azureml-pip-index", metavar="URL|DIR",
+                       help="install Azure ML runs' pip packages from this package index (or directory of wheels) "
+                            "before their script; default: recorded in the run's log, not installed "
+                            "(BATCHAI_EMULATOR_AZUREML_PIP_INDEX)")
     serve.add_argument("--client-secret", action="append", metavar="CLIENT_ID:SECRET",
                        help="a service principal the AAD token endpoints accept (repeatable); without any, every "
                             "client id and secret gets a token. BATCHAI_EMULATOR_CLIENT_SECRETS")

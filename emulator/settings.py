@@ -63,6 +63,10 @@ class Settings:
     # to it; the run's log says so)
     azureml_python: str = ""
     azureml_image: str = "batchai-emulator/azureml-cpu:latest"
+    # where runs install their environment's pip packages from: empty = nowhere (they are recorded, not installed:
+    # runs must not reach the network unasked); a URL = a package index (--index-url); a directory = wheels and
+    # sdists there (--no-index --find-links, the local executor only: a container does not see host paths)
+    azureml_pip_index: str = ""
     # the HTTPS proxy that brings <account>.blob.<suffix> host names to the Blob plane (azureml/proxy.py):
     # -1 = the HTTPS port + 1 (a free port when the HTTPS port is 0), 0 = a free port
     azureml_proxy_port: int = -1

@@ -46,13 +46,22 @@ def run_python(settings) -> str:
     return str(beside) if beside.exists() else sys.executable
 
 
+def pip_packages(config: dict) -> list[str]:
+    """The pip requirements of the run's conda dependencies (the estimator's pip_packages among them)."""
+    env = config.get("environment") or {}
+    deps = ((env.get("python") or {}).get("condaDependencies") or {}).get("dependencies") or []
+    # option lines the SDK adds ('--extra-index-url https://...') are not packages: the index is the emulator's
+    # --azureml-pip-index alone, so a run never reaches an index nobody configured
+    return [str(p) for d in deps if isinstance(d, dict) for p in d.get("pip") or [] if not str(p).startswith("-")]
+
+
 def describe_environment(config: dict, settings, layout: str | None) -> tuple[str, list[str]]:
     """(the image or python the run uses, the log lines saying which and why)."""
     env = config.get("environment") or {}
     docker = env.get("docker") or {}
     deps = ((env.get("python") or {}).get("condaDependencies") or {}).get("dependencies") or []
     pythons = [d for d in deps if isinstance(d, str) and d.startswith("python")]
-    pips = [p for d in deps if isinstance(d, dict) for p in d.get("pip") or []]
+    pips = pip_packages(config)
     asked = docker.get("baseImage") or "(no image)"
     lines = [f"Environment asked for: image {asked}, {', '.join(pythons) or 'python (any)'}, "
              f"pip packages {', '.join(pips) or '(none)'}."]
@@ -64,10 +73,14 @@ def describe_environment(config: dict, settings, layout: str | None) -> tuple[st
         used = run_python(settings)
         lines.append(f"Running with the local executor's python {used} (the Azure ML environment of the emulator, "
                      "with numpy, chainer and azureml-core): no container, the asked-for image is not used.")
-    if pips:
-        lines.append(f"pip packages recorded, not installed: the emulator installs nothing into runs (no package "
-                     f"index is assumed reachable); the packages above come from the image/python: "
-                     f"{', '.join(pips)}.")
+    if pips and settings.azureml_pip_index:
+        lines.append(f"pip packages {', '.join(pips)}: those the run's python lacks are installed from "
+                     f"{settings.azureml_pip_index} into the run's own directory before the script starts "
+                     "(--azureml-pip-index).")
+    elif pips:
+        lines.append(f"pip packages recorded, not installed: no package index is configured, and runs do not reach "
+                     f"the network unasked (serve --azureml-pip-index URL installs them); the run uses what its "
+                     f"image or python has: {', '.join(pips)}.")
     return used, lines
 
 
@@ -78,6 +91,7 @@ def prepare_job(ext, ws: dict, ws_id: str, exp: str, run_id: str, snapshot_dir: 
     executor = ext.core.scheduler.executor
     layout = executor.layout if executor is not None else None
     used, env_lines = describe_environment(config, settings, layout)
+    pips = pip_packages(config) if settings.azureml_pip_index else []
     script = config.get("script") or ""
     arguments = [str(a) for a in config.get("arguments") or []]
 
@@ -104,7 +118,8 @@ def prepare_job(ext, ws: dict, ws_id: str, exp: str, run_id: str, snapshot_dir: 
                    f"{ws_id}/experiments/{exp}", "AZUREML_RUN_HISTORY_SERVICE_ENDPOINT": base_url,
                "AZUREML_DISABLE_RUN_KILL_SIGNAL": "", "AZUREML_FRAMEWORK": str(config.get("framework") or "Python"),
                "AZUREML_COMMUNICATOR": str(config.get("communicator") or "None")}
-        (setup / "run.json").write_text(json.dumps({"script": script, "arguments": arguments, "env": env}))
+        (setup / "run.json").write_text(json.dumps({"script": script, "arguments": arguments, "env": env,
+                                                    "pip": pips, "pip_index": settings.azureml_pip_index}))
         logs = root / "azureml-logs"
         logs.mkdir()
         scheduler = ext.core.scheduler

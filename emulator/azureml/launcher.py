@@ -34,6 +34,8 @@ def main():
         os.environ["REQUESTS_CA_BUNDLE"] = os.environ["SSL_CERT_FILE"] = ca
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print(f"[{stamp}] Entering the run's launcher: python {sys.version.split()[0]} at {sys.executable}", flush=True)
+    if cfg.get("pip"):
+        install(cfg["pip"], cfg.get("pip_index") or "")
     os.makedirs("outputs", exist_ok=True)
     os.makedirs("logs", exist_ok=True)
     # The SDK is imported only by scripts that use it (Run.get_context() builds the run from the variables set
@@ -74,6 +76,57 @@ def main():
         print(f"The script failed (exit code {code}). Finalizing run...", flush=True)
     sys.stdout.flush()
     os._exit(code)     # no interpreter teardown: background threads of the SDK must not hold the job open
+
+
+# what every Azure ML environment lists (the SDK adds it): the serving extras of azureml-core, which the run's own
+# azureml-core stands in for
+SDK_METAPACKAGES = {"azureml-defaults"}
+
+
+def _has(module):
+    import importlib.util
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
+def install(requirements, index):
+    """pip-install the requirements this python lacks into the run's own directory (never into the python's
+    environment, which the local executor shares between runs), and put that directory first on the path."""
+    import re
+    import subprocess
+    from importlib import metadata
+    missing = []
+    for req in requirements:
+        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:(==)\s*([^,;\s]+))?\s*$", req)
+        try:
+            have = metadata.version(m.group(1)) if m else None
+        except metadata.PackageNotFoundError:
+            have = None
+        if m and m.group(1).lower() in SDK_METAPACKAGES and _has("azureml.core"):
+            print(f"[launcher] pip package {req}: the run's azureml-core stands in for it", flush=True)
+        elif have is not None and (not m.group(2) or have == m.group(3)):
+            print(f"[launcher] pip package {req}: {m.group(1)} {have} is already installed", flush=True)
+        else:
+            missing.append(req)
+    if not missing:
+        return
+    target = os.path.join(HERE, "pip")
+    source = (["--no-index", "--find-links", index] if os.path.isdir(index) else ["--index-url", index])
+    print(f"[launcher] Installing {', '.join(missing)} from {index}", flush=True)
+    code = subprocess.call([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                            "--no-warn-script-location", "--target", target, *source, *missing])
+    if code != 0:
+        _error({"type": "PipInstallFailed", "traceback": "",
+                "message": f"Installing the run's pip packages {missing} from {index} failed (exit code {code})."})
+        phase("finalizing")
+        print(f"The run's environment could not be prepared (pip exit code {code}). Finalizing run...", flush=True)
+        sys.stdout.flush()
+        os._exit(1)
+    sys.path.insert(0, target)
+    os.environ["PYTHONPATH"] = target + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH")
+                                         else "")
 
 
 def _error(err):

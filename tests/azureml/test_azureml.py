@@ -211,3 +211,62 @@ def test_proxy_reaches_only_the_emulator(emulator: Served):
     assert connect("someaccount.blob.core.windows.net:8443").startswith(b"HTTP/1.1 403")
     assert connect(f"127.0.0.1:{emulator.https_port}").startswith(b"HTTP/1.1 200")
     assert connect("someaccount.blob.core.windows.net:443").startswith(b"HTTP/1.1 200")
+
+
+def _wheel(directory: Path, name: str, version: str, module_text: str) -> Path:
+    """A minimal pure-Python wheel, made by hand: the run installs it from a local directory, never the network."""
+    import zipfile
+    info = f"{name}-{version}.dist-info"
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as whl:
+        whl.writestr(f"{name}.py", module_text)
+        whl.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        whl.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+                                      "Tag: py3-none-any\n")
+        whl.writestr(f"{info}/RECORD", f"{name}.py,,\n{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n")
+    return path
+
+
+def test_pip_packages_install_from_the_configured_index_into_the_run_only(aml_python, tmp_path):
+    """--azureml-pip-index: what the run's python lacks is installed into the run's own directory (here from a
+    directory of wheels, no network), what it has is left alone, and the run imports it; another run without
+    the package in its environment cannot."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "emuhello", "1.0", "GREETING = 'hello from a pip package of the run'\n")
+    served = serve(tmp_path / "data", "--executor", "local", "--azureml-pip-index", str(wheels))
+    served.start()
+    try:
+        env = client_env(served, tmp_path / "home")
+        make_workspace(aml_python, env, tmp_path)
+        (tmp_path / "src").mkdir()
+        _script(tmp_path, "hello.py", "import emuhello, os\nos.makedirs('outputs', exist_ok=True)\n"
+                                      "open('outputs/greeting.txt', 'w').write(emuhello.GREETING)\n"
+                                      "print(emuhello.GREETING, flush=True)\n")
+        run_client(aml_python, FLOWS / "compute.py", "create", "cpu-cluster", "STANDARD_D2_V2", env=env, cwd=tmp_path)
+        proc = run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "hello.py",
+                          env={**env, "AML_PIP_PACKAGES": "emuhello,numpy"}, cwd=tmp_path)
+        out = report(proc)
+        assert out["status"] == "Completed", proc.stdout[-3000:]
+        assert "outputs/greeting.txt" in out["files"]
+        assert "hello from a pip package of the run" in proc.stdout
+        assert "numpy" in proc.stdout and "is already installed" in proc.stdout     # not installed again
+        # the package went into that run's directory, not into the python the local executor shares
+        check = subprocess.run([str(aml_python), "-c", "import emuhello"], capture_output=True)
+        assert check.returncode != 0
+        other = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "hello.py", env=env,
+                                  cwd=tmp_path))
+        assert other["status"] == "Failed", other
+        assert "emuhello" in other["error"], other["error"][:3000]
+    finally:
+        served.stop()
+    assert not served.unhandled_errors(), served.unhandled_errors()
+
+
+def test_pip_packages_are_recorded_not_installed_without_an_index(aml_python, project):
+    path, env = project
+    _script(path, "noop.py", "print('no packages needed')\n")
+    proc = run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "noop.py",
+                      env={**env, "AML_PIP_PACKAGES": "emuhello"}, cwd=path)
+    assert report(proc)["status"] == "Completed"
+    assert "pip packages recorded, not installed" in proc.stdout

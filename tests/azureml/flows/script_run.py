@@ -5,9 +5,10 @@ argv: mode compute entry_script [arguments...]; cwd is the project (config.json,
   submit  only submit (the report has the run id)
   cancel  wait until the run is Running, run.cancel(), wait for the end
   attach  (entry_script is a run id) wait_for_completion(show_output=True) of an existing run
-Prints a JSON report on its last line.
+Prints a JSON report on its last line. AML_PIP_PACKAGES (comma-separated) gives the run's environment pip packages.
 """
 import json
+import os
 import sys
 import time
 
@@ -21,6 +22,10 @@ if mode == "attach":
     run = Run(experiment, script)
 else:
     config = ScriptRunConfig(source_directory="./src", script=script, arguments=arguments, compute_target=compute)
+    if os.environ.get("AML_PIP_PACKAGES"):
+        from azureml.core.conda_dependencies import CondaDependencies
+        config.run_config.environment.python.conda_dependencies = CondaDependencies.create(
+            pip_packages=os.environ["AML_PIP_PACKAGES"].split(","))
     try:
         run = experiment.submit(config)
     except Exception as exc:
