@@ -52,6 +52,15 @@ def not_supported(what: str, target: str | None = None) -> EmulatorError:
                          f"{what} is not supported by the Batch AI emulator.", target)
 
 
+def store_full(path: str) -> EmulatorError:
+    """How every door answers the store's StoreFull: 507 InsufficientStorage. A 5xx because it is the emulator's
+    own failure, as the service answered its own (there is no Azure control-plane 4xx for it); azure-core SDKs
+    retry it for about 5 s and then raise this message, which names the directory to free; the msrest
+    generations retry for about 11 s and report only the status, so the store also logs the cause."""
+    return EmulatorError(507, "InsufficientStorage", f"The emulator could not store the change: the disk holding "
+                         f"its data dir ({path}) is full. Free some space and retry; nothing stored was changed.")
+
+
 class StorageError(Exception):
     def __init__(self, status: int, code: str, message: str, extra: dict[str, str] | None = None):
         super().__init__(message)

@@ -15,43 +15,12 @@ import uuid
 from .. import ids, mounts, vmsizes
 from ..errors import EmulatorError, bad_request, conflict, not_found
 from ..models import (Cluster, ExecutionState, Experiment, FileServer, Job, ProvisioningState, SchedulingPriority,
-                      TOOLKITS, ToolType, Workspace, now_iso)
+                      TOOLKITS, ToolType, Workspace, duration_seconds, iso_duration, now_iso)
+from ..runner.states import terminated_error
 from ..store import AlreadyExists, ParentNotFound, Store
+from . import output_files
 from .arm import ArmBackend
 from .common import Page, load, paged
-
-_NUMBER = r"(\d+(?:\.\d+)?)"
-_DURATION = re.compile(rf"^P(?!$)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
-                       rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$")
-# seconds per unit of _DURATION's groups; a year and a month count 365 and 30 days, as .NET's XmlConvert does
-_UNITS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
-_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d+):(\d{2}):(\d{2})(?:\.\d+)?$")
-
-
-def duration_seconds(value: str) -> float:
-    """ISO-8601 duration (P7D, PT1H30M, P1W, P1Y2M) or .NET timespan (7.00:00:00) in seconds."""
-    m = _DURATION.match(value or "")
-    if m:
-        return sum(float(n) * unit for n, unit in zip(m.groups(), _UNITS) if n)
-    m = _TIMESPAN.match(value or "")
-    if m:
-        d, h, mi, s = m.groups()
-        return int(d or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + int(s)
-    raise bad_request("InvalidPropertyValue", f"'{value}' is not a valid duration (use ISO 8601, e.g. P7D or "
-                      "PT2H).", target="properties.constraints.maxWallClockTime")
-
-
-def iso_duration(seconds: float) -> str:
-    """The ISO 8601 form the service answered a duration with, whatever form it was sent in (P7D, PT1H30M)."""
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    secs_text = f"{secs:.7f}".rstrip("0").rstrip(".")
-    date = f"{int(days)}D" if days else ""
-    time_part = "".join(f"{v}{unit}" for v, unit in ((int(hours), "H"), (int(minutes), "M")) if v)
-    time_part += f"{secs_text}S" if secs_text != "0" else ""
-    return "P" + date + ("T" + time_part if time_part else "") if date or time_part else "PT0S"
-
 
 class BatchAIBackend:
     def __init__(self, store: Store, arm: ArmBackend, data_dir, clock=time.time, notify=None, check_job=None):
@@ -386,6 +355,11 @@ class BatchAIBackend:
         self._experiment(sub, rg, ws, exp)
         return self._list("job", Job, parent=ids.experiment(sub, rg, ws, exp), limit=limit, after=after)
 
+    def jobs_list_output_files(self, job: Job, signer, directory_id: str, directory: str, after: str | None,
+                               limit: int, link_expiry_minutes: int) -> output_files.OutputPage:
+        return output_files.list_output_files(self.store, self.data_dir, signer, job, directory_id, directory,
+                                              after, limit, link_expiry_minutes)
+
     def jobs_terminate(self, sub, rg, ws, exp, name) -> Job:
         """queued -> failed at once; running -> terminating (the runner stops it and records failed);
         finished jobs are left as they are (as the SDK tests observed on the service)."""
@@ -485,11 +459,6 @@ def usage(name: str, current: int, limit: int) -> dict:
 def remote_login(node_id: str, index: int) -> dict:
     # Nodes are local: the address is the loopback and the ports follow the service's 50000+ convention.
     return {"node_id": node_id, "ip_address": "127.0.0.1", "port": 50000 + index}
-
-
-def terminated_error() -> dict:
-    # Unverified code: the service reported terminated jobs as failed; the error entry names why.
-    return {"code": "JobTerminated", "message": "The job was terminated by a terminate request."}
 
 
 def _check_scale_settings(scale: dict | None, target: str) -> None:

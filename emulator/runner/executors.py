@@ -1,4 +1,4 @@
-"""The executor contract both executors keep, and how one is chosen.
+"""The executor contract every executor keeps (runner/choice.py picks one).
 
 An executor starts one process group per node from a NodePlan and reports on it by handle (a string it made):
 
@@ -32,10 +32,6 @@ jobs (runner/handoff.py drives it in place of the per-node create/run steps, whi
 """
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger("batchai_emulator.runner")
-
 VANISHED = "vanished"
 
 
@@ -44,30 +40,3 @@ class LaunchError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def choose(settings, data_dir):
-    """`--executor auto|docker|local|none`: auto takes Docker when an engine answers; none runs no job (clusters
-    still allocate; jobs stay queued)."""
-    mode = (settings.executor or "auto").lower()
-    if mode not in ("auto", "docker", "local", "slurm", "none"):
-        raise ValueError(f"--executor must be auto, docker, local, slurm or none, not {settings.executor!r}")
-    if mode == "none":
-        return None
-    if mode == "slurm":
-        from .slurm import SlurmExecutor
-        return SlurmExecutor(settings, data_dir)
-    if mode in ("auto", "docker"):
-        try:
-            import docker
-            client = docker.from_env(timeout=30)
-            client.ping()
-        except Exception as exc:  # any failure to reach the engine means "no Docker" here
-            if mode == "docker":
-                raise RuntimeError(f"--executor docker, but no Docker engine answers: {exc}") from exc
-            log.info("no Docker engine answers (%s): jobs run as local processes", exc)
-        else:
-            from .docker import DockerExecutor
-            return DockerExecutor(client, settings.image_map_dict())
-    from .local import LocalExecutor
-    return LocalExecutor()

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 from .. import safeio, vmsizes
-from ..backend.batchai import duration_seconds, terminated_error
+from ..models import duration_seconds
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
 from . import states
@@ -178,7 +178,7 @@ class Handoff:
                     continue
                 code = self._exit_code_file(job)
                 if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
-                    self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+                    self.s._finish(job, rec, now, states.F, errors=[states.terminated_error()], note="terminated")
                 elif code is not None and job.execution_state in states.ACTIVE:
                     self.s._exited(job, rec, now, code)
                 elif grace_over or job.execution_state != ExecutionState.RUNNING:
@@ -203,7 +203,7 @@ class Handoff:
                     self.executor.stop([handle])
                 continue
             if job.execution_state == ExecutionState.TERMINATING:
-                self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+                self.s._finish(job, rec, now, states.F, errors=[states.terminated_error()], note="terminated")
                 continue
             if rec.parent and _cluster_key(job) not in clusters:
                 self.s._finish(job, rec, now, states.F, errors=[states.error(

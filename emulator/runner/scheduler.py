@@ -19,7 +19,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import mounts, safeio, vmsizes
-from ..backend.batchai import duration_seconds, terminated_error
+from ..models import duration_seconds
 from ..errors import EmulatorError
 from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
                       parse_iso)
@@ -253,7 +253,7 @@ class Scheduler:
     def _follow_one(self, job: Job, rec: Record, status: dict, clusters, now: float, after_outage: bool) -> None:
         master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
         if job.execution_state == ExecutionState.TERMINATING:
-            self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+            self._finish(job, rec, now, states.F, errors=[states.terminated_error()], note="terminated")
             return
         if rec.parent and _cluster_key(job) not in clusters:
             self._finish(job, rec, now, states.F, errors=[states.error(

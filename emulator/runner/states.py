@@ -68,3 +68,8 @@ def error(code: str, message: str, **details: str) -> dict:
     if details:
         out["details"] = [{"name": k, "value": str(v)} for k, v in details.items()]
     return out
+
+
+def terminated_error() -> dict:
+    # Unverified code: the service reported terminated jobs as failed; the error entry names why.
+    return {"code": "JobTerminated", "message": "The job was terminated by a terminate request."}
