@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -145,3 +146,50 @@ def write_text(root: Path | str, path: Path | str, text: str, mode: int = 0o644)
     fd = open_file(root, path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(text.encode("utf-8"))
+
+
+def copy_tree(root: Path | str, src: Path | str, dst: Path | str) -> list[str]:
+    """Copy the regular files under `src` (below `root`, walked from descriptors without following any link) into
+    `dst`, a directory jobs cannot write; returns the relative paths copied. Links, fifos and devices are
+    skipped, and so is `src` itself if a link leads to it."""
+    copied: list[str] = []
+    try:
+        top = open_dir(root, src)
+    except OSError:
+        return copied
+    stack: list[tuple[int, list[str]]] = [(top, [])]
+    while stack:
+        dir_fd, rel = stack.pop()
+        try:
+            with os.scandir(dir_fd) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            for e in entries:
+                try:
+                    mode = e.stat(follow_symlinks=False).st_mode
+                    if stat.S_ISDIR(mode):
+                        stack.append((os.open(e.name, _DIR_FLAGS, dir_fd=dir_fd), rel + [e.name]))
+                    elif stat.S_ISREG(mode):
+                        fd = _open_regular(dir_fd, e.name, os.O_RDONLY, 0, e.name)
+                        target = Path(dst).joinpath(*rel, e.name)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        with os.fdopen(fd, "rb") as fin, open(target, "wb") as fout:
+                            shutil.copyfileobj(fin, fout)
+                        copied.append("/".join(rel + [e.name]))
+                except OSError:
+                    continue    # gone, swapped for a link, or not readable: not copied
+        finally:
+            os.close(dir_fd)
+    return copied
+
+
+def copy_file(root: Path | str, src: Path | str, dst: Path | str) -> bool:
+    """Copy the regular file `src` (below `root`, reached without following links) to `dst`; False if there is
+    none (absent, a link, a fifo...)."""
+    try:
+        fd = open_file(root, src)
+    except OSError:
+        return False
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(fd, "rb") as fin, open(dst, "wb") as fout:
+        shutil.copyfileobj(fin, fout)
+    return True

@@ -33,8 +33,15 @@ def download(token: str, _name: str) -> Response:
         fd = safeio.open_file(ext.settings.data_dir, str(payload["p"]))
     except (OSError, ValueError):
         raise StorageError(404, "ResourceNotFound", "The specified resource does not exist.") from None
-    with os.fdopen(fd, "rb") as fh:
-        return _serve(fh)
+    fh = os.fdopen(fd, "rb")
+    try:
+        resp = _serve(fh)
+    except BaseException:
+        fh.close()
+        raise
+    if not resp.is_streamed:
+        fh.close()
+    return resp
 
 
 def _serve(fh) -> Response:
@@ -64,9 +71,22 @@ def _serve(fh) -> Response:
     if request.method == "HEAD":
         headers["Content-Length"] = str(end - start + 1)
         return Response(b"", status=status, headers=headers)
-    fh.seek(start)
-    data = fh.read(end - start + 1)
-    return Response(data, status=status, headers=headers)
+    headers["Content-Length"] = str(end - start + 1)
+    return Response(_chunks(fh, start, end - start + 1), status=status, headers=headers, direct_passthrough=True)
+
+
+def _chunks(fh, start: int, length: int):
+    """The bytes of [start, start + length) in pieces (an output file may be larger than memory); closes fh."""
+    try:
+        fh.seek(start)
+        while length > 0:
+            piece = fh.read(min(length, 1 << 20))
+            if not piece:
+                break       # the job truncated the file meanwhile: the client sees a short body
+            length -= len(piece)
+            yield piece
+    finally:
+        fh.close()
 
 
 def _http_date(ts: float) -> str:

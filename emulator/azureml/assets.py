@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+from .. import safeio
 from ..errors import EmulatorError
 from ..models import now_iso
 from ..store import AlreadyExists, Store
@@ -35,15 +36,17 @@ class AssetBackend:
         token = self.signer.sign({"p": rel, "exp": int(time.time()) + LINK_SECONDS, "k": "aml"})
         return f"{base}/azureml/files/{token}/{Path(rel).name}"
 
-    def resolve_link(self, token: str) -> Path | None:
+    def resolve_link(self, token: str) -> int | None:
+        """A descriptor of the regular file a valid link names (the caller closes it), or None. A live run's
+        log lies where the job writes: it is reached without following links (safeio), so a file swapped for a
+        link after listing serves nothing."""
         payload = self.signer.verify(token)
         if payload is None or payload.get("k") != "aml":
             return None
-        root = os.path.realpath(self.data_dir)
-        path = os.path.realpath(os.path.join(root, payload["p"]))
-        if not path.startswith(root + os.sep) or not os.path.isfile(path):
+        try:
+            return safeio.open_file(self.data_dir, str(payload["p"]))
+        except (OSError, ValueError):
             return None
-        return Path(path)
 
     def files(self, ws_id: str, origin: str, container: str, live_job=None) -> dict[str, Path]:
         """{artifact path: host file} of one container (a run's is `dcid.<runId>`)."""

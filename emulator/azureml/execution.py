@@ -15,11 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+from .. import safeio
 from ..errors import EmulatorError
 from ..models import ExecutionState, now_iso
 from ..runner.launch import Planner
 from . import ids
-from .runs import TERMINAL, copy_tree, read_json
+from .runs import TERMINAL, copy_tree
 
 DRIVER_LOG = "azureml-logs/70_driver_log.txt"
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -146,7 +147,8 @@ def refresh(ext, rec) -> dict:
         status = "Queued"
     else:
         try:
-            phase = (root / "setup" / "phase").read_text().strip()
+            # the node directory is the job's to write: no link followed, no fifo waited on (safeio)
+            phase = safeio.read_text(ext.core.settings.data_dir, root / "setup" / "phase", 64).strip()
         except OSError:
             phase = "preparing"
         status = {"running": "Running", "finalizing": "Finalizing"}.get(phase, "Preparing")
@@ -163,11 +165,10 @@ def _finalize(ext, rec, job, root: Path) -> dict:
     ws_id = rec.id.split("/experiments/")[0]
     body = dict(rec.body)
     art = run_artifacts(ext.core.settings.data_dir, ws_id, body["run_id"])
-    copy_tree(root / "wd" / "outputs", art / "outputs")
-    log = root / "azureml-logs" / "70_driver_log.txt"
-    if log.is_file() and not log.is_symlink():
-        (art / "azureml-logs").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log, art / DRIVER_LOG)
+    # the node directory is the job's to write: walked and read without following links (safeio)
+    data = ext.core.settings.data_dir
+    safeio.copy_tree(data, root / "wd" / "outputs", art / "outputs")
+    safeio.copy_file(data, root / "azureml-logs" / "70_driver_log.txt", art / DRIVER_LOG)
     info = job.execution_info or {}
     if body.get("cancel_requested"):
         body["status"] = "Canceled"
@@ -175,7 +176,7 @@ def _finalize(ext, rec, job, root: Path) -> dict:
         body["status"] = "Completed"
     else:
         body["status"] = "Failed"
-        body["error"] = _error(root, info)
+        body["error"] = _error(root, info, data)
     body["start_time_utc"] = body.get("start_time_utc") or info.get("start_time")
     body["end_time_utc"] = info.get("end_time") or now_iso()
     body["finalized"] = True
@@ -186,8 +187,12 @@ def _finalize(ext, rec, job, root: Path) -> dict:
     return body
 
 
-def _error(root: Path, info: dict) -> dict:
-    err = read_json(root / "setup" / "error.json")
+def _error(root: Path, info: dict, data: Path) -> dict:
+    try:
+        err = json.loads(safeio.read_text(data, root / "setup" / "error.json", 1 << 20))    # job-writable: safeio
+    except (OSError, ValueError):
+        err = None
+    err = err if isinstance(err, dict) else None
     if err:
         message = f"{err.get('type')}: {err.get('message')}"
         if err.get("traceback"):

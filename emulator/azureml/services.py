@@ -7,6 +7,7 @@ handler, case-insensitively. Every answer is JSON; every error is the ARM error 
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -72,10 +73,14 @@ def msi_token() -> Response:
 @bp.route("/azureml/files/<token>/<path:_name>", methods=["GET", "HEAD"])
 def download(token: str, _name: str) -> Response:
     """An artifact or log, like a blob SAS URL: signed, expiring, Range-aware (206 + Content-Range)."""
-    path = aml().assets.resolve_link(token)
-    if path is None:
+    fd = aml().assets.resolve_link(token)
+    if fd is None:
         raise StorageError(403, "AuthenticationFailed", "The download link is invalid or has expired.")
-    resp = send_file(path, mimetype="application/octet-stream", conditional=True, etag=True, max_age=0)
+    try:    # send_file opens the name at once: /proc/self/fd names the very file checked, whatever the path holds now
+        resp = send_file(f"/proc/self/fd/{fd}", mimetype="application/octet-stream", conditional=True, etag=True,
+                         max_age=0)
+    finally:
+        os.close(fd)
     resp.headers["Accept-Ranges"] = "bytes"
     resp.headers["x-ms-blob-type"] = "BlockBlob"
     return resp

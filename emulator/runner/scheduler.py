@@ -15,23 +15,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import mounts, safeio, vmsizes
-from ..models import duration_seconds
+from .. import mounts, safeio
 from ..errors import EmulatorError
-from ..models import (PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, NodeStateCounts, now_iso,
-                      parse_iso)
+from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, duration_seconds, now_iso, parse_iso
 from ..store import Record, Store
-from . import states
+from . import allocation, exits, states
 from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
 from .handoff import Handoff
 from . import waiting as waiting_mod
 from .launch import Planner
-from .mountcheck import cluster_mount_errors, mount_errors
+from .mountcheck import mount_errors
 from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
@@ -140,89 +137,12 @@ class Scheduler:
             self.work.mark()
         return won
 
-    # -- (1) allocation --------------------------------------------------------------------------------------
-    def _claimed_gpus(self, clusters: dict[str, Record], except_id: str) -> set[str]:
-        out: set[str] = set()
-        for key, rec in clusters.items():
-            if key != except_id.lower():
-                for g in rec.body.get("node_gpus") or []:
-                    out.update(g)
-        return out
-
+    # -- (1) allocation and (4) node counts: allocation.py ------------------------------------------------
     def _allocate(self, rec: Record, jobs, clusters, now: float) -> None:
-        try:
-            self._allocate_one(rec, jobs, clusters, now)
-        except Exception:  # one cluster's trouble must not stop the others (nor the jobs) being scheduled
-            log.exception("allocating nodes of %s", rec.id)
+        allocation.allocate(self, rec, jobs, clusters, now)
 
-    def _allocate_one(self, rec: Record, jobs, clusters, now: float) -> None:
-        cluster = Cluster.from_body(rec.body)
-        auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
-        demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs if _cluster_key(j) == rec.id.lower()]
-                     + [self.work.demand.get(rec.id.lower(), 0)])
-        wanted = cluster.target_node_count(demand if auto else 0)
-        # nodes past the regional vCPU quota are never allocated (the service failed such resizes with an error)
-        target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.spec.get("vm_size", ""))))
-        busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
-        if target < cluster.current_node_count and busy:
-            # shrinking removes idle nodes only: nodes running jobs leave when their jobs end
-            target = max(target, max(busy) + 1)
-        if cluster.allocation_state == AllocationState.STEADY:
-            if target == cluster.current_node_count:
-                return
-            cluster.allocation_state = AllocationState.RESIZING
-            cluster.allocation_state_transition_time = now_iso(now)
-        elif now - parse_iso(cluster.allocation_state_transition_time) < self.settings.allocation_delay:
-            return
-        else:
-            self._settle(cluster, rec, target, clusters, now, wanted)
-        self._cas(rec.id, rec.version, cluster.to_body())
-
-    def _settle(self, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
-        cluster.allocation_state = AllocationState.STEADY
-        cluster.allocation_state_transition_time = now_iso(now)
-        cluster.current_node_count = target
-        while len(cluster.node_ids) < target:
-            cluster.node_ids.append(f"tvm-{zlib.crc32(rec.id.lower().encode())}_{len(cluster.node_ids) + 1}-"
-                                    f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime(now))}")
-        cluster.node_gpus = cluster.node_gpus[:target]
-        cluster.unusable_nodes = [n for n in cluster.unusable_nodes if n < target]
-        errors = [e for e in cluster.errors
-                  if e.get("code") not in ("InsufficientGpus", "MountVolumeFailed", "AccountCoreQuotaReached")]
-        size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
-        if wanted > target:
-            errors.append({"code": "AccountCoreQuotaReached",
-                           "message": f"The cluster asks for {wanted} node(s) of size {size.name} ({size.vcpus} "
-                                      f"vCPUs each), but the regional quota of {vmsizes.REGIONAL_VCPU_QUOTA} "
-                                      f"dedicated vCPUs allows {target}; no more nodes were allocated."})
-        free = [d for d in self.gpus.devices if d not in self._claimed_gpus(clusters, rec.id)]
-        for held in cluster.node_gpus:
-            free = [d for d in free if d not in held]
-        short = []
-        while len(cluster.node_gpus) < target:
-            index = len(cluster.node_gpus)
-            if self.handoff is not None:   # each Slurm node has its own GPUs (gres); their ids are the node's
-                cluster.node_gpus.append([str(g) for g in range(size.gpus)])
-            elif self.gpus.cpu_only or size.gpus == 0:
-                cluster.node_gpus.append([])
-            elif len(free) >= size.gpus:
-                cluster.node_gpus.append(free[:size.gpus])
-                free = free[size.gpus:]
-            else:
-                cluster.node_gpus.append([])
-                cluster.unusable_nodes.append(index)
-                short.append(index)
-        if short:
-            errors.append({"code": "InsufficientGpus",
-                           "message": f"{len(short)} node(s) of size {size.name} need {size.gpus} GPU(s) each, but "
-                                      f"this machine has no free GPUs left for them ({self.gpus.describe()}); "
-                                      "those nodes are unusable.",
-                           "details": [{"name": "nodes", "value": ",".join(map(str, short))}]})
-        problems = cluster_mount_errors(self.settings, self.store, cluster)
-        if problems:
-            cluster.unusable_nodes = list(range(target))
-            errors += problems
-        cluster.errors = errors
+    def _count_nodes(self, rec: Record, jobs) -> None:
+        allocation.count_nodes(self, rec, jobs)
 
     # -- (2) running jobs ------------------------------------------------------------------------------------
     def _follow(self, jobs, clusters, now: float) -> None:
@@ -290,71 +210,10 @@ class Scheduler:
         return False
 
     def _recover(self, job: Job, rec: Record, clusters, now: float) -> None:
-        """The job's master is not where its record says (or its launch never recorded it): the emulator was
-        stopped while it started or finished the job, or something removed its container. Decide from what the
-        host holds, never running a job twice: an exit code file means the master finished (its container went
-        in the emulator's clean-up); containers or processes found by label are re-attached; a job none of whose
-        nodes ever started (no `started` mark, nothing but never-started containers) is started now; anything
-        else failed while nobody watched, and the job is failed."""
-        jdir = self.planner.job_dir(job)
-        node_dirs = [jdir / f"node-{rank}" for rank in range(max(1, len(job.nodes)))]
-        try:
-            code = int(safeio.read_text(self.settings.data_dir, node_dirs[0] / ".batchai" / "exit_code", 64).strip())
-        except (OSError, ValueError):
-            code = None
-        if code is not None:
-            self._exited(job, rec, now, code)
-            return
-        try:
-            found = self.executor.find(jdir.name, node_dirs)
-        except Exception as exc:  # the engine went away: look again next tick
-            log.warning("cannot look for the nodes of %s: %s", rec.id, exc)
-            return
-        if all(found.get(rank, ("", "created"))[1] != "created" for rank in range(len(node_dirs))):
-            handles = [found[rank][0] for rank in range(len(node_dirs))]
-            if handles != job.handles and self._record_handles(rec.id, handles, job.log_path) is not None:
-                self._log(job, "re-attached to the job's nodes after the emulator restarted")
-            return
-        started = [rank for rank, d in enumerate(node_dirs)
-                   if safeio.exists(self.settings.data_dir, d / ".batchai" / "started") or found.get(rank, ("", "created"))[1] != "created"]
-        cluster = clusters.get(_cluster_key(job))
-        if not started and cluster is not None:
-            try:
-                self.executor.cleanup(jdir.name, [h for h, _ in found.values()])
-            except Exception as exc:
-                log.warning("removing the never-started nodes of %s: %s", rec.id, exc)
-                return
-            self._log(job, "the emulator stopped while it started this job, before any node ran: starting it now")
-            with self._launching_lock:
-                self._launching.add(rec.id.lower())
-            self._pool.submit(self._launch_guarded, job, rec, Cluster.from_body(cluster.body), list(job.nodes))
-            return
-        self._finish(job, rec, now, states.F, errors=[states.error(
-            "ContainerNotFound", "The job's master node process or container disappeared (the emulator or the "
-            "Docker engine stopped while it ran); the job is failed rather than run twice.")], note="vanished")
+        exits.recover(self, job, rec, clusters, now)
 
     def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
-        temp = self.planner.job_dir(job) / "node-0" / ".batchai"
-        if code == 0:
-            self._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
-            return
-        data = self.settings.data_dir
-        if safeio.exists(data, temp / "prep_exit_code"):
-            err = states.error("JobPreparationFailed", "The job preparation task failed with a non-zero exit code.",
-                               exitCode=code)
-        else:
-            err = states.job_failed_error(code)
-            try:
-                # the job can write this file (its temp directory is the node's): read only a regular file there
-                message = safeio.read_text(data, temp / "launch_error", limit=4096).strip()
-                err = states.error("JobFailed", message, exitCode=code)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                err = states.error("JobFailed", f"The job exited with code {code}; its .batchai/launch_error "
-                                   f"was not read: it is a link or not a regular file ({exc.strerror}).",
-                                   exitCode=code)
-        self._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
+        exits.exited(self, job, rec, now, code)
 
     def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="",
                 exited: bool = False) -> None:
@@ -554,19 +413,6 @@ class Scheduler:
             won = self.store.compare_and_set(rid, rec.version, job.to_body())
             if won is not None:
                 return job, won
-
-    # -- (4) node counts -------------------------------------------------------------------------------------
-    def _count_nodes(self, rec: Record, jobs) -> None:
-        cluster = Cluster.from_body(rec.body)
-        running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
-        unusable = len([n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running])
-        if self.handoff is not None:
-            unusable = max(unusable, self.handoff.unusable(cluster.current_node_count, len(running)))
-        counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - unusable),
-                                 running_node_count=len(running), unusable_node_count=unusable).__dict__
-        if counts != cluster.node_state_counts:
-            cluster.node_state_counts = dict(counts)
-            self.store.compare_and_set(rec.id, rec.version, cluster.to_body())   # frees and takes no node
 
     # -- logs and hooks --------------------------------------------------------------------------------------
     def _log(self, job: Job, message: str) -> None:
