@@ -14,9 +14,9 @@ import uuid
 
 from .. import ids, mounts, vmsizes
 from ..errors import EmulatorError, bad_request, conflict, not_found
-from ..models import (Cluster, ExecutionState, Experiment, FileServer, Job, ProvisioningState, SchedulingPriority,
-                      TOOLKITS, ToolType, Workspace, duration_seconds, iso_duration, now_iso)
-from ..runner.states import terminated_error
+from ..models import (TOOLKITS, Cluster, ExecutionState, Experiment, FileServer, Job, SchedulingPriority, Workspace,
+                      duration_seconds, iso_duration)
+from ..runner import states
 from ..store import AlreadyExists, ParentNotFound, Store
 from . import output_files
 from .arm import ArmBackend
@@ -365,15 +365,12 @@ class BatchAIBackend:
         finished jobs are left as they are (as the SDK tests observed on the service)."""
         while True:
             job, rec = self._job(sub, rg, ws, exp, name)
-            now = now_iso(self.clock())
             if job.execution_state == ExecutionState.QUEUED:
-                job.execution_state = ExecutionState.FAILED
-                job.execution_info = {"end_time": now, "errors": [terminated_error()]}
+                states.transition(job, states.FAILED, self.clock(), errors=[states.terminated_error()])
             elif job.execution_state == ExecutionState.RUNNING:
-                job.execution_state = ExecutionState.TERMINATING
+                states.transition(job, states.TERMINATING, self.clock())
             else:
                 return job
-            job.execution_state_transition_time = now
             if self.store.compare_and_set(rec.id, rec.version, job.to_body()):
                 self.notify()
                 return job

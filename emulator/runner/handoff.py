@@ -116,7 +116,7 @@ class Handoff:
         for job, rec in queued:
             crec = clusters.get(_cluster_key(job))
             if crec is None:
-                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
                     "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")], note="cluster")
                 continue
             cluster = Cluster.from_body(crec.body)
@@ -124,7 +124,7 @@ class Handoff:
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
             if self.partition is None:
                 job.log_path = str(self.s.planner.log_file(job, cluster))
-                self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+                self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
                 continue
             self._submit_one(job, rec, cluster, now)
 
@@ -149,14 +149,14 @@ class Handoff:
                 duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D"))
         except SlurmUnavailable as exc:
             self.watch.failed(now, exc)
-            self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+            self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
             return
         except EmulatorError as exc:
-            self.s._finish(job, rec, now, states.F, errors=[states.error("MountVolumeFailed", exc.message)],
+            self.s._finish(job, rec, now, states.FAILED, errors=[states.error("MountVolumeFailed", exc.message)],
                            note="launch failed")
             return
         except LaunchError as exc:
-            self.s._finish(job, rec, now, states.F, errors=[states.error(exc.code, exc.message)],
+            self.s._finish(job, rec, now, states.FAILED, errors=[states.error(exc.code, exc.message)],
                            note="submit failed")
             return
         self.submitted[handle] = time.monotonic()
@@ -178,11 +178,11 @@ class Handoff:
                     continue
                 code = self._exit_code_file(job)
                 if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
-                    self.s._finish(job, rec, now, states.F, errors=[states.terminated_error()], note="terminated")
+                    self.s._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
                 elif code is not None and job.execution_state in states.ACTIVE:
                     self.s._exited(job, rec, now, code)
                 elif grace_over or job.execution_state != ExecutionState.RUNNING:
-                    self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+                    self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
             return
         for job, rec in followed:
             handle = job.handles[0]
@@ -203,10 +203,10 @@ class Handoff:
                     self.executor.stop([handle])
                 continue
             if job.execution_state == ExecutionState.TERMINATING:
-                self.s._finish(job, rec, now, states.F, errors=[states.terminated_error()], note="terminated")
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
                 continue
             if rec.parent and _cluster_key(job) not in clusters:
-                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
                     "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
                 continue
             code = self._exit_code_file(job) if job.execution_state == ExecutionState.RUNNING else None
@@ -231,7 +231,7 @@ class Handoff:
                  for n in j.nodes}
         need = int(job.spec.get("node_count", 1))
         nodes = [n for n in range(len(taken) + need) if n not in taken][:need]
-        states.transition(job, states.R, now, nodes=nodes)
+        states.transition(job, states.RUNNING, now, nodes=nodes)
         if self.s.store.compare_and_set(rec.id, rec.version, job.to_body()) is not None:
             self.s._log(job, f"running: Slurm job {job.handles[0]} on {st.nodes or 'its nodes'}")
 
@@ -239,7 +239,7 @@ class Handoff:
         code = self._exit_code_file(job)
         message = st.comment if st.comment.startswith("DataDirNotShared") else ""
         if message:
-            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+            self.s._finish(job, rec, now, states.FAILED, exit_code=code, errors=[states.error(
                 "DataDirNotShared", message.split(": ", 1)[-1])], note="data dir", exited=True)
         elif st.slurm_state in ("COMPLETED", "FAILED") and (code is not None or st.exit_code is not None) and \
                 not (st.slurm_state == "FAILED" and st.reason not in ("NonZeroExitCode", "None", "")):
@@ -248,7 +248,7 @@ class Handoff:
             if code is not None:
                 self.s._exited(job, rec, now, code)
             else:
-                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
                     "SlurmJobNotFound", f"Slurm no longer knows job {job.handles[0]} and its master left no exit "
                     "code; the job is failed.")], note="vanished", exited=True)
         else:
@@ -258,7 +258,7 @@ class Handoff:
                     "JobMaxWallClockTimeExceeded": f"The job ran longer than its maxWallClockTime and Slurm ended "
                                                    f"job {job.handles[0]}"}.get(
                 kind, f"Slurm ended job {job.handles[0]} as {st.slurm_state}")
-            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+            self.s._finish(job, rec, now, states.FAILED, exit_code=code, errors=[states.error(
                 kind, f"{text} (Slurm state {st.slurm_state}, reason: {why}).")], note=st.slurm_state.lower(),
                 exited=True)
 
