@@ -11,9 +11,12 @@ the export lines of `batchai-emulator env --azureml`); without those variables t
 """
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import time
+import warnings
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -88,6 +91,49 @@ def target_description(environ=os.environ) -> str:
     return f"{cloud} (cloud list from {metadata})" if metadata else f"{cloud} (azureml-core's built-in cloud list)"
 
 
+class _Lines(io.TextIOBase):
+    """A text stream handing each complete line to `emit`."""
+
+    def __init__(self, emit):
+        self.emit, self.buffer = emit, ""
+
+    def write(self, text: str) -> int:
+        self.buffer += text
+        *lines, self.buffer = self.buffer.replace("\r", "\n").split("\n")
+        for line in lines:
+            if line.strip():
+                self.emit(line)
+        return len(text)
+
+    def flush_rest(self) -> None:
+        if self.buffer.strip():
+            self.emit(self.buffer)
+        self.buffer = ""
+
+
+@contextmanager
+def sdk_output(console: Console):
+    """What azureml-core prints (progress, deprecation warnings) as indented lines of ours, not mid-line."""
+    lines = _Lines(lambda text: console.line(f"  azureml: {text.strip()}"))
+    with warnings.catch_warnings(record=True) as caught, redirect_stdout(lines), redirect_stderr(lines):
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            lines.flush_rest()
+    seen = set()
+    for warning in caught:
+        # deprecations inside the SDK's own dependencies are not the user's business
+        if issubclass(warning.category, (DeprecationWarning, PendingDeprecationWarning)):
+            continue
+        name = warning.category.__name__
+        text = str(warning.message).strip()
+        text = text[len(name) + 1:].strip() if text.startswith(name + ":") else text
+        if text and text not in seen:
+            seen.add(text)
+            console.line(f"  azureml: {name}: {text}")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # steps
 
@@ -107,9 +153,10 @@ def get_workspace(sdk, o: Options, console: Console):
     # exist_ok: the workspace when it exists, else it is created (resource group too) by an ARM deployment
     with console.step(f"workspace {o.workspace} in {o.location}, resource group {o.resource_group} "
                       "(Workspace.create, exist_ok)"):
-        ws = sdk.Workspace.create(o.workspace, subscription_id=o.subscription_id, resource_group=o.resource_group,
-                                  create_resource_group=True, location=o.location, exist_ok=True,
-                                  show_output=False)
+        with sdk_output(console):
+            ws = sdk.Workspace.create(o.workspace, subscription_id=o.subscription_id,
+                                      resource_group=o.resource_group, create_resource_group=True,
+                                      location=o.location, exist_ok=True, show_output=False)
     o.out.mkdir(parents=True, exist_ok=True)
     ws.write_config(path=str(o.out))
     console.line(f"  wrote {o.out / '.azureml' / 'config.json'}: Workspace.from_config(path={str(o.out)!r}) "
@@ -123,7 +170,8 @@ def get_compute(sdk, ws, o: Options, console: Console):
         console.line(f"found existing compute target {o.cluster}")
     except sdk.ComputeTargetException:
         config = sdk.AmlCompute.provisioning_configuration(vm_size=o.vm_size, max_nodes=o.max_nodes)
-        with console.step(f"creating compute target {o.cluster}: AmlCompute, {o.vm_size}, 0 to {o.max_nodes} nodes"):
+        with console.step(f"creating compute target {o.cluster}: AmlCompute, {o.vm_size}, 0 to {o.max_nodes} nodes"), \
+                sdk_output(console):
             compute = sdk.ComputeTarget.create(ws, o.cluster, config)
             compute.wait_for_completion(show_output=False)
     status = compute.get_status()
@@ -295,11 +343,11 @@ def run(o: Options, console: Console | None = None, *, sdk=None, sleep=time.slee
     console.line(f"experiment {o.experiment}")
     compute = get_compute(sdk, ws, o, console)
     folder = prepare_project(o, console)
-    with console.step("the Chainer estimator (azureml.train.dnn)"):
+    with console.step("the Chainer estimator (azureml.train.dnn)"), sdk_output(console):
         estimator = sdk.Chainer(source_directory=str(folder), script_params=o.script_params(),
                                 compute_target=compute, pip_packages=list(o.pip_packages),
                                 entry_script=SCRIPT_NAME, use_gpu=o.use_gpu)
-    with console.step(f"submitting {o.command_line()} to {o.cluster}"):
+    with console.step(f"submitting {o.command_line()} to {o.cluster}"), sdk_output(console):
         aml_run = experiment.submit(estimator)
     console.line(f"  run id: {aml_run.id}")
     seen = []
@@ -320,7 +368,7 @@ def run(o: Options, console: Console | None = None, *, sdk=None, sleep=time.slee
     if summary.succeeded:
         summary.metrics = aml_run.get_metrics()
         show_metrics(summary.metrics, console)
-        with console.step(f"registering model {o.model_name} from outputs/model.npz"):
+        with console.step(f"registering model {o.model_name} from outputs/model.npz"), sdk_output(console):
             model = aml_run.register_model(model_name=o.model_name, model_path="outputs/model.npz")
         summary.model = f"{model.name} version {model.version} (id {model.id})"
         summary.files = download_models(aml_run, o.out / "model", console)

@@ -26,6 +26,7 @@ class AzureML:
     runs: RunBackend
     content: ContentBackend
     assets: AssetBackend
+    relays: object = None        # proxy.ProxyService: the blob proxy, and the Docker gateway relay
 
     def on_delete(self, records) -> None:
         self.core.arm.on_delete(records)
@@ -44,8 +45,5 @@ def register(app) -> None:
         content=ContentBackend(store, data_dir, core.https_port), assets=AssetBackend(store, data_dir, core.signer))
     app.register_blueprint(bp)
     from .proxy import ProxyService
-    core.background.append(ProxyService())
-    import importlib.util
-    if importlib.util.find_spec("emulator.blob") is None:     # no Blob plane in this checkout yet
-        from . import blob_fallback
-        blob_fallback.install(app, storage, data_dir)
+    app.extensions["azureml"].relays = ProxyService()
+    core.background.append(app.extensions["azureml"].relays)

@@ -44,6 +44,15 @@ def blob_sas(account: str, key: bytes, container: str, blob: str, permissions: s
                                    "sig": sig})
 
 
+def account_sas(account: str, key: bytes, permissions: str = "rwdlac", hours: float = 1) -> str:
+    """An account SAS query string for the Blob service (version 2019-02-02 string-to-sign)."""
+    expiry = (datetime.now(timezone.utc) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    to_sign = "\n".join([account, permissions, "b", "sco", "", expiry, "", "https", SAS_VERSION, ""])
+    sig = base64.b64encode(hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).digest()).decode()
+    return urllib.parse.urlencode({"sv": SAS_VERSION, "ss": "b", "srt": "sco", "sp": permissions, "se": expiry,
+                                   "spr": "https", "sig": sig})
+
+
 def safe_relative(name: str) -> PurePosixPath:
     p = PurePosixPath(name)
     if not name or p.is_absolute() or ".." in p.parts or "\\" in name or "\0" in name:
@@ -56,11 +65,29 @@ class ContentBackend:
         self.store = store
         self.data_dir = Path(data_dir)
         self.https_port = https_port     # a callable: the emulator's bound HTTPS port (the Blob plane's door)
+        self._containers: set = set()
 
     def snapshot_dir(self, snapshot_id: str) -> Path:
         return self.data_dir / "azureml" / "snapshots" / ids.safe(snapshot_id) / "files"
 
+    def _blob(self, method: str, account: str, path: str, query: str) -> requests.Response:
+        """A request to the Blob plane's own door: the emulator's HTTPS port, host-style for the account."""
+        return requests.request(method, f"https://127.0.0.1:{self.https_port()}{path}?{query}",
+                                headers={"Host": f"{account}.blob.{STORAGE_SUFFIX}", "x-ms-version": SAS_VERSION},
+                                timeout=60, verify=str(self.data_dir / "cert.pem"),
+                                proxies={"http": None, "https": None})
+
+    def ensure_container(self, account: str, key: bytes) -> None:
+        if (account, key) in self._containers:
+            return
+        resp = self._blob("PUT", account, f"/{CONTAINER}", "restype=container&" + account_sas(account, key))
+        if resp.status_code not in (201, 409):
+            raise EmulatorError(503, "StorageUnavailable", f"The snapshot container could not be made in the "
+                                f"workspace's storage account {account} ({resp.status_code}).")
+        self._containers.add((account, key))
+
     def upload_urls(self, account: str, key: bytes, names: list[str]) -> list[dict]:
+        self.ensure_container(account, key)
         batch = str(uuid.uuid4())
         out = []
         for name in names:
@@ -131,9 +158,7 @@ class ContentBackend:
         if host != f"{account}.blob.{STORAGE_SUFFIX}":
             raise EmulatorError(400, "BadArgument", f"BlobUri '{url.split('?')[0]}' is not in the workspace's "
                                 "storage account.")
-        resp = requests.get(f"https://127.0.0.1:{self.https_port()}{parts.path}?{parts.query}",
-                            headers={"Host": host, "x-ms-version": SAS_VERSION}, timeout=60,
-                            verify=str(self.data_dir / "cert.pem"), proxies={"http": None, "https": None})
+        resp = self._blob("GET", account, parts.path, parts.query)
         if resp.status_code != 200:
             raise EmulatorError(400, "SnapshotBlobMissing", f"The snapshot file {parts.path} could not be read "
                                 f"back from blob storage ({resp.status_code}): was it uploaded?")

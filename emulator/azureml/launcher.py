@@ -2,8 +2,9 @@
 
 What the service's run wrapper does, in the project's own small form: read run.json beside this file, set the
 AZUREML_* variables, the run token and the CA variables, run the entry script with its arguments as __main__
-inside the SDK's run context, then flush what the script logged through Run.get_context() (metrics are sent in
-the background and lost unless flushed before the interpreter exits). It writes its phase (running, finalizing)
+(its Run.get_context() is then the submitted run), then flush what the script logged through it, as the SDK's
+own SendRunKillSignal does (metrics are sent in the background and lost unless flushed before the interpreter
+exits). It writes its phase (running, finalizing)
 for the emulator, and the script's error (type, message, traceback) to error.json when the script raises.
 Standard library only, plus azureml-core when the job's python has it.
 """
@@ -35,15 +36,8 @@ def main():
     print(f"[{stamp}] Entering the run's launcher: python {sys.version.split()[0]} at {sys.executable}", flush=True)
     os.makedirs("outputs", exist_ok=True)
     os.makedirs("logs", exist_ok=True)
-    kill = None
-    try:
-        from azureml.core.run import Run
-        from azureml._run_impl.run_base import _RunBase
-        Run.get_context()      # the run context the script's own Run.get_context() shares
-        kill = _RunBase._kill
-    except Exception as exc:   # a python without azureml-core still runs the script; metrics are lost then
-        print(f"[launcher] azureml-core cannot set up the run context here ({type(exc).__name__}: {exc}); the "
-              "script runs without it and metrics it logs are not recorded.", flush=True)
+    # The SDK is imported only by scripts that use it (Run.get_context() builds the run from the variables set
+    # above); the launcher flushes what they logged at the end. A script that never imports azureml pays nothing.
     script = cfg["script"]
     sys.argv = [script] + [str(a) for a in cfg["arguments"]]
     sys.path.insert(0, os.getcwd())
@@ -65,12 +59,15 @@ def main():
         sys.stdout.flush()
         sys.stderr.flush()
         phase("finalizing")
-        print("[launcher] Script finished; flushing the run's metrics.", flush=True)
-        if kill is not None:
+        if "azureml.core" in sys.modules:
+            print("[launcher] Script finished; flushing the run's metrics.", flush=True)
             try:
-                kill(timeout=float(os.environ.get("AZUREML_RUN_KILL_SIGNAL_TIMEOUT_SEC", "120")))
+                from azureml._run_impl.run_base import _RunBase
+                _RunBase._kill(timeout=float(os.environ.get("AZUREML_RUN_KILL_SIGNAL_TIMEOUT_SEC", "120")))
             except Exception as exc:
                 print(f"[launcher] flushing metrics failed: {exc}", flush=True)
+        else:
+            print("[launcher] Script finished (it did not use azureml-core: no metrics to flush).", flush=True)
     if code == 0:
         print("The activity completed successfully. Finalizing run...", flush=True)
     else:

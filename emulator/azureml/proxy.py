@@ -5,9 +5,9 @@ azureml-core rebuilds every snapshot upload URL as `https://<account>.blob.core.
 port), so the client is pointed at this proxy (`HTTPS_PROXY`, with `NO_PROXY=127.0.0.1,localhost` so everything
 else goes straight to the emulator). For `CONNECT <account>.blob.<suffix>:443` the proxy answers 200, terminates
 TLS itself with a wildcard certificate signed by the emulator's own certificate (cert.pem is a CA: the
-`SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` a client already trusts covers it), and relays the decrypted HTTP to the
-emulator's HTTP port unchanged — the Host header still names the account, which is how the Blob plane serves
-host-style requests. CONNECT to the emulator's own loopback ports is tunnelled as is. Anything else is refused
+`SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` a client already trusts covers it), and relays the requests unchanged to the
+emulator's HTTPS port — the Host header still names the account, which is how the Blob plane serves host-style
+requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is tunnelled as is. Anything else is refused
 with 403: nothing sent through the proxy leaves this machine.
 """
 from __future__ import annotations
@@ -33,17 +33,21 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 def blob_certificate(data_dir: Path) -> tuple[Path, Path]:
     """A certificate for *.blob.<suffix> signed with the emulator's cert.pem/key.pem (made once, reused)."""
+    return leaf_certificate(data_dir, "blob", [x509.DNSName(f"*.blob.{STORAGE_SUFFIX}")])
+
+
+def leaf_certificate(data_dir: Path, label: str, names: list) -> tuple[Path, Path]:
+    """A server certificate for `names`, signed with the emulator's cert.pem/key.pem (made once per label)."""
     out_dir = Path(data_dir) / "azureml"
-    cert_path, key_path = out_dir / "blob-cert.pem", out_dir / "blob-key.pem"
+    cert_path, key_path = out_dir / f"{label}-cert.pem", out_dir / f"{label}-key.pem"
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
     ca_cert = x509.load_pem_x509_certificate((Path(data_dir) / "cert.pem").read_bytes())
     ca_key = serialization.load_pem_private_key((Path(data_dir) / "key.pem").read_bytes(), password=None)
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    names = [x509.DNSName(f"*.blob.{STORAGE_SUFFIX}")]
     cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"*.blob.{STORAGE_SUFFIX}")]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"batchai-emulator {label}")]))
             .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(min(now + datetime.timedelta(days=397), ca_cert.not_valid_after_utc))
@@ -54,7 +58,7 @@ def blob_certificate(data_dir: Path) -> tuple[Path, Path]:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = key_path.with_name(f".blob-key.{os.getpid()}")
+    tmp = key_path.with_name(f".{label}-key.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -72,7 +76,7 @@ class BlobProxy:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
-        self.upstream_port = upstream_port       # callable: the emulator's HTTP port (the Blob plane)
+        self.upstream_port = upstream_port       # callable: the emulator's HTTPS port (the Blob plane)
         self.allowed_ports = allowed_ports       # callable: the emulator's own ports, tunnelled as they are
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
@@ -82,6 +86,7 @@ class BlobProxy:
         cert, key = blob_certificate(self.data_dir)
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(str(cert), str(key))
+        self._upstream_tls = ssl.create_default_context(cafile=str(self.data_dir / "cert.pem"))
         self._sock = socket.create_server((self.host, self.port), reuse_port=False)
         self.port = self._sock.getsockname()[1]
         threading.Thread(target=self._serve, name="azureml-proxy", daemon=True).start()
@@ -120,7 +125,9 @@ class BlobProxy:
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 tls = self._context.wrap_socket(conn, server_side=True)
                 tls.settimeout(None)
-                self._relay(tls, ("127.0.0.1", self.upstream_port()))
+                # on to the emulator's HTTPS port, so the Blob plane sees the scheme the client used (a SAS with
+                # spr=https is refused over http)
+                self._relay(tls, ("127.0.0.1", self.upstream_port()), self._upstream_tls)
             elif host in _LOOPBACK and port.isdigit() and int(port) in self.allowed_ports():
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 conn.settimeout(None)
@@ -137,21 +144,37 @@ class BlobProxy:
                 pass
 
     @staticmethod
-    def _relay(client, upstream_addr) -> None:
-        with socket.create_connection(upstream_addr, timeout=30) as up:
-            up.settimeout(None)
+    def _relay(client, upstream_addr, upstream_tls: ssl.SSLContext | None = None) -> None:
+        with socket.create_connection(upstream_addr, timeout=30) as raw:
+            up = upstream_tls.wrap_socket(raw, server_hostname=upstream_addr[0]) if upstream_tls else raw
+            # non-blocking: a TLS record that carries no application data (a TLS 1.3 session ticket) makes a
+            # readable socket whose blocking recv() would wait for data that never comes while the other side waits
             socks = [client, up]
+            for s in socks:
+                s.setblocking(False)
             while True:
                 # bytes TLS already decrypted are not visible to select(): read them first
-                pending = client.pending() if isinstance(client, ssl.SSLSocket) else 0
-                readable = [client] if pending else select.select(socks, [], [], 300)[0]
+                pending = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
+                readable = pending or select.select(socks, [], [], 300)[0]
                 if not readable:
                     return
                 for s in readable:
-                    data = s.recv(65536)
+                    try:
+                        data = s.recv(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        continue
                     if not data:
                         return
-                    (up if s is client else client).sendall(data)
+                    _send_all(up if s is client else client, data)
+
+
+def _send_all(sock, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view):]
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            select.select([sock], [sock], [], 30)
 
 
 def _read_head(conn: socket.socket) -> bytes | None:
@@ -173,25 +196,92 @@ def _answer(conn: socket.socket, status: int, message: str) -> None:
                  f"Connection: close\r\n\r\n".encode() + body)
 
 
+class GatewayRelay(BlobProxy):
+    """Runs in Docker containers reach the emulator here: a TLS listener on the Docker bridge's gateway address
+    (reachable from containers and this machine only), relaying every connection to the emulator's HTTPS port.
+    Its certificate names the gateway address and is signed by the emulator's CA, which the run trusts."""
+
+    def __init__(self, data_dir: Path, gateway: str, upstream_port):
+        super().__init__(data_dir, gateway, 0, upstream_port, lambda: set())
+        self.gateway = gateway
+
+    def start(self) -> "GatewayRelay":
+        import ipaddress
+        cert, key = leaf_certificate(self.data_dir, f"gateway-{self.gateway}",
+                                     [x509.IPAddress(ipaddress.ip_address(self.gateway))])
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._context.load_cert_chain(str(cert), str(key))
+        self._upstream_tls = ssl.create_default_context(cafile=str(self.data_dir / "cert.pem"))
+        self._sock = socket.create_server((self.host, self.port))
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._serve, name="azureml-gateway", daemon=True).start()
+        return self
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            tls = self._context.wrap_socket(conn, server_side=True)
+            self._relay(tls, ("127.0.0.1", self.upstream_port()), self._upstream_tls)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("gateway connection: %s", exc)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.gateway}:{self.port}"
+
+
+def docker_gateway(executor) -> str | None:
+    """The default bridge network's gateway address, as containers of single-node jobs see this machine."""
+    import ipaddress
+    try:
+        ipam = executor.client.networks.get("bridge").attrs.get("IPAM") or {}
+        for config in ipam.get("Config") or []:
+            if config.get("Gateway"):
+                return config["Gateway"]
+            if config.get("Subnet"):
+                return str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
+    except Exception as exc:   # no engine, no bridge network: runs in containers cannot reach their services
+        log.warning("cannot find the Docker bridge's gateway: %s", exc)
+    return None
+
+
 class ProxyService:
     """The proxy as a server helper (Extension.background): started with the server, its ports written to
     <data-dir>/azureml/endpoints.json for `batchai-emulator env`."""
 
     def __init__(self):
         self.proxy: BlobProxy | None = None
+        self.gateway: GatewayRelay | None = None
 
     def start(self, ext) -> None:
         settings = ext.settings
         port = settings.azureml_proxy_port
         if port < 0:
             port = ext.https_port() + 1 if settings.https_port else 0
-        self.proxy = BlobProxy(settings.data_dir, settings.host, port, lambda: ext.bound_http_port,
+        self.proxy = BlobProxy(settings.data_dir, settings.host, port, ext.https_port,
                                lambda: {ext.bound_http_port, ext.https_port()}).start()
         write_endpoints(settings.data_dir, ext.bound_http_port, ext.https_port(), self.proxy.port, settings.host)
+        executor = ext.scheduler.executor if ext.scheduler is not None else None
+        if executor is not None and executor.layout == "container":
+            gateway = docker_gateway(executor)
+            if gateway:
+                try:
+                    self.gateway = GatewayRelay(settings.data_dir, gateway, ext.https_port).start()
+                except OSError as exc:
+                    log.warning("cannot listen on the Docker gateway %s for Azure ML runs: %s", gateway, exc)
+
+    def service_url(self) -> str | None:
+        """Where runs in containers reach the emulator (None: on this machine's loopback)."""
+        return self.gateway.url if self.gateway is not None else None
 
     def stop(self) -> None:
-        if self.proxy is not None:
-            self.proxy.stop()
+        for relay in (self.proxy, self.gateway):
+            if relay is not None:
+                relay.stop()
 
 
 def write_endpoints(data_dir: Path, http_port: int, https_port: int, proxy_port: int, host: str) -> None:

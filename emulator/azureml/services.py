@@ -233,8 +233,16 @@ def snapshot_run(c: Ctx) -> Response:
     token = core().signer.jwt({"aud": "azureml-run", "iss": f"{c.base}/", "iat": now, "nbf": now,
                                "exp": now + 7 * 86400, "tid": "00000000-0000-0000-0000-00000000e111",
                                "runId": run_id, "appid": "azureml-run"})
+    executor = core().scheduler.executor
+    service = c.base
+    if executor is not None and executor.layout == "container":
+        service = c.ext.relays.service_url() if c.ext.relays is not None else None
+        if service is None:
+            raise EmulatorError(503, "RunServicesUnreachable", "Runs in Docker containers reach the emulator through "
+                                "the Docker bridge's gateway, which the emulator could not listen on (see its log); "
+                                "use --executor local for Azure ML runs.")
     prepare = execution.prepare_job(c.ext, c.ws, c.ws_id, c["exp"], run_id, snap_dir, config,
-                                    Cluster.from_body(crec.body), c.base, token, experiment["experimentId"])
+                                    Cluster.from_body(crec.body), service, token, experiment["experimentId"])
     run = c.ext.runs.submit(c.ws_id, c.ws, c["exp"], run_id, snapshot_id, config, crec, prepare)
     return json_response({"runId": run_id, "runUuid": run["run_uuid"], "status": run["status"],
                           "experimentId": experiment["experimentId"]})

@@ -65,7 +65,10 @@ CASES = [
         "autoScale": {"minimumNodeCount": 3, "maximumNodeCount": 1}}}}, V, None, 400, "InvalidScaleSettings"),
     ("PUT", f"{B}/workspaces/ws/clusters/c2", {"properties": {**CLUSTER["properties"], "nodeSetup": {
         "mountVolumes": {"azureBlobFileSystems": [{"accountName": "a", "containerName": "c", "credentials": {
-            "accountKey": "k"}, "relativeMountPath": "b"}]}}}}, V, None, 400, "NotSupportedByEmulator"),
+            "accountKeySecretReference": {"sourceVault": {"id": "/subscriptions/x/resourceGroups/rg/providers/"
+                                                                "Microsoft.KeyVault/vaults/v"},
+                                          "secretUrl": "https://v.vault.azure.net/secrets/k"}},
+            "relativeMountPath": "b"}]}}}}, V, None, 400, "NotSupportedByEmulator"),
     ("PUT", f"{B}/workspaces/ws/clusters/cl", {"properties": {**CLUSTER["properties"], "vmSize": "STANDARD_NC12"}},
      V, None, 409, "ClusterAlreadyExists"),
     ("PUT", f"{B}/workspaces/ws/experiments/exp/jobs/j2", job_body(customToolkitSettings=None), V, None, 400,

@@ -12,12 +12,13 @@ import json
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, in_ci
-from tests.served import BIN, Served, free_port
+from tests.served import BIN, Served
 
 AML_PYTHON = Path(os.environ.get("BATCHAI_AZUREML_PYTHON", ROOT / ".venv-azureml" / "bin" / "python"))
 FLOWS = Path(__file__).parent / "flows"
@@ -37,7 +38,8 @@ def aml_python() -> Path:
 
 def serve(data_dir: Path, *flags: str, env: dict | None = None) -> Served:
     """An emulator for Azure ML runs: the local executor unless flags say otherwise; runs use .venv-azureml."""
-    extra = {"BATCHAI_EMULATOR_AZUREML_PROXY_PORT": str(free_port()),
+    # the proxy binds a free port itself (no race for it with other processes); `env` reads it back
+    extra = {"BATCHAI_EMULATOR_AZUREML_PROXY_PORT": "0",
              "BATCHAI_EMULATOR_AZUREML_PYTHON": str(AML_PYTHON), **(env or {})}
     return Served(data_dir, *(flags or ("--executor", "local")), env=extra)
 
@@ -60,8 +62,10 @@ def client_env(served: Served, home: Path) -> dict[str, str]:
 
 def run_client(python: Path, script: Path, *args: str, env: dict, cwd: Path, timeout: float = 420,
                check: bool = True) -> subprocess.CompletedProcess:
+    started = time.monotonic()
     proc = subprocess.run([str(python), str(script), *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=timeout)
+    print(f"{script.name} {' '.join(args)[:60]}: {time.monotonic() - started:.1f} s")
     if check:
         assert proc.returncode == 0, f"{script.name} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n" \
                                      f"{proc.stderr[-6000:]}"

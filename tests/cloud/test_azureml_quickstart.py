@@ -90,6 +90,10 @@ def fake_sdk(calls, *, compute_exists=False, fail=False, config_missing=False):
         @staticmethod
         def create(name, **kwargs):
             calls.append(("Workspace.create", name, kwargs))
+            print("Deploying StorageAccount", end="")  # the SDK prints progress without newlines
+            print(" .. done")
+            import warnings
+            warnings.warn("The resource group doesn't exist", UserWarning)
             return workspace
 
     compute = SimpleNamespace(vm_size="STANDARD_NC6", wait_for_completion=lambda show_output: calls.append(
@@ -175,7 +179,9 @@ def test_the_seed_flow_calls_and_output(tmp_path, fake_logs):
     downloads = [c for c in calls if c[0] == "download_file"]
     assert downloads == [("download_file", "outputs/model.npz", str(tmp_path / "out" / "model" / "model.npz"))]
 
-    # what the user sees
+    # what the user sees; the SDK's prints and warnings come as whole lines of ours
+    assert "\n  azureml: Deploying StorageAccount .. done\n" in out
+    assert "\n  azureml: UserWarning: The resource group doesn't exist\n" in out
     assert "Azure ML Chainer quickstart on BatchAIEmulator (cloud list from https://127.0.0.1:1/metadata" in out
     assert "creating compute target gpu-cluster: AmlCompute, STANDARD_NC6, 0 to 4 nodes ... done" in out
     for state in ("Queued", "Preparing", "Running", "Completed"):

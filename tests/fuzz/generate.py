@@ -141,6 +141,12 @@ _TOOLKITS = ["cntkSettings", "pyTorchSettings", "tensorFlowSettings", "caffeSett
 def _aim_body(case: Any, rng: random.Random, version: str) -> None:
     """Point references inside a generated body at seeded resources, part of the time."""
     body = case.body
+    if isinstance(body, dict) and rng.random() < 0.7:
+        # ARM's own rules the swagger cannot say: the resource group's location, tags within ARM's limits
+        if isinstance(body.get("location"), str):
+            body["location"] = SEEDS[0]["location"]
+        if isinstance(body.get("tags"), dict):
+            body["tags"] = {str(k)[:128]: v[:256] for k, v in list(body["tags"].items())[:50] if isinstance(v, str)}
     props = body.get("properties") if isinstance(body, dict) else None
     if not isinstance(props, dict):
         return
@@ -155,8 +161,11 @@ def _aim_body(case: Any, rng: random.Random, version: str) -> None:
             del props[extra]
         if not present:
             props["customToolkitSettings"] = {"commandLine": "true"}
-        if isinstance(props.get("nodeCount"), int) and props["nodeCount"] < 1:
-            props["nodeCount"] = 1
+        if isinstance(props.get("nodeCount"), int) and not 1 <= props["nodeCount"] <= 1:
+            props["nodeCount"] = 1      # the seeded cluster has one node: more can never fit (400 at create)
+    if isinstance(props.get("vmSize"), str) and rng.random() < 0.7:
+        # a size of the service's table (unknown sizes answer 400), so cluster and file server creates get through
+        props["vmSize"] = rng.choice(["STANDARD_NC6", "STANDARD_D1", "Standard_NC12", "STANDARD_D2_V2"])
     mounts = props.get("mountVolumes")
     servers = mounts.get("fileServers") if isinstance(mounts, dict) else None
     for ref in servers if isinstance(servers, list) else []:
