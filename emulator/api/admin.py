@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+from email.utils import formatdate
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, json, request
 
 from .. import safeio
 from ..errors import StorageError
@@ -15,7 +16,6 @@ bp = Blueprint("emulator_admin", __name__)
 @bp.route("/_emulator/health", methods=["GET"])
 def health() -> Response:
     ext = current_app.extensions["batchai"]
-    from flask import json
     return Response(json.dumps({"status": "ok", "dataDir": str(ext.settings.data_dir),
                                 "storageAccounts": sorted(ext.settings.accounts())}),
                     mimetype="application/json")
@@ -90,7 +90,6 @@ def _chunks(fh, start: int, length: int):
 
 
 def _http_date(ts: float) -> str:
-    from email.utils import formatdate
     return formatdate(ts, usegmt=True)
 
 

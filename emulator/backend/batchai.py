@@ -13,7 +13,8 @@ import time
 import uuid
 
 from .. import ids, mounts, vmsizes
-from ..errors import EmulatorError, bad_request, conflict, not_found
+from ..wire import camel
+from ..errors import EmulatorError, bad_request, conflict, not_found, not_supported
 from ..models import (TOOLKITS, Cluster, ExecutionState, Experiment, FileServer, Job, SchedulingPriority, Workspace,
                       duration_seconds, iso_duration)
 from ..runner import states
@@ -431,7 +432,6 @@ JOB_UNSUPPORTED = {
 
 
 def _refuse_unsupported(spec: dict, table: dict[str, str]) -> None:
-    from ..errors import not_supported
     for path, what in table.items():
         if _present(spec, path.split(".")):
             raise not_supported(what, target="properties." + ".".join(_camel(p.rstrip("[]")) for p in
@@ -521,5 +521,4 @@ def _check_job(spec: dict) -> str:
 
 
 def _camel(snake_name: str) -> str:
-    from ..wire import camel
     return camel(snake_name)

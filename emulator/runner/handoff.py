@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .. import safeio, vmsizes
+from .. import mounts, safeio, vmsizes
 from ..models import duration_seconds
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
@@ -152,7 +152,8 @@ class Handoff:
             self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
             return
         except EmulatorError as exc:
-            self.s._finish(job, rec, now, states.FAILED, errors=[states.error("MountVolumeFailed", exc.message)],
+            code = "MountVolumeFailed" if isinstance(exc, mounts.MountError) else exc.code
+            self.s._finish(job, rec, now, states.FAILED, errors=[states.error(code, exc.message)],
                            note="launch failed")
             return
         except LaunchError as exc:

@@ -392,14 +392,12 @@ class Scheduler:
                     self.executor.cleanup(job_key, [h for h in handles if h])
                     return
                 job, rec = found
-        except EmulatorError as exc:  # e.g. a job-level share whose name cannot be mounted
-            exc = LaunchError("MountVolumeFailed", exc.message)
+        except (LaunchError, EmulatorError) as exc:
+            # only a volume that cannot be mounted (a job-level share whose name is refused) is MountVolumeFailed;
+            # any other refusal keeps its own code
+            code = "MountVolumeFailed" if isinstance(exc, mounts.MountError) else exc.code
             self._log(job, f"launch failed: {exc.message}")
-            self._finish(job, rec, self.clock(), states.FAILED, errors=[states.error(exc.code, exc.message)],
-                         note="launch failed")
-        except LaunchError as exc:
-            self._log(job, f"launch failed: {exc.message}")
-            self._finish(job, rec, self.clock(), states.FAILED, errors=[states.error(exc.code, exc.message)],
+            self._finish(job, rec, self.clock(), states.FAILED, errors=[states.error(code, exc.message)],
                          note="launch failed")
 
     def _record_handles(self, rid: str, handles: list[str], log_path: str):
