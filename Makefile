@@ -7,12 +7,13 @@ SDK2   := .venv-sdk2018
 # and so do the older generations: 0.2.0 (2017-09-01-preview) and 1.0.1 (2018-03-01)
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
+MOTO   := .venv-moto
 # the legacy blob SDK (azure-storage-blob 2.1.0, BlockBlobService) owns azure.storage.blob like 12.x does
 BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
 
-.PHONY: install constraints conformance run test bench bench-slurm bench-hardening fuzz demo demo-azureml images data \
+.PHONY: install constraints conformance run test bench bench-moto bench-slurm bench-hardening fuzz demo demo-azureml images data \
 	clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
@@ -92,12 +93,24 @@ bench: install
 	$(BIN)/python bench/files.py
 	$(BIN)/python bench/blob.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
+	$(MAKE) bench-moto
+
+# no-op job start against moto's Docker-backed AWS Batch (moto gets its own venv: see bench/requirements-moto.txt)
+bench-moto: install $(MOTO)/.installed
+	$(BIN)/python bench/moto_batch.py
+
+$(MOTO)/.installed: bench/requirements-moto.txt
+	$(PYTHON) -m venv $(MOTO)
+	$(MOTO)/bin/pip install --quiet --upgrade pip
+	$(MOTO)/bin/pip install --quiet -r bench/requirements-moto.txt
+	touch $@
 
 # the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor; slow clients, size limits
 bench-hardening: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/slow_clients.py
+	$(BIN)/python bench/scale.py
 
 # the long swagger fuzz run (about 11 min): exits 1 when anything is found
 fuzz: install

@@ -5,7 +5,7 @@
 # and needs root (network namespaces), which CI has.
 set -euo pipefail
 missing=()
-for cmd in slurmctld slurmd sbatch munged mpirun; do
+for cmd in slurmctld slurmd sbatch munged mpirun ip nsenter unshare; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -51,6 +51,8 @@ def allocate_one(sched, rec: Record, jobs, clusters, now: float) -> None:
         states.resize(cluster, states.RESIZING, now)
     elif now - parse_iso(cluster.allocation_state_transition_time) < sched.settings.allocation_delay:
         return
+    elif sched.handoff is not None and sched.handoff.partition is None:
+        return      # the partition's nodes are unknown while Slurm does not answer: the resize waits for it
     else:
         settle(sched, cluster, rec, target, clusters, now, wanted)
     sched._cas(rec.id, rec.version, cluster.to_body())

@@ -73,9 +73,17 @@ class QueuingExecutor(Executor, Protocol):
         job already submitted under `job_key` (the emulator died between submitting and recording) answers its
         existing handle, never a second submission. Raises LaunchError."""
 
+    def queue(self) -> dict:
+        """{handle: JobStatus} of every job the engine remembers: its own state (pending with its reason,
+        running on which nodes, ended with an exit code or the engine's reason). Raises SlurmUnavailable when
+        the engine does not answer."""
+
+    def ended(self, handle: str):
+        """JobStatus of a job the engine no longer lists (its accounting, or state UNKNOWN)."""
+
     def status(self, handles: list[str]) -> dict:
-        """{handle: JobStatus}: the engine's own state (pending with its reason, running on which nodes, ended
-        with an exit code or the engine's reason); ``poll`` answers the same in the contract's terms."""
+        """{handle: JobStatus}: ``queue`` and ``ended`` for some handles; ``poll`` answers the same in the
+        contract's terms. Raises SlurmUnavailable when the engine does not answer."""
 
     def node_states(self) -> dict[str, int]:
         """{"idle": n, "allocated": n, "unusable": n} of its nodes, for nodeStateCounts."""

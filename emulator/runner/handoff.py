@@ -54,8 +54,7 @@ class Handoff:
         self.s = scheduler
         self.executor = scheduler.executor
         self.watch = EngineWatch()
-        self.reasons: dict[str, str] = {}      # job id -> the pending reason last written to its execution.log
-        self.settled: set[str] = set()         # handles of finished jobs whose Slurm job is known to have ended
+        self.open: dict[str, tuple] = {}       # handle -> (job id, job dir), of the jobs this process saw open
         self.submitted: dict[str, float] = {}  # handle -> time.monotonic() of its submission by this process
         self.partition: dict[str, int] | None = None
         self.snapshot: Snapshot | None = None
@@ -96,17 +95,41 @@ class Handoff:
             self.watch.failed(now, snap.error)
         else:
             self.watch.answered(now)
+        # `jobs` are the open jobs (queued, running, terminating); own copies: the work set's cache is shared
+        jobs = [(Job.from_body(r.body), r) for _, r in jobs]
         self._follow(jobs, clusters, now, snap)
-        jobs = [(Job.from_body(r.body), r) for r in self.s.store.list("job")]
-        self._submit(jobs, clusters, now)
+        if snap.error is None:
+            self._cancel_dropped({j.handles[0] for j, _ in jobs if j.handles and j.handles[0]}, snap)
+        self._submit([(Job.from_body(r.body), r) for _, r in self.s.work.queued(now)], clusters, now)
+
+    def _cancel_dropped(self, open_handles: set[str], snap: Snapshot) -> None:
+        """A Slurm job whose emulator job is no longer open (terminated while queued, failed while Slurm was away,
+        finished here) must not go on pending or running in Slurm: scancel it, unless its master has ended and
+        the batch script is ending by itself."""
+        for handle, (rid, jdir) in list(self.open.items()):
+            if handle in open_handles:
+                continue
+            rec = self.s.store.get(rid)     # the list a tick is given may be a moment old: ask the store
+            if rec is not None:
+                job = Job.from_body(rec.body)
+                if job.execution_state not in states.FINISHED and job.handles[:1] == [handle]:
+                    continue
+            st = snap.jobs.get(handle)
+            if st is None and self.submitted.get(handle, 0) >= snap.taken:
+                continue    # submitted after squeue was asked: decide when the next snapshot has it
+            if st is not None and st.state != ENDED and _read_int(self.s.settings.data_dir, jdir) is None:
+                self.executor.stop([handle])
+            del self.open[handle]
 
     def unusable(self, current: int, running: int) -> int:
-        """Nodes of a cluster counted unusable: the partition's down or drained nodes (all of them while Slurm
-        does not answer)."""
+        """Nodes of a cluster counted unusable: the partition's down or drained nodes, and those beyond the
+        partition's size (all of them while Slurm does not answer). A cluster is a view of the partition: its size
+        caps a job's nodeCount, while the partition's nodes are shared by every cluster placed on it."""
         free = max(0, current - running)
         if self.partition is None:
             return free
-        return min(free, self.partition["unusable"])
+        missing = max(0, current - sum(self.partition.values()))    # more nodes than the partition has
+        return min(free, self.partition["unusable"] + missing)
 
     # -- submission --------------------------------------------------------------------------------------------
     def _submit(self, jobs, clusters, now: float) -> None:
@@ -114,6 +137,12 @@ class Handoff:
                         key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
                                         jr[0].submitted, jr[1].seq))
         for job, rec in queued:
+            rec = self.s.store.get(rec.id)  # the queue a tick is given may be a moment old: never submit twice
+            if rec is None:
+                continue
+            job = Job.from_body(rec.body)
+            if job.execution_state != ExecutionState.QUEUED or job.handles:
+                continue
             crec = clusters.get(_cluster_key(job))
             if crec is None:
                 self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
@@ -122,6 +151,8 @@ class Handoff:
             cluster = Cluster.from_body(crec.body)
             if cluster.allocation_state != AllocationState.STEADY or cluster.unusable_nodes:
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
+            if int(job.spec.get("node_count", 1)) > cluster.current_node_count:
+                continue    # as with the other executors: it waits for the cluster to grow
             if self.partition is None:
                 job.log_path = str(self.s.planner.log_file(job, cluster))
                 self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
@@ -133,7 +164,8 @@ class Handoff:
         size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
         job_key = self.s.planner.job_dir(job).name
         image_spec = (job.spec.get("container_settings") or {}).get("image_source_registry") or {}
-        image = image_spec.get("image", "")
+        requested = image_spec.get("image", "")
+        image = self.executor.resolve_image(requested) if requested else ""
         container = self.executor.container_layout(image)
         gpus = {i: [str(g) for g in range(size.gpus)] for i in range(need)}
         try:
@@ -142,6 +174,8 @@ class Handoff:
             job.log_path = str(plan.log_host)
             self.s._log(job, f"job {rec.name} ({need} node(s) of cluster {cluster.name}, {size.name}) submitted to "
                              f"{self.executor.describe()}")
+            if image != requested:
+                self.s._log(job, f"image {requested} mapped to {image} (--image-map)")
             if image and not container:
                 self.s._log(job, f"image {image} ignored: the Slurm nodes have no Docker (--slurm-containers none)")
             handle = self.executor.submit(
@@ -161,6 +195,7 @@ class Handoff:
                            note="submit failed")
             return
         self.submitted[handle] = time.monotonic()
+        self.open[handle] = (rec.id, self.s.planner.job_dir(job))
         if self.s._record_handles(rec.id, [handle], job.log_path) is None:
             self.executor.stop([handle])    # deleted while it was submitted
             return
@@ -168,23 +203,23 @@ class Handoff:
 
     # -- following ---------------------------------------------------------------------------------------------
     def _follow(self, jobs, clusters, now: float, snap: Snapshot) -> None:
-        followed = [(j, r) for j, r in jobs if j.handles and j.handles[0] and (
-            j.execution_state not in states.FINISHED or j.handles[0] not in self.settled)]
+        followed = [(j, r) for j, r in jobs if j.handles and j.handles[0]]
+        for job, rec in followed:
+            self.open[job.handles[0]] = (rec.id, self.s.planner.job_dir(job))
         if not followed:
             return
         if snap.error is not None:
             grace_over = self.watch.failed(now, snap.error)
             for job, rec in followed:
-                if job.execution_state in states.FINISHED:
-                    continue
                 code = self._exit_code_file(job)
                 if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
                     self.s._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
                 elif code is not None and job.execution_state in states.ACTIVE:
-                    self.s._exited(job, rec, now, code)
+                    self._master_ended(job, rec, now, code)
                 elif grace_over or job.execution_state != ExecutionState.RUNNING:
                     self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
             return
+        pending: set[str] = set()
         for job, rec in followed:
             handle = job.handles[0]
             st = snap.jobs.get(handle)
@@ -195,14 +230,6 @@ class Handoff:
                     st = self.executor.ended(handle)    # older than squeue's memory: accounting, if any
                 except (SlurmUnavailable, LaunchError):
                     continue
-            if job.execution_state in states.FINISHED:
-                if st.state == ENDED:
-                    self.settled.add(handle)
-                elif self._exit_code_file(job) is None:
-                    # terminated while queued, failed while Slurm was away: Slurm must let it go (a job whose
-                    # master has ended is left to end by itself)
-                    self.executor.stop([handle])
-                continue
             if job.execution_state == ExecutionState.TERMINATING:
                 self.s._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
                 continue
@@ -212,20 +239,22 @@ class Handoff:
                 continue
             code = self._exit_code_file(job) if job.execution_state == ExecutionState.RUNNING else None
             if code is not None:    # the master's launcher has ended: no need to wait for Slurm to say so
-                self.s._exited(job, rec, now, code)
+                self._master_ended(job, rec, now, code)
                 continue
             if st.state == PENDING:
-                if self.reasons.get(rec.id.lower()) != st.reason:
-                    self.reasons[rec.id.lower()] = st.reason
-                    why = f" ({st.reason})" if st.reason not in ("", "None") else ""
-                    self.s._log(job, f"queued: Slurm job {handle} is {st.slurm_state.lower()}{why}")
+                # Slurm's reason, for execution.log (when it changes) and whoever shows jobs (scheduler.waiting)
+                why = f" ({st.reason})" if st.reason not in ("", "None") else ""
+                text = f"queued: Slurm job {handle} is {st.slurm_state.lower()}{why}"
+                if self.s.waiting.note(rec.id, text):
+                    self.s._log(job, text)
+                pending.add(rec.id.lower())
                 continue
-            self.reasons.pop(rec.id.lower(), None)
             if job.execution_state == ExecutionState.QUEUED:
                 self._started(job, rec, jobs, now, st)
                 continue        # an end is seen next tick, from `running`
             if st.state == ENDED:
                 self._ended(job, rec, now, st)
+        self.s.waiting.keep_only(pending)
 
     def _started(self, job: Job, rec, jobs, now: float, st) -> None:
         taken = {n for j, _ in jobs if _cluster_key(j) == _cluster_key(job) and j.execution_state in states.ACTIVE
@@ -247,7 +276,7 @@ class Handoff:
             self.s._exited(job, rec, now, code if code is not None else int(st.exit_code))
         elif st.slurm_state == "UNKNOWN":
             if code is not None:
-                self.s._exited(job, rec, now, code)
+                self._master_ended(job, rec, now, code)
             else:
                 self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
                     "SlurmJobNotFound", f"Slurm no longer knows job {job.handles[0]} and its master left no exit "
@@ -263,13 +292,22 @@ class Handoff:
                 kind, f"{text} (Slurm state {st.slurm_state}, reason: {why}).")], note=st.slurm_state.lower(),
                 exited=True)
 
+    def _master_ended(self, job: Job, rec, now: float, code: int) -> None:
+        """The master's launcher wrote its exit code; the batch script writes one too when a node cannot see the
+        data dir (its launch_error then names the node and the path)."""
+        try:    # the node's directory is the job's to write: a link or fifo there is never followed
+            why = safeio.read_text(self.s.settings.data_dir,
+                                   self.s.planner.job_dir(job) / "node-0" / ".batchai" / "launch_error", 4096).strip()
+        except OSError:
+            why = ""
+        if why.startswith("DataDirNotShared: "):
+            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+                "DataDirNotShared", why.split(": ", 1)[1])], note="data dir", exited=True)
+        else:
+            self.s._exited(job, rec, now, code)
+
     def _exit_code_file(self, job: Job) -> int | None:
-        try:
-            # the job's temp directory is the job's to write: a link or fifo there is never followed (safeio)
-            return int(safeio.read_text(self.s.settings.data_dir,
-                                        self.s.planner.job_dir(job) / "node-0" / ".batchai" / "exit_code", 64).strip())
-        except (OSError, ValueError):
-            return None
+        return _read_int(self.s.settings.data_dir, self.s.planner.job_dir(job))
 
     def _unavailable(self) -> dict:
         return states.error("SlurmUnavailable", f"Slurm does not answer ({self.watch.reason or 'no answer'}): the "
@@ -279,3 +317,12 @@ class Handoff:
 
 def _cluster_key(job: Job) -> str:
     return (job.spec.get("cluster") or {}).get("id", "").lower()
+
+
+def _read_int(data_dir, job_dir) -> int | None:
+    """The master's exit code file, if it wrote one."""
+    try:
+        # the job's temp directory is the job's to write: a link or fifo there is never followed (safeio)
+        return int(safeio.read_text(data_dir, job_dir / "node-0" / ".batchai" / "exit_code", 64).strip())
+    except (OSError, ValueError):
+        return None

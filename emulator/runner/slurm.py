@@ -32,6 +32,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import safeio
 from ..errors import EmulatorError
 from .executors import VANISHED, LaunchError
 
@@ -101,6 +102,7 @@ class SlurmExecutor:
             raise RuntimeError(f"--executor slurm: the data dir {self.data_dir} is not writable ({exc}); it must be "
                                "a directory every Slurm node mounts at this same path (NFS in a lab)") from exc
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AZ_BATCHAI_")}
+        self.image_map = settings.image_map_dict()
         self.on_exit = lambda: None
         self._partition_nodes: int | None = None
 
@@ -131,15 +133,6 @@ class SlurmExecutor:
             return str(exc)
         return None
 
-    def partition_nodes(self) -> int:
-        if self._partition_nodes is None:
-            names = self._cmd("sinfo", "-h", "-N", "-p", self.partition, "-o", "%N", timeout=15).split()
-            if not names:
-                raise LaunchError("SlurmPartitionNotFound", f"Slurm has no partition named {self.partition} (or "
-                                  "it has no nodes): check --slurm-partition against `sinfo`.")
-            self._partition_nodes = len(set(names))
-        return self._partition_nodes
-
     def node_states(self) -> dict[str, int]:
         out = {"idle": 0, "allocated": 0, "unusable": 0}
         seen = {}
@@ -159,18 +152,16 @@ class SlurmExecutor:
 
     def check_job(self, spec: dict) -> None:
         need = int(spec.get("node_count", 1))
-        try:
-            have = self.partition_nodes()
-        except (SlurmUnavailable, LaunchError):
-            return  # cannot tell now: the submission says why if it fails
-        if need > have:
+        # the size the poller's last sinfo saw: a request never waits on Slurm (which may not answer)
+        have = self._partition_nodes
+        if have is not None and need > have:
             raise EmulatorError(400, "InvalidNodeCount", f"The job asks for {need} nodes, but the Slurm partition "
                                 f"{self.partition} the emulator places clusters on has {have}.",
                                 target="properties.nodeCount")
 
     # -- the contract's per-node steps: a queueing executor submits whole jobs -------------------------------
     def resolve_image(self, image: str) -> str:
-        return image
+        return self.image_map.get(image, image)
 
     def prepare(self, job_key, network, image, registry) -> None:
         return None
@@ -214,7 +205,7 @@ class SlurmExecutor:
             (b / "env.sh").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
             if self.container_layout(image):
                 (b / "docker.env").write_text("".join(f"{k}={v}\n" for k, v in env.items() if "\n" not in v))
-        (sdir / "node.sh").write_text(self._node_script(jdir, plan, image))
+        (sdir / "node.sh").write_text(self._node_script(jdir, plan, image, gpus_per_node))
         (sdir / "batch.sh").write_text(self._batch_script(jdir, count))
         minutes = max(1, int((max_seconds + 59) // 60))
         args = ["sbatch", "--parsable", "-p", self.partition, "-N", str(count), "--ntasks-per-node=1",
@@ -248,7 +239,7 @@ export SLURM_OVERLAP=1
 say "Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST (partition $SLURM_JOB_PARTITION)"
 # every node must see the emulator's data dir at this same path (the job's files, shares, outputs live there)
 D={data}
-check='f="$1/slurm/seen-$(hostname)"; if ! ( : >"$f" ) 2>/dev/null; then echo "DataDirNotShared: node ${{SLURMD_NODENAME:-$(hostname)}} cannot write the emulator data dir $2 (it must be mounted at the same path on every node)"; exit 1; fi'
+check='f="$1/slurm/seen-$(hostname)"; if ! ( : >"$f" ) 2>/dev/null; then echo "DataDirNotShared: Slurm node ${{SLURMD_NODENAME:-$(hostname)}} cannot write the emulator data dir $2 (it must be mounted at the same path on every node)"; exit 1; fi'
 if ! out=$(srun -N $N --ntasks-per-node=1 --kill-on-bad-exit=0 sh -c "$check" check "$J" "$D" 2>&1); then
   msg=$(echo "$out" | grep -m1 DataDirNotShared); fail "${{msg:-DataDirNotShared: the data dir check failed: $out}}"
 fi
@@ -261,7 +252,7 @@ fi
 /bin/sh "$S/node.sh" 0
 """
 
-    def _node_script(self, jdir: Path, plan, image: str) -> str:
+    def _node_script(self, jdir: Path, plan, image: str, gpus_per_node: int) -> str:
         q = shlex.quote
         head = f"""#!/bin/sh
 # one node of the job: its rank from the allocation's node list, its $AZ_BATCHAI_* variables, its launcher
@@ -272,12 +263,13 @@ if [ -z "$rank" ]; then
   rank=$((rank - 1))
 fi
 B="$J/node-$rank/.batchai"
-"""
+""" + ("" if gpus_per_node else "# a CPU VM size: no GPU, whatever the node has\nexport CUDA_VISIBLE_DEVICES=\n")
         if not self.container_layout(image):
             return head + '. "$B/env.sh"\nexec /bin/sh "$B/launch.sh"\n'
         # a container per node through the node's own Docker engine (the nodes are other machines: the emulator's
         # docker SDK cannot reach their engines, so the node runs the docker CLI); host networking, so that MPI and
-        # TensorFlow reach the other nodes by their Slurm names
+        # TensorFlow reach the other nodes by their Slurm names. The image is pulled by the node's engine with the
+        # node's own registry logins (imageSourceRegistry credentials are not passed to the nodes).
         first = plan.nodes[0]
         temp = first.env["AZ_BATCHAI_JOB_TEMP"]
         # every node binds the same volumes; only its job temp dir (node-<rank>) differs
@@ -286,8 +278,8 @@ B="$J/node-$rank/.batchai"
         return head + f"""name="batchai-{jdir.name[:12]}-$rank"
 trap 'docker kill "$name" >/dev/null 2>&1' TERM INT HUP
 gpus=""
-[ -n "$CUDA_VISIBLE_DEVICES" ] && gpus="--gpus \\"device=$CUDA_VISIBLE_DEVICES\\""
-eval docker run --rm --name "$name" --network host --env-file "$B/docker.env" {per_node} {mounts} \
+[ {gpus_per_node} -gt 0 ] && [ -n "$CUDA_VISIBLE_DEVICES" ] && gpus="--gpus \\"device=$CUDA_VISIBLE_DEVICES\\""
+eval docker run --rm --name "$name" --label batchai.emulator.slurm={q(jdir.name)} --network host --env-file "$B/docker.env" {per_node} {mounts} \
   -w {q(temp)} $gpus {q(image)} /bin/sh {q(first.script_node_path)} &
 pid=$!
 wait $pid
@@ -352,9 +344,12 @@ exit $rc
             if len(parts) == 2:
                 state = "running" if parts[1] not in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") else "exited"
                 return {0: (parts[0], state)}
-        recorded = self.data_dir / "jobs" / job_key / "slurm" / "job_id"
-        if recorded.exists():
-            return {0: (recorded.read_text().strip(), "exited")}
+        try:
+            recorded = safeio.read_text(self.data_dir, self.data_dir / "jobs" / job_key / "slurm" / "job_id", 64)
+        except OSError:
+            recorded = ""
+        if recorded.strip():
+            return {0: (recorded.strip(), "exited")}
         return {}
 
     def stop(self, handles: list[str]) -> None:

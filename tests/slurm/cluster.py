@@ -17,6 +17,7 @@ Needs root (namespaces) and slurm-wlm, munge and openmpi-bin (`.ci/slurm.sh`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -93,7 +94,10 @@ class SlurmTestCluster:
             f"{SUBNET}.{i} {n}" for i, n in enumerate(self.nodes, start=1)]
         (b / "hosts").write_text("\n".join(hosts) + "\n")
         key = b / "munge.key"
-        shutil.copyfile("/etc/munge/munge.key", key)
+        if Path("/etc/munge/munge.key").exists():
+            shutil.copyfile("/etc/munge/munge.key", key)
+        else:   # a munge package that made no key: any key shared by all of this cluster's daemons will do
+            key.write_bytes(os.urandom(1024))
         os.chown(key, 0, 0)
         key.chmod(0o400)
         for n in range(GPUS_PER_NODE):
@@ -208,6 +212,17 @@ PartitionName={PARTITION} Nodes=node[1-{NODES}] Default=YES MaxTime=INFINITE Sta
             if path.exists():
                 texts.append("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
         return "\n".join(texts)
+
+    @contextlib.contextmanager
+    def hidden_on(self, node: str, path: Path):
+        """An empty read-only tmpfs over `path` in `node`'s mount namespace only: that node cannot see what the
+        others see there (a node that does not mount the shared file system)."""
+        target = ["nsenter", f"--mount=/proc/{self.procs['slurmd-' + node].pid}/ns/mnt", "--"]
+        _run(*target, "mount", "-t", "tmpfs", "-o", "ro,size=1m", "batchai-hidden", str(path))
+        try:
+            yield
+        finally:
+            _run(*target, "umount", str(path), check=False)
 
     # -- stop ------------------------------------------------------------------------------------------------
     def stop_daemons(self, munge: bool = False) -> None:

@@ -32,7 +32,7 @@ class Driver:
         self.client.workspaces.create(self.rg, self.ws, "eastus").result()
         self.client.experiments.create(self.rg, self.ws, self.exp).result()
 
-    def cluster(self, name, vm_size="STANDARD_D2", nodes=1):
+    def cluster(self, name, vm_size="STANDARD_D2", nodes=1, wait=30):
         params = models.ClusterCreateParameters(
             vm_size=vm_size,
             user_account_settings=models.UserAccountSettings(admin_user_name="u", admin_user_password="p"),
@@ -43,7 +43,7 @@ class Driver:
                     azure_file_url="{}/{}/{}".format(self.endpoint, self.account, SHARE),
                     relative_mount_path=MOUNT)])))
         self.client.clusters.create(self.rg, self.ws, name, params).result()
-        deadline = time.time() + 30
+        deadline = time.time() + wait
         while True:
             c = self.client.clusters.get(self.rg, self.ws, name)
             if c.allocation_state == "steady" or time.time() > deadline:

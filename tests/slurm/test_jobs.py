@@ -99,3 +99,52 @@ def test_more_gpus_than_the_nodes_have_fails_naming_slurm(slurm_emulator):
     job = sdk.wait(name="gpu4")
     assert job["state"] == "failed" and job["errors"][0]["code"] == "SlurmSubmitFailed", job
     assert "configuration is not available" in job["errors"][0]["message"], job
+
+
+TF_TASK = '''import json, os, socket, sys, time
+task = json.loads(os.environ["TF_CONFIG"])["task"]
+print(task["type"], task["index"], socket.gethostname(), os.environ["AZ_BATCHAI_PS_HOSTS"],
+      os.environ["AZ_BATCHAI_WORKER_HOSTS"], flush=True)
+mark = os.path.join(os.environ["AZ_BATCHAI_SHARED_JOB_TEMP"], "worker-1-up")
+if task["type"] == "worker" and task["index"] == 1:
+    open(mark, "w").close()
+if task["type"] == "master":        # the job ends with the master: let worker 1 on the other node say its line
+    deadline = time.time() + 60
+    while not os.path.exists(mark) and time.time() < deadline:
+        time.sleep(0.1)
+    sys.exit(0 if os.path.exists(mark) else 5)
+'''
+
+
+def test_tensorflow_ps_and_workers_placed_across_nodes(slurm_emulator):
+    sdk = slurm_emulator.sdk
+    (slurm_emulator.share / "tf_task.py").write_text(TF_TASK)
+    sdk.cluster(name="two", nodes=2)
+    sdk.job(name="tf", cluster="two", nodes=2, tensorflow={
+        "script": "$AZ_BATCHAI_MOUNT_ROOT/afs/tf_task.py", "workers": 2, "ps": 1, "python": "python3"})
+    job = sdk.wait(name="tf")
+    assert job["state"] == "succeeded", (job, sdk.read(name="tf", filename="execution.log")["text"])
+    lines = {f: sdk.read(name="tf", filename=f)["text"].split() for f in
+             ("stdout-wk-0.txt", "stdout-wk-1.txt", "stdout-ps-0.txt")}
+    master, worker, ps = lines["stdout-wk-0.txt"], lines["stdout-wk-1.txt"], lines["stdout-ps-0.txt"]
+    assert (master[:2], worker[:2], ps[:2]) == (["master", "0"], ["worker", "1"], ["ps", "0"]), lines
+    assert master[2] != worker[2] and ps[2] == master[2], lines     # worker 1 on the other node
+    assert master[3] == f"{master[2]}:2222"
+    assert master[4] == f"{master[2]}:2223,{worker[2]}:2223", lines
+
+
+def test_cluster_larger_than_the_partition_counts_the_missing_nodes_unusable(slurm_emulator):
+    sdk = slurm_emulator.sdk
+    cluster = sdk.cluster(name="five", nodes=5)
+    assert (cluster["current_node_count"], cluster["idle"], cluster["unusable"]) == (5, 3, 2), cluster
+
+
+def test_a_failed_preparation_on_any_node_fails_the_job_before_its_tasks(slurm_emulator):
+    sdk = slurm_emulator.sdk
+    sdk.cluster(name="two", nodes=2)
+    sdk.job(name="badprep", cluster="two", nodes=2, prep='[ "$AZ_BATCHAI_TASK_INDEX" = 1 ] && exit 4; true',
+            command="echo the task ran")
+    job = sdk.wait(name="badprep")
+    assert job["state"] == "failed" and job["errors"][0]["code"] == "JobPreparationFailed", job
+    assert job["exit_code"] == 4
+    assert sdk.read(name="badprep", filename="stdout.txt")["text"] is None     # the master's task never ran

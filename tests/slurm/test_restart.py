@@ -50,11 +50,47 @@ def test_slurm_daemons_stopped_jobs_fail_slurm_unavailable_api_serves(slurm_clus
             # the API keeps serving: reads, a new cluster, the job's log
             cluster = sdk.cluster_get(name="one")
             assert cluster["unusable"] == 1 and cluster["idle"] == 0, cluster
-            assert sdk.cluster(name="two", nodes=2)["allocation_state"] == "steady"
+            # a new cluster stays resizing: the partition's nodes are unknown while Slurm does not answer
+            assert sdk.cluster(name="two", nodes=2, wait=2)["allocation_state"] == "resizing"
             assert "Slurm does not answer" in sdk.read(name="orphan", filename="execution.log")["text"]
         finally:
             slurm_cluster.start_daemons()
+        assert _until(lambda: sdk.cluster_get(name="two")["allocation_state"] == "steady", what="the resize")
         sdk.job(name="back", cluster="one", command="true")
         assert sdk.wait(name="back", timeout=120)["state"] == "succeeded"
+    finally:
+        emu.close()
+
+
+def test_killed_between_sbatch_and_recording_the_job_is_not_submitted_again(slurm_cluster, tmp_path):
+    """The crash window of a submission: Slurm has the job but the emulator's record has no handle yet (simulated
+    by clearing it while the emulator is down). The restarted emulator finds the Slurm job by its name."""
+    import json
+    import sqlite3
+
+    emu = SlurmEmulator(slurm_cluster, tmp_path / "data")
+    try:
+        sdk, share = emu.sdk, emu.share
+        sdk.cluster(name="three", nodes=3)
+        sdk.job(name="hold", cluster="three", nodes=3, command=WAIT_FOR.format(flag="go"))
+        _until(lambda: sdk.job_get(name="hold")["state"] == "running", what="the blocker to run")
+        sdk.job(name="once", cluster="three", nodes=1, command="echo ran >>$AZ_BATCHAI_MOUNT_ROOT/afs/once-runs")
+        _until(lambda: "(Resources)" in (sdk.read(name="once", filename="execution.log")["text"] or ""),
+               what="the job to pend in Slurm")
+        emu.served.kill9()
+        db = sqlite3.connect(emu.served.data_dir / "emulator.db")
+        with db:
+            (key, body), = db.execute("SELECT key, body FROM resources WHERE kind = 'job' AND name = 'once'")
+            body = json.loads(body)
+            assert body["handles"], body
+            body["handles"] = []
+            db.execute("UPDATE resources SET body = ? WHERE key = ?", (json.dumps(body), key))
+        db.close()
+        emu.restart_after_kill9()
+        (share / "go").touch()
+        assert emu.sdk.wait(name="once", timeout=120)["state"] == "succeeded"
+        assert (share / "once-runs").read_text() == "ran\n"
+        comments = slurm_cluster.command("squeue", "-h", "-t", "all", "-o", "%k").stdout.split()
+        assert sum(c.endswith("/once") for c in comments) == 1, comments
     finally:
         emu.close()
