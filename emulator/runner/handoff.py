@@ -301,7 +301,7 @@ class Handoff:
         except OSError:
             why = ""
         if why.startswith("DataDirNotShared: "):
-            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+            self.s._finish(job, rec, now, states.FAILED, exit_code=code, errors=[states.error(
                 "DataDirNotShared", why.split(": ", 1)[1])], note="data dir", exited=True)
         else:
             self.s._exited(job, rec, now, code)
