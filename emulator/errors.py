@@ -61,6 +61,39 @@ def store_full(path: str) -> EmulatorError:
                          f"its data dir ({path}) is full. Free some space and retry; nothing stored was changed.")
 
 
+class _NotFound(EmulatorError):
+    """A named ARM resource that is not there: 404 with the service's code and message (moto-style classes)."""
+    code_name = ""
+    template = ""
+
+    def __init__(self, name: str):
+        super().__init__(404, self.code_name, self.template.format(name=name))
+
+
+class ResourceGroupNotFound(_NotFound):
+    code_name, template = "ResourceGroupNotFound", "Resource group '{name}' could not be found."
+
+
+class WorkspaceNotFound(_NotFound):
+    code_name, template = "WorkspaceNotFound", "The specified workspace {name} is not found"
+
+
+class ExperimentNotFound(_NotFound):
+    code_name, template = "ExperimentNotFound", "The specified experiment {name} is not found"
+
+
+class ClusterNotFound(_NotFound):
+    code_name, template = "ClusterNotFound", "The specified cluster {name} is not found"
+
+
+class FileServerNotFound(_NotFound):
+    code_name, template = "FileServerNotFound", "The specified file server {name} is not found"
+
+
+class JobNotFound(_NotFound):
+    code_name, template = "JobNotFound", "The specified job {name} is not found"
+
+
 class StorageError(Exception):
     def __init__(self, status: int, code: str, message: str, extra: dict[str, str] | None = None):
         super().__init__(message)

@@ -14,7 +14,8 @@ import uuid
 
 from .. import ids, mounts, vmsizes
 from ..wire import camel
-from ..errors import EmulatorError, bad_request, conflict, not_found, not_supported
+from ..errors import (ClusterNotFound, EmulatorError, ExperimentNotFound, FileServerNotFound, JobNotFound,
+                      ResourceGroupNotFound, WorkspaceNotFound, bad_request, conflict, not_supported)
 from ..models import (TOOLKITS, Cluster, ExecutionState, Experiment, FileServer, Job, SchedulingPriority, Workspace,
                       duration_seconds, iso_duration)
 from ..runner import states
@@ -38,19 +39,16 @@ class BatchAIBackend:
     def _chain(self, sub, rg, ws=None, exp=None, leaf: tuple[str, str] | None = None):
         """Check the parents of a resource in one store round trip, raising the first missing one's error;
         return the leaf record (or None) if `leaf` = (kind, id) is given."""
-        wanted = [("resourceGroup", ids.resource_group(sub, rg), "ResourceGroupNotFound",
-                   f"Resource group '{rg}' could not be found.")]
+        wanted = [("resourceGroup", ids.resource_group(sub, rg), ResourceGroupNotFound(rg))]
         if ws is not None:
-            wanted.append(("workspace", ids.workspace(sub, rg, ws), "WorkspaceNotFound",
-                           f"The specified workspace {ws} is not found"))
+            wanted.append(("workspace", ids.workspace(sub, rg, ws), WorkspaceNotFound(ws)))
         if exp is not None:
-            wanted.append(("experiment", ids.experiment(sub, rg, ws, exp), "ExperimentNotFound",
-                           f"The specified experiment {exp} is not found"))
+            wanted.append(("experiment", ids.experiment(sub, rg, ws, exp), ExperimentNotFound(exp)))
         found = self.store.get_many([w[1] for w in wanted] + ([leaf[1]] if leaf else []))
-        for kind, rid, code, message in wanted:
+        for kind, rid, missing in wanted:
             rec = found.get(rid.lower())
             if rec is None or rec.kind != kind:
-                raise not_found(code, message)
+                raise missing
         if leaf:
             rec = found.get(leaf[1].lower())
             return rec if rec is not None and rec.kind == leaf[0] else None
@@ -59,13 +57,13 @@ class BatchAIBackend:
     def _workspace(self, sub, rg, ws) -> Workspace:
         rec = self._chain(sub, rg, leaf=("workspace", ids.workspace(sub, rg, ws)))
         if rec is None:
-            raise not_found("WorkspaceNotFound", f"The specified workspace {ws} is not found")
+            raise WorkspaceNotFound(ws)
         return Workspace.from_body(rec.body)
 
     def _experiment(self, sub, rg, ws, exp) -> Experiment:
         rec = self._chain(sub, rg, ws, leaf=("experiment", ids.experiment(sub, rg, ws, exp)))
         if rec is None:
-            raise not_found("ExperimentNotFound", f"The specified experiment {exp} is not found")
+            raise ExperimentNotFound(exp)
         return Experiment.from_body(rec.body)
 
     def _insert(self, kind: str, rid: str, parent: str, parent_kind: str, name: str, model, missing_parent):
@@ -101,8 +99,7 @@ class BatchAIBackend:
             existing, rec = load(self.store, "workspace", Workspace, rid)
             if existing is None:
                 stored, created = self._insert("workspace", rid, ids.resource_group(sub, rg), "resourceGroup", name,
-                                               ws, lambda: not_found("ResourceGroupNotFound",
-                                                                     f"Resource group '{rg}' could not be found."))
+                                               ws, lambda: ResourceGroupNotFound(rg))
                 if created:
                     return stored
                 continue
@@ -153,8 +150,7 @@ class BatchAIBackend:
         if existing:
             return existing
         exp = Experiment(subscription_id=sub, resource_group=rg, name=name, workspace=ws)
-        return self._insert("experiment", rid, ids.workspace(sub, rg, ws), "workspace", name, exp, lambda: not_found(
-            "WorkspaceNotFound", f"The specified workspace {ws} is not found"))[0]
+        return self._insert("experiment", rid, ids.workspace(sub, rg, ws), "workspace", name, exp, lambda: WorkspaceNotFound(ws))[0]
 
     def experiments_get(self, sub, rg, ws, name) -> Experiment:
         return self._experiment(sub, rg, ws, name)
@@ -190,8 +186,7 @@ class BatchAIBackend:
         cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec,
                           legacy=legacy or {})
         stored, created = self._insert("cluster", rid, ids.workspace(sub, rg, ws), "workspace", name, cluster,
-                                       lambda: not_found("WorkspaceNotFound",
-                                                         f"The specified workspace {ws} is not found"))
+                                       lambda: WorkspaceNotFound(ws))
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
                            "with different properties; change it with an update (PATCH) or delete it first.")
@@ -204,7 +199,7 @@ class BatchAIBackend:
         while True:
             cluster, rec = load(self.store, "cluster", Cluster, rid)
             if cluster is None:
-                raise not_found("ClusterNotFound", f"The specified cluster {name} is not found")
+                raise ClusterNotFound(name)
             if scale_settings is None:
                 return cluster
             _check_scale_settings(scale_settings, "properties.scaleSettings")
@@ -216,7 +211,7 @@ class BatchAIBackend:
     def clusters_get(self, sub, rg, ws, name) -> Cluster:
         rec = self._chain(sub, rg, ws, leaf=("cluster", ids.cluster(sub, rg, ws, name)))
         if rec is None:
-            raise not_found("ClusterNotFound", f"The specified cluster {name} is not found")
+            raise ClusterNotFound(name)
         return Cluster.from_body(rec.body)
 
     def clusters_delete(self, sub, rg, ws, name) -> bool:
@@ -258,8 +253,7 @@ class BatchAIBackend:
                         mount_settings={"mount_point": "/mnt/data", "file_server_public_ip": "127.0.0.1",
                                         "file_server_internal_ip": "127.0.0.1"})
         stored, created = self._insert("fileServer", rid, ids.workspace(sub, rg, ws), "workspace", name, fs,
-                                       lambda: not_found("WorkspaceNotFound",
-                                                         f"The specified workspace {ws} is not found"))
+                                       lambda: WorkspaceNotFound(ws))
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("FileServerAlreadyExists", f"A file server named {name} already exists in "
                            f"workspace {ws} with different properties.")
@@ -269,7 +263,7 @@ class BatchAIBackend:
         self._workspace(sub, rg, ws)
         fs, _ = load(self.store, "fileServer", FileServer, ids.file_server(sub, rg, ws, name))
         if fs is None:
-            raise not_found("FileServerNotFound", f"The specified file server {name} is not found")
+            raise FileServerNotFound(name)
         return fs
 
     def file_servers_delete(self, sub, rg, ws, name) -> bool:
@@ -330,8 +324,7 @@ class BatchAIBackend:
                   tool_type=tool_type, job_output_directory_path_segment=segment, submitted=self.clock(),
                   legacy=legacy or {})
         stored, created = self._insert("job", rid, ids.experiment(sub, rg, ws, exp), "experiment", name, job,
-                                       lambda: not_found("ExperimentNotFound",
-                                                         f"The specified experiment {exp} is not found"))
+                                       lambda: ExperimentNotFound(exp))
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
                            "jobs cannot be changed: delete it first or use another name.")
@@ -345,7 +338,7 @@ class BatchAIBackend:
     def _job(self, sub, rg, ws, exp, name):
         rec = self._chain(sub, rg, ws, exp, leaf=("job", ids.job(sub, rg, ws, exp, name)))
         if rec is None:
-            raise not_found("JobNotFound", f"The specified job {name} is not found")
+            raise JobNotFound(name)
         return Job.from_body(rec.body), rec
 
     def jobs_delete(self, sub, rg, ws, exp, name) -> bool:

@@ -15,7 +15,7 @@ import secrets
 from typing import Callable
 
 from .. import accounts, ids
-from ..errors import EmulatorError
+from ..errors import EmulatorError, ResourceGroupNotFound
 from ..models import ResourceGroup, StorageAccount
 from ..store import AlreadyExists, ParentNotFound, Store
 from .common import Page, load, paged
@@ -85,8 +85,7 @@ class StorageBackend:
                     self.store.create(KIND, rid, parent, name, account.to_body(), parent_kind="resourceGroup")
                     return account
                 except ParentNotFound:
-                    raise EmulatorError(404, "ResourceGroupNotFound",
-                                        f"Resource group '{rg}' could not be found.") from None
+                    raise ResourceGroupNotFound(rg) from None
                 except AlreadyExists:
                     continue
             if existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
@@ -224,6 +223,6 @@ class StorageBackend:
     def _resource_group(self, sub: str, rg: str):
         group, rec = load(self.store, "resourceGroup", ResourceGroup, ids.resource_group(sub, rg))
         if group is None:
-            raise EmulatorError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+            raise ResourceGroupNotFound(rg)
         return rec
 
