@@ -12,12 +12,14 @@ MOTO   := .venv-moto
 BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
 AML    := .venv-azureml
+# azure-cli 2.91.0, the last with `az batchai`: its own environment (it pins its own azure-* packages)
+AZCLI  := .venv-azcli
 
 .PHONY: install constraints conformance run test bench bench-moto bench-slurm bench-hardening fuzz demo demo-azureml images data \
 	clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
-	$(AML)/.installed
+	$(AML)/.installed $(AZCLI)/.installed
 
 # constraints.txt pins every package to the versions the tests last passed with (regenerate with
 # `make constraints` after changing dependencies), so a fresh machine gets the same versions
@@ -57,16 +59,25 @@ $(BLOB2)/.installed: tests/blob/requirements-2.1.0.txt
 	$(BLOB2)/bin/pip install --quiet -r tests/blob/requirements-2.1.0.txt
 	touch $@
 
-# chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
-$(AML)/.installed: images/azureml-cpu/requirements.txt
-	$(PYTHON) -m venv $(AML)
-	$(AML)/bin/pip install --quiet --upgrade pip wheel 'setuptools==65.5.0'
-	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt 'azureml-train-core==1.62.0'
+$(AZCLI)/.installed: tests/cli/requirements-azcli.txt
+	$(PYTHON) -m venv $(AZCLI)
+	$(AZCLI)/bin/pip install --quiet --upgrade pip
+	$(AZCLI)/bin/pip install --quiet -r tests/cli/requirements-azcli.txt
 	touch $@
 
-# the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator
+# chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
+$(AML)/.installed: images/azureml-cpu/requirements.txt tests/azureml/requirements.txt
+	$(PYTHON) -m venv $(AML)
+	$(AML)/bin/pip install --quiet --upgrade pip wheel 'setuptools==65.5.0'
+	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt \
+		-r tests/azureml/requirements.txt
+	touch $@
+
+# the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator, with the demo's image map
+# (the quickstart's CNTK GPU image runs as the offline-built CPU trainer image), so the README's quickstart works
+RUN_IMAGE_MAP := microsoft/cntk:2.1-gpu-python3.5-cuda8.0-cudnn6.0=batchai-emulator/trainer-cpu:latest
 run: $(VENV)/.installed-run
-	$(BIN)/batchai-emulator serve
+	$(BIN)/batchai-emulator serve --image-map $(RUN_IMAGE_MAP) $(ARGS)
 
 # the main job: emulator + the quickstart flow against it, then the emulator stops
 demo: $(VENV)/.installed-run
@@ -92,6 +103,7 @@ bench: install
 	$(BIN)/python bench/job_overhead.py
 	$(BIN)/python bench/files.py
 	$(BIN)/python bench/blob.py
+	$(BIN)/python bench/azureml.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
 	$(MAKE) bench-moto
 
@@ -130,7 +142,7 @@ conformance: install
 	$(BIN)/python -m tests.conformance
 
 clean:
-	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) .pytest_cache
+	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) $(AZCLI) .pytest_cache
 
 # Slurm executor overhead on the 3-node test cluster (root: network namespaces; Slurm from .ci/slurm.sh)
 bench-slurm: install

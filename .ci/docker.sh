@@ -24,6 +24,7 @@ DOCKERD_START_TIMEOUT="${DOCKERD_START_TIMEOUT:-60}"
 TRAINER_IMAGE=batchai-emulator/trainer-cpu:latest
 MPI_IMAGE=batchai-emulator/mpi-cpu:latest
 AML_IMAGE=batchai-emulator/azureml-cpu:latest
+EMULATOR_IMAGE=batchai-emulator/emulator:latest
 
 SCRIPT_START=$(date +%s.%N)
 log() { printf '[docker.sh %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -204,7 +205,26 @@ else
     log "image: $AML_IMAGE built in $(elapsed "$t")s"
 fi
 
-for image in "$TRAINER_IMAGE" "$MPI_IMAGE" "$AML_IMAGE"; do
+# The emulator's own image for compose.yaml (the Dockerfile needs python:3.11-slim from Docker Hub): Debian's
+# python3 + wheels of this checkout built on the host. Its recipe includes the package's sources, so a commit that
+# changes the emulator rebuilds it and one that does not reuses it.
+EMU_DIR="$REPO_ROOT/images/emulator"
+emu_recipe="$( { cat "$REPO_ROOT/images/build_offline.sh" "$EMU_DIR/build.sh" "$EMU_DIR/packages.txt" \
+    "$REPO_ROOT/constraints.txt" "$REPO_ROOT/pyproject.toml";
+    cd "$REPO_ROOT" && find emulator cloud trainer -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
+        | LC_ALL=C sort | while read -r f; do printf '%s\n' "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
+emu_have="$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$EMULATOR_IMAGE" 2>/dev/null || true)"
+if [ "${BATCHAI_REBUILD_IMAGES:-0}" != 1 ] && [ "$emu_have" = "$emu_recipe" ]; then
+    log "image: $EMULATOR_IMAGE is up to date (recipe $emu_recipe); skipping build"
+else
+    t=$(now)
+    log "image: building $EMULATOR_IMAGE (recipe $emu_recipe, had '${emu_have:-none}')"
+    bash "$EMU_DIR/build.sh" --force --label "batchai.recipe=$emu_recipe" "$EMULATOR_IMAGE" \
+        || die "building $EMULATOR_IMAGE failed"
+    log "image: $EMULATOR_IMAGE built in $(elapsed "$t")s"
+fi
+
+for image in "$TRAINER_IMAGE" "$MPI_IMAGE" "$AML_IMAGE" "$EMULATOR_IMAGE"; do
     log "image: $image $(docker image inspect -f '{{.Id}} {{.Size}}' "$image" \
         | awk '{ printf "%s, %.0f MB", substr($1, 8, 12), $2 / 1e6 }')"
 done

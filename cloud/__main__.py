@@ -1,12 +1,14 @@
-"""`python -m cloud quickstart | stream | download | demo | azureml-quickstart | demo-azureml`."""
+"""`python -m cloud quickstart | jobs | stream | download | demo | azureml-quickstart | demo-azureml`."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
-from .clients import ConnectError, connect
+VENV_HINT = "run it with the project's environment: .venv/bin/python -m cloud ... (`make demo` creates .venv)"
+from .clients import ConnectError, connect  # noqa: E402 (cloud/__init__ names .venv when this fails)
 from .console import Console
 from .jobref import JobRef, state_of
 
@@ -53,22 +55,55 @@ def cmd_quickstart(args, console: Console) -> int:
 def _clients_by_subscription(args):
     cache = {}
 
-    def clients_for(ref: JobRef):
-        if ref.subscription not in cache:
-            cache[ref.subscription] = connect(args.endpoint, ca_bundle=args.ca_bundle,
-                                              subscription_id=ref.subscription)
-        return cache[ref.subscription]
+    def clients_for(ref: JobRef | None):
+        """ref None: the default subscription's clients (to look a short job name up)."""
+        key = ref.subscription if ref is not None else None
+        if key not in cache:
+            cache[key] = connect(args.endpoint, ca_bundle=args.ca_bundle, subscription_id=key)
+            if key is None:
+                cache[cache[key].subscription_id] = cache[key]
+        return cache[key]
     return clients_for, cache
+
+
+def _refs(args, clients_for) -> list[JobRef]:
+    """ARM ids as given; a short name is looked up with --workspace/--experiment (the quickstart's names by default)
+    in --resource-group, or in every resource group that has such a workspace."""
+    from .jobref import find_job
+    refs = []
+    for text in args.job_ids:
+        if text.startswith("/"):
+            refs.append(JobRef.parse(text))
+        else:
+            refs.append(find_job(clients_for(None), text, workspace=args.workspace, experiment=args.experiment,
+                                 resource_group=args.resource_group))
+    return refs
+
+
+def cmd_jobs(args, console: Console) -> int:
+    from .jobref import iter_jobs
+    clients = connect(args.endpoint, ca_bundle=args.ca_bundle)
+    try:
+        count = 0
+        for ref, job in iter_jobs(clients, resource_group=args.resource_group):
+            code = getattr(job.execution_info, "exit_code", None)
+            console.line(f"{ref.job:<24} {state_of(job):<10} {'' if code is None else f'exit {code}':<8} {ref.id}")
+            count += 1
+        if not count:
+            console.line("no jobs")
+    finally:
+        clients.close()
+    return 0
 
 
 def cmd_stream(args, console: Console) -> int:
     from .stream import follow
-    refs = [JobRef.parse(j) for j in args.job_ids]
     clients_for, cache = _clients_by_subscription(args)
     try:
+        refs = _refs(args, clients_for)
         jobs = follow(clients_for, refs, console.line, poll=args.poll)
     finally:
-        for c in cache.values():
+        for c in {id(c): c for c in cache.values()}.values():
             c.close()
     failed = 0
     for ref, job in zip(refs, jobs):
@@ -80,9 +115,9 @@ def cmd_stream(args, console: Console) -> int:
 
 def cmd_download(args, console: Console) -> int:
     from .quickstart import finish
-    refs = [JobRef.parse(j) for j in args.job_ids]
     clients_for, cache = _clients_by_subscription(args)
     try:
+        refs = _refs(args, clients_for)
         for ref in refs:
             clients = clients_for(ref)
             job = clients.batchai.jobs.get(*ref.args)
@@ -91,7 +126,7 @@ def cmd_download(args, console: Console) -> int:
             for text in summary.lines():
                 console.line(text)
     finally:
-        for c in cache.values():
+        for c in {id(c): c for c in cache.values()}.values():
             c.close()
     return 0
 
@@ -152,6 +187,18 @@ def cmd_demo_azureml(args, console: Console) -> int:
     return azureml_demo.main(args, console)
 
 
+JOB_HELP = ("the job's ARM id, or its name (found with --workspace and --experiment, in --resource-group or in any "
+            "resource group; `python -m cloud jobs` lists them)")
+
+
+def _job_name_options(parser: argparse.ArgumentParser) -> None:
+    from .quickstart import Options
+    parser.add_argument("--workspace", default=Options.workspace, help=f"for a job name (default {Options.workspace})")
+    parser.add_argument("--experiment", default=Options.experiment,
+                        help=f"for a job name (default {Options.experiment})")
+    parser.add_argument("--resource-group", help="for a job name (default: any that has the workspace)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud", description="Submission side of the Batch AI "
                                      "quickstart: the same code for the emulator and for Azure.")
@@ -162,14 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     qs.set_defaults(func=cmd_quickstart)
     st = sub.add_parser("stream", help="follow the stdout/stderr of existing jobs until they end")
     _target_options(st)
-    st.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="the job's ARM id")
+    st.add_argument("job_ids", nargs="+", metavar="JOB", help=JOB_HELP)
+    _job_name_options(st)
     st.add_argument("--poll", type=float, default=2.0)
     st.set_defaults(func=cmd_stream)
     dl = sub.add_parser("download", help="download the output directories and logs of existing jobs")
     _target_options(dl)
-    dl.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="the job's ARM id")
-    dl.add_argument("--out", type=Path, default=Path("batchai-output"), help="default ./batchai-output/<job>")
+    dl.add_argument("job_ids", nargs="+", metavar="JOB", help=JOB_HELP)
+    _job_name_options(dl)
+    dl.add_argument("--out", type=Path, default=Path("batchai-output"),
+                    help="default ./batchai-output/<job> (replaced whole by each download)")
     dl.set_defaults(func=cmd_download)
+    jb = sub.add_parser("jobs", help="list the jobs of every workspace (name, state, exit code, ARM id)")
+    _target_options(jb)
+    jb.add_argument("--resource-group", help="only this resource group")
+    jb.set_defaults(func=cmd_jobs)
     de = sub.add_parser("demo", help="start a local emulator, run the quickstart against it, stop it")
     from .demo import add_arguments
     add_arguments(de)
@@ -190,8 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
+    # DefaultAzureCredential logs a warning per credential it tried (about 20 lines) before it raises: the one
+    # line below says what to do instead
+    logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
     try:
         return args.func(args, console)
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith(("azure", "msal", "requests")):
+            raise
+        console.line(f"error: {exc.name} is not installed for {sys.executable}; {VENV_HINT}")
+        return 2
     except ConnectError as exc:
         console.line(f"error: {exc}")
         return 2
@@ -199,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         console.line("interrupted")
         return 130
     except Exception as exc:  # an SDK error: show its message, not a traceback
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        if isinstance(exc, ClientAuthenticationError) and not getattr(args, "endpoint", None):
+            console.line("error: no Azure credentials found for public Azure (no --endpoint given); for the emulator "
+                         "pass --endpoint https://127.0.0.1:8443 --ca-bundle <data-dir>/cert.pem "
+                         "(or set BATCHAI_ENDPOINT)")
+            return 2
         from .azureml_quickstart import AzureMLQuickstartError
         from .quickstart import QuickstartError
         if isinstance(exc, (AzureError, QuickstartError, AzureMLQuickstartError, ValueError)) \

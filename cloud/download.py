@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -54,9 +56,28 @@ def output_directory_ids(job) -> list[str]:
 
 
 def download_job(clients, ref: JobRef, dest: Path, job=None) -> dict[str, list[Downloaded]]:
-    """Every output directory of the job, plus stdouterr, each into dest/<id>."""
+    """Every output directory of the job, plus stdouterr, each into dest/<id>.
+
+    Each run gets a fresh dest: the files go to a new folder beside it, which then replaces dest whole, so dest
+    never mixes this run's files with an earlier run's (a model file that this run did not write is not left
+    there looking like its output)."""
     job = job or clients.batchai.jobs.get(*ref.args)
-    result = {}
-    for directory_id in [STDOUTERR] + output_directory_ids(job):
-        result[directory_id] = download_directory(clients, ref, directory_id, Path(dest) / directory_id)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{dest.name}.download-", dir=dest.parent))
+    try:
+        result = {}
+        for directory_id in [STDOUTERR] + output_directory_ids(job):
+            result[directory_id] = download_directory(clients, ref, directory_id, fresh / directory_id)
+        if dest.exists() or dest.is_symlink():
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+            os.replace(dest, old / dest.name)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(fresh, dest)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    for files in result.values():
+        for f in files:
+            f.path = dest / f.path.relative_to(fresh)
     return result

@@ -33,10 +33,14 @@ CLOUD_NAME = "BatchAIEmulator"
 @bp.route("/metadata/endpoints", methods=["GET"])
 def metadata_endpoints() -> Response:
     base = _https_base()
-    if request.args.get("api-version", "") >= "2019-05-01":
+    version = request.args.get("api-version", "")
+    if version >= "2019-05-01":
         # the 2019-05-01 format is a list of clouds (azureml-core's copy of the Azure CLI cloud loader, through
-        # ARM_CLOUD_METADATA_URL, reads only this form); earlier versions and no version answer one object
-        return _json([{
+        # ARM_CLOUD_METADATA_URL, reads only this form); earlier versions and no version answer one object.
+        # From 2022-09-01 (what `az cloud register --endpoint-resource-manager` asks) the same entry comes alone,
+        # as an Azure Stack Hub answers for its one cloud: azure-cli maps the body itself, not a list. Unverified
+        # against a real Stack Hub; the shape is the one azure-cli's mapper reads.
+        entry = {
             # resourceManager without the trailing slash: azureml-core appends paths that begin with one
             "name": CLOUD_NAME, "portal": f"{base}/", "resourceManager": base, "gallery": f"{base}/",
             "graph": f"{base}/", "graphAudience": f"{base}/", "microsoftGraphResourceId": f"{base}/",
@@ -47,7 +51,8 @@ def metadata_endpoints() -> Response:
                          "acrLoginServer": "azurecr.io", "sqlServerHostname": "database.windows.net",
                          "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
                          "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net"},
-        }])
+        }
+        return _json(entry if version >= "2022-09-01" else [entry])
     return _json({
         "galleryEndpoint": f"{base}/",
         "graphEndpoint": f"{base}/",

@@ -20,7 +20,7 @@ class OutputFile:
     is_directory: bool
     size: int | None
     mtime: float
-    token: str | None      # signed download token of a file (None for a directory): /_emulator/files/{token}/{name}
+    link: str | None       # a file's signed download path (/_emulator/files/...; None for a directory)
 
 
 @dataclass
@@ -40,6 +40,6 @@ def list_output_files(store: Store, data_dir: Path, signer, job: Job, directory_
     expiry = int(time.time() + 60 * link_expiry_minutes)
     items = []
     for e in entries:
-        token = None if e.is_directory else signer.sign({"p": str(e.host_path.relative_to(data_dir)), "exp": expiry})
-        items.append(OutputFile(e.name, e.is_directory, e.size, e.mtime, token))
+        link = None if e.is_directory else outputs.download_path(signer, data_dir, e.host_path, e.name, expiry)
+        items.append(OutputFile(e.name, e.is_directory, e.size, e.mtime, link))
     return OutputPage(items, entries[-1].name if more and entries else None)

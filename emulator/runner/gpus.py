@@ -50,3 +50,18 @@ class GpuPool:
         if self.cpu_only:
             return "no GPUs (CPU-only nodes)" if self.mode != "none" else "GPUs disabled (--gpus none)"
         return "GPUs " + ",".join(self.devices)
+
+    def warning(self) -> str | None:
+        """For device ids given by hand (`--gpus 0,1`) that this machine does not show: a warning to print at start.
+
+        Tests name ids on purpose to stand in for hardware, so this only warns; jobs still get those ids."""
+        if self.mode in ("auto", "none") or not self.devices:
+            return None
+        present = set(detect())
+        missing = [d for d in self.devices if d not in present]
+        if not missing:
+            return None
+        seen = ("no GPU" if not present else "only GPUs " + ",".join(sorted(present)))
+        return (f"--gpus {self.mode} names GPU device(s) {','.join(missing)} but this machine shows {seen} "
+                "(NVML / nvidia-smi): jobs get CUDA_VISIBLE_DEVICES for devices that do not exist. Use --gpus auto "
+                "(detect) or --gpus none (CPU nodes)")

@@ -93,6 +93,7 @@ class Store(Protocol):
         """Records of `kind` in name order; `after` is a page token (``page_token`` of the previous page's last
         record), `limit` caps the answer (ask limit+1 to learn whether a next page exists)."""
 
+    def clear(self) -> int: ...
     def close(self) -> None: ...
 
 
