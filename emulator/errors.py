@@ -70,28 +70,17 @@ class _NotFound(EmulatorError):
         super().__init__(404, self.code_name, self.template.format(name=name))
 
 
-class ResourceGroupNotFound(_NotFound):
-    code_name, template = "ResourceGroupNotFound", "Resource group '{name}' could not be found."
+def _not_found(code: str, template: str) -> type[_NotFound]:
+    return type(code, (_NotFound,), {"code_name": code, "template": template, "__module__": __name__})
 
 
-class WorkspaceNotFound(_NotFound):
-    code_name, template = "WorkspaceNotFound", "The specified workspace {name} is not found"
-
-
-class ExperimentNotFound(_NotFound):
-    code_name, template = "ExperimentNotFound", "The specified experiment {name} is not found"
-
-
-class ClusterNotFound(_NotFound):
-    code_name, template = "ClusterNotFound", "The specified cluster {name} is not found"
-
-
-class FileServerNotFound(_NotFound):
-    code_name, template = "FileServerNotFound", "The specified file server {name} is not found"
-
-
-class JobNotFound(_NotFound):
-    code_name, template = "JobNotFound", "The specified job {name} is not found"
+# raised as ClusterNotFound(name); the messages are the service's (Batch AI 2018-05-01, ARM resource groups)
+ResourceGroupNotFound = _not_found("ResourceGroupNotFound", "Resource group '{name}' could not be found.")
+WorkspaceNotFound = _not_found("WorkspaceNotFound", "The specified workspace {name} is not found")
+ExperimentNotFound = _not_found("ExperimentNotFound", "The specified experiment {name} is not found")
+ClusterNotFound = _not_found("ClusterNotFound", "The specified cluster {name} is not found")
+FileServerNotFound = _not_found("FileServerNotFound", "The specified file server {name} is not found")
+JobNotFound = _not_found("JobNotFound", "The specified job {name} is not found")
 
 
 class StorageError(Exception):
