@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from emulator.settings import DEFAULT_STORAGE_ACCOUNT  # noqa: E402
+from emulator.settings import CPU_IMAGE, DEFAULT_STORAGE_ACCOUNT  # noqa: E402
 from tests.hardening.faultrun import SHARE, FaultRun, remove_containers  # noqa: E402
 from tests.served import Served  # noqa: E402
 
-IMAGE = "batchai-emulator/trainer-cpu:latest"
+IMAGE = CPU_IMAGE
 
 
 def main() -> int:

@@ -24,9 +24,10 @@ from azure.mgmt.batchai import BatchAI, models
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from emulator.settings import CPU_IMAGE  # noqa: E402
 from tests.served import Served  # noqa: E402
 
-IMAGE = "batchai-emulator/trainer-cpu:latest"
+IMAGE = CPU_IMAGE
 
 
 class Token:

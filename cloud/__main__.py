@@ -42,19 +42,11 @@ def _quickstart_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between status polls (default 2)")
 
 
-def _options(args):
-    from .quickstart import Options
-    return Options(location=args.location, resource_group=args.resource_group,
-                   storage_account=args.storage_account, job=args.job_name, data=args.data,
-                   data_source=args.data_source, epochs=args.epochs, trainer_args=args.trainer_args,
-                   poll=args.poll, out=args.out, keep=args.keep)
-
-
 def cmd_quickstart(args, console: Console) -> int:
     from . import quickstart
     clients = connect(args.endpoint, ca_bundle=args.ca_bundle)
     try:
-        summary = quickstart.run(clients, _options(args), console)
+        summary = quickstart.run(clients, quickstart.Options.from_args(args), console)
     finally:
         clients.close()
     return 0 if summary.succeeded else 1

@@ -138,7 +138,6 @@ def serve_flags(args, help_text: str) -> list[str]:
 
 def main(args, console: Console) -> int:
     from . import quickstart
-    from .__main__ import _options
     from .clients import connect
 
     began = time.monotonic()
@@ -156,7 +155,7 @@ def main(args, console: Console) -> int:
                      f"--ca-bundle {emulator.cert}")
         clients = connect(emulator.https_url, ca_bundle=str(emulator.cert))
         try:
-            summary = quickstart.run(clients, _options(args), console)
+            summary = quickstart.run(clients, quickstart.Options.from_args(args), console)
         finally:
             clients.close()
     except Exception:

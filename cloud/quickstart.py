@@ -80,6 +80,14 @@ class Options:
             args += " " + self.trainer_args
         return args
 
+    @classmethod
+    def from_args(cls, args) -> "Options":
+        """The options `quickstart` and `demo` take on the command line (cloud/__main__.py's parsers)."""
+        return cls(location=args.location, resource_group=args.resource_group,
+                   storage_account=args.storage_account, job=args.job_name, data=args.data,
+                   data_source=args.data_source, epochs=args.epochs, trainer_args=args.trainer_args,
+                   poll=args.poll, out=args.out, keep=args.keep)
+
 
 class QuickstartError(Exception):
     pass

@@ -11,11 +11,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
-from .errors import EmulatorError, StorageError
+from .errors import EmulatorError, StorageError, store_full
 from .settings import Settings
+from .store import StoreFull
 
 log = logging.getLogger("batchai_emulator")
 
@@ -40,6 +41,7 @@ class Extension:
     arm: object
     batchai: object
     scheduler: object = None
+    storage: object = None      # backend.storage.StorageBackend (ARM storage accounts)
     # called with (method, path, status) after every response; tests watch for 5xx through it
     observers: list[Callable] = field(default_factory=list)
     bound_https_port: int | None = None
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api import register
     from .api.dispatch import build_router
     from .backend import ArmBackend, BatchAIBackend
+    from .backend.storage import StorageBackend
     from .runner.scheduler import Scheduler
     from .store.sqlite import SqliteStore
     from .tokens import Signer
@@ -69,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("emulator")
     app.url_map.strict_slashes = False
     store = SqliteStore(settings.data_dir / "emulator.db")
-    from .runner.executors import choose
+    from .runner.choice import choose
     scheduler = Scheduler(store, settings, executor=choose(settings, settings.data_dir))
     arm = ArmBackend(store, on_delete=scheduler.on_delete)
     ext = Extension(settings=settings, store=store, router=None, signer=Signer(settings.data_dir), arm=arm,
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                     scheduler=scheduler)
     app.extensions["batchai"] = ext
     register(app)
+    ext.storage = StorageBackend(store, settings.accounts, on_delete=_forget_account)
     from . import ui
     app.register_blueprint(ui.bp)
     ext.router = build_router()
@@ -88,6 +92,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
+def _forget_account(name: str) -> None:
+    """A storage account was deleted through ARM (in a request): its shares and containers go with it. Found
+    through the request's app, not a closure over it: app -> ext -> backend -> app would keep the app (and the
+    planes' SQLite connections) alive after stop."""
+    from . import blob, files
+    files.plane(current_app).forget_account(name)
+    blob.plane(current_app).forget_account(name)
+
+
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(EmulatorError)
     def _arm_error(exc: EmulatorError):
@@ -96,6 +109,10 @@ def _install_error_handlers(app: Flask) -> None:
         if exc.status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer authorization_uri="https://login.microsoftonline.com/"'
         return resp
+
+    @app.errorhandler(StoreFull)
+    def _store_full(exc: StoreFull):
+        return _arm_error(store_full(exc.path))
 
     @app.errorhandler(StorageError)
     def _storage_error(exc: StorageError):

@@ -7,10 +7,13 @@ attributes. Records are stored as `dataclasses.asdict(model)`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
+
+from .errors import bad_request
 
 
 class ProvisioningState(StrEnum):
@@ -195,3 +198,37 @@ class StorageAccount(Base):
     sku: dict[str, Any] = field(default_factory=dict)
     kind: str = "StorageV2"
     keys: list[str] = field(default_factory=list)
+
+
+# ---- durations (job constraints) ----
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_DURATION = re.compile(rf"^P(?!$)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
+                       rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$")
+# seconds per unit of _DURATION's groups; a year and a month count 365 and 30 days, as .NET's XmlConvert does
+_UNITS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d+):(\d{2}):(\d{2})(?:\.\d+)?$")
+
+
+def duration_seconds(value: str) -> float:
+    """ISO-8601 duration (P7D, PT1H30M, P1W, P1Y2M) or .NET timespan (7.00:00:00) in seconds."""
+    m = _DURATION.match(value or "")
+    if m:
+        return sum(float(n) * unit for n, unit in zip(m.groups(), _UNITS) if n)
+    m = _TIMESPAN.match(value or "")
+    if m:
+        d, h, mi, s = m.groups()
+        return int(d or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + int(s)
+    raise bad_request("InvalidPropertyValue", f"'{value}' is not a valid duration (use ISO 8601, e.g. P7D or "
+                      "PT2H).", target="properties.constraints.maxWallClockTime")
+
+
+def iso_duration(seconds: float) -> str:
+    """The ISO 8601 form the service answered a duration with, whatever form it was sent in (P7D, PT1H30M)."""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    secs_text = f"{secs:.7f}".rstrip("0").rstrip(".")
+    date = f"{int(days)}D" if days else ""
+    time_part = "".join(f"{v}{unit}" for v, unit in ((int(hours), "H"), (int(minutes), "M")) if v)
+    time_part += f"{secs_text}S" if secs_text != "0" else ""
+    return "P" + date + ("T" + time_part if time_part else "") if date or time_part else "PT0S"

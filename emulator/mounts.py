@@ -21,6 +21,11 @@ NODE_ROOT = "/mnt/batch/tasks/shared/LS_root"
 MOUNT_ROOT = f"{NODE_ROOT}/mounts"
 
 
+class MountError(EmulatorError):
+    """A volume that cannot be mounted (a share, container or file server a node cannot reach). At create it
+    answers 400 like any EmulatorError; at launch it is the job's MountVolumeFailed."""
+
+
 def job_mount_root(job_name: str) -> str:
     # Unverified on the real service (reference §9 gives no concrete value); chosen beside the job temp dir.
     return f"{NODE_ROOT}/jobs/{job_name}/mounts"
@@ -37,7 +42,7 @@ class Volume:
 def share_dir(data_dir: Path, account: str, share: str) -> Path:
     """The directory of a share; names that Azure would refuse (and that could name other directories) raise."""
     if not _ACCOUNT.match(account or "") or not _SHARE.match(share or ""):
-        raise EmulatorError(400, "InvalidAzureFileUrl", f"'{account}/{share}' is not a valid storage account and "
+        raise MountError(400, "InvalidAzureFileUrl", f"'{account}/{share}' is not a valid storage account and "
                             "file share name (accounts: 3-24 lowercase letters and digits; shares: 3-63 lowercase "
                             "letters, digits and single hyphens).")
     return Path(data_dir) / "shares" / account / share
@@ -46,7 +51,7 @@ def share_dir(data_dir: Path, account: str, share: str) -> Path:
 def blob_container_dir(data_dir: Path, account: str, container: str) -> Path:
     """The directory of a blob container (the blob plane keeps committed blobs there as plain files)."""
     if not _ACCOUNT.match(account or "") or not _SHARE.match(container or ""):
-        raise EmulatorError(400, "InvalidParameter", f"'{account}/{container}' is not a valid storage account and "
+        raise MountError(400, "InvalidParameter", f"'{account}/{container}' is not a valid storage account and "
                             "blob container name (accounts: 3-24 lowercase letters and digits; containers: 3-63 "
                             "lowercase letters, digits and single hyphens).")
     return Path(data_dir) / "blobs" / account / container
@@ -76,7 +81,7 @@ def parse_file_url(url: str) -> tuple[str | None, str]:
         share = parts[0]
     if share is not None:
         return account, share
-    raise EmulatorError(400, "InvalidAzureFileUrl",
+    raise MountError(400, "InvalidAzureFileUrl",
                         f"The Azure file URL '{url}' does not name a file share "
                         "(expected https://<account>.file.core.windows.net/<share>).")
 
@@ -119,7 +124,7 @@ def check(mount_volumes: dict | None, target: str = "properties.mountVolumes") -
 def _file_server_parts(resource_id: str) -> dict[str, str]:
     parsed = ids.parse(resource_id)
     if not all(_ID_SEGMENT.match(v) and v not in (".", "..") for v in parsed.values()):
-        raise EmulatorError(400, "InvalidParameter", f"'{resource_id}' is not a valid file server id.",
+        raise MountError(400, "InvalidParameter", f"'{resource_id}' is not a valid file server id.",
                             target="fileServer.id")
     return parsed
 
@@ -176,7 +181,7 @@ def blob_mount_notes(cluster_spec: dict, job_spec: dict) -> list[str]:
 def _safe_relative(path: str, what: str) -> PurePosixPath:
     p = PurePosixPath(path)
     if not path or p.is_absolute() or ".." in p.parts:
-        raise EmulatorError(400, "InvalidParameter", f"{what} '{path}' must be a relative path without '..'.")
+        raise MountError(400, "InvalidParameter", f"{what} '{path}' must be a relative path without '..'.")
     return p
 
 

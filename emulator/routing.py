@@ -23,8 +23,6 @@ class SpecOperation:
     template: str
     parameters: list[dict]      # resolved parameter objects
     definitions: dict           # the swagger's definitions, for body schemas
-    long_running: bool = False
-    pageable: bool = False
 
     def param(self, location: str):
         return [p for p in self.parameters if p.get("in") == location]
@@ -128,12 +126,7 @@ class Router:
                 route.versions[api_version] = SpecOperation(
                     api_version=api_version, operation_id=op["operationId"], method=method.upper(),
                     template=template, parameters=shared + [_resolve(doc, p) for p in op.get("parameters", [])],
-                    definitions=doc["definitions"],
-                    long_running=bool(op.get("x-ms-long-running-operation")),
-                    pageable="x-ms-pageable" in op)
-
-    def routes(self) -> list[Route]:
-        return list(self._routes.values())
+                    definitions=doc["definitions"])
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for `method path`, with its path parameters, or a 404/405 EmulatorError."""

@@ -16,6 +16,9 @@ ENV_PREFIX = "BATCHAI_EMULATOR_"
 DEFAULT_STORAGE_ACCOUNT = "batchaidev"
 DEFAULT_STORAGE_KEY = "YmF0Y2hhaS1lbXVsYXRvci13ZWxsLWtub3duLWRldmVsb3BtZW50LWtleS0wMDAwMDAwMDA9PQ=="
 
+# the CPU job image .ci/docker.sh builds (images/README.md): what the GPU images of the samples map to here
+CPU_IMAGE = "batchai-emulator/trainer-cpu:latest"
+
 
 @dataclass
 class Settings:

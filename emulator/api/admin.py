@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+from email.utils import formatdate
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, json, request
 
 from .. import safeio
 from ..errors import StorageError
@@ -17,7 +18,6 @@ log = logging.getLogger("batchai_emulator.events")
 @bp.route("/_emulator/health", methods=["GET"])
 def health() -> Response:
     """Version, executor, GPUs, and clusters and jobs counted by state."""
-    from flask import json
     from .. import __version__
     from ..backend import admin
     return Response(json.dumps(admin.health(current_app.extensions["batchai"], __version__)),
@@ -108,7 +108,6 @@ def _chunks(fh, start: int, length: int):
 
 
 def _http_date(ts: float) -> str:
-    from email.utils import formatdate
     return formatdate(ts, usegmt=True)
 
 

@@ -1,9 +1,12 @@
 """ARM resource manager pieces the flows touch: subscriptions, resource groups, resource providers."""
 from __future__ import annotations
 
-from flask import Response
+import re
 
-from .. import wire
+from flask import Response, request
+
+from .. import spec, wire
+from ..backend.arm import PROVIDERS
 from ..errors import EmulatorError
 from .dispatch import Call, arm_route, json_response, next_link, no_content, skip_token
 
@@ -50,7 +53,6 @@ def resource_groups_create_or_update(call: Call) -> Response:
 
 
 def _check_rg_name(name: str) -> None:
-    import re
     if not re.fullmatch(r"[-\w._()]{1,90}", name) or name.endswith("."):
         raise EmulatorError(400, "InvalidResourceGroupName",
                             f"Resource group name '{name}' is invalid: use 1-90 letters, digits, '-', '_', '.', "
@@ -87,7 +89,6 @@ def resource_groups_list(call: Call) -> Response:
 
 
 def _top() -> int:
-    from flask import request
     raw = request.args.get("$top")
     if raw is None:
         return 1000
@@ -97,7 +98,6 @@ def _top() -> int:
 
 
 def _provider_body(sub: str, info: dict) -> dict:
-    from .. import spec
     versions = list(spec.API_VERSIONS) if info["namespace"] == "Microsoft.BatchAI" else ["2023-01-01"]
     return {"id": f"/subscriptions/{sub}/providers/{info['namespace']}", "namespace": info["namespace"],
             "registrationState": info["registration_state"], "registrationPolicy": "RegistrationRequired",
@@ -120,7 +120,6 @@ def providers_register(call: Call) -> Response:
 
 @arm_route("GET", "/subscriptions/{subscriptionId}/providers", "Providers_List")
 def providers_list(call: Call) -> Response:
-    from ..backend.arm import PROVIDERS
     sub = call["subscriptionId"]
     return json_response({"value": [_provider_body(sub, call.ext.arm.provider(ns)) for ns in PROVIDERS]})
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, json, request
 
-from .. import limits, validation
+from .. import limits, spec, validation
 from ..errors import EmulatorError
 from ..routing import Router, SpecOperation
 from ..urls import public_base
@@ -45,7 +45,6 @@ _EXTRA: list[tuple] = []
 
 
 def build_router() -> Router:
-    from .. import spec
     router = Router()
     for version in spec.API_VERSIONS:
         router.add_swagger(version)

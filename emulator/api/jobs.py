@@ -1,14 +1,10 @@
 """Jobs_* (2018-05-01)."""
 from __future__ import annotations
 
-import time
-
 from flask import Response
 
 from .. import wire, wire_observed
-from ..backend import outputs
-from ..backend.common import load
-from ..models import Cluster, now_iso
+from ..models import now_iso
 from .dispatch import Call, base_url, deleted, json_response, next_link, no_content, operation, skip_token
 
 V = "2018-05-01"
@@ -69,21 +65,9 @@ def jobs_list_output_files(call: Call) -> Response:
 def list_output_files(call: Call, job) -> Response:
     """Shared by every api-version: the entries of one output directory, paged by name."""
     ext = call.ext
-    cluster, _ = load(ext.store, "cluster", Cluster, job.spec["cluster"]["id"])
-    entries = outputs.list_entries(ext.settings.data_dir, cluster, job, call.query["outputdirectoryid"],
-                                   call.query.get("directory", "."))
-    after = skip_token()
-    if after is not None:
-        entries = [e for e in entries if e.name > after]
-    limit = call.query["maxresults"]
-    more = len(entries) > limit
-    entries = entries[:limit]
-    expiry = time.time() + 60 * call.query.get("linkexpiryinminutes", 60)
-    root = ext.settings.data_dir
-    items = []
-    for e in entries:
-        url = None
-        if not e.is_directory:
-            url = base_url() + outputs.download_path(ext.signer, root, e.host_path, e.name, expiry)
-        items.append(wire.output_file(e.name, e.is_directory, url, e.size, now_iso(e.mtime), call.api_version))
-    return json_response(wire.page(items, next_link(entries[-1].name if more and entries else None)))
+    page = ext.batchai.jobs_list_output_files(job, ext.signer, call.query["outputdirectoryid"],
+                                              call.query.get("directory", "."), skip_token(),
+                                              call.query["maxresults"], call.query.get("linkexpiryinminutes", 60))
+    items = [wire.output_file(f.name, f.is_directory, base_url() + f.link if f.link else None,
+                              f.size, now_iso(f.mtime), call.api_version) for f in page.items]
+    return json_response(wire.page(items, next_link(page.next_token)))

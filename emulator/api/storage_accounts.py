@@ -7,14 +7,10 @@ port's path-style endpoint `http://<host>:<blob port>/<account>/`.
 """
 from __future__ import annotations
 
-
 from flask import Response, current_app
 
 from .. import wire
-from ..backend.storage import KINDS, SKU_NAMES, StorageBackend
-from ..errors import EmulatorError
-from .. import blob
-from ..files import plane
+from ..backend.storage import StorageBackend
 from ..urls import link_host
 from .dispatch import Call, arm_route, base_url, json_response, next_link, no_content, skip_token
 
@@ -25,8 +21,7 @@ _BY_GROUP = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/
 
 
 def _backend() -> StorageBackend:
-    ext = current_app.extensions["batchai"]
-    return StorageBackend(ext.store, ext.settings.accounts)
+    return current_app.extensions["batchai"].storage
 
 
 def blob_base_url() -> str:
@@ -48,28 +43,7 @@ def _ids(call: Call) -> tuple[str, str, str]:
 
 @arm_route("PUT", _ACCOUNT, "StorageAccounts_Create")
 def storage_accounts_create(call: Call) -> Response:
-    body = call.body if isinstance(call.body, dict) else {}
-    location = body.get("location")
-    if not isinstance(location, str) or not location:
-        raise EmulatorError(400, "LocationRequired", "The location property is required for this definition.",
-                            target="location")
-    sku = body.get("sku")
-    if not isinstance(sku, dict) or not isinstance(sku.get("name"), str):
-        raise EmulatorError(400, "InvalidRequestContent", "The sku property (with a name) is required.", "sku")
-    if sku["name"] not in SKU_NAMES:
-        raise EmulatorError(400, "SkuNotSupported", f"The sku '{sku['name']}' is not supported: use one of "
-                            f"{', '.join(sorted(SKU_NAMES))}.", "sku.name")
-    kind = body.get("kind")
-    if kind not in KINDS:
-        raise EmulatorError(400, "InvalidRequestContent",
-                            f"The kind property is required and must be one of {', '.join(sorted(KINDS))}.", "kind")
-    tags = body.get("tags")
-    if tags is not None and not isinstance(tags, dict):
-        raise EmulatorError(400, "InvalidRequestContent", "tags must be an object of string values.", "tags")
-    tier = "Premium" if sku["name"].startswith("Premium") else "Standard"
-    account = _backend().storage_accounts_create(*_ids(call), location, {"name": sku["name"], "tier": tier}, kind,
-                                                 tags)
-    return json_response(_render(account))
+    return json_response(_render(_backend().create_from_body(*_ids(call), call.body)))
 
 
 @arm_route("GET", _ACCOUNT, "StorageAccounts_GetProperties")
@@ -79,30 +53,12 @@ def storage_accounts_get_properties(call: Call) -> Response:
 
 @arm_route("PATCH", _ACCOUNT, "StorageAccounts_Update")
 def storage_accounts_update(call: Call) -> Response:
-    body = call.body if isinstance(call.body, dict) else {}
-    unsupported = sorted(set(body) - {"tags", "sku"})
-    if unsupported:
-        raise EmulatorError(400, "NotSupportedByEmulator",
-                            f"Updating {', '.join(unsupported)} of a storage account is not supported by the Batch "
-                            "AI emulator (tags and sku are).", target=unsupported[0])
-    sku = body.get("sku")
-    if sku is not None and (not isinstance(sku, dict) or sku.get("name") not in SKU_NAMES):
-        raise EmulatorError(400, "SkuNotSupported", "The sku name is not supported.", "sku.name")
-    account = _backend().storage_accounts_update(*_ids(call), body.get("tags"),
-                                                 {"name": sku["name"], "tier": sku.get("tier", "Standard")}
-                                                 if sku else None)
-    return json_response(_render(account))
+    return json_response(_render(_backend().update_from_body(*_ids(call), call.body)))
 
 
 @arm_route("DELETE", _ACCOUNT, "StorageAccounts_Delete")
 def storage_accounts_delete(call: Call) -> Response:
-    account = _backend().storage_accounts_delete(*_ids(call))
-    if account is None:
-        return no_content(204)
-    # the service deletes an account's data with it: a new account of the same name starts empty
-    plane(current_app).forget_account(account.name)
-    blob.plane(current_app).forget_account(account.name)
-    return no_content(200)
+    return no_content(204 if _backend().storage_accounts_delete(*_ids(call)) is None else 200)
 
 
 @arm_route("GET", _BY_GROUP, "StorageAccounts_ListByResourceGroup")
@@ -134,8 +90,4 @@ def storage_accounts_regenerate_key(call: Call) -> Response:
 @arm_route("POST", "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/checkNameAvailability",
            "StorageAccounts_CheckNameAvailability")
 def storage_accounts_check_name_availability(call: Call) -> Response:
-    body = call.body if isinstance(call.body, dict) else {}
-    name = body.get("name")
-    if not isinstance(name, str):
-        raise EmulatorError(400, "InvalidRequestContent", "The name property is required.", "name")
-    return json_response(wire.to_wire(_backend().check_name_availability(name)))
+    return json_response(wire.to_wire(_backend().check_name_from_body(call.body)))

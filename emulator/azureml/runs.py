@@ -143,11 +143,10 @@ class RunBackend:
         while job is not None and job.execution_state in (ExecutionState.QUEUED, ExecutionState.RUNNING):
             now = time.time()
             if job.execution_state == ExecutionState.QUEUED:
-                job_states.transition(job, job_states.F, now, errors=[job_states.error(
+                job_states.transition(job, job_states.FAILED, now, errors=[job_states.error(
                     "JobTerminated", "The run was canceled.")])
             else:
-                job.execution_state = ExecutionState.TERMINATING
-                job.execution_state_transition_time = now_iso(now)
+                job_states.transition(job, job_states.TERMINATING, now)
             if self.store.compare_and_set(jrec.id, jrec.version, job.to_body()) is not None:
                 break
             job, jrec = self.job_of(rec)

@@ -1,7 +1,7 @@
 """ARM around Batch AI: subscriptions, resource groups, resource providers."""
 from __future__ import annotations
 
-from ..errors import EmulatorError
+from ..errors import EmulatorError, ResourceGroupNotFound
 from ..models import ResourceGroup
 from ..store import AlreadyExists, Store
 from .. import ids
@@ -52,7 +52,7 @@ class ArmBackend:
     def resource_groups_get(self, sub: str, name: str) -> ResourceGroup:
         rg, _ = load(self.store, "resourceGroup", ResourceGroup, ids.resource_group(sub, name))
         if rg is None:
-            raise EmulatorError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+            raise ResourceGroupNotFound(name)
         return rg
 
     def resource_groups_list(self, sub: str, limit: int, after: str | None) -> Page:

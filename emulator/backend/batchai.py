@@ -15,45 +15,16 @@ import time
 import uuid
 
 from .. import ids, mounts, vmsizes
-from ..errors import EmulatorError, bad_request, conflict, not_found
-from ..models import (Cluster, ExecutionState, Experiment, FileServer, Job, ProvisioningState, SchedulingPriority,
-                      TOOLKITS, ToolType, Workspace, now_iso)
+from ..wire import camel
+from ..errors import (ClusterNotFound, EmulatorError, ExperimentNotFound, FileServerNotFound, JobNotFound,
+                      ResourceGroupNotFound, WorkspaceNotFound, bad_request, conflict, not_supported)
+from ..models import (TOOLKITS, Cluster, ExecutionState, Experiment, FileServer, Job, SchedulingPriority, Workspace,
+                      duration_seconds, iso_duration)
+from ..runner import states
 from ..store import AlreadyExists, ParentNotFound, Store
+from . import output_files
 from .arm import ArmBackend
 from .common import Page, load, paged
-
-_NUMBER = r"(\d+(?:\.\d+)?)"
-_DURATION = re.compile(rf"^P(?!$)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
-                       rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$")
-# seconds per unit of _DURATION's groups; a year and a month count 365 and 30 days, as .NET's XmlConvert does
-_UNITS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
-_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d+):(\d{2}):(\d{2})(?:\.\d+)?$")
-
-
-def duration_seconds(value: str) -> float:
-    """ISO-8601 duration (P7D, PT1H30M, P1W, P1Y2M) or .NET timespan (7.00:00:00) in seconds."""
-    m = _DURATION.match(value or "")
-    if m:
-        return sum(float(n) * unit for n, unit in zip(m.groups(), _UNITS) if n)
-    m = _TIMESPAN.match(value or "")
-    if m:
-        d, h, mi, s = m.groups()
-        return int(d or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + int(s)
-    raise bad_request("InvalidPropertyValue", f"'{value}' is not a valid duration (use ISO 8601, e.g. P7D or "
-                      "PT2H).", target="properties.constraints.maxWallClockTime")
-
-
-def iso_duration(seconds: float) -> str:
-    """The ISO 8601 form the service answered a duration with, whatever form it was sent in (P7D, PT1H30M)."""
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    secs_text = f"{secs:.7f}".rstrip("0").rstrip(".")
-    date = f"{int(days)}D" if days else ""
-    time_part = "".join(f"{v}{unit}" for v, unit in ((int(hours), "H"), (int(minutes), "M")) if v)
-    time_part += f"{secs_text}S" if secs_text != "0" else ""
-    return "P" + date + ("T" + time_part if time_part else "") if date or time_part else "PT0S"
-
 
 class BatchAIBackend:
     def __init__(self, store: Store, arm: ArmBackend, data_dir, clock=time.time, notify=None, check_job=None):
@@ -70,19 +41,16 @@ class BatchAIBackend:
     def _chain(self, sub, rg, ws=None, exp=None, leaf: tuple[str, str] | None = None):
         """Check the parents of a resource in one store round trip, raising the first missing one's error;
         return the leaf record (or None) if `leaf` = (kind, id) is given."""
-        wanted = [("resourceGroup", ids.resource_group(sub, rg), "ResourceGroupNotFound",
-                   f"Resource group '{rg}' could not be found.")]
+        wanted = [("resourceGroup", ids.resource_group(sub, rg), ResourceGroupNotFound(rg))]
         if ws is not None:
-            wanted.append(("workspace", ids.workspace(sub, rg, ws), "WorkspaceNotFound",
-                           f"The specified workspace {ws} is not found"))
+            wanted.append(("workspace", ids.workspace(sub, rg, ws), WorkspaceNotFound(ws)))
         if exp is not None:
-            wanted.append(("experiment", ids.experiment(sub, rg, ws, exp), "ExperimentNotFound",
-                           f"The specified experiment {exp} is not found"))
+            wanted.append(("experiment", ids.experiment(sub, rg, ws, exp), ExperimentNotFound(exp)))
         found = self.store.get_many([w[1] for w in wanted] + ([leaf[1]] if leaf else []))
-        for kind, rid, code, message in wanted:
+        for kind, rid, missing in wanted:
             rec = found.get(rid.lower())
             if rec is None or rec.kind != kind:
-                raise not_found(code, message)
+                raise missing
         if leaf:
             rec = found.get(leaf[1].lower())
             return rec if rec is not None and rec.kind == leaf[0] else None
@@ -91,13 +59,13 @@ class BatchAIBackend:
     def _workspace(self, sub, rg, ws) -> Workspace:
         rec = self._chain(sub, rg, leaf=("workspace", ids.workspace(sub, rg, ws)))
         if rec is None:
-            raise not_found("WorkspaceNotFound", f"The specified workspace {ws} is not found")
+            raise WorkspaceNotFound(ws)
         return Workspace.from_body(rec.body)
 
     def _experiment(self, sub, rg, ws, exp) -> Experiment:
         rec = self._chain(sub, rg, ws, leaf=("experiment", ids.experiment(sub, rg, ws, exp)))
         if rec is None:
-            raise not_found("ExperimentNotFound", f"The specified experiment {exp} is not found")
+            raise ExperimentNotFound(exp)
         return Experiment.from_body(rec.body)
 
     def _insert(self, kind: str, rid: str, parent: str, parent_kind: str, name: str, model, missing_parent):
@@ -133,8 +101,7 @@ class BatchAIBackend:
             existing, rec = load(self.store, "workspace", Workspace, rid)
             if existing is None:
                 stored, created = self._insert("workspace", rid, ids.resource_group(sub, rg), "resourceGroup", name,
-                                               ws, lambda: not_found("ResourceGroupNotFound",
-                                                                     f"Resource group '{rg}' could not be found."))
+                                               ws, lambda: ResourceGroupNotFound(rg))
                 if created:
                     return stored
                 continue
@@ -185,8 +152,7 @@ class BatchAIBackend:
         if existing:
             return existing
         exp = Experiment(subscription_id=sub, resource_group=rg, name=name, workspace=ws)
-        return self._insert("experiment", rid, ids.workspace(sub, rg, ws), "workspace", name, exp, lambda: not_found(
-            "WorkspaceNotFound", f"The specified workspace {ws} is not found"))[0]
+        return self._insert("experiment", rid, ids.workspace(sub, rg, ws), "workspace", name, exp, lambda: WorkspaceNotFound(ws))[0]
 
     def experiments_get(self, sub, rg, ws, name) -> Experiment:
         return self._experiment(sub, rg, ws, name)
@@ -225,8 +191,7 @@ class BatchAIBackend:
         cluster = Cluster(subscription_id=sub, resource_group=rg, name=name, workspace=ws, spec=spec,
                           legacy=legacy or {})
         stored, created = self._insert("cluster", rid, ids.workspace(sub, rg, ws), "workspace", name, cluster,
-                                       lambda: not_found("WorkspaceNotFound",
-                                                         f"The specified workspace {ws} is not found"))
+                                       lambda: WorkspaceNotFound(ws))
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
                            "with different properties; change it with an update (PATCH) or delete it first.")
@@ -243,7 +208,7 @@ class BatchAIBackend:
         while True:
             cluster, rec = load(self.store, "cluster", Cluster, rid)
             if cluster is None:
-                raise not_found("ClusterNotFound", f"The specified cluster {name} is not found")
+                raise ClusterNotFound(name)
             if scale_settings is None:
                 return cluster
             _check_scale_settings(scale_settings, "properties.scaleSettings")
@@ -255,7 +220,7 @@ class BatchAIBackend:
     def clusters_get(self, sub, rg, ws, name) -> Cluster:
         rec = self._chain(sub, rg, ws, leaf=("cluster", ids.cluster(sub, rg, ws, name)))
         if rec is None:
-            raise not_found("ClusterNotFound", f"The specified cluster {name} is not found")
+            raise ClusterNotFound(name)
         return Cluster.from_body(rec.body)
 
     def clusters_delete(self, sub, rg, ws, name) -> bool:
@@ -297,8 +262,7 @@ class BatchAIBackend:
                         mount_settings={"mount_point": "/mnt/data", "file_server_public_ip": "127.0.0.1",
                                         "file_server_internal_ip": "127.0.0.1"})
         stored, created = self._insert("fileServer", rid, ids.workspace(sub, rg, ws), "workspace", name, fs,
-                                       lambda: not_found("WorkspaceNotFound",
-                                                         f"The specified workspace {ws} is not found"))
+                                       lambda: WorkspaceNotFound(ws))
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("FileServerAlreadyExists", f"A file server named {name} already exists in "
                            f"workspace {ws} with different properties.")
@@ -308,7 +272,7 @@ class BatchAIBackend:
         self._workspace(sub, rg, ws)
         fs, _ = load(self.store, "fileServer", FileServer, ids.file_server(sub, rg, ws, name))
         if fs is None:
-            raise not_found("FileServerNotFound", f"The specified file server {name} is not found")
+            raise FileServerNotFound(name)
         return fs
 
     def file_servers_delete(self, sub, rg, ws, name) -> bool:
@@ -369,8 +333,7 @@ class BatchAIBackend:
                   tool_type=tool_type, job_output_directory_path_segment=segment, submitted=self.clock(),
                   legacy=legacy or {})
         stored, created = self._insert("job", rid, ids.experiment(sub, rg, ws, exp), "experiment", name, job,
-                                       lambda: not_found("ExperimentNotFound",
-                                                         f"The specified experiment {exp} is not found"))
+                                       lambda: ExperimentNotFound(exp))
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
                            "jobs cannot be changed: delete it first or use another name.")
@@ -388,7 +351,7 @@ class BatchAIBackend:
     def _job(self, sub, rg, ws, exp, name):
         rec = self._chain(sub, rg, ws, exp, leaf=("job", ids.job(sub, rg, ws, exp, name)))
         if rec is None:
-            raise not_found("JobNotFound", f"The specified job {name} is not found")
+            raise JobNotFound(name)
         return Job.from_body(rec.body), rec
 
     def jobs_delete(self, sub, rg, ws, exp, name) -> bool:
@@ -399,20 +362,22 @@ class BatchAIBackend:
         self._experiment(sub, rg, ws, exp)
         return self._list("job", Job, parent=ids.experiment(sub, rg, ws, exp), limit=limit, after=after)
 
+    def jobs_list_output_files(self, job: Job, signer, directory_id: str, directory: str, after: str | None,
+                               limit: int, link_expiry_minutes: int) -> output_files.OutputPage:
+        return output_files.list_output_files(self.store, self.data_dir, signer, job, directory_id, directory,
+                                              after, limit, link_expiry_minutes)
+
     def jobs_terminate(self, sub, rg, ws, exp, name) -> Job:
         """queued -> failed at once; running -> terminating (the runner stops it and records failed);
         finished jobs are left as they are (as the SDK tests observed on the service)."""
         while True:
             job, rec = self._job(sub, rg, ws, exp, name)
-            now = now_iso(self.clock())
             if job.execution_state == ExecutionState.QUEUED:
-                job.execution_state = ExecutionState.FAILED
-                job.execution_info = {"end_time": now, "errors": [terminated_error()]}
+                states.transition(job, states.FAILED, self.clock(), errors=[states.terminated_error()])
             elif job.execution_state == ExecutionState.RUNNING:
-                job.execution_state = ExecutionState.TERMINATING
+                states.transition(job, states.TERMINATING, self.clock())
             else:
                 return job
-            job.execution_state_transition_time = now
             if self.store.compare_and_set(rec.id, rec.version, job.to_body()):
                 self.notify()
                 return job
@@ -472,7 +437,6 @@ JOB_UNSUPPORTED = {
 
 
 def _refuse_unsupported(spec: dict, table: dict[str, str]) -> None:
-    from ..errors import not_supported
     for path, what in table.items():
         if _present(spec, path.split(".")):
             raise not_supported(what, target="properties." + ".".join(_camel(p.rstrip("[]")) for p in
@@ -497,11 +461,6 @@ def usage(name: str, current: int, limit: int) -> dict:
 def remote_login(node_id: str, index: int) -> dict:
     # Nodes are local: the address is the loopback and the ports follow the service's 50000+ convention.
     return {"node_id": node_id, "ip_address": "127.0.0.1", "port": 50000 + index}
-
-
-def terminated_error() -> dict:
-    # Unverified code: the service reported terminated jobs as failed; the error entry names why.
-    return {"code": "JobTerminated", "message": "The job was terminated by a terminate request."}
 
 
 def _check_scale_settings(scale: dict | None, target: str) -> None:
@@ -567,5 +526,4 @@ def _check_job(spec: dict) -> str:
 
 
 def _camel(snake_name: str) -> str:
-    from ..wire import camel
     return camel(snake_name)

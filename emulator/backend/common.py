@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ..store import Record, Store
-from ..store.sqlite import page_token
+from ..store import Record, Store, page_token
 
 T = TypeVar("T")
 

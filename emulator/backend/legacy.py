@@ -30,8 +30,7 @@ from typing import Callable
 from .. import ids
 from ..errors import EmulatorError, conflict, not_found
 from ..models import Cluster, FileServer, Job, SchedulingPriority, Workspace
-from ..store import Record
-from ..store.sqlite import page_token
+from ..store import Record, page_token
 from .batchai import BatchAIBackend
 from .common import Page
 

@@ -14,13 +14,13 @@ import re
 import secrets
 from typing import Callable
 
-from .. import ids
-from ..errors import EmulatorError
-from ..models import StorageAccount
+from .. import accounts, ids
+from ..errors import EmulatorError, ResourceGroupNotFound
+from ..models import ResourceGroup, StorageAccount
 from ..store import AlreadyExists, ParentNotFound, Store
 from .common import Page, load, paged
 
-KIND = "storageAccount"
+KIND = accounts.KIND
 _NAME = re.compile(r"^[a-z0-9]{3,24}$")
 # first path segments the emulator already routes elsewhere: an account of that name could never be reached
 RESERVED_NAMES = {"subscriptions", "providers", "metadata", "static"}
@@ -36,8 +36,12 @@ def new_key() -> str:
 
 
 class StorageBackend:
-    def __init__(self, store: Store, static_accounts: Callable[[], dict[str, str]] = dict):
+    def __init__(self, store: Store, static_accounts: Callable[[], dict[str, str]] = dict,
+                 on_delete: Callable[[str], None] | None = None):
         self.store = store
+        # called with an account's name once it is deleted: the data planes drop its data (the service deletes an
+        # account's data with it, so a new account of the same name starts empty)
+        self.on_delete = on_delete or (lambda name: None)
         # {name: key} of the accounts served from settings (their names are taken, their keys fixed)
         self.static_accounts = static_accounts
 
@@ -81,8 +85,7 @@ class StorageBackend:
                     self.store.create(KIND, rid, parent, name, account.to_body(), parent_kind="resourceGroup")
                     return account
                 except ParentNotFound:
-                    raise EmulatorError(404, "ResourceGroupNotFound",
-                                        f"Resource group '{rg}' could not be found.") from None
+                    raise ResourceGroupNotFound(rg) from None
                 except AlreadyExists:
                     continue
             if existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
@@ -159,39 +162,67 @@ class StorageBackend:
         if account is None:
             return None
         self.store.delete_tree(ids.storage_account(sub, account.resource_group, account.name))
+        self.on_delete(account.name)
         return account
+
+    # ---- request bodies (StorageAccounts_Create / _Update / CheckNameAvailability) ----------------------------
+    def create_from_body(self, sub: str, rg: str, name: str, body) -> StorageAccount:
+        """Validate a StorageAccounts_Create body (location, sku, kind, tags) and create the account."""
+        body = body if isinstance(body, dict) else {}
+        location = body.get("location")
+        if not isinstance(location, str) or not location:
+            raise EmulatorError(400, "LocationRequired", "The location property is required for this definition.",
+                                target="location")
+        sku = body.get("sku")
+        if not isinstance(sku, dict) or not isinstance(sku.get("name"), str):
+            raise EmulatorError(400, "InvalidRequestContent", "The sku property (with a name) is required.", "sku")
+        if sku["name"] not in SKU_NAMES:
+            raise EmulatorError(400, "SkuNotSupported", f"The sku '{sku['name']}' is not supported: use one of "
+                                f"{', '.join(sorted(SKU_NAMES))}.", "sku.name")
+        kind = body.get("kind")
+        if kind not in KINDS:
+            raise EmulatorError(400, "InvalidRequestContent",
+                                f"The kind property is required and must be one of {', '.join(sorted(KINDS))}.",
+                                "kind")
+        tags = body.get("tags")
+        if tags is not None and not isinstance(tags, dict):
+            raise EmulatorError(400, "InvalidRequestContent", "tags must be an object of string values.", "tags")
+        tier = "Premium" if sku["name"].startswith("Premium") else "Standard"
+        return self.storage_accounts_create(sub, rg, name, location, {"name": sku["name"], "tier": tier}, kind, tags)
+
+    def update_from_body(self, sub: str, rg: str, name: str, body) -> StorageAccount:
+        """Validate a StorageAccounts_Update body (only tags and sku are supported) and apply it."""
+        body = body if isinstance(body, dict) else {}
+        unsupported = sorted(set(body) - {"tags", "sku"})
+        if unsupported:
+            raise EmulatorError(400, "NotSupportedByEmulator",
+                                f"Updating {', '.join(unsupported)} of a storage account is not supported by the "
+                                "Batch AI emulator (tags and sku are).", target=unsupported[0])
+        sku = body.get("sku")
+        if sku is not None and (not isinstance(sku, dict) or sku.get("name") not in SKU_NAMES):
+            raise EmulatorError(400, "SkuNotSupported", "The sku name is not supported.", "sku.name")
+        return self.storage_accounts_update(sub, rg, name, body.get("tags"),
+                                            {"name": sku["name"], "tier": sku.get("tier", "Standard")}
+                                            if sku else None)
+
+    def check_name_from_body(self, body) -> dict:
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str):
+            raise EmulatorError(400, "InvalidRequestContent", "The name property is required.", "name")
+        return self.check_name_availability(name)
 
     # ---- lookups for the file plane -------------------------------------------------------------------------
     def find_by_name(self, name: str) -> StorageAccount | None:
         """The ARM-created account called `name` (names are global), or None."""
-        wanted = name.lower()
-        for rec in self.store.list(KIND):
-            if rec.name.lower() == wanted:
-                return StorageAccount.from_body(rec.body)
-        return None
+        return accounts.find_by_name(self.store, name)
 
     def keys(self, name: str) -> tuple[str, list[bytes]] | None:
         """(canonical name, decoded keys) of an account the file plane serves, from settings or ARM; else None."""
-        static = self.static_accounts()
-        for static_name, key in static.items():
-            if static_name == name or static_name.lower() == name.lower():
-                return static_name, [_decode_key(key)]
-        account = self.find_by_name(name)
-        if account is None:
-            return None
-        return account.name, [_decode_key(k) for k in account.keys]
+        return accounts.account_keys(self.store, self.static_accounts(), name)
 
     def _resource_group(self, sub: str, rg: str):
-        from ..models import ResourceGroup
         group, rec = load(self.store, "resourceGroup", ResourceGroup, ids.resource_group(sub, rg))
         if group is None:
-            raise EmulatorError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+            raise ResourceGroupNotFound(rg)
         return rec
 
-
-def _decode_key(key: str) -> bytes:
-    try:
-        return base64.b64decode(key, validate=True)
-    except ValueError:
-        # an operator-supplied key that is not base64 still works, as raw bytes (the SDKs would refuse it)
-        return key.encode()

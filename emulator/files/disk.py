@@ -176,9 +176,6 @@ class Disk:
             raise not_found("ShareNotFound", "The specified share does not exist.") from None
         return ShareDir(fd, f"{account}/{share}")
 
-    def share_exists(self, account: str, share: str) -> bool:
-        return os.path.isdir(self.share_path(account, share))
-
     def create_share(self, account: str, share: str) -> bool:
         os.makedirs(self.account_dir(account), exist_ok=True)
         try:

@@ -8,8 +8,9 @@ import time
 import zlib
 
 from .. import vmsizes
-from ..models import AllocationState, Cluster, NodeStateCounts, now_iso, parse_iso
+from ..models import AllocationState, Cluster, NodeStateCounts, parse_iso
 from ..store import Record
+from . import states
 from . import setuptask
 from .events import cluster_event
 from .mountcheck import cluster_mount_errors
@@ -49,8 +50,7 @@ def allocate_one(sched, rec: Record, jobs, clusters, now: float) -> None:
     if cluster.allocation_state == AllocationState.STEADY:
         if target == cluster.current_node_count:
             return
-        cluster.allocation_state = AllocationState.RESIZING
-        cluster.allocation_state_transition_time = now_iso(now)
+        states.resize(cluster, states.RESIZING, now)
     elif now - parse_iso(cluster.allocation_state_transition_time) < sched.settings.allocation_delay:
         return
     elif sched.handoff is not None and sched.handoff.partition is None:
@@ -62,8 +62,7 @@ def allocate_one(sched, rec: Record, jobs, clusters, now: float) -> None:
 
 
 def settle(sched, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
-    cluster.allocation_state = AllocationState.STEADY
-    cluster.allocation_state_transition_time = now_iso(now)
+    states.resize(cluster, states.STEADY, now)
     joined = range(cluster.current_node_count, target)
     cluster.current_node_count = target
     while len(cluster.node_ids) < target:

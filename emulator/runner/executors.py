@@ -1,42 +1,13 @@
-"""The executor contract both executors keep, and how one is chosen.
+"""The executor contract every executor keeps (runner/choice.py picks one), as code: `Executor` below.
 
-An executor starts one process group per node from a NodePlan and reports on it by handle (a string it made):
-
-* ``prepare(job, plan, image, registry)``  per job, before any node starts: images, networks. Raises
-  LaunchError with a message for the job's errors (a failed pull carries the registry's message).
-* ``create(job_key, job_id, network, node, rank, image, shm_size)`` -> handle, for every node first (a Docker
-  container is created, nothing runs yet); then ``run(handle, node)`` -> handle starts it. Both raise LaunchError.
-* ``poll(handles)`` -> {handle: None (running) | int (exit code) | VANISHED}. One call per tick for all.
-* ``stop(handles)`` stops them (idempotent; unknown handles are ignored), ``cleanup(job_key, handles)`` removes
-  what the job left (containers, networks).
-* ``find(job_key, node_dirs)`` -> {rank: (handle, state)}: the job's containers or processes found on the host
-  by their label (Docker) or launcher path (local), whatever the job record holds; state is ``created`` (never
-  started), ``running`` or ``exited``. A restarted emulator uses it to re-attach to what a launch cut short by a
-  crash left behind, and to tell a job that never started (safe to start) from one that did (never run twice).
-* ``available()`` -> None if the executor can start nodes now, else why not (the Docker engine does not
-  answer); ``sweep(job_keys, keep_exited)`` removes what those jobs left (after an engine outage).
-* ``describe()`` one line for execution.log.
-
-Extension for an executor that queues jobs itself (``queues_jobs = True``; the Slurm executor, runner/slurm.py):
-the engine, not the emulator, does node allocation, gang queueing and priority, so the scheduler hands it whole
-jobs (runner/handoff.py drives it in place of the per-node create/run steps, which such an executor refuses):
-
-* ``submit(job_key, job_id, plan, image, registry, priority, gpus_per_node, max_seconds)`` -> handle, called while
-  the job is still ``queued``; the job's handles are then ``[handle]``. Idempotent: a job already submitted under
-  ``job_key`` (the emulator died between submitting and recording) answers its existing handle, never a second
-  submission. Raises LaunchError.
-* ``queue()`` -> {handle: JobStatus} of every job the engine remembers: its own state (pending with its reason,
-  running on which nodes, ended with an exit code or the engine's reason); ``ended(handle)`` -> JobStatus for one it
-  no longer lists (its accounting, or state UNKNOWN); ``status(handles)`` is both for some handles, and ``poll``
-  answers the same in the contract's terms. Both raise SlurmUnavailable when the engine does not answer.
-* ``node_states()`` -> {"idle": n, "allocated": n, "unusable": n} of its nodes, for nodeStateCounts.
-* ``check_job(spec)`` raises EmulatorError for a job the engine can never run (jobs_create refuses it).
+An executor starts one process group per node from a NodePlan and reports on it by handle (a string it made).
+Docker (runner/docker.py), local processes (runner/local.py) and Slurm (runner/slurm.py) implement `Executor`;
+the Slurm executor also implements `QueuingExecutor` (tests/unit/test_executors.py checks the signatures).
+The method docstrings are the contract; LaunchError carries the code and message a job's errors show.
 """
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger("batchai_emulator.runner")
+from typing import Protocol
 
 VANISHED = "vanished"
 
@@ -48,28 +19,74 @@ class LaunchError(Exception):
         self.message = message
 
 
-def choose(settings, data_dir):
-    """`--executor auto|docker|local|none`: auto takes Docker when an engine answers; none runs no job (clusters
-    still allocate; jobs stay queued)."""
-    mode = (settings.executor or "auto").lower()
-    if mode not in ("auto", "docker", "local", "slurm", "none"):
-        raise ValueError(f"--executor must be auto, docker, local, slurm or none, not {settings.executor!r}")
-    if mode == "none":
-        return None
-    if mode == "slurm":
-        from .slurm import SlurmExecutor
-        return SlurmExecutor(settings, data_dir)
-    if mode in ("auto", "docker"):
-        try:
-            import docker
-            client = docker.from_env(timeout=30)
-            client.ping()
-        except Exception as exc:  # any failure to reach the engine means "no Docker" here
-            if mode == "docker":
-                raise RuntimeError(f"--executor docker, but no Docker engine answers: {exc}") from exc
-            log.info("no Docker engine answers (%s): jobs run as local processes", exc)
-        else:
-            from .docker import DockerExecutor
-            return DockerExecutor(client, settings.image_map_dict())
-    from .local import LocalExecutor
-    return LocalExecutor()
+class Executor(Protocol):
+    def describe(self) -> str:
+        """One line for execution.log."""
+
+    def available(self) -> str | None:
+        """None if the executor can start nodes now, else why not (the Docker engine does not answer)."""
+
+    def sweep(self, job_keys: set[str], keep_exited: bool = False) -> None:
+        """Remove what the jobs `job_keys` left (after an engine outage)."""
+
+    def resolve_image(self, image: str) -> str:
+        """The image a job's container image name runs as here (the `--image-map`)."""
+
+    def prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
+        """Per job, before any node starts: pull the image, make the job's network. Raises LaunchError (a
+        failed pull carries the registry's message)."""
+
+    def create(self, job_key: str, job_id: str, network: str | None, node, rank: int, image: str,
+               shm_size: str | None) -> str:
+        """Create node `rank` of the job from its NodePlan `node` (nothing runs yet) and answer its handle.
+        Called for every node before the first `run`. Raises LaunchError."""
+
+    def run(self, handle: str, node) -> str:
+        """Start a created node; answers its (possibly new) handle. Raises LaunchError."""
+
+    def poll(self, handles: list[str]) -> dict[str, object]:
+        """{handle: None (running) | int (exit code) | VANISHED}. One call per tick for all handles."""
+
+    def find(self, job_key: str, node_dirs) -> dict[int, tuple[str, str]]:
+        """{rank: (handle, state)}: the job's containers or processes found on the host by their label (Docker)
+        or launcher path (local), whatever the job record holds; state is ``created`` (never started),
+        ``running`` or ``exited``. A restarted emulator re-attaches with it to what a launch cut short by a crash
+        left behind, and tells a job that never started (safe to start) from one that did (never run twice)."""
+
+    def stop(self, handles: list[str]) -> None:
+        """Stop the nodes (idempotent; unknown handles are ignored)."""
+
+    def cleanup(self, job_key: str, handles: list[str]) -> None:
+        """Remove what the job left (containers, networks)."""
+
+
+class QueuingExecutor(Executor, Protocol):
+    """An executor whose engine queues jobs itself (``queues_jobs = True``; Slurm): it does node allocation,
+    gang queueing and priority, so the scheduler hands it whole jobs (runner/handoff.py drives it in place of
+    the per-node create/run steps, which such an executor refuses)."""
+
+    queues_jobs: bool
+
+    def submit(self, job_key: str, job_id: str, plan, image: str, registry: dict | None, priority: str,
+               gpus_per_node: int, max_seconds: float) -> str:
+        """Submit the job while it is still ``queued``; the job's handles are then ``[handle]``. Idempotent: a
+        job already submitted under `job_key` (the emulator died between submitting and recording) answers its
+        existing handle, never a second submission. Raises LaunchError."""
+
+    def queue(self) -> dict:
+        """{handle: JobStatus} of every job the engine remembers: its own state (pending with its reason,
+        running on which nodes, ended with an exit code or the engine's reason). Raises SlurmUnavailable when
+        the engine does not answer."""
+
+    def ended(self, handle: str):
+        """JobStatus of a job the engine no longer lists (its accounting, or state UNKNOWN)."""
+
+    def status(self, handles: list[str]) -> dict:
+        """{handle: JobStatus}: ``queue`` and ``ended`` for some handles; ``poll`` answers the same in the
+        contract's terms. Raises SlurmUnavailable when the engine does not answer."""
+
+    def node_states(self) -> dict[str, int]:
+        """{"idle": n, "allocated": n, "unusable": n} of its nodes, for nodeStateCounts."""
+
+    def check_job(self, spec: dict) -> None:
+        """Raise EmulatorError for a job the engine can never run (jobs_create refuses it)."""

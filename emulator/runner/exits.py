@@ -58,14 +58,14 @@ def recover(sched, job: Job, rec: Record, clusters, now: float) -> None:
             sched._launching.add(rec.id.lower())
         sched._pool.submit(sched._launch_guarded, job, rec, Cluster.from_body(cluster.body), list(job.nodes))
         return
-    sched._finish(job, rec, now, states.F, errors=[states.error(
+    sched._finish(job, rec, now, states.FAILED, errors=[states.error(
         "ContainerNotFound", "The job's master node process or container disappeared (the emulator or the "
         "Docker engine stopped while it ran); the job is failed rather than run twice.")], note="vanished")
 
 def exited(sched, job: Job, rec: Record, now: float, code: int) -> None:
     temp = sched.planner.job_dir(job) / "node-0" / ".batchai"
     if code == 0:
-        sched._finish(job, rec, now, states.S, exit_code=0, note="exit code 0", exited=True)
+        sched._finish(job, rec, now, states.SUCCEEDED, exit_code=0, note="exit code 0", exited=True)
         return
     data = sched.settings.data_dir
     if safeio.exists(data, temp / "prep_exit_code"):
@@ -83,7 +83,7 @@ def exited(sched, job: Job, rec: Record, now: float, code: int) -> None:
             err = states.error("JobFailed", f"The job exited with code {code}; its .batchai/launch_error "
                                f"was not read: it is a link or not a regular file ({exc.strerror}).",
                                exitCode=code)
-    sched._finish(job, rec, now, states.F, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
+    sched._finish(job, rec, now, states.FAILED, exit_code=code, errors=[err], note=f"exit code {code}", exited=True)
 
 
 def _cluster_key(job: Job) -> str:

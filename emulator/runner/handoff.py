@@ -23,8 +23,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .. import safeio, vmsizes
-from ..backend.batchai import duration_seconds, terminated_error
+from .. import mounts, safeio, vmsizes
+from ..models import duration_seconds
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
 from . import states
@@ -145,7 +145,7 @@ class Handoff:
                 continue
             crec = clusters.get(_cluster_key(job))
             if crec is None:
-                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
                     "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")], note="cluster")
                 continue
             cluster = Cluster.from_body(crec.body)
@@ -155,7 +155,7 @@ class Handoff:
                 continue    # as with the other executors: it waits for the cluster to grow
             if self.partition is None:
                 job.log_path = str(self.s.planner.log_file(job, cluster))
-                self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+                self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
                 continue
             self._submit_one(job, rec, cluster, now)
 
@@ -183,14 +183,15 @@ class Handoff:
                 duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D"))
         except SlurmUnavailable as exc:
             self.watch.failed(now, exc)
-            self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+            self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
             return
         except EmulatorError as exc:
-            self.s._finish(job, rec, now, states.F, errors=[states.error("MountVolumeFailed", exc.message)],
+            code = "MountVolumeFailed" if isinstance(exc, mounts.MountError) else exc.code
+            self.s._finish(job, rec, now, states.FAILED, errors=[states.error(code, exc.message)],
                            note="launch failed")
             return
         except LaunchError as exc:
-            self.s._finish(job, rec, now, states.F, errors=[states.error(exc.code, exc.message)],
+            self.s._finish(job, rec, now, states.FAILED, errors=[states.error(exc.code, exc.message)],
                            note="submit failed")
             return
         self.submitted[handle] = time.monotonic()
@@ -212,11 +213,11 @@ class Handoff:
             for job, rec in followed:
                 code = self._exit_code_file(job)
                 if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
-                    self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+                    self.s._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
                 elif code is not None and job.execution_state in states.ACTIVE:
                     self._master_ended(job, rec, now, code)
                 elif grace_over or job.execution_state != ExecutionState.RUNNING:
-                    self.s._finish(job, rec, now, states.F, errors=[self._unavailable()], note="Slurm unavailable")
+                    self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
             return
         pending: set[str] = set()
         for job, rec in followed:
@@ -230,10 +231,10 @@ class Handoff:
                 except (SlurmUnavailable, LaunchError):
                     continue
             if job.execution_state == ExecutionState.TERMINATING:
-                self.s._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
                 continue
             if rec.parent and _cluster_key(job) not in clusters:
-                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
                     "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
                 continue
             code = self._exit_code_file(job) if job.execution_state == ExecutionState.RUNNING else None
@@ -260,7 +261,7 @@ class Handoff:
                  for n in j.nodes}
         need = int(job.spec.get("node_count", 1))
         nodes = [n for n in range(len(taken) + need) if n not in taken][:need]
-        states.transition(job, states.R, now, nodes=nodes)
+        states.transition(job, states.RUNNING, now, nodes=nodes)
         if self.s.store.compare_and_set(rec.id, rec.version, job.to_body()) is not None:
             self.s._log(job, f"running: Slurm job {job.handles[0]} on {st.nodes or 'its nodes'}")
 
@@ -268,7 +269,7 @@ class Handoff:
         code = self._exit_code_file(job)
         message = st.comment if st.comment.startswith("DataDirNotShared") else ""
         if message:
-            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+            self.s._finish(job, rec, now, states.FAILED, exit_code=code, errors=[states.error(
                 "DataDirNotShared", message.split(": ", 1)[-1])], note="data dir", exited=True)
         elif st.slurm_state in ("COMPLETED", "FAILED") and (code is not None or st.exit_code is not None) and \
                 not (st.slurm_state == "FAILED" and st.reason not in ("NonZeroExitCode", "None", "")):
@@ -277,7 +278,7 @@ class Handoff:
             if code is not None:
                 self._master_ended(job, rec, now, code)
             else:
-                self.s._finish(job, rec, now, states.F, errors=[states.error(
+                self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
                     "SlurmJobNotFound", f"Slurm no longer knows job {job.handles[0]} and its master left no exit "
                     "code; the job is failed.")], note="vanished", exited=True)
         else:
@@ -287,7 +288,7 @@ class Handoff:
                     "JobMaxWallClockTimeExceeded": f"The job ran longer than its maxWallClockTime and Slurm ended "
                                                    f"job {job.handles[0]}"}.get(
                 kind, f"Slurm ended job {job.handles[0]} as {st.slurm_state}")
-            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+            self.s._finish(job, rec, now, states.FAILED, exit_code=code, errors=[states.error(
                 kind, f"{text} (Slurm state {st.slurm_state}, reason: {why}).")], note=st.slurm_state.lower(),
                 exited=True)
 
@@ -300,7 +301,7 @@ class Handoff:
         except OSError:
             why = ""
         if why.startswith("DataDirNotShared: "):
-            self.s._finish(job, rec, now, states.F, exit_code=code, errors=[states.error(
+            self.s._finish(job, rec, now, states.FAILED, exit_code=code, errors=[states.error(
                 "DataDirNotShared", why.split(": ", 1)[1])], note="data dir", exited=True)
         else:
             self.s._exited(job, rec, now, code)

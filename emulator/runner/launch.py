@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import mounts, safeio
-from ..backend.outputs import STDOUTERR, job_volumes, output_node_path
+from ..outputs import STDOUTERR, job_volumes, output_node_path
 from ..models import Cluster, Job
 from .executors import LaunchError
 

@@ -20,7 +20,7 @@ from email.utils import format_datetime
 from urllib.parse import parse_qsl
 
 from .. import mounts
-from ..backend.storage import StorageBackend, _decode_key
+from ..accounts import account_keys, decode_key
 from ..errors import EmulatorError, StorageError
 from ..store import Store
 
@@ -36,7 +36,7 @@ def storage_access_problem(settings, store: Store, account: str, container: str,
     from ..files.names import Target
 
     credentials = credentials or {}
-    found = StorageBackend(store, settings.accounts).keys(account or "")
+    found = account_keys(store, settings.accounts(), account or "")
     if found is None:
         return f"storage account '{account}' is not served by this emulator"
     name, keys = found
@@ -52,7 +52,7 @@ def storage_access_problem(settings, store: Store, account: str, container: str,
     if key:
         target = Target(raw_path=raw, account=name, share=container, query=[("restype", "share")])
         text = auth.string_to_sign(environ, name, target, _MOUNT_VERSION)
-        signature = base64.b64encode(hmac.new(_decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
+        signature = base64.b64encode(hmac.new(decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
         environ["HTTP_AUTHORIZATION"] = f"SharedKey {name}:{signature}"
     else:
         query = [("restype", "share")] + parse_qsl(sas.lstrip("?"), keep_blank_values=True)
@@ -84,7 +84,7 @@ def _blob_access_problem(name: str, keys: list[bytes], container: str, key: str 
     if key:
         target = BlobTarget(raw_path=raw, account=name, container=container, query=query)
         text = string_to_sign(environ, name, target, _MOUNT_VERSION)
-        signature = base64.b64encode(hmac.new(_decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
+        signature = base64.b64encode(hmac.new(decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
         environ["HTTP_AUTHORIZATION"] = f"SharedKey {name}:{signature}"
     else:
         target = BlobTarget(raw_path=raw, account=name, container=container,

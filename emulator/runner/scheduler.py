@@ -18,9 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import mounts, safeio
-from ..backend.batchai import duration_seconds, terminated_error
 from ..errors import EmulatorError
-from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, now_iso, parse_iso
+from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, duration_seconds, now_iso, parse_iso
 from ..store import Record, Store
 from . import allocation, exits, states
 from . import setup_dispatch
@@ -182,7 +181,7 @@ class Scheduler:
             for job, rec in active:
                 signalled = self._signalled.pop(rec.id.lower(), None)
                 if signalled or grace_over:     # its container was stopped by the engine, or the wait is over
-                    self._finish(job, rec, now, states.F, exit_code=signalled and signalled[1], errors=[
+                    self._finish(job, rec, now, states.FAILED, exit_code=signalled and signalled[1], errors=[
                         self.engine.job_error(stopped=signalled and signalled[1])], note="engine gone")
             return
         after_outage = self.engine.answered(now)
@@ -197,10 +196,10 @@ class Scheduler:
     def _follow_one(self, job: Job, rec: Record, status: dict, clusters, now: float, after_outage: bool) -> None:
         master = job.handles[0] if job.handles else None  # handles are by rank: the master is rank 0
         if job.execution_state == ExecutionState.TERMINATING:
-            self._finish(job, rec, now, states.F, errors=[terminated_error()], note="terminated")
+            self._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
             return
         if rec.parent and _cluster_key(job) not in clusters:
-            self._finish(job, rec, now, states.F, errors=[states.error(
+            self._finish(job, rec, now, states.FAILED, errors=[states.error(
                 "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
             return
         limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
@@ -208,7 +207,7 @@ class Scheduler:
         code = status.get(master) if master else VANISHED
         if code is None and now - started > limit:
             # unverified error code; the service failed jobs that ran past maxWallClockTime
-            self._finish(job, rec, now, states.F, errors=[states.error(
+            self._finish(job, rec, now, states.FAILED, errors=[states.error(
                 "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
                 f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
         elif code == VANISHED:
@@ -216,7 +215,7 @@ class Scheduler:
         elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
             # killed by a signal, and the engine was away (a stopping dockerd stops its containers first)
             self._signalled.pop(rec.id.lower(), None)
-            self._finish(job, rec, now, states.F, exit_code=int(code), errors=[self.engine.job_error(
+            self._finish(job, rec, now, states.FAILED, exit_code=int(code), errors=[self.engine.job_error(
                 stopped=int(code))], note="engine stopped", exited=True)
         elif code is not None and int(code) > 128 and self.executor.layout == "container" \
                 and self._settling(rec, int(code), now):
@@ -257,7 +256,7 @@ class Scheduler:
         if self._cas(rec.id, rec.version, job.to_body()) is None:
             return  # someone else changed it (deleted, terminated): the next tick sees the new state
         self._log(job, f"job {to} ({note})" + (f": {errors[0]['message']}" if errors else ""))
-        (events.info if to == states.S else events.warning)(
+        (events.info if to == states.SUCCEEDED else events.warning)(
             "job %s %s (%s)%s", _job_label(job), to, note, f": {errors[0].get('message')}" if errors else "",
             extra={"event": "job", "job": _job_label(job), "state": str(to)})
 
@@ -276,7 +275,7 @@ class Scheduler:
             crec = clusters.get(key)
             if crec is None:
                 job = Job.from_body(rec.body)
-                states.transition(job, states.F, now, errors=[states.error(
+                states.transition(job, states.FAILED, now, errors=[states.error(
                     "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")])
                 self._cas(rec.id, rec.version, job.to_body())
                 continue
@@ -313,7 +312,7 @@ class Scheduler:
                 taken.difference_update(nodes)
                 still_queued.discard(rec.id.lower())
                 continue
-            states.transition(job, states.R, now, nodes=nodes)
+            states.transition(job, states.RUNNING, now, nodes=nodes)
             job.log_path = log_path
             won = self._cas(rec.id, rec.version, job.to_body())
             if won is None:
@@ -344,7 +343,7 @@ class Scheduler:
         log.exception("scheduling %s", rec.id)
         message = exc.message if isinstance(exc, EmulatorError) else f"{type(exc).__name__}: {exc}"
         try:
-            self._finish(job, rec, now, states.F, errors=[states.error(
+            self._finish(job, rec, now, states.FAILED, errors=[states.error(
                 "JobLaunchFailed", f"The emulator cannot run this job: {message}")], note="broken")
         except Exception:
             log.exception("failing %s", rec.id)
@@ -369,7 +368,7 @@ class Scheduler:
             if current is not None:
                 j = Job.from_body(current.body)
                 if j.execution_state in states.ACTIVE:
-                    self._finish(j, current, self.clock(), states.F, errors=[states.error(
+                    self._finish(j, current, self.clock(), states.FAILED, errors=[states.error(
                         "JobLaunchFailed", "The emulator failed to start the job; see its log.")], note="launch")
         finally:
             with self._launching_lock:
@@ -427,14 +426,12 @@ class Scheduler:
                     self.executor.cleanup(job_key, [h for h in handles if h])
                     return
                 job, rec = found
-        except EmulatorError as exc:  # e.g. a job-level share whose name cannot be mounted
-            exc = LaunchError("MountVolumeFailed", exc.message)
+        except (LaunchError, EmulatorError) as exc:
+            # only a volume that cannot be mounted (a job-level share whose name is refused) is MountVolumeFailed;
+            # any other refusal keeps its own code
+            code = "MountVolumeFailed" if isinstance(exc, mounts.MountError) else exc.code
             self._log(job, f"launch failed: {exc.message}")
-            self._finish(job, rec, self.clock(), states.F, errors=[states.error(exc.code, exc.message)],
-                         note="launch failed")
-        except LaunchError as exc:
-            self._log(job, f"launch failed: {exc.message}")
-            self._finish(job, rec, self.clock(), states.F, errors=[states.error(exc.code, exc.message)],
+            self._finish(job, rec, self.clock(), states.FAILED, errors=[states.error(code, exc.message)],
                          note="launch failed")
 
     def _record_handles(self, rid: str, handles: list[str], log_path: str):

@@ -1,4 +1,5 @@
-"""The executionState transition table, and the one function that moves a job along it.
+"""The executionState transition table, and the one function that moves a job along it (and the
+allocationState table of clusters, with `resize`). No code outside this module assigns either state.
 
     queued      -> running       the scheduler found nodeCount idle nodes and started the job
     queued      -> failed        terminated, its cluster was deleted, or it could not be started
@@ -13,21 +14,27 @@ Every call site writes the result with compare-and-set, so a terminate and a con
 """
 from __future__ import annotations
 
-from ..models import ExecutionState, Job, now_iso
+from ..models import AllocationState, Cluster, ExecutionState, Job, now_iso
 
-Q, R, T, S, F = (ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING,
-                 ExecutionState.SUCCEEDED, ExecutionState.FAILED)
+QUEUED, RUNNING, TERMINATING, SUCCEEDED, FAILED = (
+    ExecutionState.QUEUED, ExecutionState.RUNNING, ExecutionState.TERMINATING, ExecutionState.SUCCEEDED,
+    ExecutionState.FAILED)
 
 ALLOWED = {
-    Q: {R, F},
-    R: {S, F, T},
-    T: {F},
-    S: set(),
-    F: set(),
+    QUEUED: {RUNNING, FAILED},
+    RUNNING: {SUCCEEDED, FAILED, TERMINATING},
+    TERMINATING: {FAILED},
+    SUCCEEDED: set(),
+    FAILED: set(),
 }
 
-ACTIVE = {R, T}
-FINISHED = {S, F}
+ACTIVE = {RUNNING, TERMINATING}
+FINISHED = {SUCCEEDED, FAILED}
+
+# a cluster's allocationState: steady -> resizing when its target node count changes, resizing -> steady once
+# the nodes are allocated (or released)
+STEADY, RESIZING = AllocationState.STEADY, AllocationState.RESIZING
+CLUSTER_ALLOWED = {STEADY: {RESIZING}, RESIZING: {STEADY}}
 
 
 class IllegalTransition(Exception):
@@ -43,7 +50,7 @@ def transition(job: Job, to: str, now: float, *, exit_code: int | None = None, e
     job.execution_state = to
     job.execution_state_transition_time = stamp
     info = dict(job.execution_info)
-    if to == R:
+    if to == RUNNING:
         info["start_time"] = stamp
         job.nodes = list(nodes or [])
     if to in FINISHED:
@@ -57,6 +64,15 @@ def transition(job: Job, to: str, now: float, *, exit_code: int | None = None, e
     return job
 
 
+def resize(cluster: Cluster, to: str, now: float) -> Cluster:
+    """Move `cluster`'s allocationState to `to` (in place) along CLUSTER_ALLOWED."""
+    if to not in CLUSTER_ALLOWED[cluster.allocation_state]:
+        raise IllegalTransition(f"cluster {cluster.allocation_state} -> {to}")
+    cluster.allocation_state = to
+    cluster.allocation_state_transition_time = now_iso(now)
+    return cluster
+
+
 def job_failed_error(exit_code: int) -> dict:
     # code and message as the service reported a non-zero exit (Azure/BatchAI docs output, SDK tests)
     return {"code": "JobFailed", "message": "Job failed with non-zero exit code",
@@ -68,3 +84,8 @@ def error(code: str, message: str, **details: str) -> dict:
     if details:
         out["details"] = [{"name": k, "value": str(v)} for k, v in details.items()]
     return out
+
+
+def terminated_error() -> dict:
+    # Unverified code: the service reported terminated jobs as failed; the error entry names why.
+    return {"code": "JobTerminated", "message": "The job was terminated by a terminate request."}

@@ -16,21 +16,21 @@ records keyed by their canonical ARM id, compared case-insensitively as ARM does
 * ``delete_tree(id)`` removes the record and every record whose id starts with ``id + "/"``, atomically, and
   returns the removed records (children first).
 * ``list(kind, parent=..., under=...)`` returns records of one kind in name order (case-insensitive), after
-  ``after`` (an exclusive name bound used for paging), at most ``limit`` of them.
+  ``after``, at most ``limit`` of them. ``after`` is a page token: ``page_token(record)`` of the last record of
+  the previous page (its lower-cased name, then its lower-cased id, so equal names in different parents page
+  apart). Backends hand it out as the list's skip token unchanged and must not build it any other way.
 * ``list_open(kind, states=None)`` returns the records of one kind whose ``open_state`` is set (optionally one
   of ``states``), oldest first, at a cost that follows the open records only: the scheduler's view of the work
   that can still change, however many finished jobs are stored. ``open_versions(kind, states)`` gives the
   same records' {lower-cased id: version} without their bodies.
 * Writes are durable when the call returns (SQLite WAL, synchronous=NORMAL survives process crashes).
 * A write the disk has no room for raises ``StoreFull`` and changes nothing (the transaction is rolled back);
-  reads keep working.
+  reads keep working. How a door answers it (HTTP 507) is errors.py's business, not the store's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from ..errors import EmulatorError
 
 
 # execution states after which a record's work can no longer change
@@ -52,16 +52,12 @@ class ParentNotFound(Exception):
     """create(parent_kind=...) found no record of that kind at the parent id."""
 
 
-class StoreFull(EmulatorError):
-    """The disk holding the store has no room for a write. An EmulatorError, so every door answers it alike:
-    507 InsufficientStorage. A 5xx because it is the emulator's own failure, as the service answered its own
-    (there is no Azure control-plane 4xx for it); azure-core SDKs retry it for about 5 s and then raise this
-    message, which names the directory to free; the msrest generations retry for about 11 s and report only
-    the status, so the store also logs the cause."""
+class StoreFull(Exception):
+    """The disk holding the store has no room for a write (nothing was changed). `path` names the data dir."""
 
     def __init__(self, path: str):
-        super().__init__(507, "InsufficientStorage", f"The emulator could not store the change: the disk holding its "
-                         f"data dir ({path}) is full. Free some space and retry; nothing stored was changed.")
+        super().__init__(f"the disk holding the emulator's data dir ({path}) is full")
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -76,16 +72,31 @@ class Record:
 
 
 class Store(Protocol):
+    """The contract in the module docstring; SqliteStore (store/sqlite.py) is the implementation."""
+
     def get(self, id: str) -> Record | None: ...
     def get_many(self, ids: list[str]) -> dict[str, Record]: ...
+
     def create(self, kind: str, id: str, parent: str, name: str, body: dict,
-               parent_kind: str | None = None) -> Record: ...
+               parent_kind: str | None = None) -> Record:
+        """Insert; AlreadyExists if `id` is taken. With `parent_kind`: ParentNotFound unless a record of that
+        kind is stored at `parent`, checked in the insert's transaction (a parent-checked create)."""
+
     def replace(self, kind: str, id: str, parent: str, name: str, body: dict) -> Record: ...
     def compare_and_set(self, id: str, expected_version: int, body: dict) -> Record | None: ...
     def delete_tree(self, id: str) -> list[Record]: ...
     def list_open(self, kind: str, states: list[str] | None = None) -> list[Record]: ...
     def open_versions(self, kind: str, states: list[str]) -> dict[str, int]: ...
+
     def list(self, kind: str, parent: str | None = None, under: str | None = None,
-             after: str | None = None, limit: int | None = None) -> list[Record]: ...
+             after: str | None = None, limit: int | None = None) -> list[Record]:
+        """Records of `kind` in name order; `after` is a page token (``page_token`` of the previous page's last
+        record), `limit` caps the answer (ask limit+1 to learn whether a next page exists)."""
+
     def clear(self) -> int: ...
     def close(self) -> None: ...
+
+
+def page_token(record: Record) -> str:
+    """The ``after`` bound that continues a ``list`` past `record` (see the contract above)."""
+    return record.name.lower() + "\n" + record.id.lower()

@@ -207,10 +207,6 @@ def after_key(token: str) -> tuple[str, str]:
     return name, key
 
 
-def page_token(record: Record) -> str:
-    return record.name.lower() + "\n" + record.id.lower()
-
-
 class _Tx:
     def __init__(self, conn, where: str):
         self.conn = conn

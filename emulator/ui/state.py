@@ -2,7 +2,7 @@
 
 Everything a job can write (names, log text, file names) is returned as plain strings; the templates escape it.
 Directories a job can write are listed with safeio (no link is followed, only real directories and regular files
-are shown) and the job's output directories through backend/outputs.py, as Jobs_ListOutputFiles lists them.
+are shown) and the job's output directories through outputs.py, as Jobs_ListOutputFiles lists them.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import safeio, vmsizes
-from ..backend import outputs
+from .. import outputs
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, Cluster, Job
 

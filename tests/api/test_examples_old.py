@@ -12,7 +12,7 @@ import time
 import pytest
 
 from emulator import ids, mounts, spec
-from emulator.backend import outputs
+from emulator import outputs
 from emulator.backend.common import load
 from emulator.backend.legacy import LegacyBackend
 from emulator.models import Cluster

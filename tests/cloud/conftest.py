@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT, in_ci, start_live
 
 CNTK_IMAGE = "microsoft/cntk:2.1-gpu-python3.5-cuda8.0-cudnn6.0"
-CPU_IMAGE = "batchai-emulator/trainer-cpu:latest"
+from emulator.settings import CPU_IMAGE  # noqa: F401
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
 
 # variables that would point the flow somewhere else than the test says

@@ -21,6 +21,7 @@ from cloud import azureml_demo
 from cloud import azureml_quickstart as aq
 from cloud.console import Console
 from tests.cloud.conftest import ROOT
+from tests.conftest import in_ci
 
 AML_PYTHON = ROOT / ".venv-azureml" / "bin" / "python"
 
@@ -325,7 +326,7 @@ def test_flow_environment_drops_earlier_azure_settings(monkeypatch, tmp_path):
 def aml_python():
     if not AML_PYTHON.is_file():
         message = f"{AML_PYTHON} does not exist; make it with `make install`"
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        if in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return str(AML_PYTHON)

@@ -7,27 +7,24 @@ Docker tests) and are skipped elsewhere with a hint on how to set things up.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from emulator.settings import CPU_IMAGE  # noqa: F401
+from tests.conftest import in_ci
+
 E2E_DIR = Path(__file__).resolve().parent
 
-CPU_IMAGE = "batchai-emulator/trainer-cpu:latest"
 MPI_IMAGE = "batchai-emulator/mpi-cpu:latest"
 AZUREML_IMAGE = "batchai-emulator/azureml-cpu:latest"
 
 SETUP_HINT = "run `sudo bash .ci/docker.sh` (installs and starts Docker, builds the job images)"
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
 def _unavailable(message: str, hint: str = SETUP_HINT) -> None:
     """Fail in CI, skip locally. Never returns."""
-    if _in_ci():
+    if in_ci():
         pytest.fail(f"{message}; {hint} (CI=true: Docker tests must not be skipped in CI)", pytrace=False)
     pytest.skip(f"{message}; {hint}")
 

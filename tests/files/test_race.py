@@ -19,6 +19,8 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.fileshare import ShareServiceClient
 
 from emulator.files import beneath
+from emulator.settings import CPU_IMAGE
+from tests.conftest import in_ci
 
 from .conftest import connection_string, share_dir
 
@@ -145,10 +147,10 @@ def _docker():
         import docker
         client = docker.from_env()
         client.ping()
-        client.images.get("batchai-emulator/trainer-cpu:latest")
+        client.images.get(CPU_IMAGE)
         return client
     except Exception as exc:        # no engine, no image
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail(f"Docker engine or job image unavailable in CI: {exc}")
         pytest.skip(f"Docker engine or job image unavailable: {exc}")
 
@@ -159,7 +161,7 @@ def test_a_job_container_swapping_links_never_reaches_the_host(live, svc12, tmp_
     name, share, host = _setup(live, svc12, tmp_path)
     root = share_dir(live, name)
     container = client.containers.run(
-        "batchai-emulator/trainer-cpu:latest", ["python3", "-c", SWAPPER, "/share", str(host), "6"],
+        CPU_IMAGE, ["python3", "-c", SWAPPER, "/share", str(host), "6"],
         volumes={str(root): {"bind": "/share", "mode": "rw"}}, user=f"{os.getuid()}:{os.getgid()}",
         name=f"c-files-race-{uuid.uuid4().hex[:8]}", labels={"batchai-emulator.test": "c-files-race"},
         network_mode="none", detach=True)

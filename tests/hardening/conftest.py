@@ -2,16 +2,16 @@
 elsewhere when missing, as in tests/e2e."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
-CPU_IMAGE = "batchai-emulator/trainer-cpu:latest"
+from emulator.settings import CPU_IMAGE  # noqa: F401  (the hardening tests import it from here)
+from tests.conftest import in_ci
 HINT = "run `sudo bash .ci/docker.sh` (installs and starts Docker, builds the job images)"
 
 
 def unavailable(message: str) -> None:
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+    if in_ci():
         pytest.fail(f"{message}; {HINT} (CI=true: Docker tests must not be skipped in CI)", pytrace=False)
     pytest.skip(f"{message}; {HINT}")
 

@@ -13,11 +13,11 @@ import pytest
 from emulator.backend import ArmBackend, BatchAIBackend
 from emulator.runner.local import LocalExecutor
 from emulator.runner.scheduler import Scheduler
-from emulator.settings import Settings
+from emulator.settings import CPU_IMAGE, Settings
 from emulator.store.sqlite import SqliteStore
 
 SUB, RG, WS, EXP = "00000000-0000-0000-0000-0000000c4a5e", "rg", "ws", "exp"
-IMAGE = "batchai-emulator/trainer-cpu:latest"
+IMAGE = CPU_IMAGE
 
 
 class Crash(BaseException):

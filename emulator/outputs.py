@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from .. import mounts, safeio
-from ..errors import EmulatorError
-from ..models import Cluster, Job
+from . import mounts, safeio
+from .errors import EmulatorError
+from .models import Cluster, Job
 
 STDOUTERR = "stdouterr"
 
