@@ -134,8 +134,10 @@ def test_full_disk_answers_clear_errors_and_damages_nothing(small_fs, tmp_path):
             with pytest.raises(HttpResponseError) as err:
                 attempt()
             assert err.value.status_code == 413 and _code(err.value) == "InsufficientStorage"
+        # a failed upload's file exists, as on the service (create succeeded, the ranges did not): filler.bin always;
+        # small.bin when its create found the few free blocks that closing the store's WAL left
         listed = {f.name for f in share.list_directories_and_files()}
-        assert listed == {*kept, "filler.bin"}          # the failed upload's file exists, as on the service
+        assert {*kept, "filler.bin"} <= listed <= {*kept, "filler.bin", "small.bin"}
         assert [e.name for e in ai.experiments.list_by_workspace("rg", "ws")] == ["exp"]
         assert [j.name for j in ai.jobs.list_by_experiment("rg", "ws", "exp")] == ["before"]
         for name, body in kept.items():
