@@ -7,6 +7,7 @@ SDK2   := .venv-sdk2018
 # and so do the older generations: 0.2.0 (2017-09-01-preview) and 1.0.1 (2018-03-01)
 SDK0   := .venv-sdk2017
 SDK1   := .venv-sdk2018-03
+MOTO   := .venv-moto
 # the legacy blob SDK (azure-storage-blob 2.1.0, BlockBlobService) owns azure.storage.blob like 12.x does
 BLOB2  := .venv-blob2018
 # Azure ML SDK v1 (azureml-core + azureml-train-core) with chainer and numpy 1.26: the Azure ML flow and its trainer
@@ -14,7 +15,7 @@ AML    := .venv-azureml
 # azure-cli 2.91.0, the last with `az batchai`: its own environment (it pins its own azure-* packages)
 AZCLI  := .venv-azcli
 
-.PHONY: install constraints conformance run test bench bench-slurm bench-hardening fuzz demo demo-azureml images data \
+.PHONY: install constraints conformance run test bench bench-moto bench-slurm bench-hardening fuzz demo demo-azureml images data \
 	clean
 
 install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
@@ -65,10 +66,11 @@ $(AZCLI)/.installed: tests/cli/requirements-azcli.txt
 	touch $@
 
 # chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
-$(AML)/.installed: images/azureml-cpu/requirements.txt
+$(AML)/.installed: images/azureml-cpu/requirements.txt tests/azureml/requirements.txt
 	$(PYTHON) -m venv $(AML)
 	$(AML)/bin/pip install --quiet --upgrade pip wheel 'setuptools==65.5.0'
-	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt 'azureml-train-core==1.62.0'
+	$(AML)/bin/pip install --quiet --no-build-isolation -r images/azureml-cpu/requirements.txt \
+		-r tests/azureml/requirements.txt
 	touch $@
 
 # the emulator on 127.0.0.1:8080 (HTTP) and :8443 (HTTPS), state in ~/.batchai-emulator, with the demo's image map
@@ -101,13 +103,26 @@ bench: install
 	$(BIN)/python bench/job_overhead.py
 	$(BIN)/python bench/files.py
 	$(BIN)/python bench/blob.py
+	$(BIN)/python bench/azureml.py
 	$(BIN)/pip install --quiet 'torch==2.13.0' && $(BIN)/python bench/trainer.py
+	$(MAKE) bench-moto
+
+# no-op job start against moto's Docker-backed AWS Batch (moto gets its own venv: see bench/requirements-moto.txt)
+bench-moto: install $(MOTO)/.installed
+	$(BIN)/python bench/moto_batch.py
+
+$(MOTO)/.installed: bench/requirements-moto.txt
+	$(PYTHON) -m venv $(MOTO)
+	$(MOTO)/bin/pip install --quiet --upgrade pip
+	$(MOTO)/bin/pip install --quiet -r bench/requirements-moto.txt
+	touch $@
 
 # the long versions of the hardening suites: 16 x 500 load, 20 kill -9 trials per executor; slow clients, size limits
 bench-hardening: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/slow_clients.py
+	$(BIN)/python bench/scale.py
 
 # the long swagger fuzz run (about 11 min): exits 1 when anything is found
 fuzz: install

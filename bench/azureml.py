@@ -99,7 +99,8 @@ def main() -> int:
                 env[k] = v
         env["HOME"] = str(base / "home")
         Path(env["HOME"]).mkdir()
-        proc = subprocess.run([str(AML_PYTHON), str(Path(__file__).parent / "aml_flows" / "noop_runs.py"), str(base / "proj"),
+        flow = Path(__file__).parent / "aml_flows" / "noop_runs.py"
+        proc = subprocess.run([str(AML_PYTHON), str(flow), str(base / "proj"),
                                str(args.repeat)], capture_output=True, text=True, env=env, timeout=900)
         if proc.returncode:
             print(proc.stderr[-4000:], file=sys.stderr)

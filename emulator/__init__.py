@@ -20,6 +20,17 @@ from .settings import Settings
 log = logging.getLogger("batchai_emulator")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("batchai-emulator")
+    except PackageNotFoundError:     # run from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
+
+
 @dataclass
 class Extension:
     settings: Settings
@@ -67,9 +78,13 @@ def create_app(settings: Settings | None = None) -> Flask:
                     scheduler=scheduler)
     app.extensions["batchai"] = ext
     register(app)
+    from . import ui
+    app.register_blueprint(ui.bp)
     ext.router = build_router()
     _install_error_handlers(app)
     limits.install(app)
+    from . import console
+    console.install(app)
     return app
 
 
@@ -115,4 +130,4 @@ def _install_error_handlers(app: Flask) -> None:
         return resp
 
 
-__all__ = ["create_app", "Settings", "json"]
+__all__ = ["create_app", "Settings", "json", "__version__"]

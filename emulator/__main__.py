@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import shutil
 import signal
 import sqlite3
@@ -39,7 +38,9 @@ def _serve(args) -> int:
                                  slurm_partition=args.slurm_partition, slurm_containers=args.slurm_containers,
                                  gpus=args.gpus, image_map=args.image_map or None, vm_sizes=args.vm_size or None,
                                  keep_containers=True if args.keep_containers else None,
+                                 allow_reset=True if args.allow_reset else None,
                                  strict_auth=True if args.strict_auth else None,
+                                 azureml_proxy_port=args.azureml_proxy_port,
                                  client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
@@ -94,6 +95,14 @@ def _serve(args) -> int:
         print(f"  storage:      account {name}{default}{shown}", file=out)
         print(f"                FileEndpoint={server.http_url}/{name}", file=out)
         print(f"                BlobEndpoint={server.blob_url}/{name}", file=out)
+    if settings.allow_reset:
+        print("  reset:        POST /_emulator/reset wipes all state (--allow-reset)", file=out)
+    print(f"  dashboard:    {server.http_url}/", file=out)
+    relays = getattr(server.app.extensions.get("azureml"), "relays", None)
+    if relays is not None and relays.proxy is not None:
+        print(f"  azure ml:     blob proxy http://127.0.0.1:{relays.proxy.port}; point a shell at the emulator with",
+              file=out)
+        print(f'                eval "$(batchai-emulator env --data-dir {settings.data_dir} --azureml)"', file=out)
     if settings.strict_auth:
         print("  auth:         --strict-auth: only tokens from this emulator's AAD endpoints are accepted", file=out)
     if settings.client_secrets:
@@ -145,6 +154,8 @@ def _state_error(data_dir, exc: Exception) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="batchai-emulator", description="Local emulator of Azure Batch AI.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"batchai-emulator {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the ARM, Batch AI and Azure Files endpoints")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; BATCHAI_EMULATOR_HOST)")
@@ -182,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--strict-auth", action="store_true",
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
+    serve.add_argument("--azureml-proxy-port", type=int,
+                       help="port of the HTTPS proxy that brings <account>.blob.core.windows.net to the Blob plane "
+                            "for Azure ML clients (default the HTTPS port + 1; 0 picks a free one; "
+                            "BATCHAI_EMULATOR_AZUREML_PROXY_PORT)")
     serve.add_argument("--client-secret", action="append", metavar="CLIENT_ID:SECRET",
                        help="a service principal the AAD token endpoints accept (repeatable); without any, every "
                             "client id and secret gets a token. BATCHAI_EMULATOR_CLIENT_SECRETS")
@@ -189,7 +204,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="base URL written into links (nextLink, downloadUrl, file endpoints, token issuer) for "
                             "its scheme, e.g. https://emulator:8443 behind a proxy or under a container name "
                             "(repeatable, one per scheme); default: the bound address")
-    serve.add_argument("-v", "--verbose", action="store_true")
+    serve.add_argument("--allow-reset", action="store_true",
+                       help="accept POST /_emulator/reset, which wipes all state (resources, shares, blobs, job "
+                            "directories; running jobs are stopped): for test suites (BATCHAI_EMULATOR_ALLOW_RESET)")
+    serve.add_argument("-v", "--verbose", action="store_true",
+                       help="more detail on the console (the emulator's DEBUG lines; never the docker SDK's)")
+    serve.add_argument("--log-format", choices=["text", "json"], default="text",
+                       help="console lines as text (default) or one JSON object per line")
     env = sub.add_parser("env", help="print the export lines a shell needs to use the emulator (CA variables; with "
                                      "--azureml everything azureml-core needs)")
     env.add_argument("--data-dir", help="the data dir of the emulator to use (default ~/.batchai-emulator; "
@@ -200,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "env":
         from .azureml.envcmd import main as env_main
         return env_main(args)
-    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .console import setup_logging
+    setup_logging(verbose=getattr(args, "verbose", False), fmt=getattr(args, "log_format", "text"))
     if args.command == "serve":
         return _serve(args)
     return 2

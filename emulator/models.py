@@ -140,6 +140,8 @@ class Cluster(Base):
     # per allocated node: the GPU device ids it holds; and the nodes that cannot run jobs
     node_gpus: list[list[str]] = field(default_factory=list)
     unusable_nodes: list[int] = field(default_factory=list)
+    # nodes that joined and still run the cluster's setup task (runner/setuptask.py): no job starts on them
+    preparing_nodes: list[int] = field(default_factory=list)
     # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
     # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
     legacy: dict[str, Any] = field(default_factory=dict)

@@ -79,6 +79,10 @@ class EmulatorServer:
         self.ext.bound_https_port = self.https_port
         self.ext.bound_blob_port = self.blob_port
         self.ext.bound_http_port = self.http_port
+        # before the ports answer: a client that sees the emulator healthy finds its helpers up (the Azure ML
+        # proxy's port is in <data-dir>/azureml/endpoints.json by then)
+        for helper in self.ext.background:
+            helper.start(self.ext)
         for server in (http, https, blob):
             server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True)
@@ -86,8 +90,6 @@ class EmulatorServer:
             self._servers.append(server)
             self._threads.append(t)
         self.ext.scheduler.start()
-        for helper in self.ext.background:
-            helper.start(self.ext)
         return self
 
     def _make_blob(self) -> Listener:

@@ -56,6 +56,8 @@ class Settings:
     client_secrets: list[str] = field(default_factory=list)
     # keep finished jobs' containers (labelled) for inspection; deleting the job removes them
     keep_containers: bool = False
+    # POST /_emulator/reset wipes all state (for test suites); refused unless set
+    allow_reset: bool = False
     # Azure ML runs: the python that runs them with the local executor (empty: .venv-azureml beside the project,
     # else this interpreter), and the image they run in with the Docker executor (their estimator's image is mapped
     # to it; the run's log says so)

@@ -120,6 +120,10 @@ def cluster(c: Cluster) -> dict:
                   "nodeStateCounts": to_wire(c.node_state_counts)})
     if c.errors:
         props["errors"] = to_wire(c.errors)
+    task = (props.get("nodeSetup") or {}).get("setupTask")
+    if task is not None:
+        from .runner.setuptask import suffix   # read-only: where each node's setup output went
+        task["stdOutErrPathSuffix"] = suffix(c)
     return {"id": ids.cluster(c.subscription_id, c.resource_group, c.workspace, c.name), "name": c.name,
             "type": ids.TYPES["cluster"], "properties": props}
 

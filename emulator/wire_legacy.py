@@ -158,7 +158,9 @@ def _resource(kind: str, collection: str, m, props: dict, definition: str, api_v
 
 
 def cluster(c: Cluster, api_version: str) -> dict:
-    return _resource("cluster", "clusters", c, wire.cluster(c)["properties"], "ClusterProperties", api_version)
+    from .wire_observed import cluster_legacy
+    return cluster_legacy(_resource("cluster", "clusters", c, wire.cluster(c)["properties"], "ClusterProperties",
+                                    api_version), api_version)
 
 
 def job(j: Job, api_version: str) -> dict:
@@ -175,7 +177,8 @@ def job(j: Job, api_version: str) -> dict:
         # a 2018-05-01 toolkit the version cannot name (horovod, custommpi; pytorch before 2018-03-01) shows as
         # `custom`: such a job runs a command line, which is what custom means to that version
         props["toolType"] = "custom"
-    return _resource("job", "jobs", j, props, "JobProperties", api_version)
+    from .wire_observed import job_legacy
+    return job_legacy(_resource("job", "jobs", j, props, "JobProperties", api_version), api_version)
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,5 +1,6 @@
-"""The Azure ML half of bench/azureml.py (its own directory: bench/azureml.py would shadow the azureml package), run by .venv-azureml's python: a workspace and a cluster (not timed),
-then `repeat` no-op runs, each timed from submit() to Completed (status polled every 0.1 s). Prints JSON."""
+"""The Azure ML half of bench/azureml.py, run by .venv-azureml's python (in its own directory: bench/azureml.py
+would shadow the azureml package): a workspace and a cluster (not timed), then `repeat` no-op runs, each timed
+from submit() to Completed (status polled every 0.1 s). Prints JSON."""
 import json
 import os
 import sys

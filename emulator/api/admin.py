@@ -1,6 +1,7 @@
 """/_emulator: health, and the download links Jobs_ListOutputFiles hands out."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -10,15 +11,32 @@ from .. import safeio
 from ..errors import StorageError
 
 bp = Blueprint("emulator_admin", __name__)
+log = logging.getLogger("batchai_emulator.events")
 
 
 @bp.route("/_emulator/health", methods=["GET"])
 def health() -> Response:
-    ext = current_app.extensions["batchai"]
+    """Version, executor, GPUs, and clusters and jobs counted by state."""
     from flask import json
-    return Response(json.dumps({"status": "ok", "dataDir": str(ext.settings.data_dir),
-                                "storageAccounts": sorted(ext.settings.accounts())}),
+    from .. import __version__
+    from ..backend import admin
+    return Response(json.dumps(admin.health(current_app.extensions["batchai"], __version__)),
                     mimetype="application/json")
+
+
+@bp.route("/_emulator/reset", methods=["POST"])
+def reset() -> Response:
+    """Wipe all state, for test suites; refused (403, ARM error) unless the emulator runs with --allow-reset."""
+    from flask import json
+    from ..backend import admin
+    from ..errors import EmulatorError
+    ext = current_app.extensions["batchai"]
+    if not ext.settings.allow_reset:
+        raise EmulatorError(403, "ResetNotAllowed", "POST /_emulator/reset is off: start the emulator with "
+                            "--allow-reset (BATCHAI_EMULATOR_ALLOW_RESET=1) to allow it.")
+    deleted = admin.reset(ext)
+    log.info("reset: %d record(s) deleted, shares, blobs and job directories emptied", deleted)
+    return Response(json.dumps({"status": "reset", "deletedRecords": deleted}), mimetype="application/json")
 
 
 @bp.route("/_emulator/files/<token>/<path:_name>", methods=["GET", "HEAD"])

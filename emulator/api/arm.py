@@ -46,7 +46,7 @@ def resource_groups_create_or_update(call: Call) -> Response:
     _check_rg_name(call["resourceGroupName"])
     rg, created = call.ext.arm.resource_groups_create_or_update(call["subscriptionId"], call["resourceGroupName"],
                                                                 location, tags, body.get("managedBy"))
-    return json_response(wire.resource_group(rg), 201 if created else 200)
+    return json_response(_rg_body(rg), 201 if created else 200)
 
 
 def _check_rg_name(name: str) -> None:
@@ -59,8 +59,8 @@ def _check_rg_name(name: str) -> None:
 
 @arm_route("GET", "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}", "ResourceGroups_Get")
 def resource_groups_get(call: Call) -> Response:
-    return json_response(wire.resource_group(call.ext.arm.resource_groups_get(call["subscriptionId"],
-                                                                              call["resourceGroupName"])))
+    return json_response(_rg_body(call.ext.arm.resource_groups_get(call["subscriptionId"],
+                                                                       call["resourceGroupName"])))
 
 
 @arm_route("HEAD", "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}",
@@ -83,7 +83,7 @@ def resource_groups_delete(call: Call) -> Response:
 def resource_groups_list(call: Call) -> Response:
     limit = _top()
     page = call.ext.arm.resource_groups_list(call["subscriptionId"], limit, skip_token())
-    return json_response(wire.page([wire.resource_group(rg) for rg in page.items], next_link(page.next_token)))
+    return json_response(wire.page([_rg_body(rg) for rg in page.items], next_link(page.next_token)))
 
 
 def _top() -> int:
@@ -123,3 +123,9 @@ def providers_list(call: Call) -> Response:
     from ..backend.arm import PROVIDERS
     sub = call["subscriptionId"]
     return json_response({"value": [_provider_body(sub, call.ext.arm.provider(ns)) for ns in PROVIDERS]})
+
+
+def _rg_body(rg) -> dict:
+    from flask import request
+    from ..wire_observed import resource_group
+    return resource_group(wire.resource_group(rg), request.args.get("api-version"))

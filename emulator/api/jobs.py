@@ -5,7 +5,7 @@ import time
 
 from flask import Response
 
-from .. import wire
+from .. import wire, wire_observed
 from ..backend import outputs
 from ..backend.common import load
 from ..models import Cluster, now_iso
@@ -22,15 +22,19 @@ def _ids(call: Call):
     return (*_experiment(call), call["jobName"])
 
 
+def _job(j):
+    return wire_observed.job_2018_05(wire.job(j), j)
+
+
 @operation("Jobs_Create", V)
 def jobs_create(call: Call) -> Response:
     spec = wire.from_wire(call.body.get("properties") or {})
-    return json_response(wire.job(call.ext.batchai.jobs_create(*_ids(call), spec)))
+    return json_response(_job(call.ext.batchai.jobs_create(*_ids(call), spec)))
 
 
 @operation("Jobs_Get", V)
 def jobs_get(call: Call) -> Response:
-    return json_response(wire.job(call.ext.batchai.jobs_get(*_ids(call))))
+    return json_response(_job(call.ext.batchai.jobs_get(*_ids(call))))
 
 
 @operation("Jobs_Delete", V)
@@ -47,7 +51,7 @@ def jobs_terminate(call: Call) -> Response:
 @operation("Jobs_ListByExperiment", V)
 def jobs_list_by_experiment(call: Call) -> Response:
     page = call.ext.batchai.jobs_list_by_experiment(*_experiment(call), call.query["maxresults"], skip_token())
-    return json_response(wire.page([wire.job(j) for j in page.items], next_link(page.next_token)))
+    return json_response(wire.page([_job(j) for j in page.items], next_link(page.next_token)))
 
 
 @operation("Jobs_ListRemoteLoginInformation", V)
@@ -80,7 +84,6 @@ def list_output_files(call: Call, job) -> Response:
     for e in entries:
         url = None
         if not e.is_directory:
-            token = ext.signer.sign({"p": str(e.host_path.relative_to(root)), "exp": int(expiry)})
-            url = f"{base_url()}/_emulator/files/{token}/{e.name}"
+            url = base_url() + outputs.download_path(ext.signer, root, e.host_path, e.name, expiry)
         items.append(wire.output_file(e.name, e.is_directory, url, e.size, now_iso(e.mtime), call.api_version))
     return json_response(wire.page(items, next_link(entries[-1].name if more and entries else None)))

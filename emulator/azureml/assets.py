@@ -20,6 +20,7 @@ from ..models import now_iso
 from ..store import AlreadyExists, Store
 from . import ids
 from .execution import DRIVER_LOG, artifacts_root, node_dir
+from .runs import inside
 
 LINK_SECONDS = 6 * 3600
 
@@ -52,8 +53,9 @@ class AssetBackend:
         """{artifact path: host file} of one container (a run's is `dcid.<runId>`)."""
         out: dict[str, Path] = {}
         if live_job is not None:
-            log = node_dir(self.data_dir, live_job) / DRIVER_LOG
-            if log.is_file() and not log.is_symlink():
+            root = node_dir(self.data_dir, live_job)
+            log = root / DRIVER_LOG
+            if inside(log, root) and log.is_file():
                 out[DRIVER_LOG] = log
         base = artifacts_root(self.data_dir, ws_id) / ids.safe(origin) / ids.safe(container)
         if base.is_dir():

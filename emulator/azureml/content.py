@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import shutil
 import urllib.parse
 import uuid
@@ -26,7 +25,6 @@ from ..errors import EmulatorError
 from ..models import now_iso
 from ..store import AlreadyExists, Store
 from . import ids
-from .runs import copy_tree
 
 CONTAINER = "azureml-snapshots"
 SAS_VERSION = "2019-02-02"
@@ -164,8 +162,6 @@ class ContentBackend:
                                 f"back from blob storage ({resp.status_code}): was it uploaded?")
         return resp.content
 
-    def copy_into(self, snapshot_id: str, dst: Path) -> None:
-        copy_tree(self.snapshot_dir(snapshot_id), dst)
 
 
 def _files(node: dict, prefix: str = ""):
@@ -176,7 +172,3 @@ def _files(node: dict, prefix: str = ""):
             yield path
         else:
             yield from _files(child, path + "/")
-
-
-def dumps(value) -> str:
-    return json.dumps(value)

@@ -7,8 +7,8 @@ else goes straight to the emulator). For `CONNECT <account>.blob.<suffix>:443` t
 TLS itself with a wildcard certificate signed by the emulator's own certificate (cert.pem is a CA: the
 `SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` a client already trusts covers it), and relays the requests unchanged to the
 emulator's HTTPS port — the Host header still names the account, which is how the Blob plane serves host-style
-requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is tunnelled as is. Anything else is refused
-with 403: nothing sent through the proxy leaves this machine.
+requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is
+tunnelled as is. Anything else is refused with 403: nothing sent through the proxy leaves this machine.
 """
 from __future__ import annotations
 
@@ -260,10 +260,21 @@ class ProxyService:
     def start(self, ext) -> None:
         settings = ext.settings
         port = settings.azureml_proxy_port
-        if port < 0:
+        default = port < 0
+        if default:
             port = ext.https_port() + 1 if settings.https_port else 0
-        self.proxy = BlobProxy(settings.data_dir, settings.host, port, ext.https_port,
-                               lambda: {ext.bound_http_port, ext.https_port()}).start()
+
+        def make(p: int) -> BlobProxy:
+            return BlobProxy(settings.data_dir, settings.host, p, ext.https_port,
+                             lambda: {ext.bound_http_port, ext.https_port()}).start()
+        try:
+            self.proxy = make(port)
+        except OSError as exc:
+            if not default:
+                raise
+            # the default port (HTTPS + 1) is someone else's: any free one will do, `env` tells clients which
+            log.warning("Azure ML proxy: port %s is taken (%s); using a free port instead", port, exc)
+            self.proxy = make(0)
         write_endpoints(settings.data_dir, ext.bound_http_port, ext.https_port(), self.proxy.port, settings.host)
         executor = ext.scheduler.executor if ext.scheduler is not None else None
         if executor is not None and executor.layout == "container":

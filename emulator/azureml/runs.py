@@ -17,7 +17,6 @@ was down is finalized when it is next looked at, exactly once.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -186,11 +185,18 @@ def merge_patch(body: dict, patch: dict) -> dict:
     return body
 
 
-def copy_tree(src: Path, dst: Path) -> list[str]:
-    """Copy the regular files under src into dst (symlinks are not followed: a job's files may point anywhere);
-    returns the relative paths copied."""
+def inside(path: Path, boundary: Path) -> bool:
+    """Whether `path`, every symlink resolved, lies under `boundary`: a job controls its own directory and may
+    have replaced any part of it with a symlink to elsewhere on this machine."""
+    real, root = os.path.realpath(path), os.path.realpath(boundary)
+    return real == root or real.startswith(root + os.sep)
+
+
+def copy_tree(src: Path, dst: Path, boundary: Path | None = None) -> list[str]:
+    """Copy the regular files under src into dst (symlinks are not followed: a job's files may point anywhere,
+    and src itself must resolve inside `boundary` when given); returns the relative paths copied."""
     copied = []
-    if not src.is_dir() or src.is_symlink():
+    if not src.is_dir() or src.is_symlink() or (boundary is not None and not inside(src, boundary)):
         return copied
     for root, dirs, files in os.walk(src, followlinks=False):
         for name in files:
@@ -211,3 +217,23 @@ def read_json(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def list_runs(store) -> list[dict]:
+    """Every run as the dashboard shows it (read only): workspace, experiment, run id, status as last stored,
+    target, times, error message and the ARM id of the runner job that executes it (None for runs without one).
+    The status of a run whose job moved on is updated when a client reads the run (execution.py)."""
+    out = []
+    for rec in store.list(ids.RUN):
+        body = rec.body
+        job = store.get(ids.job(rec.id))
+        error = body.get("error") or {}
+        if isinstance(error, dict):
+            error = (error.get("error") or error).get("message") or ""
+        out.append({"workspace": rec.id.split("/workspaces/", 1)[-1].split("/", 1)[0],
+                    "experiment": body.get("experiment_name"), "run_id": body.get("run_id") or rec.name,
+                    "status": body.get("status"), "target": body.get("target"),
+                    "created": body.get("created_utc"), "end": body.get("end_time_utc"), "error": str(error or ""),
+                    "job_id": job.id if job is not None and job.kind == "job" else None,
+                    "job_state": (job.body.get("execution_state") if job is not None else None)})
+    return sorted(out, key=lambda r: r["created"] or "", reverse=True)

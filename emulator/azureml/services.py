@@ -63,7 +63,8 @@ def msi_token() -> Response:
     now = int(time.time())
     ext = core()
     token = ext.signer.jwt({"aud": resource, "iss": f"{https_base()}/", "iat": now, "nbf": now, "exp": now + 3600,
-                            "tid": "00000000-0000-0000-0000-00000000e111", "oid": "00000000-0000-0000-0000-00000000e000",
+                            "tid": "00000000-0000-0000-0000-00000000e111",
+                            "oid": "00000000-0000-0000-0000-00000000e000",
                             "appid": "msi", "idtyp": "app"})
     return json_response({"access_token": token, "token_type": "Bearer", "expires_on": str(now + 3600),
                           "expires_in": "3600", "not_before": str(now), "resource": resource,
@@ -161,7 +162,8 @@ def _run(c: Ctx):
     return rec, execution.refresh(c.ext, rec)
 
 
-_RUN = r"(?:experiments/(?P<exp>[^/]+)|experimentids/(?P<eid>[^/]+))/runs/(?P<run>[^/]+)"
+# runs by experiment name, by experiment id, or (as SDK v2 asks for them) by run id alone
+_RUN = r"(?:(?:experiments/(?P<exp>[^/]+)|experimentids/(?P<eid>[^/]+))/)?runs/(?P<run>[^/]+)"
 
 
 @route("GET", "history", _RUN)
@@ -172,6 +174,9 @@ def run_get(c: Ctx) -> Response:
 
 @route("PATCH", "history", _RUN)
 def run_patch(c: Ctx) -> Response:
+    if not c.params.get("exp") and not c.params.get("eid"):
+        raise EmulatorError(400, "BadArgument", "A run is created or updated within an experiment: "
+                            "PATCH .../experiments/{experiment}/runs/{runId}.")
     exp = c.params.get("exp") or c.ext.runs.experiment_by_id(c.ws_id, c["eid"])["name"]
     body = c.ext.runs.create_or_patch(c.ws_id, exp, c["run"], body_json())
     return json_response(render.run_dto(body, c.ws_id, c.base))
@@ -289,7 +294,7 @@ def snapshot_get(c: Ctx) -> Response:
                           "createdTime": snap["created"]})
 
 
-# -- artifacts ----------------------------------------------------------------------------------------------------------
+# -- artifacts ------------------------------------------------------------------------------------------------------
 def _container_files(c: Ctx, origin: str, container: str) -> dict[str, Path]:
     live = None
     if origin == "ExperimentRun" and container.startswith("dcid."):
@@ -387,28 +392,19 @@ def models_register(c: Ctx) -> Response:
 
 @route("GET", "modelmanagement", r"models")
 def models_list(c: Ctx) -> Response:
+    """Model.list / Model(ws, name): filters name, version, framework, runId, tag (a key), and
+    latestVersionOnly; newest first. Every match is on one page (no $skipToken)."""
     models = c.ext.assets.models(c.ws_id)
-    name, version = request.args.get("name"), request.args.get("version")
-    run_id, tags = request.args.get("runId"), request.args.get("tags")
-    if name:
-        models = [m for m in models if m["name"] == name]
-    if version:
-        models = [m for m in models if str(m["version"]) == version]
-    if run_id:
-        models = [m for m in models if m.get("runId") == run_id]
-    if tags:
-        wanted = [t.split("=", 1) for t in tags.split(",")]
-        models = [m for m in models if all((m.get("kvTags") or {}).get(t[0]) == (t[1] if len(t) > 1 else
-                                                                                 (m.get("kvTags") or {}).get(t[0]))
-                                           and t[0] in (m.get("kvTags") or {}) for t in wanted)]
+    args = request.args
+    for key, field in (("name", "name"), ("version", "version"), ("framework", "framework"), ("runId", "runId")):
+        if args.get(key):
+            models = [m for m in models if str(m.get(field)) == args[key]]
+    if args.get("tag"):
+        models = [m for m in models if args["tag"] in (m.get("kvTags") or {})]
     models.sort(key=lambda m: (m["createdTime"], m["version"]), reverse=True)
-    if (request.args.get("latest") or "").lower() == "true":
-        seen, latest = set(), []
-        for m in models:
-            if m["name"] not in seen:
-                seen.add(m["name"])
-                latest.append(m)
-        models = latest
+    if (args.get("latestVersionOnly") or args.get("latest") or "").lower() == "true":
+        seen: set[str] = set()
+        models = [m for m in models if not (m["name"] in seen or seen.add(m["name"]))]
     return json_response({"value": models, "nextLink": None})
 
 

@@ -7,6 +7,8 @@ choice.)
 """
 from __future__ import annotations
 
+import logging
+
 import errno
 import re
 import time
@@ -206,6 +208,9 @@ class BatchAIBackend:
         vmsizes.check(spec.get("vm_size", ""), "properties.vmSize")
         node_setup = spec.get("node_setup") or {}
         mounts.check(node_setup.get("mount_volumes"), "properties.nodeSetup.mountVolumes")
+        if node_setup.get("setup_task"):
+            mounts.check_node_path(node_setup["setup_task"].get("std_out_err_path_prefix", ""),
+                                   "properties.nodeSetup.setupTask.stdOutErrPathPrefix")
         # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
         # before the comparison below, so a retried create without an image finds the same specification.
         spec.setdefault("virtual_machine_configuration", {"image_reference": {
@@ -225,6 +230,10 @@ class BatchAIBackend:
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("ClusterAlreadyExists", f"A cluster named {name} already exists in workspace {ws} "
                            "with different properties; change it with an update (PATCH) or delete it first.")
+        if created:
+            logging.getLogger("batchai_emulator.events").info(
+                "cluster %s resizing: 0 -> %d node(s) of %s", name, cluster.target_node_count(), spec.get("vm_size"),
+                extra={"event": "cluster", "cluster": name, "state": "resizing"})
         self.notify()
         return stored
 
@@ -365,6 +374,10 @@ class BatchAIBackend:
         if not created and (stored.spec != spec or legacy is not None and stored.legacy != legacy):
             raise conflict("JobAlreadyExists", f"A job named {name} already exists in experiment {exp}; "
                            "jobs cannot be changed: delete it first or use another name.")
+        if created:
+            logging.getLogger("batchai_emulator.events").info(
+                "job %s/%s/%s queued on cluster %s", ws, exp, name, spec["cluster"]["id"].rsplit("/", 1)[-1],
+                extra={"event": "job", "job": f"{ws}/{exp}/{name}", "state": "queued"})
         self.notify()
         return stored
 
@@ -440,7 +453,6 @@ class BatchAIBackend:
 # Fields the emulator cannot honour locally: refused by name rather than ignored. (Subnets and VM images are
 # accepted: they choose the node's network and OS, which containers on this machine stand in for.)
 CLUSTER_UNSUPPORTED = {
-    "node_setup.setup_task": "The cluster setup task (nodeSetup.setupTask)",
     "node_setup.performance_counters_settings": "Application Insights performance counters "
                                                 "(nodeSetup.performanceCountersSettings)",
     "node_setup.mount_volumes.azure_file_shares[].credentials.account_key_secret_reference":

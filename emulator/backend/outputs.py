@@ -10,6 +10,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from .. import mounts, safeio
 from ..errors import EmulatorError
@@ -93,3 +94,10 @@ def list_entries(data_dir: Path, cluster: Cluster | None, job: Job, directory_id
         os.close(fd)
     out.sort(key=lambda x: x.name)
     return out
+
+
+def download_path(signer, data_dir: Path, host_path: Path, name: str, expiry: float) -> str:
+    """The path part of an expiring, signed download link (/_emulator/files/...) for a file under the data dir:
+    the same links Jobs_ListOutputFiles hands out (the API puts its base URL before it; the dashboard too)."""
+    token = signer.sign({"p": str(Path(host_path).relative_to(data_dir)), "exp": int(expiry)})
+    return f"/_emulator/files/{token}/{quote(name)}"

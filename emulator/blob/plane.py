@@ -19,7 +19,7 @@ from typing import Callable
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
 from ..files.disk import etag, tag
-from .crc64 import Crc64
+from ..crc64 import Crc64
 from .disk import BlobDisk, container_not_found, copy_into
 from .meta import BlobMeta, BlobProps, ContainerRow
 from .staging import Staging

@@ -14,6 +14,7 @@ The FilePlane is created when the blueprint is registered and lives in app.exten
 """
 from __future__ import annotations
 
+from . import rawheaders
 from .plane import EXTENSION, FilePlane
 from .views import bp
 
@@ -21,6 +22,7 @@ from .views import bp
 @bp.record_once
 def _create_plane(state) -> None:
     ext = state.app.extensions["batchai"]
+    rawheaders.install()
     state.app.extensions[EXTENSION] = FilePlane(ext.settings, ext.store)
 
 

@@ -9,7 +9,7 @@ SAS: account SAS (ss/srt/sp) and service SAS (sr=s share, sr=f file) with the st
 service versions the SDKs generate (account: name, sp, ss, srt, st, se, sip, spr, sv[, ses from 2020-12-06];
 file service: sp, st, se, "/file/<account>/<share>[/<path>]", si, sip, spr, sv, rscc, rscd, rsce, rscl, rsct).
 Start, expiry, protocol, source IP, services, resource types and permissions are all enforced.
-Stored access policies (si) are not supported and say so.
+Stored access policies (si) fill in what the token leaves out (policy lookup passed in by the caller).
 """
 from __future__ import annotations
 
@@ -204,9 +204,10 @@ def _check_ip(sip: str, remote: str) -> bool:
 
 
 def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Target, access: Access,
-               now: datetime, scheme: str, remote_addr: str, derive=None) -> Principal:
+               now: datetime, scheme: str, remote_addr: str, derive=None, policy=None) -> Principal:
     """A SAS token's principal (403 when it does not allow `access`). `derive` (see delegation_key_value) makes
-    user delegation SAS tokens (skoid...) verifiable; without it they are refused."""
+    user delegation SAS tokens (skoid...) verifiable; without it they are refused. `policy(share, si)` looks up
+    stored access policies ({"start", "expiry", "permission"} or None)."""
     sv = sas.get("sv")
     if not sv:
         raise auth_failed("The SAS token has no signed version (sv).")
@@ -214,7 +215,19 @@ def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Tar
     if sv < "2015-04-05":
         raise auth_failed(f"SAS version {sv} is older than 2015-04-05, the oldest the emulator verifies.")
     if sas.get("si"):
-        raise auth_failed("SAS tokens that refer to a stored access policy (si) are not supported by the emulator.")
+        found = policy(target.share, sas["si"]) if policy is not None and target.share else None
+        if found is None:
+            raise auth_failed(f"The stored access policy '{sas['si']}' named by the SAS (si) does not exist.")
+        for field_name, key in (("sp", "permission"), ("st", "start"), ("se", "expiry")):
+            if sas.get(field_name) and found.get(key):
+                raise auth_failed(f"{field_name} is given by both the SAS and its stored access policy.")
+        # the policy supplies what the token leaves out; the signature covers the token's own fields
+        effective = dict(sas, sp=sas.get("sp") or found.get("permission", ""),
+                         st=sas.get("st") or found.get("start", ""), se=sas.get("se") or found.get("expiry", ""))
+        signed = sas
+        sas = effective
+    else:
+        signed = sas
     delegated = bool(sas.get("skoid"))
     if delegated:
         if derive is None or "sr" not in sas:
@@ -247,7 +260,7 @@ def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Tar
         if sr == "f":
             resource += "/" + target.path
         middle = [sas.get(k, "") for k in DELEGATION_FIELDS + ("sduoid",)] if delegated else [sas.get("si", "")]
-        fields = [sas.get("sp", ""), sas.get("st", ""), sas.get("se", ""), resource, *middle,
+        fields = [signed.get("sp", ""), signed.get("st", ""), signed.get("se", ""), resource, *middle,
                   sas.get("sip", ""), sas.get("spr", ""), sv, sas.get("rscc", ""), sas.get("rscd", ""),
                   sas.get("rsce", ""), sas.get("rscl", ""), sas.get("rsct", "")]
         text = "\n".join(fields)
@@ -317,7 +330,8 @@ def verify_bearer(token: str, verify_token, version: str | None) -> Principal:
 
 
 def authenticate(environ: dict, target: Target, account: str, keys: list[bytes], access: Access,
-                 now: datetime, scheme: str, remote_addr: str, verify_token=None, derive=None) -> Principal:
+                 now: datetime, scheme: str, remote_addr: str, verify_token=None, derive=None,
+                 policy=None) -> Principal:
     """Verify the request's credentials for `access`; raise a 403 (or 401 when there are none).
     `verify_token(token) -> claims | None` enables OAuth bearer tokens; `derive` user delegation SAS."""
     version = check_version(environ.get("HTTP_X_MS_VERSION"))
@@ -328,7 +342,7 @@ def authenticate(environ: dict, target: Target, account: str, keys: list[bytes],
         return verify_shared_key(environ, header, account, keys, target, version, now)
     sas = {k: v for k, v in target.query if k in SAS_FIELDS}
     if "sig" in sas:
-        principal = verify_sas(sas, account, keys, target, access, now, scheme, remote_addr, derive)
+        principal = verify_sas(sas, account, keys, target, access, now, scheme, remote_addr, derive, policy)
         principal.version = version or principal.version
         return principal
     raise StorageError(401, "NoAuthenticationInformation",

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from ..errors import StorageError
 from ..mounts import share_dir
-from . import names
+from . import names, ranges, snapshots
+from .ranges import fd_data_ranges
 from .locks import FileLocks, bump_mtime as _bump_mtime
 from .beneath import O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, DIR_FLAGS, open_beneath, open_dir, punch_hole, \
     stat_beneath
@@ -163,7 +164,12 @@ class Disk:
 
     def open_share(self, account: str, share: str) -> ShareDir:
         """The share's directory, open (404 ShareNotFound). The share directory itself is the emulator's own
-        (jobs see it only as a mount point), so an operator's link to it is followed."""
+        (jobs see it only as a mount point), so an operator's link to it is followed. `share@<id>` names a
+        snapshot of the share (snapshots.py)."""
+        if "@" in share:
+            base, _, snapshot = share.partition("@")
+            self.share_path(account, base)                    # validates the names
+            return ShareDir(snapshots.open_dir(self.data_dir, account, base, snapshot), f"{account}/{share}")
         try:
             fd = os.open(self.share_path(account, share), DIR_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
@@ -226,14 +232,14 @@ class Disk:
     # ---- lookups --------------------------------------------------------------------------------------------
     @staticmethod
     def lookup(sh: ShareDir, parts: list[str]) -> tuple[os.stat_result | None, int]:
-        """(stat or None when missing, inode of the parent directory) of what `parts` names."""
+        """(stat or None when missing, inode of the parent directory: -1 when the parent itself is missing)."""
         if not parts:
             return os.fstat(sh.fd), 0
         try:
             parent = _Parent(sh, parts)
         except StorageError as err:
             if err.code == "ParentNotFound":
-                return None, 0
+                return None, -1
             raise
         with parent:
             return parent.stat(), parent.ino
@@ -241,13 +247,13 @@ class Disk:
     def require_dir(self, sh: ShareDir, parts: list[str], code: str = "ResourceNotFound") -> tuple[os.stat_result, int]:
         st, parent_ino = self.lookup(sh, parts)
         if st is None or not statmod.S_ISDIR(st.st_mode):
-            raise parent_not_found() if code == "ParentNotFound" else not_found(code)
+            raise parent_not_found() if code == "ParentNotFound" or parent_ino < 0 else not_found(code)
         return st, parent_ino
 
     def require_file(self, sh: ShareDir, parts: list[str]) -> tuple[os.stat_result, int]:
         st, parent_ino = self.lookup(sh, parts)
         if st is None or not statmod.S_ISREG(st.st_mode):
-            raise not_found()
+            raise parent_not_found() if parent_ino < 0 else not_found()
         return st, parent_ino
 
     # ---- directories ----------------------------------------------------------------------------------------
@@ -355,7 +361,7 @@ class Disk:
         return fd
 
     def create_file(self, sh: ShareDir, parts: list[str], size: int, check=None,
-                    data: bytes | memoryview = b"") -> tuple[os.stat_result, int, int | None]:
+                    data: bytes | memoryview = b"", after=None) -> tuple[os.stat_result, int, int | None]:
         """Create or replace the file with `size` zero bytes (sparse), then `data` at offset 0: (stat, parent
         inode, old size or None). `check(old_size)` runs under the file's lock before anything changes (quota)."""
         with _Parent(sh, parts) as parent, self.locks.exclusive(sh.lock_key(parts)) as lock:
@@ -387,18 +393,19 @@ class Disk:
                 done = 0
                 while done < len(data):
                     done += os.pwrite(fd, data[done:], done)
-                return _bump_mtime(fd, lock), parent.ino, old_size
+                return _bump_mtime(fd, lock, after), parent.ino, old_size
             finally:
                 os.close(fd)
 
-    def resize(self, sh: ShareDir, parts: list[str], size: int, check=None) -> os.stat_result:
+    def resize(self, sh: ShareDir, parts: list[str], size: int, check=None, after=None) -> os.stat_result:
         with self.locks.exclusive(sh.lock_key(parts)) as lock:
             fd = self._open(sh, parts, os.O_WRONLY)
             try:
+                before = os.fstat(fd)
                 if check is not None:
-                    check(os.fstat(fd).st_size)
+                    check(before.st_size)
                 os.ftruncate(fd, size)
-                return _bump_mtime(fd, lock)
+                return _bump_mtime(fd, lock, after, before.st_mtime_ns)
             finally:
                 os.close(fd)
 
@@ -410,13 +417,15 @@ class Disk:
             finally:
                 os.close(fd)
 
-    def write_range(self, sh: ShareDir, parts: list[str], offset: int, length: int, fill) -> os.stat_result:
+    def write_range(self, sh: ShareDir, parts: list[str], offset: int, length: int, fill,
+                    after=None) -> os.stat_result:
         """Write `length` bytes at `offset`, as they arrive: `fill(view)` puts the next bytes of the body into
         `view` and returns how many (0 at the body's end). Pieces go to disk while the rest is still in flight."""
         with self.locks.shared(sh.lock_key(parts)) as lock:
             fd = self._open(sh, parts, os.O_WRONLY)
             try:
-                size = os.fstat(fd).st_size
+                before = os.fstat(fd)
+                size = before.st_size
                 if offset + length > size:
                     raise range_beyond_end(size)
                 view = memoryview(bytearray(min(WRITE_CHUNK, length)))
@@ -430,15 +439,17 @@ class Disk:
                     while written < n:
                         written += os.pwrite(fd, view[written:n], offset + done + written)
                     done += n
-                return _bump_mtime(fd, lock)
+                return _bump_mtime(fd, lock, after, before.st_mtime_ns)
             finally:
                 os.close(fd)
 
-    def clear_range(self, sh: ShareDir, parts: list[str], offset: int, length: int) -> os.stat_result:
+    def clear_range(self, sh: ShareDir, parts: list[str], offset: int, length: int,
+                    after=None) -> os.stat_result:
         with self.locks.shared(sh.lock_key(parts)) as lock:
             fd = self._open(sh, parts, os.O_WRONLY)
             try:
-                size = os.fstat(fd).st_size
+                before = os.fstat(fd)
+                size = before.st_size
                 if offset + length > size:
                     raise range_beyond_end(size)
                 if not punch_hole(fd, offset, length):
@@ -447,15 +458,41 @@ class Disk:
                     while done < length:
                         n = min(len(zeros), length - done)
                         done += os.pwrite(fd, zeros[:n], offset + done)
+                return _bump_mtime(fd, lock, after, before.st_mtime_ns)
+            finally:
+                os.close(fd)
+
+    def data_ranges(self, sh: ShareDir, parts: list[str], start: int, end: int,
+                    recorded=None) -> list[tuple[int, int]]:
+        """Inclusive (start, end) byte ranges holding data: `recorded(fd, stat)` (the API's own record, or None
+        when it does not describe this version of the file), else the file system's, 512-aligned."""
+        fd = self._open(sh, parts, os.O_RDONLY)
+        try:
+            if recorded is not None:
+                found = recorded(fd, os.fstat(fd))
+                if found is not None:
+                    return ranges.window(found, start, end)
+            return fd_data_ranges(fd, start, end)
+        finally:
+            os.close(fd)
+
+    def copy_into(self, sh: ShareDir, parts: list[str], src_fd: int, size: int) -> os.stat_result:
+        """Copy `size` bytes of `src_fd` (its data ranges only) into the file, which has that size already."""
+        with self.locks.shared(sh.lock_key(parts)) as lock:
+            fd = self._open(sh, parts, os.O_WRONLY)
+            try:
+                snapshots.copy_data(src_fd, fd, size)
                 return _bump_mtime(fd, lock)
             finally:
                 os.close(fd)
 
-    def data_ranges(self, sh: ShareDir, parts: list[str], start: int, end: int) -> list[tuple[int, int]]:
-        """Inclusive (start, end) byte ranges holding data (not holes), 512-aligned as the service reports."""
+    def read_range(self, sh: ShareDir, parts: list[str], start: int, length: int) -> bytes:
         fd = self._open(sh, parts, os.O_RDONLY)
         try:
-            return fd_data_ranges(fd, start, end)
+            size = os.fstat(fd).st_size
+            if start + length > size:
+                raise range_beyond_end(size)
+            return b"".join(read_stream(fd, start, length, close=False))
         finally:
             os.close(fd)
 
@@ -482,64 +519,6 @@ class Disk:
             except (FileNotFoundError, IsADirectoryError):
                 raise not_found() from None
             return st.st_size
-
-
-def rename_entry(disk: "Disk", sh: ShareDir, src: list[str], dst: list[str], is_dir: bool,
-                 replace: bool, may_replace=None) -> tuple[os.stat_result, int]:
-    """Rename src to dst inside one share (both looked up from the share's fd, never through links):
-    (stat of the renamed entry, its new parent's inode). `may_replace(stat)` vets an existing destination."""
-    with _Parent(sh, src) as sp, _Parent(sh, dst) as dp, \
-            disk.locks.exclusive(sh.lock_key(src)), disk.locks.exclusive(sh.lock_key(dst)):
-        st = sp.stat()
-        if st is None or statmod.S_ISDIR(st.st_mode) != is_dir or not (is_dir or statmod.S_ISREG(st.st_mode)):
-            raise not_found()
-        existing = dp.stat()
-        if existing is not None and (st.st_ino, st.st_dev) != (existing.st_ino, existing.st_dev):
-            if not replace:
-                raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.")
-            if statmod.S_ISDIR(existing.st_mode):
-                if not is_dir:
-                    raise StorageError(409, "ResourceTypeMismatch", "The destination is a directory.")
-            elif is_dir:
-                os.unlink(dp.name, dir_fd=dp.fd)        # a directory replaces a file, as the service does
-            if may_replace is not None:
-                may_replace(existing)
-        try:
-            os.rename(sp.name, dp.name, src_dir_fd=sp.fd, dst_dir_fd=dp.fd)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL,):
-                raise StorageError(400, "InvalidInput", "A directory cannot be moved into itself.") from None
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                raise StorageError(409, "DirectoryNotEmpty", "The destination directory is not empty.") from None
-            raise
-        moved = dp.stat()
-        if moved is None:
-            raise not_found()
-        return moved, dp.ino
-
-
-def fd_data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
-    size = os.fstat(fd).st_size
-    end = min(end, size - 1)
-    out: list[tuple[int, int]] = []
-    pos = start
-    while pos <= end:
-        try:
-            data = os.lseek(fd, pos, os.SEEK_DATA)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:
-                break
-            return [(start, end)] if end >= start else []
-        if data > end:
-            break
-        hole = os.lseek(fd, data, os.SEEK_HOLE)
-        lo, hi = data - data % 512, min(end, -(-hole // 512) * 512 - 1)
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((max(lo, start), hi))
-        pos = hole
-    return out
 
 
 def range_beyond_end(size: int) -> StorageError:

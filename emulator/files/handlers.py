@@ -1,4 +1,5 @@
-"""One view per file-service operation: read the request (httpio.py), call the plane, render the answer."""
+"""One view per file-service operation: read the request (httpio.py), call the plane, render the answer.
+The newer operations (leases, permissions, rename, copy, user delegation keys) are in handlers_more.py."""
 from __future__ import annotations
 
 import base64
@@ -6,21 +7,17 @@ import hashlib
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from datetime import datetime, timedelta, timezone
-
-from flask import Response, current_app, request
+from flask import Response, request
 
 from ..errors import StorageError
 from ..urls import public_base
-from . import leases, render
-from .auth import Principal, delegation_key_value, parse_sas_time
+from . import checksums, httpio, leases, render, snapshots
+from .auth import Principal, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
-from . import httpio
 from .httpio import MAX_RANGE, MAX_RESULTS, response
 from .meta import EntryProps
-from .names import Target, parse_target
+from .names import Target
 from .plane import MAX_QUOTA_GIB, FilePlane
 
 DEFAULT_VERSION = "2019-02-02"
@@ -34,9 +31,12 @@ class Ctx:
     principal: Principal
     op: str
 
+    snapshot: str | None = None
+
     @property
     def share(self) -> str:
-        return self.target.share or ""
+        """The share's name, or `share@<id>` for a snapshot (read operations serve it like a share)."""
+        return (self.target.share or "") + (f"@{self.snapshot}" if self.snapshot else "")
 
     @property
     def parts(self) -> list[str]:
@@ -51,9 +51,19 @@ def list_shares(ctx: Ctx) -> Response:
     prefix, marker, maxresults = request.args.get("prefix") or "", request.args.get("marker"), httpio.maxresults()
     include = {p.strip().lower() for p in (request.args.get("include") or "").split(",") if p.strip()}
     shares, nxt = ctx.files.list_shares(ctx.account, prefix, marker, maxresults or MAX_RESULTS)
+    if "snapshots" in include:
+        with_snapshots = []
+        for s in shares:
+            for sid in ctx.files.snapshot_ids(ctx.account, s.name):
+                snap = ctx.files.share(ctx.account, f"{s.name}@{sid}")
+                snap.name, snap.snapshot = s.name, sid
+                with_snapshots.append(snap)
+            with_snapshots.append(s)
+        shares = with_snapshots
     lease_info = {}
     if (ctx.principal.version or "") >= "2020-02-10":
-        lease_info = {s.name: leases.headers(ctx.files.lease_of(ctx.account, s.name, [], 0)) for s in shares}
+        lease_info = {s.name: leases.headers(ctx.files.lease_of(ctx.account, s.name, [], 0)) for s in shares
+                      if not s.snapshot}
     body = render.list_shares(ctx.endpoint(), shares, nxt, prefix, marker, maxresults, "metadata" in include,
                               lease_info)
     return response(200, body, xml=True)
@@ -81,33 +91,6 @@ def set_service_props(ctx: Ctx) -> Response:
     return response(202)
 
 
-def get_user_delegation_key(ctx: Ctx) -> Response:
-    if ctx.principal.scheme != "Bearer":
-        raise StorageError(403, "AuthenticationFailed", "Get User Delegation Key needs an OAuth bearer token.")
-    root = httpio.xml_body("Get User Delegation Key", "KeyInfo")
-    start, expiry = (root.findtext("Start") or "").strip(), (root.findtext("Expiry") or "").strip()
-    if not expiry:
-        raise StorageError(400, "InvalidXmlDocument", "KeyInfo needs an Expiry.")
-    now = datetime.now(timezone.utc)
-    start = start or now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for value, name in ((start, "Start"), (expiry, "Expiry")):
-        try:
-            parse_sas_time(value, name)
-        except StorageError:
-            raise StorageError(400, "InvalidXmlNodeValue", f"The {name} '{value}' is not an ISO 8601 UTC "
-                               "time.") from None
-    if parse_sas_time(expiry, "Expiry") <= parse_sas_time(start, "Start") \
-            or parse_sas_time(expiry, "Expiry") > now + timedelta(days=7, minutes=5):
-        raise StorageError(400, "InvalidInput", "The key's expiry must follow its start and be at most 7 days "
-                           "away.")
-    fields = {"skoid": ctx.principal.oid or "", "sktid": ctx.principal.tid or "", "skt": start, "ske": expiry,
-              "sks": "f", "skv": ctx.principal.version or DEFAULT_VERSION,
-              "skdutid": (root.findtext("DelegatedUserTid") or "").strip()}
-    signer = current_app.extensions["batchai"].signer
-    value = delegation_key_value(lambda text: signer.sign({"user-delegation-key": text}).encode(), fields)
-    return response(200, render.user_delegation_key(fields, value), xml=True)
-
-
 # ---- shares ---------------------------------------------------------------------------------------------------
 def create_share(ctx: Ctx) -> Response:
     protocols = request.headers.get("x-ms-enabled-protocols")
@@ -132,8 +115,24 @@ def get_share_props(ctx: Ctx) -> Response:
 
 
 def delete_share(ctx: Ctx) -> Response:
+    if ctx.snapshot:
+        ctx.files.delete_snapshots(ctx.account, ctx.target.share, ctx.snapshot)
+        return response(202)
+    ctx.files.share(ctx.account, ctx.share)
+    mode = (request.headers.get("x-ms-delete-snapshots") or "").strip().lower()
+    if ctx.files.snapshot_ids(ctx.account, ctx.share):
+        if mode not in ("include", "include-leased"):
+            raise StorageError(409, "ShareHasSnapshots", "The share has snapshots; delete them with "
+                               "x-ms-delete-snapshots: include.")
+        ctx.files.delete_snapshots(ctx.account, ctx.share)
     ctx.files.delete_share(ctx.account, ctx.share)
     return response(202)
+
+
+def snapshot_share(ctx: Ctx) -> Response:
+    sid = ctx.files.snapshot_share(ctx.account, ctx.share, httpio.metadata())
+    info = ctx.files.share(ctx.account, f"{ctx.share}@{sid}")
+    return response(201, headers=httpio.share_headers(info) | {"x-ms-snapshot": sid})
 
 
 def set_share_metadata(ctx: Ctx) -> Response:
@@ -154,39 +153,41 @@ def get_share_stats(ctx: Ctx) -> Response:
 
 
 def get_share_acl(ctx: Ctx) -> Response:
-    return response(200, render.no_signed_identifiers(), httpio.share_headers(ctx.files.share(ctx.account, ctx.share)),
-                     xml=True)
+    info = ctx.files.share(ctx.account, ctx.share)
+    stored = ctx.files.meta.acl(ctx.account, ctx.share)
+    body = stored.encode() if stored else render.no_signed_identifiers()
+    return response(200, body, httpio.share_headers(info), xml=True)
 
 
 def set_share_acl(ctx: Ctx) -> Response:
+    """Set Share ACL: up to five stored access policies (SignedIdentifiers), which SAS tokens name with si=."""
     raw = request.get_data(cache=False)
+    info = ctx.files.share(ctx.account, ctx.share)
+    xml = render.no_signed_identifiers().decode()
     if raw.strip():
         try:
             root = ET.fromstring(raw)
         except ET.ParseError:
             raise StorageError(400, "InvalidXmlDocument", "The XML body of Set Share ACL does not parse.") from None
-        if len(root):
-            raise StorageError(400, "NotSupportedByEmulator", "Stored access policies (Set Share ACL with signed "
-                               "identifiers) are not supported by the Batch AI emulator's file service.")
-    return response(200, headers=httpio.share_headers(ctx.files.share(ctx.account, ctx.share)))
-
-
-def _lease_request() -> dict[str, str | None]:
-    return {name: request.headers.get(name) for name in ("x-ms-lease-id", "x-ms-proposed-lease-id",
-                                                         "x-ms-lease-duration", "x-ms-lease-break-period")}
-
-
-def lease_share(ctx: Ctx) -> Response:
-    status, headers = ctx.files.lease(ctx.account, ctx.share, [], request.headers.get("x-ms-lease-action"),
-                                      _lease_request())
-    return response(status, headers=headers | httpio.share_headers(ctx.files.share(ctx.account, ctx.share)))
-
-
-def lease_file(ctx: Ctx) -> Response:
-    status, headers = ctx.files.lease(ctx.account, ctx.share, ctx.parts, request.headers.get("x-ms-lease-action"),
-                                      _lease_request())
-    node = ctx.files.file(ctx.account, ctx.share, ctx.parts)
-    return response(status, headers=headers | httpio.write_headers(node))
+        ids = root.findall("SignedIdentifier")
+        if root.tag != "SignedIdentifiers" or len(ids) != len(root) or len(ids) > 5:
+            raise StorageError(400, "InvalidXmlDocument", "Set Share ACL takes a SignedIdentifiers document with "
+                               "at most five SignedIdentifier elements.")
+        for si in ids:
+            sid = (si.findtext("Id") or "").strip()
+            if not sid or len(sid) > 64:
+                raise StorageError(400, "InvalidXmlDocument", "Each SignedIdentifier needs an Id of 1 to 64 "
+                                   "characters.")
+            for name in ("Start", "Expiry"):
+                value = (si.findtext(f"AccessPolicy/{name}") or "").strip()
+                if value:
+                    try:
+                        parse_sas_time(value, name)
+                    except StorageError:
+                        raise StorageError(400, "InvalidXmlNodeValue", f"{name} '{value}' is not a time.") from None
+        xml = raw.decode("utf-8")
+    ctx.files.meta.put_acl(ctx.account, ctx.share, xml)
+    return response(200, headers=httpio.share_headers(info))
 
 
 # ---- directories ----------------------------------------------------------------------------------------------
@@ -253,19 +254,27 @@ def create_file(ctx: Ctx) -> Response:
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(), **httpio.content_settings())
     times = httpio.smb_times()
     data = b""
+    extra: dict[str, str] = {}
     length = httpio.body_length()
     if length:
         # Create File with a body (x-ms-version 2025-05-05 on): the body is the file's first bytes, checked
         # against Content-MD5 before anything is written
-        if length > MAX_RANGE:
+        structured = request.headers.get("x-ms-structured-body") is not None
+        logical = int(request.headers.get("x-ms-structured-content-length") or -1) if structured else length
+        if length > MAX_RANGE + (1 << 16):
             raise StorageError(413, "RequestBodyTooLarge", "The body of Create File can be at most 4 MiB.")
-        if length > size:
-            raise StorageError(400, "InvalidHeaderValue", f"The body ({length} bytes) is longer than the file "
+        if logical > size or logical < 0:
+            raise StorageError(400, "InvalidHeaderValue", f"The body ({logical} bytes) is longer than the file "
                                f"(x-ms-content-length: {size}).", {"HeaderName": "Content-Length"})
         data = httpio.read_body(length, httpio.body_filler())
+        if structured:
+            data = checksums.decode(data, logical)
+            extra["x-ms-structured-body"] = checksums.SM_V1_CRC64
         httpio.check_md5(data, httpio.md5_header("Content-MD5"))
+        checksums.check_header(data, request.headers.get("x-ms-content-crc64"))
     node = ctx.files.create_file(ctx.account, ctx.share, ctx.parts, size, props, data, times)
-    return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
+    return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"}
+                    | extra)
 
 
 def get_file(ctx: Ctx) -> Response:
@@ -299,10 +308,22 @@ def get_file(ctx: Ctx) -> Response:
         else:
             headers["Content-MD5"] = node.props.content_md5
         headers["Content-Length"] = str(length)
-        if want_md5:
+        want_crc = (request.headers.get("x-ms-range-get-content-crc64") or "").lower() == "true"
+        structured = request.headers.get("x-ms-structured-body")
+        if want_md5 or want_crc or structured:
+            if length > (MAX_RANGE if want_md5 or want_crc else 64 << 20):
+                raise StorageError(400, "OutOfRangeInput", "Checksummed downloads take at most 4 MiB (64 MiB as "
+                                   "a structured message) per request.")
             data = b"".join(read_stream(fd, start, length, close=False))
-            headers["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
             os.close(fd)
+            if want_md5:
+                headers["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
+            if want_crc:
+                headers["x-ms-content-crc64"] = checksums.crc64_b64(data)
+            if structured:
+                data = checksums.encode(data)
+                headers.update({"x-ms-structured-body": checksums.SM_V1_CRC64,
+                                "x-ms-structured-content-length": str(length), "Content-Length": str(len(data))})
             return response(status, data, headers)
     except BaseException:
         os.close(fd)
@@ -334,15 +355,29 @@ def put_range(ctx: Ctx) -> Response:
         return response(201, headers=httpio.write_headers(node))
     if length > MAX_RANGE:
         raise StorageError(413, "RequestBodyTooLarge", "A range can be at most 4 MiB.")
-    if int(declared) != length:
+    structured = request.headers.get("x-ms-structured-body") is not None
+    logical = request.headers.get("x-ms-structured-content-length") if structured else declared
+    if logical is None or not logical.isdigit() or int(logical) != length:
         raise httpio.invalid_header("Content-Length", declared, f"the range {start}-{end} is {length} bytes")
     md5 = httpio.md5_header("Content-MD5")
+    crc = request.headers.get("x-ms-content-crc64")
     fill = httpio.body_filler()
     headers = {}
+    if structured or crc is not None:
+        ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
+        data = httpio.read_body(int(declared), fill)
+        if structured:
+            data = memoryview(checksums.decode(data, length))
+            headers["x-ms-structured-body"] = checksums.SM_V1_CRC64
+        checksums.check_header(data, crc)
+        if crc is not None:
+            headers["x-ms-content-crc64"] = crc
+        fill = httpio.buffer_filler(memoryview(data))
     if md5 is not None:
         # a range with an MD5 is checked whole before a byte of it is written, as the service does
-        ctx.files.file(ctx.account, ctx.share, ctx.parts)        # 404 before reading a body for nothing
-        data = httpio.read_body(length, fill)
+        if not (structured or crc is not None):
+            ctx.files.file(ctx.account, ctx.share, ctx.parts)    # 404 before reading a body for nothing
+            data = httpio.read_body(length, fill)
         httpio.check_md5(data, md5)
         headers["Content-MD5"] = md5
         fill = httpio.buffer_filler(data)
@@ -354,10 +389,16 @@ def put_range(ctx: Ctx) -> Response:
 def list_ranges(ctx: Ctx) -> Response:
     rng = httpio.byte_range(required=False)
     start, end = (rng[0], rng[1] if rng[1] is not None else (1 << 62)) if rng else (0, 1 << 62)
-    node, found = ctx.files.file_ranges(ctx.account, ctx.share, ctx.parts, start, end)
+    previous = ctx.target.arg("prevsharesnapshot")
+    cleared: list[tuple[int, int]] = []
+    if previous:
+        node, found, cleared = ctx.files.ranges_diff(ctx.account, ctx.share, ctx.parts,
+                                                     snapshots.check_id(previous), start, end)
+    else:
+        node, found = ctx.files.file_ranges(ctx.account, ctx.share, ctx.parts, start, end)
     headers = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
                "x-ms-content-length": str(node.size)}
-    return response(200, render.ranges(found), headers, xml=True)
+    return response(200, render.ranges(found, cleared), headers, xml=True)
 
 
 def set_file_props(ctx: Ctx) -> Response:
@@ -378,30 +419,11 @@ def get_file_metadata(ctx: Ctx) -> Response:
                      | httpio.meta_headers(node.props.metadata))
 
 
-def rename(ctx: Ctx) -> Response:
-    """Rename File / Rename Directory: the request names the destination, x-ms-file-rename-source the source
-    (a URL of the same share, possibly with a SAS)."""
-    source = request.headers.get("x-ms-file-rename-source")
-    if not source:
-        raise StorageError(400, "MissingRequiredHeader", "Rename needs x-ms-file-rename-source.",
-                           {"HeaderName": "x-ms-file-rename-source"})
-    src = parse_target(urlsplit(source).path or "/")
-    if (request.headers.get("x-ms-source-allow-trailing-dot") or "").lower() != "true":
-        src.parts = [p.rstrip(".") for p in src.parts]
-    if src.account != ctx.account or src.share != ctx.share or not src.parts or not all(src.parts):
-        raise StorageError(400, "InvalidInput", "The rename source must be a file or directory of the same share.")
-    is_dir = ctx.target.arg("restype") == "directory"
-    if not ctx.parts:
-        raise StorageError(400, "InvalidInput", "The root directory cannot be a rename destination.")
-    node = ctx.files.rename(
-        ctx.account, ctx.share, src.parts, ctx.parts, is_dir,
-        httpio.bool_header("x-ms-file-rename-replace-if-exists"),
-        httpio.bool_header("x-ms-file-rename-ignore-readonly"), request.headers.get("x-ms-source-lease-id"),
-        request.headers.get("x-ms-destination-lease-id"), httpio.metadata() or None, httpio.attributes(),
-        httpio.smb_times(), None if is_dir else request.headers.get("x-ms-content-type"))
-    return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
-
-
 def delete_file(ctx: Ctx) -> Response:
     ctx.files.delete_file(ctx.account, ctx.share, ctx.parts)
     return response(202)
+
+
+# the newer operations live in handlers_more.py; views.py reaches every view through this module
+from .handlers_more import (abort_copy, copy_file, create_permission, get_permission,  # noqa: E402,F401
+                            get_user_delegation_key, lease_file, lease_share, put_range_from_url, rename)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from flask import Response, request
 
 from ..errors import StorageError
+from . import rawheaders
 from .disk import http_date, iso7
 from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
 
@@ -39,12 +40,16 @@ def invalid_header(name: str, value: str, why: str) -> StorageError:
 def metadata() -> dict[str, str]:
     out: dict[str, str] = {}
     total = 0
+    cased = rawheaders.original_names(request.environ)
     for key, value in request.environ.items():
         if not key.startswith("HTTP_X_MS_META_"):
             continue
         name = key[len("HTTP_X_MS_META_"):].lower()
         if not _METADATA_NAME.match(name):
             raise StorageError(400, "InvalidMetadata", f"The metadata name '{name}' is not a valid C# identifier.")
+        name = cased.get(name, name)
+        if not _METADATA_NAME.match(name.lower()):
+            name = name.lower()
         out[name] = value
         total += len(name) + len(value)
     if total > MAX_METADATA:
@@ -99,25 +104,38 @@ def time_header(name: str) -> int | None:
     return int(whole) * 1_000_000_000 + int((m.group(2) or "0").ljust(7, "0")) * 100
 
 
-_SDDL = re.compile(r"^(O:[A-Za-z0-9-]+)?(G:[A-Za-z0-9-]+)?(D:[A-Za-z]*(\([^()]*\))*)?(S:[A-Za-z]*(\([^()]*\))*)?$")
+_SDDL = re.compile(r"^(O:[A-Za-z0-9-]+)?(G:[A-Za-z0-9-]+)?(D:[A-Za-z_]*(\([^()]*\))*)?(S:[A-Za-z_]*(\([^()]*\))*)?$")
 
 
-def check_permission() -> None:
-    """x-ms-file-permission is inherit, preserve or an SDDL security descriptor (stored nowhere: the emulator keeps
-    one synthetic descriptor); anything else is refused as the service does."""
+def check_permission_value(value: str, fmt: str, header: str = "x-ms-file-permission") -> None:
+    """An SDDL security descriptor, or (format binary) the base64 of one; anything else is refused."""
+    if fmt == "binary":
+        try:
+            base64.b64decode(value, validate=True)
+            return
+        except ValueError:
+            raise invalid_header(header, value[:60], "not base64 (format binary)") from None
+    if not value.strip() or not _SDDL.match(value.strip()):
+        raise invalid_header(header, value[:60], "not an SDDL security descriptor")
+
+
+def check_permission() -> tuple[str, str] | None:
+    """x-ms-file-permission: None for inherit / preserve / absent, else (descriptor, format) after checking it."""
     raw = request.headers.get("x-ms-file-permission")
     if raw is None or raw.strip().lower() in ("inherit", "preserve"):
-        return
+        return None
     if len(raw) > 8 << 10:
         raise invalid_header("x-ms-file-permission", raw[:40] + "...", "larger than 8 KiB: use Create Permission")
-    if not raw.strip() or not _SDDL.match(raw.strip()):
-        raise invalid_header("x-ms-file-permission", raw, "not an SDDL security descriptor")
+    fmt = (request.headers.get("x-ms-file-permission-format") or "sddl").strip().lower()
+    check_permission_value(raw, fmt)
+    return raw, fmt
 
 
 def smb_times() -> dict[str, int | None]:
     """The SMB times a request sets (ns; None where absent, now-less or preserve). Checks x-ms-file-permission."""
-    check_permission()
-    return {"created": time_header("x-ms-file-creation-time"), "written": time_header("x-ms-file-last-write-time"),
+    permission = check_permission()
+    return {"permission": permission, "permission_key": request.headers.get("x-ms-file-permission-key"),
+            "created": time_header("x-ms-file-creation-time"), "written": time_header("x-ms-file-last-write-time"),
             "changed": time_header("x-ms-file-change-time")}
 
 
@@ -241,7 +259,8 @@ def node_headers(node: NodeInfo, metadata: bool = True) -> dict[str, str]:
     out = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
            "x-ms-server-encrypted": "true", "x-ms-file-attributes": node.attributes,
            "x-ms-file-creation-time": iso7(node.created), "x-ms-file-last-write-time": iso7(node.written),
-           "x-ms-file-change-time": iso7(node.changed), "x-ms-file-permission-key": PERMISSION_KEY,
+           "x-ms-file-change-time": iso7(node.changed),
+           "x-ms-file-permission-key": node.props.permission_key or PERMISSION_KEY,
            "x-ms-file-id": str(node.st.st_ino), "x-ms-file-parent-id": str(node.parent_ino)}
     if metadata:
         out.update(meta_headers(node.props.metadata))
@@ -258,6 +277,10 @@ def content_headers(node: NodeInfo, overrides: dict[str, str]) -> dict[str, str]
            "Content-Language": p.content_language, "Content-Disposition": p.content_disposition,
            "Cache-Control": p.cache_control, "x-ms-type": "File", "Accept-Ranges": "bytes",
            "x-ms-lease-state": "available", "x-ms-lease-status": "unlocked"}
+    if p.copy:
+        out.update({"x-ms-copy-id": p.copy["id"], "x-ms-copy-source": p.copy["source"],
+                    "x-ms-copy-status": p.copy["status"], "x-ms-copy-progress": p.copy["progress"],
+                    "x-ms-copy-completion-time": http_date(p.copy["completed"])})
     out.update(overrides)       # rscc, rsct... of a service SAS
     return out
 

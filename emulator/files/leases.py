@@ -102,7 +102,7 @@ def operate(lease: Lease | None, action: str, req: dict[str, str | None], share:
     if action == "break":
         if lease is None or lease.state(now) in ("expired",) or (lease.state(now) == "broken"):
             if lease is None or lease.state(now) == "expired":
-                raise StorageError(409, f"LeaseNotPresentWithLeaseOperation", "There is currently no lease.")
+                raise StorageError(409, "LeaseNotPresentWithLeaseOperation", "There is currently no lease.")
             return lease, 202, {"x-ms-lease-time": "0"}
         period = req.get("x-ms-lease-break-period")
         if period is not None and not share:

@@ -15,6 +15,7 @@ class _RWLock:
         self.writer = False
         self.users = 0
         self.mtime = threading.Lock()     # serialises mtime bumps of this file
+        self.api_mtimes: set[int] = set()  # mtimes API writes left while this lock lived (ranges.py stamps)
 
 
 class FileLocks:
@@ -73,10 +74,19 @@ class FileLocks:
             self._put(path, lock)
 
 
-def bump_mtime(fd: int, lock: _RWLock) -> os.stat_result:
-    """Move the file's mtime strictly forward (at least 1 µs), so every API write makes a new ETag."""
+def bump_mtime(fd: int, lock: _RWLock, after=None, pre_mtime: int | None = None) -> os.stat_result:
+    """Move the file's mtime strictly forward (at least 1 µs), so every API write makes a new ETag.
+    `after(fd, new_stat, trusted_mtimes)` runs under the same lock (the written-ranges record): trusted_mtimes are
+    the mtimes only API writes can have left (the one before this write began, and concurrent API writes')."""
     with lock.mtime:
         st = os.fstat(fd)
         new = max(time.time_ns(), st.st_mtime_ns + 1000)
         os.utime(fd, ns=(st.st_atime_ns, new))
-        return os.fstat(fd)
+        st = os.fstat(fd)
+        if after is not None:
+            trusted = set(lock.api_mtimes)
+            if pre_mtime is not None:
+                trusted.add(pre_mtime)
+            after(fd, st, trusted)
+        lock.api_mtimes.add(st.st_mtime_ns)
+        return st

@@ -13,6 +13,11 @@ Contract (tables prefixed `files_`, next to the Store's tables in `<data-dir>/em
   inode the row describes. A row applies only while the entry at `path` still has that inode, so a file that a
   job deleted and wrote again on disk does not inherit the old file's properties.
 * `files_service(account)`: the XML last stored by Set File Service Properties.
+* `files_permissions(account, share, key)`: security descriptors stored by Create Permission (or given inline);
+  the key is derived from the descriptor, so the same descriptor always gets the same key.
+* `files_ranges(account, share, path)`: the byte ranges API writes left (ranges.py), valid while the file has
+  that inode and mtime.
+* `files_acls(account, share)`: the SignedIdentifiers document of Set Share ACL (stored access policies).
 * `files_leases(account, share, path)`: file and share leases (leases.py); a file's lease applies only while
   the file at `path` has the inode it was taken on.
 * Deletes through the API remove the rows of everything they removed (`forget`), in the same request.
@@ -54,6 +59,25 @@ CREATE TABLE IF NOT EXISTS files_entries (
     PRIMARY KEY (account, share, path)
 );
 CREATE TABLE IF NOT EXISTS files_service (account TEXT PRIMARY KEY, properties TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files_permissions (
+    account    TEXT NOT NULL,
+    share      TEXT NOT NULL,
+    key        TEXT NOT NULL,      -- the x-ms-file-permission-key handed out (a hash of the permission)
+    permission TEXT NOT NULL,
+    format     TEXT NOT NULL,      -- sddl | binary, as the client gave it
+    PRIMARY KEY (account, share, key)
+);
+CREATE TABLE IF NOT EXISTS files_ranges (
+    account TEXT NOT NULL,
+    share   TEXT NOT NULL,
+    path    TEXT NOT NULL,
+    ino     INTEGER NOT NULL,
+    stamp   INTEGER NOT NULL,      -- the file's mtime (ns) after the API write the record describes
+    ranges  TEXT NOT NULL,         -- JSON [[start, end], ...] inclusive
+    PRIMARY KEY (account, share, path)
+);
+CREATE TABLE IF NOT EXISTS files_acls (account TEXT NOT NULL, share TEXT NOT NULL, xml TEXT NOT NULL,
+                                       PRIMARY KEY (account, share));
 CREATE TABLE IF NOT EXISTS files_leases (
     account TEXT NOT NULL,
     share   TEXT NOT NULL,
@@ -96,6 +120,7 @@ class EntryProps:
     written_stamp: int | None = None     # mtime is still written_stamp (a later write replaces it)
     changed: int | None = None           # x-ms-file-change-time a client set (ns), while ctime is changed_stamp
     changed_stamp: int | None = None
+    copy: dict | None = None             # the last Copy File into this file: id, source, status, completion
 
     @classmethod
     def from_json(cls, text: str) -> "EntryProps":
@@ -167,15 +192,21 @@ class MetaStore:
         with self._tx() as c:
             if share is None:
                 c.execute("DELETE FROM files_leases WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_ranges WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_acls WHERE account = ?", (account,))
+                c.execute("DELETE FROM files_permissions WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_entries WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_shares WHERE account = ?", (account,))
                 c.execute("DELETE FROM files_service WHERE account = ?", (account,))
             elif path is None:
                 c.execute("DELETE FROM files_leases WHERE account = ? AND share = ?", (account, share))
+                c.execute("DELETE FROM files_ranges WHERE account = ? AND share = ?", (account, share))
+                c.execute("DELETE FROM files_acls WHERE account = ? AND share = ?", (account, share))
+                c.execute("DELETE FROM files_permissions WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_entries WHERE account = ? AND share = ?", (account, share))
                 c.execute("DELETE FROM files_shares WHERE account = ? AND share = ?", (account, share))
             else:
-                for table in ("files_entries", "files_leases"):
+                for table in ("files_entries", "files_leases", "files_ranges"):
                     c.execute(f"DELETE FROM {table} WHERE account = ? AND share = ? AND "
                               "(path = ? OR substr(path, 1, ?) = ?)", (account, share, path, len(path) + 1,
                                                                        path + "/"))
@@ -184,13 +215,52 @@ class MetaStore:
     def move(self, account: str, share: str, old: str, new: str) -> None:
         """Rows of `old` and everything below it now describe `new` (a rename); rows at `new` are dropped."""
         with self._tx() as c:
-            for table in ("files_entries", "files_leases"):
+            for table in ("files_entries", "files_leases", "files_ranges"):
                 c.execute(f"DELETE FROM {table} WHERE account = ? AND share = ? AND "
                           "(path = ? OR substr(path, 1, ?) = ?)", (account, share, new, len(new) + 1, new + "/"))
                 c.execute(f"UPDATE {table} SET path = ? || substr(path, ?) WHERE account = ? AND share = ? AND "
                           "(path = ? OR substr(path, 1, ?) = ?)",
                           (new, len(old) + 1, account, share, old, len(old) + 1, old + "/"))
         self._leased = None
+
+    # ---- written ranges ---------------------------------------------------------------------------------------
+    def ranges(self, account: str, share: str, path: str) -> tuple[int, int, list[list[int]], list | None] | None:
+        """(ino, stamp, ranges, change log or None when unknown) of a file's record."""
+        row = self._conn().execute("SELECT ino, stamp, ranges FROM files_ranges WHERE account = ? AND share = ? "
+                                   "AND path = ?", (account, share, path)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[2])
+        if isinstance(data, list):
+            return row[0], row[1], data, None
+        return row[0], row[1], data["r"], data.get("log")
+
+    def put_ranges(self, account: str, share: str, path: str, ino: int, stamp: int,
+                   ranges: list[list[int]], log: list | None = None) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO files_ranges VALUES (?,?,?,?,?,?)",
+                      (account, share, path, ino, stamp, json.dumps({"r": ranges, "log": log})))
+
+    # ---- stored access policies ---------------------------------------------------------------------------
+    def acl(self, account: str, share: str) -> str | None:
+        row = self._conn().execute("SELECT xml FROM files_acls WHERE account = ? AND share = ?",
+                                   (account, share)).fetchone()
+        return row[0] if row else None
+
+    def put_acl(self, account: str, share: str, xml: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO files_acls VALUES (?,?,?)", (account, share, xml))
+
+    # ---- permissions ----------------------------------------------------------------------------------------
+    def put_permission(self, account: str, share: str, key: str, permission: str, fmt: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO files_permissions VALUES (?,?,?,?,?)",
+                      (account, share, key, permission, fmt))
+
+    def permission(self, account: str, share: str, key: str) -> tuple[str, str] | None:
+        row = self._conn().execute("SELECT permission, format FROM files_permissions WHERE account = ? AND "
+                                   "share = ? AND key = ?", (account, share, key)).fetchone()
+        return (row[0], row[1]) if row else None
 
     # ---- leases ---------------------------------------------------------------------------------------------
     def leased(self, account: str, share: str) -> bool:

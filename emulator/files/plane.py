@@ -7,6 +7,7 @@ codes. Validation of everything a request carries happens before anything is wri
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat as statmod
 import threading
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import leases, names
-from .disk import Disk, Entry, etag, not_found, rename_entry, tag
+from . import names, ranges, snapshots
+from .disk import Disk, Entry, etag, tag
+from .plane_more import PlaneMore
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
 EXTENSION = "azure_files"          # app.extensions key of the FilePlane
@@ -32,6 +34,7 @@ class ShareInfo:
     quota: int
     metadata: dict[str, str]
     tier: str = DEFAULT_TIER
+    snapshot: str | None = None
 
 
 @dataclass
@@ -83,7 +86,7 @@ class NodeInfo:
             self.props.changed, self.props.changed_stamp = changed, self.st.st_ctime_ns
 
 
-class FilePlane:
+class FilePlane(PlaneMore):
     def __init__(self, settings, store):
         self.settings = settings
         self.store = store
@@ -103,6 +106,7 @@ class FilePlane:
     def forget_account(self, account: str) -> None:
         """Drop an account's shares and rows (the account was deleted through ARM)."""
         self.disk.delete_account(account)
+        shutil.rmtree(snapshots.snapshots_dir(self.disk.data_dir, account, "x").parent, ignore_errors=True)
         self.meta.forget(account)
 
     # ---- shares ---------------------------------------------------------------------------------------------
@@ -170,40 +174,6 @@ class FilePlane:
         with self.disk.open_share(account, share) as sh:
             return self._measure(account, share, sh)
 
-    # ---- leases ---------------------------------------------------------------------------------------------
-    def lease_of(self, account: str, share: str, parts: list[str], ino: int) -> leases.Lease | None:
-        """The lease of a file (its inode) or, with no parts, of the share."""
-        if not self.meta.leased(account, share):
-            return None
-        data = self.meta.lease(account, share, "/".join(parts), ino if parts else 0)
-        return leases.from_json(data) if data else None
-
-    def check_lease(self, account: str, share: str, parts: list[str], write: bool, given: str | None) -> None:
-        """412 unless an operation (a write or not) with lease id `given` may run on the file or share."""
-        if given is None and not self.meta.leased(account, share):
-            return
-        ino = 0
-        if parts:
-            with self.disk.open_share(account, share) as sh:
-                st, _ = self.disk.lookup(sh, parts)
-            if st is None or not statmod.S_ISREG(st.st_mode):
-                if given is not None and st is None:
-                    return            # the operation itself answers 404 (or creates the file, without a lease)
-                return
-            ino = st.st_ino
-        leases.check(self.lease_of(account, share, parts, ino), given, write, "File" if parts else "Share")
-
-    def lease(self, account: str, share: str, parts: list[str], action: str | None,
-              req: dict[str, str | None]) -> tuple[int, dict[str, str]]:
-        """Lease File (parts) or Lease Share: (status, headers)."""
-        with self.disk.open_share(account, share) as sh:
-            ino = self.disk.require_file(sh, parts)[0].st_ino if parts else 0
-            with self._lease_lock:
-                current = self.lease_of(account, share, parts, ino)
-                new, status, headers = leases.operate(current, action or "", req, share=not parts)
-                self.meta.put_lease(account, share, "/".join(parts), ino, leases.to_json(new) if new else None)
-        return status, headers
-
     # ---- quota ----------------------------------------------------------------------------------------------
     def _measure(self, account: str, share: str, sh) -> int:
         used = self.disk.usage(sh)
@@ -248,6 +218,10 @@ class FilePlane:
         times = times or {}
         if times.get("created") is not None:
             props.created = times["created"]
+        if times.get("permission") is not None:
+            props.permission_key = self.store_permission(account, share, *times["permission"])
+        elif times.get("permission_key"):
+            props.permission_key = times["permission_key"]
         node = NodeInfo("/".join(parts), statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
         node.stamp(times.get("written"), times.get("changed"))
         self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
@@ -302,8 +276,10 @@ class FilePlane:
         """Create (or replace) a file of `size` bytes holding `data` at its start (Create File with a body)."""
         names.check_new_name(parts[-1])
         with self.disk.open_share(account, share) as sh:
-            st, parent_ino, old_size = self.disk.create_file(sh, parts, size,
-                                                             self._quota_check(account, share, sh, size), data)
+            written = [[0, len(data) - 1]] if len(data) else []
+            st, parent_ino, old_size = self.disk.create_file(
+                sh, parts, size, self._quota_check(account, share, sh, size), data,
+                self._ranges_after(account, share, parts, lambda base, _size: written, ["create"]))
             props.created = time.time_ns()
             try:
                 return self._save(account, share, parts, st, parent_ino, props, times)
@@ -323,7 +299,10 @@ class FilePlane:
             if attributes is not None:
                 node.props.attributes = attributes
             if size is not None:
-                st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size))
+                st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
+                                      self._ranges_after(account, share, parts,
+                                                         lambda base, new_size: ranges.clip(base(), new_size),
+                                                         ["size", size]))
             else:
                 st = self.disk.touch_file(sh, parts)
             if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:
@@ -339,52 +318,18 @@ class FilePlane:
             # metadata is not a write of the file: its last-write time stays what it was
             return self._save(account, share, parts, st, node.parent_ino, node.props, {"written": written})
 
-    def rename(self, account: str, share: str, src: list[str], dst: list[str], is_dir: bool, replace: bool,
-               ignore_readonly: bool, source_lease: str | None, dest_lease: str | None,
-               metadata: dict[str, str] | None, attributes: str | None, times: dict | None,
-               content_type: str | None) -> NodeInfo:
-        """Rename File / Rename Directory within one share; the renamed entry keeps its properties."""
-        names.check_new_name(dst[-1])
-        if dst[:len(src)] == src and is_dir and len(dst) > len(src):
-            raise StorageError(400, "InvalidInput", "A directory cannot be moved into itself.")
+    def read_range(self, account: str, share: str, parts: list[str], start: int, length: int) -> bytes:
         with self.disk.open_share(account, share) as sh:
-            st, _ = self.disk.lookup(sh, src)
-            if st is None:
-                raise not_found()
-            if not is_dir:
-                leases.check(self.lease_of(account, share, src, st.st_ino), source_lease, True, "File")
-
-            def may_replace(existing: os.stat_result) -> None:
-                props = self.meta.entry(account, share, "/".join(dst), existing.st_ino) or EntryProps()
-                if not ignore_readonly and "readonly" in (props.attributes or "").lower():
-                    raise StorageError(409, "ReadOnlyAttribute", "The destination has the ReadOnly attribute; "
-                                       "set ignore_read_only to replace it.")
-                if statmod.S_ISREG(existing.st_mode):
-                    leases.check(self.lease_of(account, share, dst, existing.st_ino), dest_lease, True, "File")
-
-            existing, _ = self.disk.lookup(sh, dst)
-            if existing is not None and existing.st_ino != st.st_ino:
-                if not replace:
-                    raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.")
-                may_replace(existing)         # before the rows move: they are the destination's own
-            node = self._node(account, share, src, st, 0)
-            self.meta.move(account, share, "/".join(src), "/".join(dst))
-            moved, parent_ino = rename_entry(self.disk, sh, src, dst, is_dir, replace)
-            if metadata:
-                node.props.metadata = metadata
-            if attributes is not None:
-                node.props.attributes = attributes
-            if content_type is not None:
-                node.props.content_type = content_type
-            return self._save(account, share, dst, moved, parent_ino, node.props,
-                              {"written": node.written, **{k: v for k, v in (times or {}).items() if v is not None}})
+            return self.disk.read_range(sh, parts, start, length)
 
     def write_range(self, account: str, share: str, parts: list[str], offset: int, length: int,
                     fill, preserve: bool = False) -> NodeInfo:
         """Write a range; `preserve` keeps the file's last-write time (x-ms-file-last-write-time: preserve)."""
         with self.disk.open_share(account, share) as sh:
             before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
-            st = self.disk.write_range(sh, parts, offset, length, fill)
+            st = self.disk.write_range(sh, parts, offset, length, fill, self._ranges_after(
+                account, share, parts, lambda base, _size: ranges.add(base(), offset, offset + length - 1),
+                ["w", offset, offset + length - 1]))
             if before is not None:
                 return self._save(account, share, parts, st, before.parent_ino, before.props,
                                   {"written": before.written})
@@ -394,7 +339,9 @@ class FilePlane:
                     preserve: bool = False) -> NodeInfo:
         with self.disk.open_share(account, share) as sh:
             before = self._node(account, share, parts, *self.disk.require_file(sh, parts)) if preserve else None
-            st = self.disk.clear_range(sh, parts, offset, length)
+            st = self.disk.clear_range(sh, parts, offset, length, self._ranges_after(
+                account, share, parts, lambda base, _size: ranges.subtract(base(), offset, offset + length - 1),
+                ["c", offset, offset + length - 1]))
             if before is not None:
                 return self._save(account, share, parts, st, before.parent_ino, before.props,
                                   {"written": before.written})
@@ -404,7 +351,8 @@ class FilePlane:
                     end: int) -> tuple[NodeInfo, list[tuple[int, int]]]:
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
-            return node, self.disk.data_ranges(sh, parts, start, end)
+            return node, self.disk.data_ranges(sh, parts, start, end,
+                                               self._recorded_ranges(account, share, parts))
 
     def open_file(self, account: str, share: str, parts: list[str]) -> tuple[int, NodeInfo]:
         """An open fd and the node it belongs to (fstat of that very fd, so the ETag matches the bytes)."""

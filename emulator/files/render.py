@@ -55,9 +55,10 @@ def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None,
     parts = [_HEAD, f"<EnumerationResults ServiceEndpoint={quoteattr(endpoint)}>",
              _paging(prefix, marker, maxresults), "<Shares>"]
     for s in shares:
-        parts.append("<Share>" + _el("Name", s.name) + "<Properties>" + _el("Last-Modified", http_date(s.last_modified))
+        parts.append("<Share>" + _el("Name", s.name) + (_el("Snapshot", s.snapshot) if s.snapshot else "")
+                     + "<Properties>" + _el("Last-Modified", http_date(s.last_modified))
                      + _el("Etag", s.etag) + _el("Quota", s.quota) + _el("AccessTier", s.tier)
-                     + _lease_elements((lease_info or {}).get(s.name)) + "</Properties>")
+                     + ("" if s.snapshot else _lease_elements((lease_info or {}).get(s.name))) + "</Properties>")
         if with_metadata:
             parts.append(_metadata(s.metadata))
         parts.append("</Share>")
@@ -106,8 +107,9 @@ def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entr
     return "".join(parts).encode("utf-8")
 
 
-def ranges(found: list[tuple[int, int]]) -> bytes:
+def ranges(found: list[tuple[int, int]], cleared: list[tuple[int, int]] = ()) -> bytes:
     body = "".join(f"<Range><Start>{s}</Start><End>{e}</End></Range>" for s, e in found)
+    body += "".join(f"<ClearRange><Start>{s}</Start><End>{e}</End></ClearRange>" for s, e in cleared)
     return (_HEAD + f"<Ranges>{body}</Ranges>").encode()
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import uuid
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
-from . import auth, handlers as h, httpio
+from . import auth, checksums, handlers as h, httpio, snapshots
 from .auth import Access
 from .names import parse_target, raw_request_uri
 from .plane import EXTENSION, FilePlane
@@ -42,6 +43,9 @@ OPERATIONS = {
     ("share", "GET", "acl"): ("Get Share ACL", Access("container", "r", "r"), h.get_share_acl),
     ("share", "PUT", "acl"): ("Set Share ACL", Access("container", "w"), h.set_share_acl),
     ("share", "PUT", "lease"): ("Lease Share", Access("container", "w", "w"), h.lease_share),
+    ("share", "PUT", "snapshot"): ("Snapshot Share", Access("container", "w"), h.snapshot_share),
+    ("share", "PUT", "filepermission"): ("Create Permission", Access("container", "w", "w"), h.create_permission),
+    ("share", "GET", "filepermission"): ("Get Permission", Access("container", "r", "r"), h.get_permission),
     ("directory", "PUT", None): ("Create Directory", Access("object", "cw", "cw"), h.create_directory),
     ("directory", "GET", None): ("Get Directory Properties", Access("object", "r", "r"), h.get_directory_props),
     ("directory", "DELETE", None): ("Delete Directory", Access("object", "d", "d"), h.delete_directory),
@@ -60,6 +64,10 @@ OPERATIONS = {
     ("file", "GET", "rangelist"): ("List Ranges", Access("object", "r", "r", True), h.list_ranges),
     ("file", "PUT", "lease"): ("Lease File", Access("object", "w", "w", True), h.lease_file),
     ("file", "PUT", "rename"): ("Rename File", Access("object", "w", "w", True), h.rename),
+    ("file", "PUT", "copy-source"): ("Copy File", Access("object", "cw", "cw", True), h.copy_file),
+    ("file", "PUT", "copy"): ("Abort Copy File", Access("object", "w", "w", True), h.abort_copy),
+    ("file", "PUT", "range+copy-source"): ("Put Range From URL", Access("object", "w", "w", True),
+                                           h.put_range_from_url),
     ("directory", "PUT", "rename"): ("Rename Directory", Access("object", "w", "w"), h.rename),
     ("file", "PUT", "properties"): ("Set File Properties", Access("object", "w", "w", True), h.set_file_props),
     ("file", "PUT", "metadata"): ("Set File Metadata", Access("object", "w", "w", True), h.set_file_metadata),
@@ -70,18 +78,13 @@ OPERATIONS = {
 }
 
 # the operations that act on a request body; every other one refuses a body (it would be silently dropped)
-_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file, h.get_user_delegation_key}
+_TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file, h.get_user_delegation_key,
+               h.create_permission}
 
 # operations of the REST API the emulator knows by name but does not implement
 _UNSUPPORTED = {
-    ("share", "PUT", "snapshot"): "Snapshot Share",
-    ("share", "PUT", "filepermission"): "Create Permission",
-    ("share", "GET", "filepermission"): "Get Permission",
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
-    ("file", "PUT", "copy"): "Abort Copy File",
-    ("file", "PUT", "range+copy-source"): "Put Range From URL",
-    ("file", "PUT", "copy-source"): "Copy File",
     ("file", "PUT", "hardlink"): "Create Hard Link",
     ("file", "PUT", "symboliclink"): "Create Symbolic Link",
 }
@@ -136,6 +139,8 @@ def _level(target) -> str:
     if not target.parts:
         if restype == "share":
             return "share"
+        if restype is None and target.arg("comp") in ("listhandles", "forceclosehandles"):
+            return "directory"           # handles of the whole share: its root directory
         if restype is None:
             raise StorageError(400, "InvalidUri", "The request URI names a share but not a file: add "
                                "restype=share for share operations or restype=directory for its root directory.")
@@ -188,7 +193,8 @@ def file_service(account: str, _rest: str = ""):
     signer = current_app.extensions["batchai"].signer
     principal = auth.authenticate(environ, target, name, keys, access, datetime.now(timezone.utc),
                                   request.scheme, request.remote_addr or "", verify_token=signer.verify_jwt,
-                                  derive=lambda text: signer.sign({"user-delegation-key": text}).encode())
+                                  derive=lambda text: signer.sign({"user-delegation-key": text}).encode(),
+                                  policy=lambda share, sid: files.policy(name, share, sid))
     if principal.scheme == "Bearer" and target.share is not None and target.parts \
             or principal.scheme == "Bearer" and target.arg("restype") == "directory":
         intent = (request.headers.get("x-ms-file-request-intent") or "").strip().lower()
@@ -197,25 +203,40 @@ def file_service(account: str, _rest: str = ""):
             raise StorageError(400 if not intent else 403, "MissingRequiredHeader" if not intent
                                else "AuthorizationFailure", "OAuth requests on files and directories need "
                                "x-ms-file-request-intent: backup.", {"HeaderName": "x-ms-file-request-intent"})
-    if request.headers.get("x-ms-structured-body") is not None:
-        raise not_supported("Structured message bodies (x-ms-structured-body: CRC64 content validation)")
+    structured = request.headers.get("x-ms-structured-body")
+    if structured is not None and (structured.strip() != checksums.SM_V1_CRC64
+                                   or handler not in (h.put_range, h.create_file, h.get_file)):
+        raise not_supported(f"Structured message bodies ({structured!r}) on {op_name}")
     if handler not in _TAKES_BODY:
         length = httpio.body_length()
         if length:
             # a body the emulator would not store must never be answered with success (it would be lost)
             raise StorageError(400, "InvalidInput", f"{op_name} takes no request body, and the emulator acts on "
                                f"none; {length} bytes were sent. Nothing was changed.")
-    if target.arg("sharesnapshot") is not None:
-        raise not_supported("Share snapshots (sharesnapshot=)")
+    snapshot = target.arg("sharesnapshot")
+    if snapshot is not None:
+        snapshot = snapshots.check_id(snapshot)
+        if request.method not in ("GET", "HEAD") and handler is not h.delete_share:
+            raise StorageError(400, "ShareSnapshotOperationNotSupported", f"{op_name} is not allowed on a share "
+                               "snapshot: snapshots are read-only.")
     level = _level(target)
-    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share"):
+    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share") \
+            and target.arg("sharesnapshot") is None:
         verb = request.method
         files.check_lease(name, target.share, target.parts if level == "file" else [],
                           verb == "DELETE" or (level == "file" and verb == "PUT"),
                           request.headers.get("x-ms-lease-id"))
-    ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name)
+    ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot)
     try:
         resp = handler(ctx)
+    except StorageError as err:
+        if not getattr(err, "headers", None):
+            raise
+        # errors that carry headers of their own (the copy source's status): rendered here
+        request_id = str(uuid.uuid4())
+        resp = Response(err.xml(request_id), status=err.status, mimetype="application/xml")
+        resp.headers.update({"x-ms-error-code": err.code, "x-ms-request-id": request_id, **err.headers})
+        return resp
     except OSError as exc:
         raise _host_error(exc, op_name) from exc
     except sqlite3.OperationalError as exc:

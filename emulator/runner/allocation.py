@@ -10,6 +10,8 @@ import zlib
 from .. import vmsizes
 from ..models import AllocationState, Cluster, NodeStateCounts, now_iso, parse_iso
 from ..store import Record
+from . import setuptask
+from .events import cluster_event
 from .mountcheck import cluster_mount_errors
 from .workset import cluster_key as _cluster_key
 
@@ -55,18 +57,21 @@ def allocate_one(sched, rec: Record, jobs, clusters, now: float) -> None:
         return      # the partition's nodes are unknown while Slurm does not answer: the resize waits for it
     else:
         settle(sched, cluster, rec, target, clusters, now, wanted)
-    sched._cas(rec.id, rec.version, cluster.to_body())
+    if sched._cas(rec.id, rec.version, cluster.to_body()) is not None:
+        cluster_event(cluster, target)
 
 
 def settle(sched, cluster: Cluster, rec: Record, target: int, clusters, now: float, wanted: int) -> None:
     cluster.allocation_state = AllocationState.STEADY
     cluster.allocation_state_transition_time = now_iso(now)
+    joined = range(cluster.current_node_count, target)
     cluster.current_node_count = target
     while len(cluster.node_ids) < target:
         cluster.node_ids.append(f"tvm-{zlib.crc32(rec.id.lower().encode())}_{len(cluster.node_ids) + 1}-"
                                 f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime(now))}")
     cluster.node_gpus = cluster.node_gpus[:target]
     cluster.unusable_nodes = [n for n in cluster.unusable_nodes if n < target]
+    cluster.preparing_nodes = [n for n in cluster.preparing_nodes if n < target]
     errors = [e for e in cluster.errors
               if e.get("code") not in ("InsufficientGpus", "MountVolumeFailed", "AccountCoreQuotaReached")]
     size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
@@ -102,6 +107,14 @@ def settle(sched, cluster: Cluster, rec: Record, target: int, clusters, now: flo
     if problems:
         cluster.unusable_nodes = list(range(target))
         errors += problems
+    if setuptask.task_of(cluster) and sched.handoff is None:
+        # each node that joins runs the setup task before any job (usable nodes only: the others never run jobs)
+        cluster.preparing_nodes += [n for n in joined if n not in cluster.unusable_nodes]
+    elif setuptask.task_of(cluster) and not any(e.get("code") == "SetupTaskNotRun" for e in errors):
+        # said on the cluster rather than silently skipped: Slurm nodes do not run setup tasks yet
+        errors.append({"code": "SetupTaskNotRun", "message": "The emulator's Slurm executor does not run cluster "
+                       "setup tasks (nodeSetup.setupTask); jobs run on nodes without it. Use the docker or local "
+                       "executor to run it."})
     cluster.errors = errors
 
 
@@ -109,9 +122,11 @@ def count_nodes(sched, rec: Record, jobs) -> None:
     cluster = Cluster.from_body(rec.body)
     running = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
     unusable = len([n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running])
+    preparing = len([n for n in cluster.preparing_nodes if n < cluster.current_node_count and n not in running])
     if sched.handoff is not None:
         unusable = max(unusable, sched.handoff.unusable(cluster.current_node_count, len(running)))
-    counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - unusable),
+    counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - unusable
+                                                 - preparing), preparing_node_count=preparing,
                              running_node_count=len(running), unusable_node_count=unusable).__dict__
     if counts != cluster.node_state_counts:
         cluster.node_state_counts = dict(counts)

@@ -41,6 +41,8 @@ class DockerExecutor:
         self.client = client
         self.image_map = image_map
         self.on_exit = lambda: None
+        # exit codes `wait` returned, by handle, until poll hands them out: a finished node costs no engine call
+        self._exit_codes: dict[str, int] = {}
         self._host: tuple[int, int] | None = None       # the engine's cores and memory bytes
         self._scaled_logged: set[str] = set()
 
@@ -188,7 +190,12 @@ class DockerExecutor:
     def _watch(self, handle: str) -> None:
         while True:
             try:
-                self.client.api.wait(handle, timeout=3600)
+                code = (self.client.api.wait(handle, timeout=3600) or {}).get("StatusCode")
+                if isinstance(code, int) and 0 <= code <= 128:
+                    # an exit of its own: poll answers it without asking the engine. Codes above 128 (killed by
+                    # a signal: maybe by a stopping engine) still go through the engine (see the scheduler's
+                    # _settling), so an outage is told from a kill.
+                    self._exit_codes[handle] = code
             except requests.exceptions.ReadTimeout:
                 continue  # still running after an hour: keep waiting
             except Exception:  # removed, engine gone: the scheduler's poll finds out either way
@@ -199,14 +206,19 @@ class DockerExecutor:
     def poll(self, handles: list[str]) -> dict[str, object]:
         if not handles:
             return {}
+        known = {h: self._exit_codes.pop(h) for h in handles if h in self._exit_codes}
+        if len(known) == len(handles):
+            return known
         wanted = set(handles)
         seen: dict[str, dict] = {}
         for c in self.client.api.containers(all=True, filters={"label": LABEL_JOB}):
             if c["Id"] in wanted:
                 seen[c["Id"]] = c
-        out: dict[str, object] = {}
+        out: dict[str, object] = dict(known)
         for h in handles:
             c = seen.get(h)
+            if h in known:
+                continue
             if c is None:
                 out[h] = VANISHED
             elif c["State"] == "created":

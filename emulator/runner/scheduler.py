@@ -23,6 +23,7 @@ from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job, now_iso, parse_iso
 from ..store import Record, Store
 from . import allocation, exits, states
+from . import setup_dispatch
 from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import VANISHED, LaunchError
 from .gpus import GpuPool
@@ -33,6 +34,7 @@ from .mountcheck import mount_errors
 from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
+from .events import events, job_label as _job_label
 
 
 class Scheduler:
@@ -80,6 +82,25 @@ class Scheduler:
             self._thread = None
         self._pool.shutdown(wait=True)
 
+    def reset(self, wipe) -> None:
+        """Run `wipe()` (the emulator's reset: stop every job, empty the store and the data dir's trees) with no
+        tick running, then forget what the scheduler remembered about jobs that no longer exist."""
+        with self._lock:
+            # no tick runs now, so no new launch starts; wait for those under way to record their handles
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with self._launching_lock:
+                    if not self._launching:
+                        break
+                time.sleep(0.02)
+            open_jobs = self.store.list_open("job")
+            self.on_delete(open_jobs)          # stops their node processes / containers and removes them
+            wipe()
+            self.waiting.keep_only(set())
+            self._signalled.clear()
+            self.work = WorkSet(self.store)
+        self.wake()
+
     def wake(self) -> None:
         self.work.mark()
         self._wake.set()
@@ -110,6 +131,8 @@ class Scheduler:
                 self._allocate(rec, running, clusters, now)
             if self._changed:
                 clusters = {r.id.lower(): r for r in self.store.list("cluster")}
+            if self.executor is not None and self.handoff is None:
+                setup_dispatch.dispatch(self, clusters)
             if self.handoff is not None:
                 # Slurm queues, orders and starts jobs itself: it follows every open job, every tick
                 self.handoff.tick(running + (queued if queued is not None else self.work.queued(now)), clusters, now)
@@ -214,6 +237,8 @@ class Scheduler:
         exits.recover(self, job, rec, clusters, now)
 
     def _exited(self, job: Job, rec: Record, now: float, code: int) -> None:
+        events.info("job %s master node exited with code %d", _job_label(job), code,
+                    extra={"event": "node", "job": _job_label(job), "state": "exited"})
         exits.exited(self, job, rec, now, code)
 
     def _finish(self, job: Job, rec: Record, now: float, to: str, exit_code=None, errors=None, note="",
@@ -232,6 +257,9 @@ class Scheduler:
         if self._cas(rec.id, rec.version, job.to_body()) is None:
             return  # someone else changed it (deleted, terminated): the next tick sees the new state
         self._log(job, f"job {to} ({note})" + (f": {errors[0]['message']}" if errors else ""))
+        (events.info if to == states.S else events.warning)(
+            "job %s %s (%s)%s", _job_label(job), to, note, f": {errors[0].get('message')}" if errors else "",
+            extra={"event": "job", "job": _job_label(job), "state": str(to)})
 
     # -- (3) queued jobs -------------------------------------------------------------------------------------
     def _start_queued(self, queued, running, clusters, now: float) -> None:
@@ -255,7 +283,7 @@ class Scheduler:
             cluster = Cluster.from_body(crec.body)
             taken = busy.setdefault(key, set())
             idle = [n for n in range(cluster.current_node_count)
-                    if n not in taken and n not in cluster.unusable_nodes]
+                    if n not in taken and n not in cluster.unusable_nodes and n not in cluster.preparing_nodes]
             need = int(job.spec.get("node_count", 1))
             steady = cluster.allocation_state == AllocationState.STEADY
             if key in waiting or not steady or len(idle) < need:
@@ -291,6 +319,8 @@ class Scheduler:
             if won is None:
                 continue
             still_queued.discard(rec.id.lower())
+            events.info("job %s running on cluster %s node(s) %s", _job_label(job), cluster.name,
+                        ",".join(map(str, nodes)), extra={"event": "job", "job": _job_label(job), "state": "running"})
             with self._launching_lock:
                 self._launching.add(rec.id.lower())
             self._pool.submit(self._launch_guarded, job, won, cluster, nodes)
@@ -300,6 +330,8 @@ class Scheduler:
         """Note why a queued job waits; a new reason goes to its execution.log once."""
         if not self.waiting.note(rec.id, reason):
             return
+        events.debug("job %s %s", _job_label(job), reason,
+                     extra={"event": "job", "job": _job_label(job), "state": "waiting"})
         try:
             path = str(self.planner.log_file(job, cluster))
         except Exception:
@@ -386,6 +418,8 @@ class Scheduler:
             for rank in [None, *range(1, len(plan.nodes)), 0]:
                 if rank is not None:
                     handles[rank] = self.executor.run(created[rank], plan.nodes[rank])
+                    events.info("job %s node %d started: %s", _job_label(job), rank, handles[rank],
+                                extra={"event": "node", "job": _job_label(job), "state": "started"})
                 # record each handle as soon as it exists, so a crash cannot orphan a container or process
                 found = self._record_handles(rec.id, handles, job.log_path)
                 if found is None:  # deleted while starting: stop what was started

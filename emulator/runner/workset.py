@@ -72,7 +72,7 @@ class WorkSet:
             body = crec.body
             if body.get("allocation_state") != AllocationState.STEADY:
                 continue
-            held = busy.get(key, set()) | set(body.get("unusable_nodes") or [])
+            held = busy.get(key, set()) | set(body.get("unusable_nodes") or []) | set(body.get("preparing_nodes") or [])
             if any(n not in held for n in range(int(body.get("current_node_count") or 0))):
                 return True
         return False

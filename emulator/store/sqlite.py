@@ -147,6 +147,19 @@ class SqliteStore:
             conn.execute(f"DELETE FROM resources WHERE {subtree}", bounds)
         return [self._record(r) for r in rows]
 
+    def clear(self) -> int:
+        """Delete every record (the emulator's reset), and the rows the data planes keep in the same database
+        (share and container properties, leases): every table but schema versions and counters. Returns how many
+        resource records there were."""
+        with self._tx() as conn:
+            count = conn.execute("DELETE FROM resources").rowcount
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                if table not in ("resources", "counters") and not table.endswith("_schema") \
+                        and not table.startswith("sqlite_"):
+                    conn.execute(f'DELETE FROM "{table}"')
+            return count
+
     def list(self, kind: str, parent: str | None = None, under: str | None = None,
              after: str | None = None, limit: int | None = None) -> list[Record]:
         sql = f"SELECT {self._COLS} FROM resources WHERE kind = ?"

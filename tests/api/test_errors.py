@@ -190,8 +190,6 @@ def test_delete_cascades_and_missing_delete_is_204(seeded):
 
 @pytest.mark.parametrize("path,body,target", [
     (f"{B}/workspaces/ws/clusters/c9", {"properties": {**CLUSTER["properties"], "nodeSetup": {
-        "setupTask": {"commandLine": "echo", "stdOutErrPathPrefix": "/tmp"}}}}, "properties.nodeSetup.setupTask"),
-    (f"{B}/workspaces/ws/clusters/c9", {"properties": {**CLUSTER["properties"], "nodeSetup": {
         "performanceCountersSettings": {"appInsightsReference": {"component": {"id": "x"}}}}}},
      "properties.nodeSetup.performanceCountersSettings"),
     (f"{B}/workspaces/ws/experiments/exp/jobs/j9", job_body(secrets=[{"name": "S", "valueSecretReference": {

@@ -138,8 +138,12 @@ def test_example(client, version, example):
     got = resp.get_json()
     if expected.get("value") and not got.get("value"):
         pytest.fail(f"{op_id}: the example lists items, the emulator listed none")
+    # the service's recorded 2017-09-01-preview job answers carried no location, unlike the examples
+    # (emulator/wire_observed.py): a preview job's location is not expected
+    preview_job = version == "2017-09-01-preview" and "/jobs" in template
+    not_expected = NOT_EXPECTED | ({"location"} if preview_job else set())
     want = {p for p in _key_paths(expected)
-            if not any(p == n or p.startswith(n + ".") or p.startswith("value[]." + n) for n in NOT_EXPECTED)}
+            if not any(p == n or p.startswith(n + ".") or p.startswith("value[]." + n) for n in not_expected)}
     missing = sorted(want - _key_paths(got))
     assert not missing, f"{op_id}: response lacks {missing}"
     name = next((params[p] for p in ("clusterName", "jobName", "fileServerName") if p in params), None)
@@ -148,4 +152,4 @@ def test_example(client, version, example):
         assert got["id"] == f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.BatchAI/{collection}/{name}"
         assert got["type"] == {"clusters": "Microsoft.BatchAI/Clusters", "jobs": "Microsoft.BatchAI/Jobs",
                                "fileServers": "Microsoft.BatchAI/FileServers"}[collection]
-        assert got["location"] == "eastus"
+        assert got.get("location") == (None if preview_job else "eastus")

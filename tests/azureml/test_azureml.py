@@ -3,6 +3,7 @@ HTTPS, runs executing on the emulator's runner (local executor: the runs use .ve
 from __future__ import annotations
 
 import glob
+import json
 import subprocess
 import sys
 import time
@@ -47,6 +48,8 @@ def project(emulator, aml_python, tmp_path_factory):
     source = TRAINER if TRAINER.exists() else FLOWS / "tiny_chainer_mnist.py"
     (path / "chainer-mnist" / "chainer_mnist.py").write_bytes(source.read_bytes())
     (path / "src").mkdir()
+    # the other tests' cluster (the seed test makes its own gpu-cluster, as the article does)
+    run_client(aml_python, FLOWS / "compute.py", "create", "cpu-cluster", "STANDARD_D2_V2", env=env, cwd=path)
     return path, env
 
 
@@ -86,7 +89,7 @@ def test_failing_script_shows_traceback(aml_python, project):
     path, env = project
     _script(path, "boom.py", "def deep():\n    raise ValueError('the script broke on purpose')\n\nprint('about to "
                              "fail', flush=True)\ndeep()\n")
-    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "gpu-cluster", "boom.py", env=env, cwd=path))
+    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "boom.py", env=env, cwd=path))
     assert out["status"] == "Failed"
     assert "ActivityFailedException" in out["error"]
     assert "ValueError: the script broke on purpose" in out["error"]
@@ -95,7 +98,7 @@ def test_failing_script_shows_traceback(aml_python, project):
 def test_failing_script_streams_traceback(aml_python, project):
     path, env = project
     _script(path, "boom2.py", "raise RuntimeError('visible in the stream')\n")
-    proc = run_client(aml_python, FLOWS / "script_run.py", "wait", "gpu-cluster", "boom2.py", env=env, cwd=path)
+    proc = run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "boom2.py", env=env, cwd=path)
     assert "Traceback (most recent call last)" in proc.stdout
     assert "RuntimeError: visible in the stream" in proc.stdout
 
@@ -103,7 +106,7 @@ def test_failing_script_streams_traceback(aml_python, project):
 def test_cancel(aml_python, project):
     path, env = project
     _script(path, "slow.py", "import time\nfor i in range(600):\n    print(i, flush=True)\n    time.sleep(0.5)\n")
-    out = report(run_client(aml_python, FLOWS / "script_run.py", "cancel", "gpu-cluster", "slow.py", env=env,
+    out = report(run_client(aml_python, FLOWS / "script_run.py", "cancel", "cpu-cluster", "slow.py", env=env,
                             cwd=path))
     assert out["before_cancel"] == "Running"
     assert out["status"] == "Canceled"
@@ -120,7 +123,7 @@ def test_clear_errors(aml_python, project):
     unknown = report(run_client(aml_python, FLOWS / "script_run.py", "submit", "no-such-cluster", "ok.py", env=env,
                                 cwd=path))
     assert "no-such-cluster" in unknown["submit_error"] and "not found" in unknown["submit_error"].lower()
-    absent = report(run_client(aml_python, FLOWS / "script_run.py", "submit", "gpu-cluster", "absent.py", env=env,
+    absent = report(run_client(aml_python, FLOWS / "script_run.py", "submit", "cpu-cluster", "absent.py", env=env,
                                cwd=path))
     assert "absent.py" in absent["submit_error"]
 
@@ -156,3 +159,55 @@ def test_restart_mid_run_completes_once(aml_python, tmp_path):
         assert marker.read_text() == "ran\n"
     finally:
         served.stop()
+
+
+def test_outputs_never_follow_symlinks(aml_python, project):
+    path, env = project
+    _script(path, "links.py", "import os\nos.makedirs('outputs', exist_ok=True)\n"
+                              "open('outputs/real.txt', 'w').write('mine')\n"
+                              "os.symlink('/etc', 'outputs/etc')\nos.symlink('/etc/hostname', 'outputs/host.txt')\n")
+    out = report(run_client(aml_python, FLOWS / "script_run.py", "wait", "cpu-cluster", "links.py", env=env, cwd=path))
+    assert out["status"] == "Completed"
+    outputs = [f for f in out["files"] if f.startswith("outputs/")]
+    assert outputs == ["outputs/real.txt"]
+
+
+def test_bad_requests_answer_arm_errors(emulator: Served, project):
+    import requests
+    path, _ = project
+    scope = json.loads((path / ".azureml" / "config.json").read_text())["Scope"]     # as write_config() wrote it
+    ws = {"workspace_name": scope.rsplit("/", 1)[-1]}
+    base, auth = emulator.https_url, {"Authorization": "Bearer x"}
+    cases = [
+        ("GET", f"/history/v1.0{scope}/experiments/chainer-mnist/runs/no-such-run/details", auth, None, 404),
+        ("POST", f"/execution/v1.0{scope}/experiments/e/snapshotrun?runId=r1", auth, b"{not json", 400),
+        ("POST", f"/execution/v1.0{scope}/experiments/e/snapshotrun?runId=r1", auth, b'{"SnapshotId": "x"}', 404),
+        ("POST", f"/content/v2.0{scope}/snapshots/getblob", auth, b'{"FileNames": ["../../etc/passwd"]}', 400),
+        ("GET", f"/history/v1.0{scope}/experiments/e", {}, None, 401),
+        ("GET", f"/history/v1.0{scope.replace(ws['workspace_name'], 'nope')}/experiments/e", auth, None, 404),
+        ("GET", f"/unknownservice/v1.0{scope}/x", auth, None, 404),
+        ("POST", f"/metric/v2.0{scope}/runs/no-such-run/batch", auth, b'{"values": []}', 404),
+        ("GET", f"/modelmanagement/v1.0{scope}/models/nope:1", auth, None, 404),
+        ("GET", "/azureml/files/forged.token/x.txt", {}, None, 403),
+    ]
+    for method, url, headers, body, status in cases:
+        resp = requests.request(method, base + url, headers={**headers, "Content-Type": "application/json"},
+                                data=body, verify=emulator.ca_bundle, timeout=30)
+        assert resp.status_code == status, (method, url, resp.status_code, resp.text)
+        if "json" in resp.headers.get("Content-Type", ""):
+            assert "code" in resp.json()["error"], resp.text
+
+
+def test_proxy_reaches_only_the_emulator(emulator: Served):
+    import socket
+    port = json.loads((emulator.data_dir / "azureml" / "endpoints.json").read_text())["proxy_port"]
+
+    def connect(target: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            return s.recv(200)
+
+    assert connect("example.com:443").startswith(b"HTTP/1.1 403")
+    assert connect("someaccount.blob.core.windows.net:8443").startswith(b"HTTP/1.1 403")
+    assert connect(f"127.0.0.1:{emulator.https_port}").startswith(b"HTTP/1.1 200")
+    assert connect("someaccount.blob.core.windows.net:443").startswith(b"HTTP/1.1 200")

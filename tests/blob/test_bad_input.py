@@ -20,7 +20,7 @@ from azure.storage.blob import (AccountSasPermissions, BlobBlock, BlobSasPermiss
                                 BlobServiceClient, ContainerClient, ResourceTypes, generate_account_sas,
                                 generate_blob_sas, generate_container_sas)
 
-from emulator.blob.crc64 import Crc64
+from emulator.crc64 import Crc64
 from tests.served import Served
 
 from .conftest import ACCOUNT, KEY, connection_string, container_dir

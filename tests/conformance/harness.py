@@ -201,7 +201,8 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
                 env[f"{prefix}_ACCOUNT_NAME"], env[f"{prefix}_ACCOUNT_KEY"] = name, key
             junit = tmp / "junit.xml"
             cmd = [sys.executable, "-m", "pytest", "-c", str(tests.parent / "pytest.ini"), "--rootdir",
-                   str(tests.parent), "-p", "no:cacheprovider", "-o", f"timeout={timeout}",
+                   str(tests.parent), "-p", "no:cacheprovider", "-p", "devtools_testutils.asyncio_plugin",
+                   "-o", f"timeout={timeout}",
                    "--junitxml", str(junit), "-q", "-rN" if quiet else "-ra"]
             if keyword:
                 cmd += ["-k", keyword]

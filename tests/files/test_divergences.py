@@ -95,3 +95,87 @@ def test_an_eight_byte_content_md5_is_stored(svc, share):
     fc = svc.get_share_client(share).get_file_client("md5.txt")
     fc.create_file(1, content_settings=ContentSettings(content_md5=bytearray(b"MDAwMDA=")))
     assert bytes(fc.get_file_properties().content_settings.content_md5) == b"MDAwMDA="
+
+
+SDDL = ("O:S-1-5-21-2127521184-1604012920-1887927527-21560751G:S-1-5-21-2127521184-1604012920-1887927527-513"
+        "D:AI(A;;FA;;;SY)(A;;FA;;;BA)S:NO_ACCESS_CONTROL")
+
+
+def test_permissions_are_stored_under_stable_keys(svc, share):
+    sc = svc.get_share_client(share)
+    key = sc.create_permission_for_share(SDDL)
+    assert sc.get_permission_for_share(key) == SDDL
+    assert sc.create_permission_for_share(sc.get_permission_for_share(key)) == key
+    fc = sc.get_file_client("perm.txt")
+    fc.create_file(1, permission_key=key)
+    assert fc.get_file_properties().permission_key == key
+    fc.set_http_headers(ContentSettings(), file_permission=SDDL)
+    assert fc.get_file_properties().permission_key == key
+    with pytest.raises(HttpResponseError):
+        sc.get_permission_for_share("123*456")
+
+
+def test_get_ranges_reports_exactly_the_written_ranges(svc, share):
+    fc = svc.get_share_client(share).get_file_client("ranges.bin")
+    fc.create_file(4096)
+    fc.upload_range(b"a" * 512, 0, 512)
+    fc.upload_range(b"b" * 512, 1024, 512)
+    assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(0, 511), (1024, 1535)]
+    fc.clear_range(0, 512)
+    assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(1024, 1535)]
+    fc.resize_file(1100)
+    assert [(r["start"], r["end"]) for r in fc.get_ranges()] == [(1024, 1099)]
+
+
+def test_stored_access_policies_sign_sas_tokens(live, svc, share):
+    from datetime import datetime, timedelta
+
+    from azure.storage.fileshare import AccessPolicy, ShareSasPermissions, generate_share_sas
+
+    from .conftest import ACCOUNT, KEY
+    sc = svc.get_share_client(share)
+    sc.get_file_client("si.txt").upload_file(b"by policy")
+    policy = AccessPolicy(permission=ShareSasPermissions(read=True), expiry=datetime.utcnow() + timedelta(hours=1),
+                          start=datetime.utcnow() - timedelta(minutes=5))
+    sc.set_share_access_policy({"readers": policy})
+    assert [i.id for i in sc.get_share_access_policy()["signed_identifiers"]] == ["readers"]
+    token = generate_share_sas(ACCOUNT, share, KEY, policy_id="readers")
+    from azure.storage.fileshare import ShareFileClient
+    fc = ShareFileClient(f"{live.http_url}/{ACCOUNT}", share, "si.txt", credential=token)
+    assert fc.download_file().readall() == b"by policy"
+    with pytest.raises(HttpResponseError):
+        fc.upload_range(b"x", 0, 1)                       # the policy allows reading only
+    sc.set_share_access_policy({})
+    with pytest.raises(HttpResponseError):
+        fc.download_file()
+
+
+def test_range_diffs_against_a_snapshot(svc, share):
+    fc = svc.get_share_client(share).get_file_client("diff.bin")
+    fc.create_file(2048)
+    first = svc.get_share_client(share).create_snapshot()
+    fc.upload_range(b"z" * 1536, 0, 1536)
+    second = svc.get_share_client(share).create_snapshot()
+    fc.clear_range(512, 512)
+    written, cleared = fc.get_ranges_diff(previous_sharesnapshot=first)
+    assert [(r["start"], r["end"]) for r in written] == [(0, 511), (1024, 1535)]
+    assert [(r["start"], r["end"]) for r in cleared] == [(512, 1023)]
+    written, cleared = fc.get_ranges_diff(previous_sharesnapshot=second["snapshot"])
+    assert written == [] and [(r["start"], r["end"]) for r in cleared] == [(512, 1023)]
+    at_second = svc.get_share_client(share, snapshot=second["snapshot"]).get_file_client("diff.bin")
+    assert [(r["start"], r["end"]) for r in at_second.get_ranges()] == [(0, 1535)]
+
+
+def test_metadata_names_keep_their_case(svc, share):
+    fc = svc.get_share_client(share).get_file_client("case.txt")
+    fc.create_file(1, metadata={"UP": "upval", "lower": "v", "MiXeD_1": "m"})
+    assert fc.get_file_properties().metadata == {"UP": "upval", "lower": "v", "MiXeD_1": "m"}
+
+
+def test_crc64_validation_and_structured_messages(svc, share):
+    fc = svc.get_share_client(share).get_file_client("crc.bin")
+    data = b"crc64 checked " * 1000
+    fc.create_file(len(data), data=data, validate_content="crc64")          # structured message body
+    assert fc.download_file(validate_content="crc64").readall() == data     # structured message answer
+    fc.upload_range(b"Z" * 512, 0, 512, validate_content="crc64")
+    assert fc.download_file(validate_content="crc64").readall() == b"Z" * 512 + data[512:]

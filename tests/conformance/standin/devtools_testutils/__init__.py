@@ -7,6 +7,7 @@ in the environment. Written for this project from the tests' own use of these na
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 
 import pytest
@@ -36,10 +37,14 @@ def EnvironmentVariableLoader(directory: str, options: EnvironmentVariableOption
                               **defaults):
     """Decorator factory: the test gets one keyword argument per default, read from the upper-cased variable."""
     def decorate(fn):
+        params = inspect.signature(fn).parameters
+        takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             for name, default in defaults.items():
-                kwargs.setdefault(name, Secret(os.environ.get(name.upper(), default)))
+                if takes_all or name in params:
+                    kwargs.setdefault(name, Secret(os.environ.get(name.upper(), default)))
             return fn(*args, **kwargs)
         return wrapper
     return decorate
