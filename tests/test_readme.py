@@ -72,6 +72,8 @@ def test_python_block_compiles_and_its_imports_resolve_in_its_venv(code, line):
              for a in n.names}
     bound |= {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
     bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    bound |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     import builtins
     assert used <= bound | set(dir(builtins)), f"README.md:{line}: undefined {sorted(used - bound - set(dir(builtins)))}"
