@@ -149,6 +149,12 @@ def experiment_get_or_create(c: Ctx) -> Response:
     return json_response(render.experiment_dto(c.ext.runs.experiment(c.ws_id, c["exp"])))
 
 
+@route("GET", "history", r"experimentids/(?P<eid>[^/]+)")
+def experiment_get_by_id(c: Ctx) -> Response:
+    """Run.get(workspace, run_id) reads the run by id, then its experiment by the run's experiment id."""
+    return json_response(render.experiment_dto(c.ext.runs.experiment_by_id(c.ws_id, c["eid"])))
+
+
 @route("GET", "history", r"experiments")
 def experiments_list(c: Ctx) -> Response:
     return json_response({"value": [render.experiment_dto(e) for e in c.ext.runs.experiments(c.ws_id)]})

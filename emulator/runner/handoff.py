@@ -211,6 +211,16 @@ class Handoff:
         if snap.error is not None:
             grace_over = self.watch.failed(now, snap.error)
             for job, rec in followed:
+                if job.execution_state == ExecutionState.QUEUED and safeio.exists(
+                        self.s.settings.data_dir, self.s.planner.job_dir(job) / "node-0" / ".batchai" / "started"):
+                    # it started on its nodes before the controller went away, though squeue never said so
+                    states.transition(job, states.RUNNING, now, nodes=_free_nodes(job, jobs))
+                    won = self.s.store.compare_and_set(rec.id, rec.version, job.to_body())
+                    if won is None:
+                        continue
+                    rec = won
+                    self.s._log(job, f"running: Slurm job {job.handles[0]} (its nodes started it; Slurm does not "
+                                     "answer)")
                 code = self._exit_code_file(job)
                 if job.execution_state == ExecutionState.TERMINATING:   # scancel'd once Slurm answers again
                     self.s._finish(job, rec, now, states.FAILED, errors=[states.terminated_error()], note="terminated")
@@ -257,11 +267,7 @@ class Handoff:
         self.s.waiting.keep_only(pending)
 
     def _started(self, job: Job, rec, jobs, now: float, st) -> None:
-        taken = {n for j, _ in jobs if _cluster_key(j) == _cluster_key(job) and j.execution_state in states.ACTIVE
-                 for n in j.nodes}
-        need = int(job.spec.get("node_count", 1))
-        nodes = [n for n in range(len(taken) + need) if n not in taken][:need]
-        states.transition(job, states.RUNNING, now, nodes=nodes)
+        states.transition(job, states.RUNNING, now, nodes=_free_nodes(job, jobs))
         if self.s.store.compare_and_set(rec.id, rec.version, job.to_body()) is not None:
             self.s._log(job, f"running: Slurm job {job.handles[0]} on {st.nodes or 'its nodes'}")
 
@@ -313,6 +319,14 @@ class Handoff:
         return states.error("SlurmUnavailable", f"Slurm does not answer ({self.watch.reason or 'no answer'}): the "
                             "job cannot be submitted or followed; it is failed. Check slurmctld and the nodes' "
                             "slurmd (`sinfo`).")
+
+
+def _free_nodes(job: Job, jobs) -> list[int]:
+    """Node indices for a job Slurm started: the cluster's lowest ones its other running jobs do not hold."""
+    taken = {n for j, _ in jobs if _cluster_key(j) == _cluster_key(job) and j.execution_state in states.ACTIVE
+             for n in j.nodes}
+    need = int(job.spec.get("node_count", 1))
+    return [n for n in range(len(taken) + need) if n not in taken][:need]
 
 
 def _cluster_key(job: Job) -> str:

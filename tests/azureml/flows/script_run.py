@@ -19,7 +19,9 @@ ws = Workspace.from_config()
 experiment = Experiment(ws, name="emulator-tests")
 out = {"mode": mode}
 if mode == "attach":
-    run = Run(experiment, script)
+    # Run.get rehydrates the run as the type it was submitted as (a ScriptRun, which can stream its logs);
+    # Run(experiment, id) makes a plain Run, whose wait_for_completion(show_output=True) fails on a running run
+    run = Run.get(ws, script)
 else:
     config = ScriptRunConfig(source_directory="./src", script=script, arguments=arguments, compute_target=compute)
     if os.environ.get("AML_PIP_PACKAGES"):
