@@ -74,10 +74,16 @@ def list_entries(data_dir: Path, cluster: Cluster | None, job: Job, directory_id
     # The job can write here: it may have replaced the directory (or one above it, or an entry) with a link to
     # anywhere, the data dir included. The directory is reached from the data dir without following any link,
     # and only real directories and regular files in it are listed (see safeio).
+    return list_directory(data_dir, base)
+
+
+def list_directory(data_dir: Path, base: Path) -> list[Entry]:
+    """The real directories and regular files in `base`, by name; [] when it is absent, reached through a link on
+    the way, or its name cannot be on the disk. What a job can write is listed through this alone."""
     try:
         fd = safeio.open_dir(data_dir, base)
-    except OSError:
-        return []   # absent, a link on the way, or a name longer than the file system allows: nothing to show
+    except (OSError, ValueError):
+        return []
     out = []
     try:
         with os.scandir(fd) as it:

@@ -7,7 +7,6 @@ are shown) and the job's output directories through outputs.py, as Jobs_ListOutp
 from __future__ import annotations
 
 import os
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,24 +115,8 @@ def jobs(store, scheduler) -> list[JobRow]:
 
 def _list_dir(data_dir: Path, path: Path) -> list[tuple[str, bool, int]]:
     """(name, is_directory, size) of the real directories and regular files in `path`, by name; [] if it is
-    absent or reached through a link."""
-    try:
-        fd = safeio.open_dir(data_dir, path)
-    except (OSError, ValueError):
-        return []
-    out = []
-    try:
-        with os.scandir(fd) as it:
-            for e in it:
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-                    out.append((e.name, stat.S_ISDIR(st.st_mode), st.st_size))
-    finally:
-        os.close(fd)
-    return sorted(out)
+    absent or reached through a link (the output listing's own walk)."""
+    return [(e.name, e.is_directory, e.size) for e in outputs.list_directory(data_dir, path)]
 
 
 def storage(settings, store) -> list[dict]:
