@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import names, ranges, snapshots
-from .disk import Disk, Entry, etag, tag
+from . import journal, names, ranges, snapshots
+from .disk import Disk, Entry, etag, not_found, tag
 from .plane_more import PlaneMore
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
@@ -95,6 +95,7 @@ class FilePlane(PlaneMore):
         self._usage: dict[tuple[str, str], list] = {}     # (account, share) -> [bytes used, monotonic time]
         self._usage_lock = threading.Lock()
         self._lease_lock = threading.Lock()
+        journal.recover(self)             # what a kill -9 left half done (rename, copy) is finished or undone
 
     # ---- accounts -------------------------------------------------------------------------------------------
     def account(self, name: str) -> tuple[str, list[bytes]] | None:
@@ -299,10 +300,21 @@ class FilePlane(PlaneMore):
             if attributes is not None:
                 node.props.attributes = attributes
             if size is not None:
-                st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
-                                      self._ranges_after(account, share, parts,
-                                                         lambda base, new_size: ranges.clip(base(), new_size),
-                                                         ["size", size]))
+                # new size and properties through an intent (journal.py): a kill -9 leaves both or neither
+                iid, body = journal.begin(self.meta, account, share, parts, node.st.st_ino, node.props, times,
+                                          size=size)
+                try:
+                    self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
+                                     self._ranges_after(account, share, parts,
+                                                        lambda base, new_size: ranges.clip(base(), new_size),
+                                                        ["size", size]))
+                except Exception:
+                    journal.drop(self.meta, iid)
+                    raise
+                done = journal.finish(self, iid, body)
+                if done is None:
+                    raise not_found()
+                return done
             else:
                 st = self.disk.touch_file(sh, parts)
             if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:
