@@ -8,12 +8,17 @@ the emulator's copy alike). The figure is the ratio SDK MB/s / disk MB/s; goal >
 For scale, the same SDK calls are also timed against a do-nothing endpoint (its own process: it discards uploads
 and serves zeros), which is what the SDK itself can move on this machine whatever the server does.
 
-Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds 3]
+Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds 3] [--baseline-tree DIR]
 (--concurrency is the SDK's max_concurrency for both directions; 1 is its default for uploads and downloads.)
+
+--baseline-tree DIR also serves another checkout of the project (e.g. `git worktree add /tmp/base <commit>`)
+from DIR, as a second emulator with its own data dir, and times it in the same rounds (interleaved with this
+tree's, so machine noise spreads over both): the figures of both and this tree / baseline per direction.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -45,17 +50,20 @@ def _free_port() -> int:
 class Emulator:
     """`python -m emulator serve` on free ports with its own data dir, stopped on exit."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, tree: Path = ROOT):
         self.data_dir = data_dir
+        self.tree = tree              # the checkout whose `emulator` package serves
         self.port = _free_port()
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Emulator":
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR")}
         env["BATCHAI_EMULATOR_EXECUTOR"] = "none"    # no job runner needed here
+        env["PYTHONPATH"] = str(self.tree)           # that tree's code, not the installed (editable) one
         self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port),
-                                      "--https-port", str(_free_port()), "--data-dir", str(self.data_dir)],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "--https-port", str(_free_port()), "--blob-port", str(_free_port()),
+                                      "--data-dir", str(self.data_dir)],
+                                     cwd=self.tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -210,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=256)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline-tree", metavar="DIR",
+                        help="another checkout of the project, served and timed in the same rounds")
     parser.add_argument("--serve-null", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_null:
@@ -221,18 +231,30 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size_mb * 1024 * 1024
     data = os.urandom(size)
     work = Path(tempfile.mkdtemp(prefix="batchai-bench-files-"))
+    base_tree = Path(args.baseline_tree).resolve() if args.baseline_tree else None
+    if base_tree is not None and not (base_tree / "emulator" / "__main__.py").is_file():
+        parser.error(f"--baseline-tree {base_tree} is not a checkout of this project")
     try:
-        with Emulator(work / "data") as emu:
-            cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
-                  f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.url}/{DEFAULT_STORAGE_ACCOUNT};")
-            share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
-            share.create_share()
-            file_client = share.get_file_client("bench.bin")
-            disk, sdk = [], []
-            on_disk = work / "data" / "shares" / DEFAULT_STORAGE_ACCOUNT / "bench" / "bench.bin"
-            for _ in range(args.rounds):          # interleaved, so machine noise spreads over both
-                disk.append(disk_round(work / "data" / "baseline.bin", data))
-                sdk.append(sdk_round(file_client, on_disk, data, args.concurrency))
+        with contextlib.ExitStack() as stack:
+            targets = [("this tree", ROOT, work / "data")]
+            if base_tree is not None:
+                targets.append(("baseline", base_tree, work / "base-data"))
+            clients = []
+            for _, tree, data_dir in targets:
+                emu = stack.enter_context(Emulator(data_dir, tree))
+                cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
+                      f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.url}/{DEFAULT_STORAGE_ACCOUNT};")
+                share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
+                share.create_share()
+                clients.append((share.get_file_client("bench.bin"),
+                                data_dir / "shares" / DEFAULT_STORAGE_ACCOUNT / "bench" / "bench.bin"))
+            disk, sdk, baseline = [], [], []
+            for i in range(args.rounds):          # interleaved, so machine noise spreads over all of them
+                disk.append(disk_round(work / "baseline.bin", data))
+                order = clients if i % 2 == 0 else clients[::-1]     # neither always goes first
+                for file_client, on_disk in order:
+                    (sdk if file_client is clients[0][0] else baseline).append(
+                        sdk_round(file_client, on_disk, data, args.concurrency))
         null_port = _free_port()
         null = subprocess.Popen([sys.executable, __file__, "--serve-null", str(null_port)])
         try:
@@ -267,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{med(ceiling, 'warm'):.1f} MB/s; the emulator reaches {med(sdk, 'write') / med(ceiling, 'write'):.2f} "
           f"and {med(sdk, 'warm') / med(ceiling, 'warm'):.2f} of that")
     print(f"  goal: ratio >= 0.5 for upload and download -> {'met' if min(ratios[:2]) >= 0.5 else 'NOT met'}")
+    if baseline:
+        print(f"  baseline tree {base_tree}, same rounds (interleaved):")
+        for label, key, _ in rows:
+            b = med(baseline, key)
+            print(f"  {label:16s} {b:8.1f} MB/s (ratio to disk {b / med(disk, key):5.2f});  this tree / baseline "
+                  f"{med(sdk, key) / b:5.2f}")
     return 0
 
 

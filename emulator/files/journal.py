@@ -8,8 +8,8 @@ once the disk step is done, and the rows to write then. The disk step is one ren
 inode at that path says whether it happened:
 
 * it did: the rows are brought in line (moved, written) — at once, or at the next start (`recover`);
-* it did not: the intent is dropped and nothing changed (a half-written copy lives outside the share, in
-  `shares/<account>/.copying/`, and is removed).
+* it did not: the intent is dropped and nothing changed (a half-written copy lives outside the shares, in
+  `<data dir>/files-copying/`, and is removed).
 
 A resize keeps the inode, so its intent is rolled forward: at the next start the file gets the intended size and
 properties whether or not the truncate happened.
@@ -31,7 +31,7 @@ from . import snapshots
 from .disk import _Parent
 from .meta import EntryProps
 
-COPYING = ".copying"          # not a valid share name: never listed as a share
+COPYING = "files-copying"     # under the data dir: copies being written, on the shares' file system
 _SCHEMA = "CREATE TABLE IF NOT EXISTS files_intents (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)"
 _TABLES = ("files_entries", "files_leases", "files_ranges")
 
@@ -112,20 +112,18 @@ def recover(plane) -> None:
             finish(plane, iid, json.loads(text), recovering=True)
         except StorageError:          # the share went away meanwhile: nothing left to bring in line
             drop(plane.meta, iid)
-    shares = plane.disk.data_dir / "shares"
-    for account in os.listdir(shares) if shares.is_dir() else []:
-        leftover = shares / account / COPYING
-        if leftover.is_dir() and not leftover.is_symlink():
-            shutil.rmtree(leftover, ignore_errors=True)
+    leftover = plane.disk.data_dir / COPYING
+    if leftover.is_dir() and not leftover.is_symlink():
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 class TempCopy:
-    """The bytes of a copy, written outside the share (`shares/<account>/.copying/<uuid>`), then renamed into place.
-    `usable` is False when that directory is on another file system than the share (an operator's link): the
-    caller then copies in place, as before."""
+    """The bytes of a copy, written outside the shares (`<data dir>/files-copying/<uuid>`), then renamed into
+    place. `usable` is False when that directory is on another file system than the share (an operator's link to
+    a share elsewhere): the caller then copies in place, as before."""
 
-    def __init__(self, disk, account: str, sh):
-        self.dir = os.path.join(disk.account_dir(account), COPYING)
+    def __init__(self, disk, sh):
+        self.dir = os.path.join(disk.data_dir, COPYING)
         os.makedirs(self.dir, exist_ok=True)
         self.dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
         self.name = uuid.uuid4().hex

@@ -237,7 +237,7 @@ class PlaneMore:
                 props.copy = {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
                               "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
                 check = self._quota_check(account, share, sh, st.st_size)
-                temp = journal.TempCopy(self.disk, account, sh)
+                temp = journal.TempCopy(self.disk, sh)
                 try:
                     if temp.usable:
                         # the bytes go in beside the share, then one rename (journal.py): a kill -9 leaves the

@@ -179,9 +179,12 @@ def snapshot(svc) -> dict:
 
 
 def on_disk(data_dir: Path) -> set[str]:
-    """Every regular file under the account's share directories, as share/path."""
+    """Every regular file under the account's share directories, as share/path, and any copy being written
+    (files-copying/...: the Files plane's temporary copies, none of which may outlive a restart)."""
     root = data_dir / "shares" / ACCOUNT
-    return {str(Path(top, f).relative_to(root)) for top, _, files in os.walk(root) for f in files}
+    found = {str(Path(top, f).relative_to(root)) for top, _, files in os.walk(root) for f in files}
+    return found | {str(Path(top, f).relative_to(data_dir)) for top, _, files in os.walk(data_dir / "files-copying")
+                    for f in files}
 
 
 def check_leases(svc, state: dict) -> list[str]:
@@ -263,6 +266,7 @@ def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scena
             plain.stop()
     else:
         pytest.fail(f"the operation took more than {MAX_STEPS} durable steps")
+    print(f"{scenario}: killed before each of {len(crashed)} durable steps, restarted, checked")
     assert after != before, "the unharmed operation changed nothing: the scenario tests nothing"
     assert crashed, "no step was hit"
     for at, state, files in crashed:
