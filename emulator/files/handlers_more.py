@@ -12,7 +12,7 @@ from flask import Response, current_app, request
 from ..errors import StorageError
 from . import copying, httpio, render
 from .auth import delegation_key_value, parse_sas_time
-from .handlers import DEFAULT_VERSION, Ctx
+from .context import DEFAULT_VERSION, Ctx
 from .httpio import MAX_RANGE, response
 from .meta import EntryProps
 from .names import parse_target

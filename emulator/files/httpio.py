@@ -17,7 +17,7 @@ from flask import Response, request
 from ..errors import StorageError
 from . import rawheaders
 from .disk import http_date, iso7
-from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
+from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
 MAX_RANGE = 4 << 20
 MAX_RESULTS = 5000

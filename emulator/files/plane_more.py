@@ -9,16 +9,13 @@ import sqlite3
 import stat as statmod
 import time
 import uuid
-from typing import TYPE_CHECKING
 
 from ..errors import StorageError
 from . import leases, names, ranges, snapshots
 from .disk import Disk, ShareDir, _Parent, not_found
+from .infos import NodeInfo
 from .ranges import fd_data_ranges
 from .meta import EntryProps, ShareRow
-
-if TYPE_CHECKING:
-    from .plane import NodeInfo
 
 
 class PlaneMore:

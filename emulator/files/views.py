@@ -18,6 +18,7 @@ from werkzeug.exceptions import NotFound
 from ..errors import StorageError
 from . import auth, checksums, handlers as h, httpio, snapshots
 from .auth import Access
+from .context import DEFAULT_VERSION, Ctx
 from .names import parse_target, raw_request_uri
 from .plane import EXTENSION, FilePlane
 
@@ -226,7 +227,7 @@ def file_service(account: str, _rest: str = ""):
         files.check_lease(name, target.share, target.parts if level == "file" else [],
                           verb == "DELETE" or (level == "file" and verb == "PUT"),
                           request.headers.get("x-ms-lease-id"))
-    ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot)
+    ctx = Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot)
     try:
         resp = handler(ctx)
     except StorageError as err:
@@ -244,5 +245,5 @@ def file_service(account: str, _rest: str = ""):
             raise
         # no room for the properties row (emulator.db, same disk as the bytes): the same answer as for the bytes
         raise _host_error(OSError(errno.ENOSPC, exc.args[0]), op_name) from exc
-    resp.headers["x-ms-version"] = principal.version or h.DEFAULT_VERSION
+    resp.headers["x-ms-version"] = principal.version or DEFAULT_VERSION
     return resp
