@@ -21,6 +21,7 @@ class Ctx:
     op: str
 
     snapshot: str | None = None
+    base: str | None = None           # host style: the account's own URL (https://<account>.file.<suffix>/)
 
     @property
     def share(self) -> str:
@@ -32,4 +33,5 @@ class Ctx:
         return self.target.parts
 
     def endpoint(self) -> str:
-        return public_base() + "/" + self.account + "/"
+        """The service endpoint listings name: the URL the client used for the account."""
+        return self.base or public_base() + "/" + self.account + "/"

@@ -19,6 +19,7 @@ from . import names, ranges, snapshots
 from .disk import Disk, Entry, etag, tag
 from .infos import NodeInfo, ShareInfo
 from .plane_more import PlaneMore
+from .pending import Copies
 from .meta import DEFAULT_QUOTA_GIB, DEFAULT_TIER, EntryProps, MetaStore, ShareRow
 
 EXTENSION = "azure_files"          # app.extensions key of the FilePlane
@@ -34,6 +35,8 @@ class FilePlane(PlaneMore):
         self._usage: dict[tuple[str, str], list] = {}     # (account, share) -> [bytes used, monotonic time]
         self._usage_lock = threading.Lock()
         self._lease_lock = threading.Lock()
+        self.copies = Copies(self)
+        self.copies.resume_all()         # copies a previous run left pending (pending.py)
 
     # ---- accounts -------------------------------------------------------------------------------------------
     def account(self, name: str) -> tuple[str, list[bytes]] | None:
