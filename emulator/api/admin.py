@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, json, request
 
 from .. import safeio
 from ..errors import StorageError
+from ..version import __version__
 
 bp = Blueprint("emulator_admin", __name__)
 log = logging.getLogger("batchai_emulator.events")
@@ -18,7 +19,6 @@ log = logging.getLogger("batchai_emulator.events")
 @bp.route("/_emulator/health", methods=["GET"])
 def health() -> Response:
     """Version, executor, GPUs, and clusters and jobs counted by state."""
-    from .. import __version__
     from ..backend import admin
     return Response(json.dumps(admin.health(current_app.extensions["batchai"], __version__)),
                     mimetype="application/json")

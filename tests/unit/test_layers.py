@@ -119,7 +119,6 @@ def _cycles() -> list[list[str]]:
 KNOWN_CYCLES = [
     {"emulator.files.plane", "emulator.files.plane_more"},          # the file plane split in two (files/)
     {"emulator.files.handlers", "emulator.files.handlers_more"},    # idem
-    {"emulator", "emulator.api", "emulator.api.admin", "emulator.ui"},  # __version__ read from the package
 ]
 
 
