@@ -13,7 +13,8 @@ Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds
 
 --baseline-tree DIR also serves another checkout of the project (e.g. `git worktree add /tmp/base <commit>`)
 from DIR, as a second emulator with its own data dir, and times it in the same rounds (interleaved with this
-tree's, so machine noise spreads over both): the figures of both and this tree / baseline per direction.
+tree's, so machine noise spreads over both): the figures of both, and per direction the median over rounds of
+this tree / baseline (each round times both back to back) with its range, which shows how noisy the machine is.
 """
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ class Emulator:
         if self.proc:
             self.proc.terminate()
             self.proc.wait(30)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the emulator process has used so far: less sensitive to a busy machine than
+        wall time, so the trees' costs for the same bytes compare even when the throughput figures are noisy."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     @property
     def url(self) -> str:
@@ -239,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             targets = [("this tree", ROOT, work / "data")]
             if base_tree is not None:
                 targets.append(("baseline", base_tree, work / "base-data"))
-            clients = []
+            clients, emulators = [], []
             for _, tree, data_dir in targets:
                 emu = stack.enter_context(Emulator(data_dir, tree))
+                emulators.append(emu)
                 cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
                       f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.url}/{DEFAULT_STORAGE_ACCOUNT};")
                 share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
@@ -249,12 +257,15 @@ def main(argv: list[str] | None = None) -> int:
                 clients.append((share.get_file_client("bench.bin"),
                                 data_dir / "shares" / DEFAULT_STORAGE_ACCOUNT / "bench" / "bench.bin"))
             disk, sdk, baseline = [], [], []
+            cpu = [e.cpu_seconds() for e in emulators]
             for i in range(args.rounds):          # interleaved, so machine noise spreads over all of them
                 disk.append(disk_round(work / "baseline.bin", data))
                 order = clients if i % 2 == 0 else clients[::-1]     # neither always goes first
                 for file_client, on_disk in order:
                     (sdk if file_client is clients[0][0] else baseline).append(
                         sdk_round(file_client, on_disk, data, args.concurrency))
+            moved = args.rounds * 3 * size / 2 ** 30          # GiB through each emulator: 1 upload, 2 downloads
+            cpu = [(e.cpu_seconds() - c) / moved for e, c in zip(emulators, cpu)]
         null_port = _free_port()
         null = subprocess.Popen([sys.executable, __file__, "--serve-null", str(null_port)])
         try:
@@ -291,10 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  goal: ratio >= 0.5 for upload and download -> {'met' if min(ratios[:2]) >= 0.5 else 'NOT met'}")
     if baseline:
         print(f"  baseline tree {base_tree}, same rounds (interleaved):")
+        print(f"  emulator CPU time per GiB moved: this tree {cpu[0]:.2f} s, baseline {cpu[1]:.2f} s, this tree / "
+              f"baseline {cpu[0] / cpu[1]:.2f}")
         for label, key, _ in rows:
             b = med(baseline, key)
+            # each round times both trees back to back: the median of those paired ratios, and their spread
+            paired = sorted(mine[key] / theirs[key] for mine, theirs in zip(sdk, baseline))
             print(f"  {label:16s} {b:8.1f} MB/s (ratio to disk {b / med(disk, key):5.2f});  this tree / baseline "
-                  f"{med(sdk, key) / b:5.2f}")
+                  f"{statistics.median(paired):5.2f} (rounds {paired[0]:.2f}..{paired[-1]:.2f})")
     return 0
 
 
