@@ -131,11 +131,15 @@ class TempCopy:
         self.placed = False
         self.st: os.stat_result | None = None
 
-    def write(self, src_fd: int, size: int) -> os.stat_result:
+    def write(self, src_fd: int | None, size: int) -> os.stat_result:
+        """The copy of `size` bytes of `src_fd` (None: `size` zero bytes, sparse, for the copier to fill)."""
         fd = os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666,
                      dir_fd=self.dir_fd)
         try:
-            snapshots.copy_data(src_fd, fd, size)
+            if src_fd is None:
+                os.ftruncate(fd, size)
+            else:
+                snapshots.copy_data(src_fd, fd, size)
             self.st = os.fstat(fd)
         finally:
             os.close(fd)

@@ -249,21 +249,18 @@ class PlaneMore:
                 times.pop("ignore_readonly", None)
                 props.created = time.time_ns()
                 check = self._quota_check(account, share, sh, st.st_size)
-                if pending.is_async(s_account, account, st.st_size):
-                    # the bytes follow in the background (pending.py); the row says so first
-                    dst, dst_parent, _old = self.disk.create_file(sh, parts, st.st_size, check)
-                    props.copy = self.copies.begin(account, share, parts, src, st.st_size, source_url)
-                    node = self._save(account, share, parts, dst, dst_parent, props, times)
-                    self.copies.start(account, share, parts, props.copy)
-                    return node
-                props.copy = {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
-                              "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
+                # a copy from another account may go on in the background (pending.py): the row says so first
+                background = pending.is_async(s_account, account, st.st_size)
+                props.copy = self.copies.begin(account, share, parts, src, st.st_size, source_url) if background \
+                    else {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
+                          "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
                 temp = journal.TempCopy(self.disk, sh)
                 try:
                     if temp.usable:
-                        # the bytes go in beside the share, then one rename (journal.py): a kill -9 leaves the
-                        # destination as it was or complete with its properties
-                        temp.write(fd, st.st_size)
+                        # the bytes (or, for a pending copy, the empty file) go in beside the share, then one
+                        # rename (journal.py): a kill -9 leaves the destination as it was or complete with its
+                        # properties (a pending copy starts again after the restart)
+                        temp.write(None if background else fd, st.st_size)
                         intent = []
 
                         def before(old: os.stat_result | None) -> None:
@@ -276,15 +273,21 @@ class PlaneMore:
                             if intent:
                                 journal.drop(self.meta, intent[0][0])
                             raise
-                        done = journal.finish(self, *intent[0])
-                        if done is None:
+                        node = journal.finish(self, *intent[0])
+                        if node is None:
                             raise not_found()
-                        return done
+                        if background:
+                            self.copies.start(account, share, parts, props.copy)
+                        return node
                 finally:
                     temp.close()
                 dst, dst_parent, _old = self.disk.create_file(sh, parts, st.st_size, check)
-                dst = self.disk.copy_into(sh, parts, fd, st.st_size)
-                return self._save(account, share, parts, dst, dst_parent, props, times)
+                if not background:
+                    dst = self.disk.copy_into(sh, parts, fd, st.st_size)
+                node = self._save(account, share, parts, dst, dst_parent, props, times)
+                if background:
+                    self.copies.start(account, share, parts, props.copy)
+                return node
         finally:
             os.close(fd)
 

@@ -1,7 +1,8 @@
 """kill -9 at every point of the Files plane's newer write paths — Rename File (replacing a leased destination's
 neighbour), Rename Directory, Copy File within the account and from a URL with a SAS, and writes guarded by a file
 lease (Put Range, Set Properties, Set Metadata, resize) — then a restart on the same data dir, checked through
-azure-storage-file-share.
+azure-storage-file-share. A copy from another account (pending: its bytes follow in the background) counts the
+steps of its background copier too, and is waited for before each check.
 
 The emulator runs under tests/hardening/crashhook.py, which SIGKILLs it just before its N-th durable step (a
 commit of the Files rows, a rename, unlink, truncate, write...) of the operation; N runs from 1 until the
@@ -21,12 +22,13 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from azure.core.exceptions import AzureError, HttpResponseError
-from azure.storage.fileshare import ContentSettings, FileSasPermissions, generate_file_sas
+from azure.storage.fileshare import ContentSettings, FileSasPermissions, ShareServiceClient, generate_file_sas
 
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT as ACCOUNT, DEFAULT_STORAGE_KEY as KEY
 from tests.served import Served
@@ -34,8 +36,10 @@ from tests.served import Served
 from . import clients
 
 SHARE, OTHER = "crash", "crash-src"
+SECOND = "crashother"                # a second served account: copies from it are pending (background) copies
+ACCOUNTS = ["--storage-account", f"{ACCOUNT}:{KEY}", "--storage-account", f"{SECOND}:{KEY}"]
 LEASE = "0f0f0f0f-1111-2222-3333-444444444444"
-MAX_STEPS = 60
+MAX_STEPS, EVERY_UNTIL, EVERY = 80, 12, 5
 
 
 def _bytes(tag: str, size: int) -> bytes:
@@ -48,13 +52,14 @@ def _bytes(tag: str, size: int) -> bytes:
 
 A, B = _bytes("a", 300_000), _bytes("b", 200_000)
 R = _bytes("r", 1 << 20)
+BIG = _bytes("big", 5 << 20)         # above pending.ASYNC_MIN: a copy from another account runs in the background
 
 
 class Hooked(Served):
     """Served under the crash hook: SIGKILL just before durable step `at` once `arm` exists."""
 
     def __init__(self, data_dir: Path, at: int, arm: Path):
-        super().__init__(data_dir, "--executor", "none", env={
+        super().__init__(data_dir, "--executor", "none", *ACCOUNTS, env={
             "HARDENING_CRASH_AT": str(at), "HARDENING_CRASH_ARM": str(arm),
             "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2])]
                                           + [p for p in [os.environ.get("PYTHONPATH")] if p])})
@@ -114,6 +119,37 @@ def _copy_url(svc):
     svc.get_share_client(SHARE).get_file_client("copied.bin").start_copy_from_url(f"{src.url}?{sas}")
 
 
+def _second(svc):
+    url = svc.url.replace(f"/{ACCOUNT}", f"/{SECOND}")
+    return ShareServiceClient(url, credential={"account_name": SECOND, "account_key": KEY}, retry_total=0)
+
+
+def _setup_copy_async(svc):
+    _setup_copy(svc)
+    other = _second(svc)
+    other.create_share(OTHER)
+    other.get_share_client(OTHER).get_file_client("big.bin").upload_file(
+        BIG, metadata={"from": "other"}, content_settings=ContentSettings(content_type="app/big"))
+
+
+def _copy_async(svc):
+    src = _second(svc).get_share_client(OTHER).get_file_client("big.bin")
+    sas = generate_file_sas(SECOND, OTHER, ["big.bin"], account_key=KEY, permission=FileSasPermissions(read=True),
+                            expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    dst = svc.get_share_client(SHARE).get_file_client("dst.bin")
+    assert dst.start_copy_from_url(f"{src.url}?{sas}")["copy_status"] == "pending"
+
+
+def _settle(svc, timeout: float = 60) -> None:
+    """Wait (bounded) until no file of the share has a pending copy."""
+    deadline = time.monotonic() + timeout
+    sc = svc.get_share_client(SHARE)
+    while any(sc.get_file_client(f["name"]).get_file_properties().copy.status == "pending"
+              for f in sc.list_directories_and_files() if not f["is_directory"]):
+        assert time.monotonic() < deadline, "a copy stayed pending"
+        time.sleep(0.1)
+
+
 def _setup_leased(svc):
     fc = svc.get_share_client(SHARE).get_file_client("leased.bin")
     fc.upload_file(A, metadata={"k": "v"}, content_settings=ContentSettings(content_type="app/old"))
@@ -143,6 +179,7 @@ SCENARIOS = {
     "rename-directory": (_setup_rename_dir, _rename_dir),
     "copy-file-over-existing": (_setup_copy, _copy),
     "copy-file-from-url-with-sas": (_setup_copy_url, _copy_url),
+    "copy-file-from-another-account-pending": (_setup_copy_async, _copy_async),
     "leased-put-range": (_setup_leased, _put_range),
     "leased-set-properties": (_setup_leased, _set_properties),
     "leased-set-metadata": (_setup_leased, _set_metadata),
@@ -220,6 +257,15 @@ def _torn_put_range(state: dict, before: dict, after: dict, data_dir: Path) -> b
         {k: v for k, v in state.items() if k != path} == {k: v for k, v in before.items() if k != path}
 
 
+def _steps():
+    """Every step up to EVERY_UNTIL (the request's own), then every EVERY-th (a background copier's chunks
+    repeat the same few steps)."""
+    at = 1
+    while at <= MAX_STEPS:
+        yield at
+        at += 1 if at < EVERY_UNTIL else EVERY
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scenario):
@@ -227,7 +273,7 @@ def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scena
     crashed: list[tuple[int, dict, set[str]]] = []
     before = after = None
     problems: list[str] = []
-    for at in range(1, MAX_STEPS + 1):
+    for at in _steps():
         data = tmp_path / f"n{at}" / "data"
         arm = tmp_path / f"n{at}" / "armed"
         data.parent.mkdir()
@@ -240,6 +286,7 @@ def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scena
             arm.touch()
             try:
                 operation(svc)
+                _settle(svc)           # a background copy goes on after the answer: its steps count too
                 error = None
             except AzureError as exc:
                 error = exc
@@ -251,13 +298,14 @@ def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scena
             alive = hooked.proc.poll() is None
             if alive:
                 arm.unlink()
-                after = snapshot(svc)
+                after, after_files = snapshot(svc), on_disk(data)
                 break
         finally:
             hooked.stop()
-        plain = Served(data, "--executor", "none").start()
+        plain = Served(data, "--executor", "none", *ACCOUNTS).start()
         try:
             svc = clients.files(plain, clients.Recorder(), timeout=10)
+            _settle(svc)               # a copy left pending starts again after the restart
             state = snapshot(svc)
             crashed.append((at, state, on_disk(data)))
             problems += [f"step {at}: {p}" for p in check_leases(svc, state)]
@@ -266,7 +314,8 @@ def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scena
             plain.kill9()          # checked: no need to wait for a clean stop (this data dir is not used again)
     else:
         pytest.fail(f"the operation took more than {MAX_STEPS} durable steps")
-    print(f"{scenario}: killed before each of {len(crashed)} durable steps, restarted, checked")
+    print(f"{scenario}: killed at {len(crashed)} points (each of its first {EVERY_UNTIL} durable steps, then every "
+          f"{EVERY}th; it has fewer than {at}), restarted, checked")
     assert after != before, "the unharmed operation changed nothing: the scenario tests nothing"
     assert crashed, "no step was hit"
     for at, state, files in crashed:
@@ -279,5 +328,5 @@ def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scena
         expected = {p for p in state if not p.endswith("/")}
         if files != expected:
             problems.append(f"step {at}: files on disk {sorted(files)} but the share lists {sorted(expected)}")
-    assert on_disk(tmp_path / f"n{len(crashed) + 1}" / "data") == set(p for p in after if not p.endswith("/"))
+    assert after_files == {p for p in after if not p.endswith("/")}
     assert problems == [], "\n".join(problems)
