@@ -30,6 +30,7 @@ from .handoff import Handoff
 from . import waiting as waiting_mod
 from .launch import Planner
 from .mountcheck import mount_errors
+from .setuptask import SETUP_IMAGE as HOST_IMAGE
 from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
@@ -402,10 +403,11 @@ class Scheduler:
                 self._log(job, "each node's container: " + resources(cluster.props.vm_size)[1])
             if self.executor.layout == "container":
                 if not requested:
-                    raise LaunchError("ContainerSettingsRequired", "The emulator runs jobs in containers: give "
-                                      "containerSettings.imageSourceRegistry.image (jobs on the host VM need "
-                                      "--executor local).")
-                if image != requested:
+                    # on the service a job without containerSettings ran on the node's host VM; here a node is a
+                    # container, so the job runs in the node image: the one the setup task runs in (setuptask.py)
+                    image = self.executor.resolve_image(HOST_IMAGE)
+                    self._log(job, f"no containerSettings: the job runs on the node itself, image {image}")
+                elif image != requested:
                     self._log(job, f"image {requested} mapped to {image} (--image-map)")
                 self.executor.prepare(job_key, plan.network, image, registry)
             elif requested:
