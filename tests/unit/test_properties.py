@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,12 @@ def test_props_follow_a_replaced_spec_and_cannot_be_changed():
     assert cluster.props.scale_settings.manual == ManualScaleSettings(3) and cluster.target_node_count() == 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         cluster.props.vm_size = "other"
+
+
+def test_no_module_reads_a_models_spec_by_key():
+    """`spec` is the echo; the code reads `props`. (A read such as job.spec.get("node_count") would also miss the
+    defaults properties.py gives, which is how the same default came to be written in several places.)"""
+    root = Path(wire.__file__).parent
+    reads = [f"{p.relative_to(root)}:{n}" for p in sorted(root.rglob("*.py"))
+             for n, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\.spec(\[|\.get\()", line)]
+    assert reads == []
