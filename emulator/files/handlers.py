@@ -12,7 +12,7 @@ from flask import Response, request
 
 from ..errors import StorageError
 from ..urls import public_base
-from . import checksums, httpio, leases, render, snapshots
+from . import checksums, httpio, leases, nfs, render, snapshots
 from .auth import Principal, parse_sas_time
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from .httpio import MAX_RANGE, MAX_RESULTS, response
@@ -44,6 +44,16 @@ class Ctx:
 
     def endpoint(self) -> str:
         return public_base() + "/" + self.account + "/"
+
+    def node_times(self) -> dict:
+        """The SMB times (and permission) a request sets, plus on an NFS share its owner / group / mode; headers
+        of the other protocol are refused first."""
+        is_nfs = self.files.is_nfs(self.account, self.target.share or "")
+        nfs.check_protocol_headers(is_nfs)
+        times = httpio.smb_times()
+        if is_nfs:
+            times["nfs"] = nfs.node_request()
+        return times
 
 
 # ---- service --------------------------------------------------------------------------------------------------
@@ -93,12 +103,9 @@ def set_service_props(ctx: Ctx) -> Response:
 
 # ---- shares ---------------------------------------------------------------------------------------------------
 def create_share(ctx: Ctx) -> Response:
-    protocols = request.headers.get("x-ms-enabled-protocols")
-    if protocols is not None and protocols.strip().upper() != "SMB":
-        raise StorageError(400, "NotSupportedByEmulator", "NFS shares (x-ms-enabled-protocols: NFS) are not "
-                           "supported by the Batch AI emulator's file service.")
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier())
+    props = nfs.share_request(ctx.files.profile(ctx.account), None)
+    info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier(), props)
     return response(201, headers=httpio.share_headers(info))
 
 
@@ -107,8 +114,7 @@ def get_share_props(ctx: Ctx) -> Response:
     headers = httpio.share_headers(info)
     headers.update(httpio.meta_headers(info.metadata))
     if ctx.target.arg("comp") is None:
-        headers.update({"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
-                        "x-ms-enabled-protocols": "SMB"})
+        headers.update(httpio.share_properties(info))
         if (ctx.principal.version or "") >= "2020-02-10":       # share leases came with that version
             headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, [], 0)))
     return response(200, headers=headers)
@@ -142,7 +148,10 @@ def set_share_metadata(ctx: Ctx) -> Response:
 
 def set_share_props(ctx: Ctx) -> Response:
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, httpio.access_tier())
+    prof, tier = ctx.files.profile(ctx.account), httpio.access_tier()
+    ctx.files.share(ctx.account, ctx.share)
+    info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, tier,
+                                          lambda current: nfs.share_request(prof, current))
     return response(200, headers=httpio.share_headers(info))
 
 
@@ -194,8 +203,9 @@ def set_share_acl(ctx: Ctx) -> Response:
 def create_directory(ctx: Ctx) -> Response:
     if not ctx.parts:
         raise StorageError(409, "ResourceAlreadyExists", "The root directory of a share always exists.")
+    times = ctx.node_times()
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes())
-    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, httpio.smb_times())
+    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, times)
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -215,8 +225,9 @@ def set_directory_metadata(ctx: Ctx) -> Response:
 
 
 def set_directory_props(ctx: Ctx) -> Response:
+    times = ctx.node_times()
     node = ctx.files.update_directory(ctx.account, ctx.share, ctx.parts, attributes=httpio.attributes(),
-                                      times=httpio.smb_times())
+                                      times=times)
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -251,8 +262,8 @@ def create_file(ctx: Ctx) -> Response:
         raise StorageError(400, "MissingRequiredHeader" if kind is None else "InvalidHeaderValue",
                            "Create File needs the header x-ms-type: file.", {"HeaderName": "x-ms-type"})
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE, required=True)
+    times = ctx.node_times()
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(), **httpio.content_settings())
-    times = httpio.smb_times()
     data = b""
     extra: dict[str, str] = {}
     length = httpio.body_length()
@@ -403,8 +414,9 @@ def list_ranges(ctx: Ctx) -> Response:
 
 def set_file_props(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE)
+    times = ctx.node_times()
     node = ctx.files.set_file_properties(ctx.account, ctx.share, ctx.parts, size, httpio.content_settings(),
-                                         httpio.attributes(), httpio.smb_times())
+                                         httpio.attributes(), times)
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 

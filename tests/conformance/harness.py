@@ -88,8 +88,9 @@ class Emulator:
     def start(self, timeout: float = 60) -> "Emulator":
         cmd = [sys.executable, "-m", "emulator", "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
                "--https-port", str(self.https_port), "--executor", "none"]
-        for name, key in ACCOUNTS.values():
-            cmd += ["--storage-account", f"{name}:{key}"]
+        for prefix, (name, key) in ACCOUNTS.items():
+            # the suite's premium account is a premium FileStorage account (NFS and provisioned shares)
+            cmd += ["--storage-account", f"{name}:{key}" + (":Premium_LRS" if prefix.startswith("PREMIUM") else "")]
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
         deadline = time.monotonic() + timeout
