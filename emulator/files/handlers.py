@@ -243,14 +243,30 @@ def list_directory(ctx: Ctx) -> Response:
 
 
 def list_handles(ctx: Ctx) -> Response:
+    """List Handles: the emulator serves no SMB clients, so no handle is ever open (mounts of the share by jobs are
+    bind mounts on the host, not SMB sessions): an empty list, for any marker, once the path exists."""
+    httpio.bool_header("x-ms-recursive")
     if ctx.target.parts and ctx.target.arg("restype") != "directory":
-        ctx.files.file(ctx.account, ctx.share, ctx.parts)
+        try:
+            ctx.files.file(ctx.account, ctx.share, ctx.parts)
+        except StorageError as err:
+            # the SDK's directory clients send comp=listhandles without restype=directory: the path decides
+            if err.code != "ResourceNotFound":
+                raise
+            ctx.files.directory(ctx.account, ctx.share, ctx.parts)
     else:
         ctx.files.directory(ctx.account, ctx.share, ctx.parts)
     return response(200, render.no_handles(), xml=True)
 
 
 def force_close_handles(ctx: Ctx) -> Response:
+    """Force Close Handles: `*` or one handle id; none is open, so none is closed and none fails."""
+    handle = request.headers.get("x-ms-handle-id")
+    if handle is None or not handle.strip():
+        raise StorageError(400, "MissingRequiredHeader", "Force Close Handles needs x-ms-handle-id (a handle id or "
+                           "*).", {"HeaderName": "x-ms-handle-id"})
+    if handle.strip() != "*" and not handle.strip().isdigit():
+        raise httpio.invalid_header("x-ms-handle-id", handle, "expected a handle id (digits) or *")
     list_handles(ctx)
     return response(200, headers={"x-ms-number-of-handles-closed": "0", "x-ms-number-of-handles-failed": "0"})
 

@@ -203,6 +203,7 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
             junit = tmp / "junit.xml"
             cmd = [sys.executable, "-m", "pytest", "-c", str(tests.parent / "pytest.ini"), "--rootdir",
                    str(tests.parent), "-p", "no:cacheprovider", "-p", "devtools_testutils.asyncio_plugin",
+                   "-p", "sdk_conftest",
                    "-o", f"timeout={timeout}",
                    "--junitxml", str(junit), "-q", "-rN" if quiet else "-ra"]
             if keyword:
