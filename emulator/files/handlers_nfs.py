@@ -9,7 +9,7 @@ from flask import Response, request
 from ..errors import StorageError
 from . import httpio, links, nfs
 from .disk import http_date
-from .handlers import Ctx
+from .context import Ctx
 from .httpio import response
 from .meta import EntryProps
 
