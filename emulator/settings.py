@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,9 @@ class Settings:
             key, _, sku = key.partition(":")      # base64 keys hold no ':'
             if not sep or not name or not key:
                 raise ValueError(f"--storage-account expects NAME:KEY[:SKU], got {name!r}:...")
+            if sku and not re.match(r"^(Standard|Premium)(V2)?_(LRS|ZRS|GRS|RAGRS|GZRS|RAGZRS)$", sku):
+                raise ValueError(f"--storage-account {name}: unknown SKU {sku!r} (an ARM SKU name such as "
+                                 "Standard_LRS or Premium_LRS)")
             out[name] = (key, sku or "Standard_LRS")
         return out
 
