@@ -12,6 +12,7 @@ import threading
 from . import vmsizes
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
 from .store import StoreFull
+from .version import __version__
 
 # below this many free bytes a SQLite failure to open is put down to the full disk (its shared-memory file
 # alone needs 32 KiB)
@@ -155,7 +156,6 @@ def _state_error(data_dir, exc: Exception) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="batchai-emulator", description="Local emulator of Azure Batch AI.")
-    from . import __version__
     parser.add_argument("--version", action="version", version=f"batchai-emulator {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the ARM, Batch AI and Azure Files endpoints")

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from flask import Response, request
 
+from .. import httprange
 from ..errors import StorageError
 from . import rawheaders, sddl
 from .disk import http_date, iso7
@@ -23,7 +24,6 @@ MAX_RANGE = 4 << 20
 MAX_RESULTS = 5000
 MAX_METADATA = 8 << 10
 _METADATA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 _ATTRIBUTES = {"none", "readonly", "hidden", "system", "directory", "archive", "temporary", "offline",
                "notcontentindexed", "noscrubdata"}
 _CONTENT = {"content_type": "x-ms-content-type", "content_encoding": "x-ms-content-encoding",
@@ -219,17 +219,16 @@ def maxresults() -> int | None:
 
 def byte_range(required: bool) -> tuple[int, int | None] | None:
     """(start, end or None) from x-ms-range, else Range; end is inclusive."""
-    name = "x-ms-range" if request.headers.get("x-ms-range") is not None else "Range"
-    raw = request.headers.get(name)
-    if raw is None:
+    asked = httprange.requested(request.headers)
+    if asked is None:
         if required:
             raise StorageError(400, "MissingRequiredHeader", "The header x-ms-range (or Range) is required.",
                                {"HeaderName": "x-ms-range"})
         return None
-    m = _RANGE.match(raw.strip())
-    if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
-        raise StorageError(400, "InvalidRange", f"The range '{raw}' is not a valid byte range (bytes=start-end).")
-    return int(m.group(1)), int(m.group(2)) if m.group(2) else None
+    rng = httprange.parse(asked[1])
+    if rng is None:
+        raise StorageError(400, "InvalidRange", f"The range '{asked[1]}' is not a valid byte range (bytes=start-end).")
+    return rng.start, rng.end
 
 
 # ---- responses ------------------------------------------------------------------------------------------------
