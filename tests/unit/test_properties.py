@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from emulator import wire, wire_legacy
-from emulator.models import Cluster, Job
+from emulator.models import AllocationState, Cluster, ExecutionState, Job, ProvisioningState
 from emulator.properties import (AutoScaleSettings, ClusterProperties, EnvironmentVariable, JobProperties,
                                  ManualScaleSettings, MountVolumes, SchedulingPriority, ToolType)
 
@@ -209,6 +209,9 @@ def test_a_stored_record_rebuilds_the_typed_fields():
         assert "props" not in body and "_props" not in body         # the typed view is never stored twice
         again = type(model).from_body(body)
         assert again.props == model.props and again.spec == model.spec
+        assert again.provisioning_state is ProvisioningState.SUCCEEDED
+    assert Job.from_body(json.loads(json.dumps(job.to_body()))).execution_state is ExecutionState.QUEUED
+    assert Cluster.from_body(json.loads(json.dumps(cluster.to_body()))).allocation_state is AllocationState.RESIZING
 
 
 def test_props_follow_a_replaced_spec_and_cannot_be_changed():
