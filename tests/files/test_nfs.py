@@ -108,6 +108,9 @@ def test_nfs_file_and_directory_properties(live, psvc, nfs_share):
     with pytest.raises(HttpResponseError) as err:
         f.set_http_headers(ContentSettings(), file_mode="9999")
     assert err.value.error_code == "InvalidHeaderValue"
+    listed = list(d.list_directories_and_files(include=["attributes", "permission_key", "timestamps"]))
+    assert [e.name for e in listed] == ["f.bin"] and listed[0].file_attributes is None \
+        and listed[0].permission_key is None
 
 
 def test_hard_links_share_the_file(live, nfs_share):
