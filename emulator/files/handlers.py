@@ -383,12 +383,37 @@ def list_ranges(ctx: Ctx) -> Response:
     cleared: list[tuple[int, int]] = []
     if previous:
         node, found, cleared = ctx.files.ranges_diff(ctx.account, ctx.share, ctx.parts,
-                                                     snapshots.check_id(previous), start, end)
+                                                     snapshots.check_id(previous), start, end,
+                                                     httpio.bool_header("x-ms-file-support-rename"))
     else:
         node, found = ctx.files.file_ranges(ctx.account, ctx.share, ctx.parts, start, end)
     headers = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
                "x-ms-content-length": str(node.size)}
-    return response(200, render.ranges(found, cleared), headers, xml=True)
+    found, cleared, nxt = _page_of_ranges(found, cleared)
+    return response(200, render.ranges(found, cleared, nxt), headers, xml=True)
+
+
+def _page_of_ranges(found, cleared):
+    """The page of ranges (written and cleared, by start) that marker and maxresults ask for, and the marker of
+    the next one (the start offset of its first range: the emulator's own marker format)."""
+    marker, limit = _ranges_marker(), httpio.maxresults()
+    if marker is None and limit is None:
+        return found, cleared, None
+    merged = sorted([(s, e, False) for s, e in found] + [(s, e, True) for s, e in cleared])
+    merged = [r for r in merged if marker is None or r[0] >= marker]
+    page, rest = (merged[:limit], merged[limit:]) if limit else (merged, [])
+    return ([(s, e) for s, e, c in page if not c], [(s, e) for s, e, c in page if c],
+            str(rest[0][0]) if rest else None)
+
+
+def _ranges_marker() -> int | None:
+    raw = request.args.get("marker")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise StorageError(400, "InvalidQueryParameterValue", "The marker is not one this file's List Ranges gave.",
+                           {"QueryParameterName": "marker", "QueryParameterValue": raw})
+    return int(raw)
 
 
 def set_file_props(ctx: Ctx) -> Response:

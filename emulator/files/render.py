@@ -110,9 +110,12 @@ def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entr
     return "".join(parts).encode("utf-8")
 
 
-def ranges(found: list[tuple[int, int]], cleared: list[tuple[int, int]] = ()) -> bytes:
+def ranges(found: list[tuple[int, int]], cleared: list[tuple[int, int]] = (), next_marker: str | None = None
+           ) -> bytes:
     body = "".join(f"<Range><Start>{s}</Start><End>{e}</End></Range>" for s, e in found)
     body += "".join(f"<ClearRange><Start>{s}</Start><End>{e}</End></ClearRange>" for s, e in cleared)
+    if next_marker:
+        body += _el("NextMarker", next_marker)
     return (_HEAD + f"<Ranges>{body}</Ranges>").encode()
 
 
