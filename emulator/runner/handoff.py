@@ -28,7 +28,7 @@ from ..models import duration_seconds
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
 from . import states
-from .engine import EngineWatch
+from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import LaunchError
 from .launch import Planner
 from .slurm import ENDED, HOST_PLACEHOLDER, PENDING, SlurmUnavailable
@@ -58,6 +58,7 @@ class Handoff:
         self.watch = EngineWatch()
         self.open: dict[str, tuple] = {}       # handle -> (job id, job dir), of the jobs this process saw open
         self.submitted: dict[str, float] = {}  # handle -> time.monotonic() of its submission by this process
+        self._signalled: dict[str, float] = {}  # handle -> when its master's exit code said a signal (_settling)
         self.partition: dict[str, int] | None = None
         self.names: list[str] = []             # the partition's node names (cluster node i of a setup task's cluster)
         self.setup = SlurmSetup(self)
@@ -262,7 +263,12 @@ class Handoff:
                     "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
                 continue
             code = self._exit_code_file(job) if job.execution_state == ExecutionState.RUNNING else None
-            if code is not None:    # the master's launcher has ended: no need to wait for Slurm to say so
+            if code is not None and code > 128 and st.state != ENDED and self._settling(handle, now):
+                continue    # killed by a signal: Slurm says in a moment whether it ended the job (scancel, --time)
+            self._signalled.pop(handle, None)
+            if code is not None and not (st.state == ENDED and st.slurm_state in _ENGINE_ENDS
+                                         and st.slurm_state != "FAILED"):
+                # the master's launcher has ended: no need to wait for Slurm to say so
                 self._master_ended(job, rec, now, code)
                 continue
             if st.state == PENDING:
@@ -279,6 +285,12 @@ class Handoff:
             if st.state == ENDED:
                 self._ended(job, rec, now, st)
         self.s.waiting.keep_only(pending)
+
+    def _settling(self, handle: str, now: float) -> bool:
+        """A master killed by a signal is reported SIGNAL_SETTLE seconds later at most, so that a job Slurm
+        cancelled or timed out fails with Slurm's reason rather than exit code 143."""
+        first = self._signalled.setdefault(handle, now)
+        return now - first < SIGNAL_SETTLE
 
     def _started(self, job: Job, rec, jobs, now: float, st, clusters) -> None:
         states.transition(job, states.RUNNING, now, nodes=_free_nodes(job, jobs, clusters))
