@@ -58,6 +58,7 @@ class Handoff:
         self.watch = EngineWatch()
         self.open: dict[str, tuple] = {}       # handle -> (job id, job dir), of the jobs this process saw open
         self.submitted: dict[str, float] = {}  # handle -> time.monotonic() of its submission by this process
+        self._pending: set[str] = set()        # jobs Slurm keeps pending (their reasons are in self.s.waiting)
         self._signalled: dict[str, float] = {}  # handle -> when its master's exit code said a signal (_settling)
         self.partition: dict[str, int] | None = None
         self.names: list[str] = []             # the partition's node names (cluster node i of a setup task's cluster)
@@ -110,7 +111,9 @@ class Handoff:
             self._cancel_dropped({j.handles[0] for j, _ in jobs if j.handles and j.handles[0]}, snap)
         # nodes joining a cluster with a setup task run it first (slurm_setup.py); jobs then use the ready ones
         self.setup.tick(clusters, snap, now)
-        self._submit([(Job.from_body(r.body), r) for _, r in self.s.work.queued(now)], clusters, now)
+        held = self._submit([(Job.from_body(r.body), r) for _, r in self.s.work.queued(now)], clusters, now)
+        if snap.error is None:
+            self.s.waiting.keep_only(self._pending | held)
 
     def _cancel_dropped(self, open_handles: set[str], snap: Snapshot) -> None:
         """A Slurm job whose emulator job is no longer open (terminated while queued, failed while Slurm was away,
@@ -142,7 +145,9 @@ class Handoff:
         return min(free, self.partition["unusable"] + missing)
 
     # -- submission --------------------------------------------------------------------------------------------
-    def _submit(self, jobs, clusters, now: float) -> None:
+    def _submit(self, jobs, clusters, now: float) -> set[str]:
+        """Submit the queued jobs that can be; answers the ids of those the emulator holds back itself."""
+        held: set[str] = set()
         queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED and not j.handles),
                         key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
                                         jr[0].submitted, jr[1].seq))
@@ -170,9 +175,15 @@ class Handoff:
                 self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
                 continue
             if allowed is not None and need > len(allowed):
-                continue    # its cluster's nodes are still running their setup task, or it failed on them
+                # its cluster's nodes are still running their setup task, or it failed on them
+                held.add(rec.id.lower())
+                self.s._wait(job, rec, cluster, f"waiting: {need} node(s) requested, {len(allowed)} of cluster "
+                             f"{cluster.name}'s {cluster.current_node_count} have run its setup task "
+                             f"({len(cluster.preparing_nodes)} running it, {len(cluster.unusable_nodes)} unusable)")
+                continue
             exclude = tuple(n for n in self.names if n not in allowed) if allowed is not None else ()
             self._submit_one(job, rec, cluster, now, exclude)
+        return held
 
     def _submit_one(self, job: Job, rec, cluster: Cluster, now: float, exclude: tuple = ()) -> None:
         need = int(job.spec.get("node_count", 1))
@@ -284,7 +295,7 @@ class Handoff:
                 continue        # an end is seen next tick, from `running`
             if st.state == ENDED:
                 self._ended(job, rec, now, st)
-        self.s.waiting.keep_only(pending)
+        self._pending = pending
 
     def _settling(self, handle: str, now: float) -> bool:
         """A master killed by a signal is reported SIGNAL_SETTLE seconds later at most, so that a job Slurm

@@ -84,6 +84,9 @@ def test_failing_setup_task_makes_the_node_unusable(slurm_emulator, slurm_cluste
     assert sdk.job_get(name="never")["state"] == "queued"
     comments = slurm_cluster.command("squeue", "-h", "-t", "all", "-o", "%k").stdout.split()
     assert not any(c.endswith("/never") for c in comments), comments
+    log = sdk.read(name="never", filename="execution.log")["text"]
+    assert "0 of cluster bad's 1 have run its setup task (0 running it, 1 unusable)" in log, log
+    assert log.count("waiting:") == 1, log      # said once, not every tick
 
 
 def test_scale_up_runs_the_setup_task_on_the_new_node_only(slurm_emulator):
@@ -134,3 +137,17 @@ def test_setup_task_survives_kill9_and_the_controller_going_away(slurm_cluster, 
     finally:
         emu.close()
         slurm_cluster.command("scancel", "--partition", "batchai", check=False)
+
+
+def test_deleting_the_cluster_cancels_its_running_setup_task(slurm_emulator, slurm_cluster):
+    emu, sdk = slurm_emulator, slurm_emulator.sdk
+    command = "echo x >>$AZ_BATCHAI_MOUNT_ROOT/afs/gone-runs; " + WAIT_FOR.format(flag="never-gone")
+    sdk.cluster(name="gone", nodes=1, setup=_setup("", command=command))
+    _until(lambda: (emu.share / "gone-runs").exists(), what="the setup task to start")
+
+    def state():
+        lines = slurm_cluster.command("squeue", "-h", "-t", "all", "-o", "%T %k").stdout.splitlines()
+        return [line.split()[0] for line in lines if f"/{emu.rg}/" in line and "/clusters/gone/setup/" in line]
+    assert state() == ["RUNNING"]
+    sdk.cluster_delete(name="gone")
+    _until(lambda: state() == ["CANCELLED"], what="Slurm to cancel the setup job")
