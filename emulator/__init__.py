@@ -17,19 +17,9 @@ from werkzeug.exceptions import HTTPException
 from .errors import EmulatorError, StorageError, store_full
 from .settings import Settings
 from .store import StoreFull
+from .version import __version__
 
 log = logging.getLogger("batchai_emulator")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("batchai-emulator")
-    except PackageNotFoundError:     # run from a source tree that was never installed
-        return "0+unknown"
-
-
-__version__ = _version()
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Internal resource models: snake_case dataclasses mirroring the spec's values. No Flask, no wire names.
 
 Each Batch AI resource keeps what the user asked for in `spec` (the create body's properties, snake_case, secrets
-included so jobs can use them; wire.py never renders them back) and the fields the service computes as typed
-attributes. Records are stored as `dataclasses.asdict(model)`.
+included so jobs can use them; wire.py never renders them back): that is the echo a GET answers with and what the
+store keeps. The code reads it typed, through `props` (properties.py, parsed from `spec`), and the fields the
+service computes are typed attributes. Records are stored as `dataclasses.asdict(model)`.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import bad_request
+from .properties import (PRIORITY_RANK, TOOLKITS, ClusterProperties, JobProperties,  # noqa: F401 (re-exported)
+                         SchedulingPriority, ToolType)
 
 
 class ProvisioningState(StrEnum):
@@ -37,43 +40,6 @@ class ExecutionState(StrEnum):
     FAILED = "failed"
 
 
-class ToolType(StrEnum):
-    CNTK = "cntk"
-    TENSORFLOW = "tensorflow"
-    CAFFE = "caffe"
-    CAFFE2 = "caffe2"
-    CHAINER = "chainer"
-    HOROVOD = "horovod"
-    CUSTOMMPI = "custommpi"
-    CUSTOM = "custom"
-    # The 2018-05-01 enum has no value for pyTorchSettings although its description lists "pytorch"; the enum is
-    # modelAsString, so the SDKs accept the string. Unverified what the service sent; "pytorch" is the plausible one.
-    PYTORCH = "pytorch"
-
-
-# toolkit settings property (snake_case) -> tool type, in the swagger's order
-TOOLKITS: dict[str, ToolType] = {
-    "cntk_settings": ToolType.CNTK,
-    "py_torch_settings": ToolType.PYTORCH,
-    "tensor_flow_settings": ToolType.TENSORFLOW,
-    "caffe_settings": ToolType.CAFFE,
-    "caffe2_settings": ToolType.CAFFE2,
-    "chainer_settings": ToolType.CHAINER,
-    "custom_toolkit_settings": ToolType.CUSTOM,
-    "custom_mpi_settings": ToolType.CUSTOMMPI,
-    "horovod_settings": ToolType.HOROVOD,
-}
-
-
-class SchedulingPriority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-
-
-PRIORITY_RANK = {SchedulingPriority.HIGH: 0, SchedulingPriority.NORMAL: 1, SchedulingPriority.LOW: 2}
-
-
 def now_iso(ts: float | None = None) -> str:
     """ISO-8601 UTC with milliseconds and Z, as the service wrote dates."""
     dt = datetime.now(timezone.utc) if ts is None else datetime.fromtimestamp(ts, timezone.utc)
@@ -84,14 +50,27 @@ def parse_iso(value: str) -> float:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
+def _enum(cls, value):
+    """`value` as a member of the enum `cls`; a value the enum does not know (none is ever stored) stays as it is
+    rather than making the record unreadable."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
 @dataclass
 class Base:
     subscription_id: str
     resource_group: str
     name: str
     creation_time: str = field(default_factory=now_iso)
-    provisioning_state: str = ProvisioningState.SUCCEEDED
+    provisioning_state: ProvisioningState = ProvisioningState.SUCCEEDED
     provisioning_state_transition_time: str = field(default_factory=now_iso)
+
+    def __post_init__(self) -> None:
+        # a record loaded from the store has the states as strings: make them the enums again
+        self.provisioning_state = _enum(ProvisioningState, self.provisioning_state)
 
     def to_body(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -133,7 +112,7 @@ class NodeStateCounts:
 class Cluster(Base):
     workspace: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
-    allocation_state: str = AllocationState.RESIZING
+    allocation_state: AllocationState = AllocationState.RESIZING
     allocation_state_transition_time: str = field(default_factory=now_iso)
     current_node_count: int = 0
     node_state_counts: dict[str, int] = field(default_factory=lambda: dataclasses.asdict(NodeStateCounts()))
@@ -149,15 +128,28 @@ class Cluster(Base):
     # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
     legacy: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.allocation_state = _enum(AllocationState, self.allocation_state)
+
+    @property
+    def props(self) -> ClusterProperties:
+        """`spec`, typed (parsed on first read; `spec` is replaced, never changed in place, so it stays true)."""
+        cached = self.__dict__.get("_props")
+        if cached is None or cached[0] is not self.spec:
+            cached = self.__dict__["_props"] = (self.spec, ClusterProperties.parse(self.spec))
+        return cached[1]
+
     def target_node_count(self, demand: int = 0) -> int:
         """Nodes the cluster should have: the manual target, or for auto-scale the demand clamped to bounds."""
-        scale = self.spec.get("scale_settings") or {}
-        if "manual" in scale:
-            return int(scale["manual"].get("target_node_count", 0))
-        auto = scale.get("auto_scale") or {}
-        if auto:
-            lo, hi = int(auto["minimum_node_count"]), int(auto["maximum_node_count"])
-            return max(lo, min(hi, max(demand, int(auto.get("initial_node_count", 0)))))
+        scale = self.props.scale_settings
+        if scale is None:
+            return 0
+        if scale.manual is not None:
+            return scale.manual.target_node_count
+        auto = scale.auto_scale
+        if auto is not None:
+            return max(auto.minimum_node_count, min(auto.maximum_node_count, max(demand, auto.initial_node_count)))
         return 0
 
 
@@ -166,9 +158,9 @@ class Job(Base):
     workspace: str = ""
     experiment: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
-    tool_type: str = ToolType.CUSTOM
+    tool_type: ToolType = ToolType.CUSTOM
     job_output_directory_path_segment: str = ""
-    execution_state: str = ExecutionState.QUEUED
+    execution_state: ExecutionState = ExecutionState.QUEUED
     execution_state_transition_time: str = field(default_factory=now_iso)
     execution_info: dict[str, Any] = field(default_factory=dict)
     # runner bookkeeping, never rendered: nodes the job holds, submission order, executor handles per node
@@ -179,6 +171,19 @@ class Job(Base):
     # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
     # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
     legacy: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.execution_state = _enum(ExecutionState, self.execution_state)
+        self.tool_type = _enum(ToolType, self.tool_type)
+
+    @property
+    def props(self) -> JobProperties:
+        """`spec`, typed (parsed on first read; `spec` is replaced, never changed in place, so it stays true)."""
+        cached = self.__dict__.get("_props")
+        if cached is None or cached[0] is not self.spec:
+            cached = self.__dict__["_props"] = (self.spec, JobProperties.parse(self.spec))
+        return cached[1]
 
 
 @dataclass

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from email.utils import formatdate
 
 from flask import Blueprint, Response, current_app, json, request
 
-from .. import safeio
+from .. import httprange, safeio
 from ..errors import StorageError
+from ..version import __version__
 
 bp = Blueprint("emulator_admin", __name__)
 log = logging.getLogger("batchai_emulator.events")
@@ -18,7 +18,6 @@ log = logging.getLogger("batchai_emulator.events")
 @bp.route("/_emulator/health", methods=["GET"])
 def health() -> Response:
     """Version, executor, GPUs, and clusters and jobs counted by state."""
-    from .. import __version__
     from ..backend import admin
     return Response(json.dumps(admin.health(current_app.extensions["batchai"], __version__)),
                     mimetype="application/json")
@@ -70,15 +69,11 @@ def _serve(fh) -> Response:
     rng = request.headers.get("x-ms-range") or request.headers.get("Range")
     start, end, status = 0, size - 1, 200
     if rng:
-        m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
-        if not m or (not m.group(1) and not m.group(2)):
+        asked = httprange.parse(rng, suffix=True)
+        if asked is None:
             raise StorageError(400, "InvalidRange", f"The range '{rng}' is not valid.")
-        if m.group(1):
-            start = int(m.group(1))
-            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-        else:
-            start, end = max(0, size - int(m.group(2))), size - 1
-        if start >= size or start > end:
+        start, end = asked.resolve(size)
+        if start >= size:
             if start == size:
                 # tailing a file that has not grown: an empty 206 keeps `az batchai job file stream`-style loops simple
                 return Response(b"", status=206, headers={**headers, "Content-Range": f"bytes */{size}"})

@@ -2,17 +2,14 @@
 If-Unmodified-Since (and their x-ms-source-* forms for a copy's source), Range / x-ms-range."""
 from __future__ import annotations
 
-import re
 from email.utils import parsedate_to_datetime
 
 from flask import request
 
+from .. import httprange
 from ..errors import StorageError
 from ..files.httpio import invalid_header
 from .plane import BlobInfo, blob_not_found
-
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
-
 
 def _date(name: str):
     raw = request.headers.get(name)
@@ -60,22 +57,21 @@ def conditions(read: bool = False, prefix: str = ""):
 
 
 def byte_range(size: int):
-    name = "x-ms-range" if request.headers.get("x-ms-range") is not None else "Range"
-    raw = request.headers.get(name)
-    if raw is None:
+    """(first, last) byte a read asks for, or None for the whole blob: an invalid Range header is ignored (RFC
+    9110), an invalid x-ms-range answers 400; a range starting at or past the end answers 416."""
+    asked = httprange.requested(request.headers)
+    if asked is None:
         return None
-    m = _RANGE.match(raw.strip())
-    if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
-        return None if name == "Range" else _bad_range(raw)
-    start = int(m.group(1))
+    name, raw = asked
+    rng = httprange.parse(raw)
+    if rng is None:
+        if name == "Range":
+            return None
+        raise StorageError(400, "InvalidRange", f"The range '{raw}' is not a valid byte range (bytes=start-end).")
+    start, end = rng.resolve(size)
     if start >= size:
         err = StorageError(416, "InvalidRange", "The range specified is invalid for the current size of the "
                            f"resource ({size} bytes).")
         err.headers = {"Content-Range": f"bytes */{size}"}
         raise err
-    end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
     return start, end
-
-
-def _bad_range(raw: str):
-    raise StorageError(400, "InvalidRange", f"The range '{raw}' is not a valid byte range (bytes=start-end).")

@@ -14,16 +14,16 @@ from datetime import datetime, timezone
 
 from flask import Response, request
 
+from .. import httprange
 from ..errors import StorageError
-from . import rawheaders
+from . import nfs, rawheaders, sddl
 from .disk import http_date, iso7
-from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
+from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
 MAX_RANGE = 4 << 20
 MAX_RESULTS = 5000
 MAX_METADATA = 8 << 10
 _METADATA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 _ATTRIBUTES = {"none", "readonly", "hidden", "system", "directory", "archive", "temporary", "offline",
                "notcontentindexed", "noscrubdata"}
 _CONTENT = {"content_type": "x-ms-content-type", "content_encoding": "x-ms-content-encoding",
@@ -104,19 +104,16 @@ def time_header(name: str) -> int | None:
     return int(whole) * 1_000_000_000 + int((m.group(2) or "0").ljust(7, "0")) * 100
 
 
-_SDDL = re.compile(r"^(O:[A-Za-z0-9-]+)?(G:[A-Za-z0-9-]+)?(D:[A-Za-z_]*(\([^()]*\))*)?(S:[A-Za-z_]*(\([^()]*\))*)?$")
-
-
 def check_permission_value(value: str, fmt: str, header: str = "x-ms-file-permission") -> None:
-    """An SDDL security descriptor, or (format binary) the base64 of one; anything else is refused."""
-    if fmt == "binary":
-        try:
-            base64.b64decode(value, validate=True)
-            return
-        except ValueError:
-            raise invalid_header(header, value[:60], "not base64 (format binary)") from None
-    if not value.strip() or not _SDDL.match(value.strip()):
-        raise invalid_header(header, value[:60], "not an SDDL security descriptor")
+    """An SDDL security descriptor, or (format binary) the base64 of a self-relative one; anything else is
+    refused."""
+    if fmt not in ("sddl", "binary"):
+        raise invalid_header("x-ms-file-permission-format", fmt, "expected sddl or binary")
+    try:
+        sddl.parse(value, fmt)
+    except ValueError as exc:
+        what = "an SDDL security descriptor" if fmt == "sddl" else "a binary security descriptor (base64)"
+        raise invalid_header(header, value[:60], f"not {what}: {exc}") from None
 
 
 def check_permission() -> tuple[str, str] | None:
@@ -222,17 +219,16 @@ def maxresults() -> int | None:
 
 def byte_range(required: bool) -> tuple[int, int | None] | None:
     """(start, end or None) from x-ms-range, else Range; end is inclusive."""
-    name = "x-ms-range" if request.headers.get("x-ms-range") is not None else "Range"
-    raw = request.headers.get(name)
-    if raw is None:
+    asked = httprange.requested(request.headers)
+    if asked is None:
         if required:
             raise StorageError(400, "MissingRequiredHeader", "The header x-ms-range (or Range) is required.",
                                {"HeaderName": "x-ms-range"})
         return None
-    m = _RANGE.match(raw.strip())
-    if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
-        raise StorageError(400, "InvalidRange", f"The range '{raw}' is not a valid byte range (bytes=start-end).")
-    return int(m.group(1)), int(m.group(2)) if m.group(2) else None
+    rng = httprange.parse(asked[1])
+    if rng is None:
+        raise StorageError(400, "InvalidRange", f"The range '{asked[1]}' is not a valid byte range (bytes=start-end).")
+    return rng.start, rng.end
 
 
 # ---- responses ------------------------------------------------------------------------------------------------
@@ -255,13 +251,23 @@ def share_headers(info: ShareInfo) -> dict[str, str]:
     return {"ETag": info.etag, "Last-Modified": http_date(info.last_modified)}
 
 
+def share_properties(info: ShareInfo) -> dict[str, str]:
+    """Get Share Properties' own headers: quota, tier, protocols and provisioning (nfs.py)."""
+    return {"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
+            **{k: str(v) for k, v in info.extra.items()}}
+
+
 def node_headers(node: NodeInfo, metadata: bool = True) -> dict[str, str]:
     out = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
-           "x-ms-server-encrypted": "true", "x-ms-file-attributes": node.attributes,
+           "x-ms-server-encrypted": "true",
            "x-ms-file-creation-time": iso7(node.created), "x-ms-file-last-write-time": iso7(node.written),
            "x-ms-file-change-time": iso7(node.changed),
-           "x-ms-file-permission-key": node.props.permission_key or PERMISSION_KEY,
            "x-ms-file-id": str(node.st.st_ino), "x-ms-file-parent-id": str(node.parent_ino)}
+    if node.nfs:
+        out.update(nfs.node_headers(node))       # NFS shares have no SMB attributes or security descriptors
+    else:
+        out.update({"x-ms-file-attributes": node.attributes,
+                    "x-ms-file-permission-key": node.props.permission_key or PERMISSION_KEY})
     if metadata:
         out.update(meta_headers(node.props.metadata))
     return out
@@ -279,8 +285,11 @@ def content_headers(node: NodeInfo, overrides: dict[str, str]) -> dict[str, str]
            "x-ms-lease-state": "available", "x-ms-lease-status": "unlocked"}
     if p.copy:
         out.update({"x-ms-copy-id": p.copy["id"], "x-ms-copy-source": p.copy["source"],
-                    "x-ms-copy-status": p.copy["status"], "x-ms-copy-progress": p.copy["progress"],
-                    "x-ms-copy-completion-time": http_date(p.copy["completed"])})
+                    "x-ms-copy-status": p.copy["status"], "x-ms-copy-progress": p.copy["progress"]})
+        if p.copy.get("completed") is not None:         # (a pending copy has none yet)
+            out["x-ms-copy-completion-time"] = http_date(p.copy["completed"])
+        if p.copy.get("description"):
+            out["x-ms-copy-status-description"] = p.copy["description"]
     out.update(overrides)       # rscc, rsct... of a service SAS
     return out
 

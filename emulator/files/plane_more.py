@@ -9,16 +9,13 @@ import sqlite3
 import stat as statmod
 import time
 import uuid
-from typing import TYPE_CHECKING
 
 from ..errors import StorageError
-from . import leases, names, ranges, snapshots
+from . import leases, names, pending, ranges, sddl, snapshots
 from .disk import Disk, ShareDir, _Parent, not_found
+from .infos import NodeInfo
 from .ranges import fd_data_ranges
 from .meta import EntryProps, ShareRow
-
-if TYPE_CHECKING:
-    from .plane import NodeInfo
 
 
 class PlaneMore:
@@ -44,7 +41,9 @@ class PlaneMore:
         for path, ino, stamp, found in copied_ranges:
             self.meta.put_ranges(account, key, path, ino, stamp, found)
         now = time.time()
-        self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier))
+        row = self.meta.share(account, share)
+        self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier,
+                                                   props=dict(row.props) if row else {}))
         return sid
 
     def snapshot_ids(self, account: str, share: str) -> list[str]:
@@ -83,16 +82,28 @@ class PlaneMore:
                 pass
         return after
 
-    def ranges_diff(self, account: str, share: str, parts: list[str], previous: str,
-                    start: int, end: int) -> tuple[NodeInfo, list[tuple[int, int]], list[tuple[int, int]]]:
-        """List Ranges with prevsharesnapshot: (node, ranges changed since the snapshot, ranges cleared since)."""
+    def ranges_diff(self, account: str, share: str, parts: list[str], previous: str, start: int, end: int,
+                    support_rename: bool = False
+                    ) -> tuple[NodeInfo, list[tuple[int, int]], list[tuple[int, int]]]:
+        """List Ranges with prevsharesnapshot: (node, ranges changed since the snapshot, ranges cleared since).
+        A file renamed since the snapshot is refused (409) unless `support_rename`: then it is compared with the
+        file under its name of then."""
         base_share = share.partition("@")[0]
-        with self.disk.open_share(account, f"{base_share}@{previous}") as sh:
-            prev, _ = self.disk.lookup(sh, parts)
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
             row = self.meta.ranges(account, share, "/".join(parts))
         since = snapshots.id_ns(previous)
+        valid_log = row is not None and row[0] == node.st.st_ino and row[1] == node.st.st_mtime_ns and row[3]
+        renamed = [e[2] for e in (row[3] if valid_log else []) if e[1] == "rename" and e[0] > since]
+        then = parts
+        if renamed:
+            if not support_rename:
+                raise StorageError(409, "PreviousSnapshotNotFound", "The file was renamed or moved since the "
+                                   "previous snapshot; set x-ms-file-support-rename: true to compare it with the "
+                                   "file under its former name.")
+            then = renamed[0].split("/")
+        with self.disk.open_share(account, f"{base_share}@{previous}") as sh:
+            prev, _ = self.disk.lookup(sh, then)
         if row is not None and row[0] == node.st.st_ino and row[1] == node.st.st_mtime_ns and row[3] \
                 and row[3][0][0] <= since or (row is not None and row[3] and row[3][0][1] == "create"):
             written, cleared = ranges.replay(row[3], since, prev.st_size if prev is not None else 0)
@@ -102,6 +113,15 @@ class PlaneMore:
         with self.disk.open_share(account, share) as sh:
             found = self.disk.data_ranges(sh, parts, start, end, self._recorded_ranges(account, share, parts))
         return node, found, []
+
+    def _log_rename(self, account: str, share: str, src: list[str], dst: list[str], st: os.stat_result) -> None:
+        """A renamed file's change log remembers its old name (at the rename's time), so a diff against a share
+        snapshot taken before finds it there (x-ms-file-support-rename)."""
+        row = self.meta.ranges(account, share, "/".join(dst))
+        if row is not None and row[0] == st.st_ino and row[1] == st.st_mtime_ns and row[3] is not None \
+                and len(row[3]) < ranges.MAX_LOG:
+            self.meta.put_ranges(account, share, "/".join(dst), row[0], row[1], row[2],
+                                 row[3] + [[time.time_ns(), "rename", "/".join(src)]])
 
     def _recorded_ranges(self, account: str, share: str, parts: list[str]):
         def recorded(fd: int, st: os.stat_result):
@@ -127,11 +147,28 @@ class PlaneMore:
 
     # ---- permissions ----------------------------------------------------------------------------------------
     def store_permission(self, account: str, share: str, permission: str, fmt: str) -> str:
-        """The permission key of a security descriptor (stored once; the same descriptor, the same key)."""
-        digest = hashlib.sha256(f"{fmt}\n{permission}".encode()).digest()
+        """The permission key of a security descriptor, given as SDDL or base64 binary (already checked): stored
+        once, in its binary form, so the same descriptor has the same key in either form."""
+        binary = sddl.render(sddl.parse(permission, fmt), "binary")
+        digest = hashlib.sha256(f"binary\n{binary}".encode()).digest()
         key = f"{int.from_bytes(digest[:8], 'big')}*{int.from_bytes(digest[8:16], 'big')}"
-        self.meta.put_permission(account, share, key, permission, fmt)
+        self.meta.put_permission(account, share, key, binary, "binary")
         return key
+
+    def permission(self, account: str, share: str, key: str, fmt: str) -> str | None:
+        """The descriptor stored under `key`, in `fmt` (sddl or binary); None if there is none."""
+        found = self.meta.permission(account, share, key)
+        if found is None:
+            return None
+        permission, stored = found
+        try:
+            return sddl.render(sddl.parse(permission, stored), fmt)
+        except ValueError:
+            # a row an older emulator stored unchecked: only its own form can be given back
+            if stored == fmt:
+                return permission
+            raise StorageError(400, "NotSupportedByEmulator", f"The permission was stored as {stored} and "
+                               f"cannot be converted to {fmt}.") from None
 
     # ---- leases ---------------------------------------------------------------------------------------------
     def lease_of(self, account: str, share: str, parts: list[str], ino: int) -> leases.Lease | None:
@@ -198,6 +235,8 @@ class PlaneMore:
             node = self._node(account, share, src, st, 0)
             self.meta.move(account, share, "/".join(src), "/".join(dst))
             moved, parent_ino = rename_entry(self.disk, sh, src, dst, is_dir, replace)
+            if not is_dir:
+                self._log_rename(account, share, src, dst, moved)
             if metadata:
                 node.props.metadata = metadata
             if attributes is not None:
@@ -226,13 +265,34 @@ class PlaneMore:
                 times.pop("ignore_readonly", None)
                 dst, dst_parent, _old = self.disk.create_file(sh, parts, st.st_size,
                                                               self._quota_check(account, share, sh, st.st_size))
-                dst = self.disk.copy_into(sh, parts, fd, st.st_size)
                 props.created = time.time_ns()
+                if pending.is_async(s_account, account, st.st_size):
+                    # the bytes follow in the background (pending.py); the row says so first
+                    props.copy = self.copies.begin(account, share, parts, src, st.st_size, source_url)
+                    node = self._save(account, share, parts, dst, dst_parent, props, times)
+                    self.copies.start(account, share, parts, props.copy)
+                    return node
+                dst = self.disk.copy_into(sh, parts, fd, st.st_size)
                 props.copy = {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
                               "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
                 return self._save(account, share, parts, dst, dst_parent, props, times)
         finally:
             os.close(fd)
+
+    def abort_copy(self, account: str, share: str, parts: list[str], copy_id: str) -> NodeInfo:
+        """Abort Copy File: stop the pending copy; the file stays, empty, with its properties (status aborted)."""
+        self.copies.abort(account, share, parts, copy_id)
+        with self.disk.open_share(account, share) as sh:
+            node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
+            copy = node.props.copy or {}
+            if copy.get("status") != "pending" or copy.get("id") != copy_id:
+                # it finished (or was replaced) while being stopped
+                raise StorageError(409, "NoPendingCopyOperation", "There is currently no pending copy operation.")
+            st = self.disk.resize(sh, parts, 0, None, self._ranges_after(
+                account, share, parts, lambda base, new_size: ranges.clip(base(), new_size), ["size", 0]))
+            copy.update(status="aborted", completed=time.time())
+            copy.pop("from", None)
+            return self._save(account, share, parts, st, node.parent_ino, node.props, {"written": node.written})
 
 
 def rename_entry(disk: Disk, sh: ShareDir, src: list[str], dst: list[str], is_dir: bool,

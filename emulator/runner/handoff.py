@@ -149,7 +149,7 @@ class Handoff:
         """Submit the queued jobs that can be; answers the ids of those the emulator holds back itself."""
         held: set[str] = set()
         queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED and not j.handles),
-                        key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+                        key=lambda jr: (PRIORITY_RANK[jr[0].props.scheduling_priority],
                                         jr[0].submitted, jr[1].seq))
         for job, rec in queued:
             rec = self.s.store.get(rec.id)  # the queue a tick is given may be a moment old: never submit twice
@@ -161,13 +161,13 @@ class Handoff:
             crec = clusters.get(_cluster_key(job))
             if crec is None:
                 self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
-                    "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")], note="cluster")
+                    "ClusterNotFound", f"The cluster {job.props.cluster_id} no longer exists.")], note="cluster")
                 continue
             cluster = Cluster.from_body(crec.body)
             allowed = allowed_nodes(cluster, self.names)
             if cluster.allocation_state != AllocationState.STEADY or (allowed is None and cluster.unusable_nodes):
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
-            need = int(job.spec.get("node_count", 1))
+            need = job.props.node_count
             if need > cluster.current_node_count:
                 continue    # as with the other executors: it waits for the cluster to grow
             if self.partition is None:
@@ -186,11 +186,11 @@ class Handoff:
         return held
 
     def _submit_one(self, job: Job, rec, cluster: Cluster, now: float, exclude: tuple = ()) -> None:
-        need = int(job.spec.get("node_count", 1))
-        size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
+        need = job.props.node_count
+        size = vmsizes.lookup(cluster.props.vm_size)
         job_key = self.s.planner.job_dir(job).name
-        image_spec = (job.spec.get("container_settings") or {}).get("image_source_registry") or {}
-        requested = image_spec.get("image", "")
+        registry = job.props.container_settings.image_source_registry if job.props.container_settings else None
+        requested = job.props.image
         image = self.executor.resolve_image(requested) if requested else ""
         container = self.executor.container_layout(image)
         gpus = {i: [str(g) for g in range(size.gpus)] for i in range(need)}
@@ -205,8 +205,8 @@ class Handoff:
             if image and not container:
                 self.s._log(job, f"image {image} ignored: the Slurm nodes have no Docker (--slurm-containers none)")
             handle = self.executor.submit(
-                job_key, rec.id, plan, image, image_spec, job.spec.get("scheduling_priority", "normal"), size.gpus,
-                duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D"), exclude)
+                job_key, rec.id, plan, image, registry, job.props.scheduling_priority, size.gpus,
+                duration_seconds(job.props.max_wall_clock_time), exclude)
         except SlurmUnavailable as exc:
             self.watch.failed(now, exc)
             self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
@@ -365,13 +365,13 @@ def _free_nodes(job: Job, jobs, clusters) -> list[int]:
              for n in j.nodes}
     crec = clusters.get(_cluster_key(job))
     avoid = set(crec.body.get("unusable_nodes") or []) | set(crec.body.get("preparing_nodes") or []) if crec else set()
-    need = int(job.spec.get("node_count", 1))
+    need = job.props.node_count
     span = range(len(taken) + len(avoid) + need)
     return ([n for n in span if n not in taken and n not in avoid] + [n for n in span if n in avoid - taken])[:need]
 
 
 def _cluster_key(job: Job) -> str:
-    return (job.spec.get("cluster") or {}).get("id", "").lower()
+    return job.props.cluster_id.lower()
 
 
 def _read_int(data_dir, job_dir) -> int | None:

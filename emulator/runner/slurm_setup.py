@@ -154,7 +154,7 @@ rc=$?
 echo $rc >{q(str(sdir / 'exit_code.tmp'))} && mv {q(str(sdir / 'exit_code.tmp'))} {q(str(sdir / 'exit_code'))}
 exit $rc
 """)
-        size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
+        size = vmsizes.lookup(cluster.props.vm_size)
         try:
             handle = self.h.executor.submit_setup(
                 name, f"{rid}/setup/{_node(cluster, index)}", names[index], sdir / "run.sh", wd, sdir / "slurm.log",

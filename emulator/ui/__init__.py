@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, json, render_template, request
 
+from ..version import __version__
 from . import state
 
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
@@ -40,7 +41,6 @@ def _runs() -> list[dict]:
 @bp.route("/_emulator/ui", methods=["GET"])
 def overview():
     ext = _ext()
-    from .. import __version__
     return render_template("overview.html", clusters=state.clusters(ext.store),
                            jobs=state.jobs(ext.store, ext.scheduler), storage=state.storage(ext.settings, ext.store),
                            runs=_runs(), kinds=state.STORAGE_KINDS, version=__version__,

@@ -73,7 +73,7 @@ def _free_port() -> int:
 class Emulator:
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
-        self.port, self.https_port = _free_port(), _free_port()
+        self.port, self.https_port, self.proxy_port = _free_port(), _free_port(), _free_port()
         self.proc: subprocess.Popen | None = None
         self.log = open(data_dir.parent / "emulator.log", "wb")
 
@@ -87,9 +87,11 @@ class Emulator:
 
     def start(self, timeout: float = 60) -> "Emulator":
         cmd = [sys.executable, "-m", "emulator", "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
-               "--https-port", str(self.https_port), "--executor", "none"]
-        for name, key in ACCOUNTS.values():
-            cmd += ["--storage-account", f"{name}:{key}"]
+               "--https-port", str(self.https_port), "--azureml-proxy-port", str(self.proxy_port),
+               "--executor", "none"]
+        for prefix, (name, key) in ACCOUNTS.items():
+            # the suite's premium account is a premium FileStorage account (NFS and provisioned shares)
+            cmd += ["--storage-account", f"{name}:{key}" + (":Premium_LRS" if prefix.startswith("PREMIUM") else "")]
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
         deadline = time.monotonic() + timeout
@@ -194,6 +196,11 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
                 "PYTHONPATH": str(STANDIN),
                 "CONFORMANCE_ENDPOINT": emulator.endpoint,
                 "REQUESTS_CA_BUNDLE": str(emulator.cert), "SSL_CERT_FILE": str(emulator.cert),
+                # the suite's clients use the service's own URLs (https://<account>.file.core.windows.net) through
+                # the emulator's HTTPS proxy, as the tests assert that shape; the emulator itself (its AAD) directly
+                "CONFORMANCE_HOST_STYLE": "1",
+                "HTTPS_PROXY": f"http://127.0.0.1:{emulator.proxy_port}",
+                "https_proxy": f"http://127.0.0.1:{emulator.proxy_port}",
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
                 "AZURE_TEST_RUN_LIVE": "true", "AZURE_SKIP_LIVE_RECORDING": "true",
             })
@@ -202,6 +209,7 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
             junit = tmp / "junit.xml"
             cmd = [sys.executable, "-m", "pytest", "-c", str(tests.parent / "pytest.ini"), "--rootdir",
                    str(tests.parent), "-p", "no:cacheprovider", "-p", "devtools_testutils.asyncio_plugin",
+                   "-p", "sdk_conftest",
                    "-o", f"timeout={timeout}",
                    "--junitxml", str(junit), "-q", "-rN" if quiet else "-ra"]
             if keyword:
