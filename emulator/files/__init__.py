@@ -13,7 +13,7 @@ Modules, from the wire inwards:
   nfs.py       NFS and provisioned shares: an account's SKU, share protocol / provisioning properties, NFS
                owner / group / mode of files and directories
   links.py     hard links and symbolic links of NFS shares (a symbolic link is data, never a host link);
-               handlers_nfs.py serves them
+               handlers_nfs.py serves them; nfs_headers.py reads their request headers
 
 The FilePlane is created when the blueprint is registered and lives in app.extensions["azure_files"].
 """
