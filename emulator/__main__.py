@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                                           "(default ~/.batchai-emulator; BATCHAI_EMULATOR_DATA_DIR)")
     serve.add_argument("--allocation-delay", type=float,
                        help="seconds a cluster stays resizing (default 1; BATCHAI_EMULATOR_ALLOCATION_DELAY)")
-    serve.add_argument("--storage-account", action="append", metavar="NAME:KEY",
-                       help="a storage account to serve (repeatable; replaces the default account)")
+    serve.add_argument("--storage-account", action="append", metavar="NAME:KEY[:SKU]",
+                       help="a storage account to serve (repeatable; replaces the default account); SKU Premium_LRS "
+                            "makes it a premium FileStorage account (NFS and provisioned shares)")
     serve.add_argument("--executor", choices=["auto", "docker", "local", "slurm", "none"],
                        help="how jobs run: auto (Docker when an engine answers, else local processes; default), "
                             "docker, local, slurm (on a Slurm cluster's partition), or none (jobs stay queued); "

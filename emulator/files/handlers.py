@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from flask import Response, request
 
 from ..errors import StorageError
-from . import checksums, httpio, leases, render, snapshots
+from . import checksums, httpio, leases, nfs, render, snapshots
 from .auth import parse_sas_time
 from .context import Ctx
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -67,12 +67,9 @@ def set_service_props(ctx: Ctx) -> Response:
 
 # ---- shares ---------------------------------------------------------------------------------------------------
 def create_share(ctx: Ctx) -> Response:
-    protocols = request.headers.get("x-ms-enabled-protocols")
-    if protocols is not None and protocols.strip().upper() != "SMB":
-        raise StorageError(400, "NotSupportedByEmulator", "NFS shares (x-ms-enabled-protocols: NFS) are not "
-                           "supported by the Batch AI emulator's file service.")
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier())
+    props = nfs.share_request(ctx.files.profile(ctx.account), None)
+    info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier(), props)
     return response(201, headers=httpio.share_headers(info))
 
 
@@ -81,8 +78,7 @@ def get_share_props(ctx: Ctx) -> Response:
     headers = httpio.share_headers(info)
     headers.update(httpio.meta_headers(info.metadata))
     if ctx.target.arg("comp") is None:
-        headers.update({"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
-                        "x-ms-enabled-protocols": "SMB"})
+        headers.update(httpio.share_properties(info))
         if (ctx.principal.version or "") >= "2020-02-10":       # share leases came with that version
             headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, [], 0)))
     return response(200, headers=headers)
@@ -123,7 +119,10 @@ def set_share_metadata(ctx: Ctx) -> Response:
 
 def set_share_props(ctx: Ctx) -> Response:
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, httpio.access_tier())
+    prof, tier = ctx.files.profile(ctx.account), httpio.access_tier()
+    ctx.files.share(ctx.account, ctx.share)
+    info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, tier,
+                                          lambda current: nfs.share_request(prof, current))
     return response(200, headers=httpio.share_headers(info))
 
 
@@ -175,8 +174,9 @@ def set_share_acl(ctx: Ctx) -> Response:
 def create_directory(ctx: Ctx) -> Response:
     if not ctx.parts:
         raise StorageError(409, "ResourceAlreadyExists", "The root directory of a share always exists.")
+    times = ctx.node_times()
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes())
-    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, httpio.smb_times())
+    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, times)
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -196,8 +196,9 @@ def set_directory_metadata(ctx: Ctx) -> Response:
 
 
 def set_directory_props(ctx: Ctx) -> Response:
+    times = ctx.node_times()
     node = ctx.files.update_directory(ctx.account, ctx.share, ctx.parts, attributes=httpio.attributes(),
-                                      times=httpio.smb_times())
+                                      times=times)
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -213,14 +214,30 @@ def list_directory(ctx: Ctx) -> Response:
 
 
 def list_handles(ctx: Ctx) -> Response:
+    """List Handles: the emulator serves no SMB clients, so no handle is ever open (mounts of the share by jobs are
+    bind mounts on the host, not SMB sessions): an empty list, for any marker, once the path exists."""
+    httpio.bool_header("x-ms-recursive")
     if ctx.target.parts and ctx.target.arg("restype") != "directory":
-        ctx.files.file(ctx.account, ctx.share, ctx.parts)
+        try:
+            ctx.files.file(ctx.account, ctx.share, ctx.parts)
+        except StorageError as err:
+            # the SDK's directory clients send comp=listhandles without restype=directory: the path decides
+            if err.code != "ResourceNotFound":
+                raise
+            ctx.files.directory(ctx.account, ctx.share, ctx.parts)
     else:
         ctx.files.directory(ctx.account, ctx.share, ctx.parts)
     return response(200, render.no_handles(), xml=True)
 
 
 def force_close_handles(ctx: Ctx) -> Response:
+    """Force Close Handles: `*` or one handle id; none is open, so none is closed and none fails."""
+    handle = request.headers.get("x-ms-handle-id")
+    if handle is None or not handle.strip():
+        raise StorageError(400, "MissingRequiredHeader", "Force Close Handles needs x-ms-handle-id (a handle id or "
+                           "*).", {"HeaderName": "x-ms-handle-id"})
+    if handle.strip() != "*" and not handle.strip().isdigit():
+        raise httpio.invalid_header("x-ms-handle-id", handle, "expected a handle id (digits) or *")
     list_handles(ctx)
     return response(200, headers={"x-ms-number-of-handles-closed": "0", "x-ms-number-of-handles-failed": "0"})
 
@@ -232,8 +249,8 @@ def create_file(ctx: Ctx) -> Response:
         raise StorageError(400, "MissingRequiredHeader" if kind is None else "InvalidHeaderValue",
                            "Create File needs the header x-ms-type: file.", {"HeaderName": "x-ms-type"})
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE, required=True)
+    times = ctx.node_times()
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(), **httpio.content_settings())
-    times = httpio.smb_times()
     data = b""
     extra: dict[str, str] = {}
     length = httpio.body_length()
@@ -409,8 +426,9 @@ def _ranges_marker() -> int | None:
 
 def set_file_props(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE)
+    times = ctx.node_times()
     node = ctx.files.set_file_properties(ctx.account, ctx.share, ctx.parts, size, httpio.content_settings(),
-                                         httpio.attributes(), httpio.smb_times())
+                                         httpio.attributes(), times)
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 

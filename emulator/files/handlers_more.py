@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import copying, httpio, render
+from . import copying, httpio, nfs, render
 from .auth import delegation_key_value, parse_sas_time
 from .context import DEFAULT_VERSION, Ctx
 from .httpio import MAX_RANGE, response
@@ -129,7 +129,28 @@ def _copy_source(ctx: Ctx, same_account: bool = True):
         current_app.extensions["batchai"].signer.verify_jwt, same_account)
 
 
+def _nfs_copy_modes() -> tuple[str | None, str | None, dict[str, str | None]]:
+    """(mode copy mode, owner copy mode, the request's owner / group / mode) of a Copy File to an NFS share."""
+    modes = []
+    for name in ("x-ms-file-mode-copy-mode", "x-ms-file-owner-copy-mode"):
+        raw = request.headers.get(name)
+        if raw is not None and raw.strip().lower() not in ("source", "override"):
+            raise httpio.invalid_header(name, raw, "expected source or override")
+        modes.append(raw.strip().lower() if raw is not None else None)
+    values = nfs.node_request()
+    if modes[0] == "override" and values["mode"] is None:
+        raise StorageError(400, "MissingRequiredHeader", "x-ms-file-mode-copy-mode: override needs x-ms-mode.",
+                           {"HeaderName": "x-ms-mode"})
+    if modes[1] == "override" and (values["owner"] is None or values["group"] is None):
+        raise StorageError(400, "MissingRequiredHeader", "x-ms-file-owner-copy-mode: override needs x-ms-owner "
+                           "and x-ms-group.", {"HeaderName": "x-ms-owner"})
+    return modes[0], modes[1], values
+
+
 def copy_file(ctx: Ctx) -> Response:
+    is_nfs = ctx.files.is_nfs(ctx.account, ctx.target.share or "")
+    nfs.check_protocol_headers(is_nfs)
+    mode_copy, owner_copy, nfs_values = _nfs_copy_modes() if is_nfs else (None, None, {})
     source = _copy_source(ctx)
     metadata = httpio.metadata()
     raw_attrs = (request.headers.get("x-ms-file-attributes") or "").strip().lower()
@@ -164,6 +185,14 @@ def copy_file(ctx: Ctx) -> Response:
                                 ("changed", changed, src_node.changed)):
             if not own:
                 out[key] = value
+        if is_nfs:
+            # without a copy mode the copy gets the defaults (or what the request names), as a new file does
+            chosen = dict(nfs_values)
+            if mode_copy == "source":
+                chosen["mode"] = src_node.props.mode
+            if owner_copy == "source":
+                chosen["owner"], chosen["group"] = src_node.props.owner, src_node.props.group
+            out["nfs"] = chosen
         return props, out
     node = ctx.files.copy_file(source, ctx.account, ctx.share, ctx.parts, build,
                                request.headers.get("x-ms-copy-source") or "")

@@ -41,7 +41,9 @@ class PlaneMore:
         for path, ino, stamp, found in copied_ranges:
             self.meta.put_ranges(account, key, path, ino, stamp, found)
         now = time.time()
-        self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier))
+        row = self.meta.share(account, share)
+        self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier,
+                                                   props=dict(row.props) if row else {}))
         return sid
 
     def snapshot_ids(self, account: str, share: str) -> list[str]:

@@ -6,6 +6,7 @@ import re
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
+from . import nfs
 from .disk import Entry, etag, http_date, iso7
 from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
@@ -58,6 +59,7 @@ def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None,
         parts.append("<Share>" + _el("Name", s.name) + (_el("Snapshot", s.snapshot) if s.snapshot else "")
                      + "<Properties>" + _el("Last-Modified", http_date(s.last_modified))
                      + _el("Etag", s.etag) + _el("Quota", s.quota) + _el("AccessTier", s.tier)
+                     + "".join(_el(nfs.XML_NAMES[k], v) for k, v in s.extra.items() if k in nfs.XML_NAMES)
                      + ("" if s.snapshot else _lease_elements((lease_info or {}).get(s.name))) + "</Properties>")
         if with_metadata:
             parts.append(_metadata(s.metadata))

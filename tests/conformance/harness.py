@@ -89,8 +89,9 @@ class Emulator:
         cmd = [sys.executable, "-m", "emulator", "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
                "--https-port", str(self.https_port), "--azureml-proxy-port", str(self.proxy_port),
                "--executor", "none"]
-        for name, key in ACCOUNTS.values():
-            cmd += ["--storage-account", f"{name}:{key}"]
+        for prefix, (name, key) in ACCOUNTS.items():
+            # the suite's premium account is a premium FileStorage account (NFS and provisioned shares)
+            cmd += ["--storage-account", f"{name}:{key}" + (":Premium_LRS" if prefix.startswith("PREMIUM") else "")]
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
         deadline = time.monotonic() + timeout
@@ -208,6 +209,7 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
             junit = tmp / "junit.xml"
             cmd = [sys.executable, "-m", "pytest", "-c", str(tests.parent / "pytest.ini"), "--rootdir",
                    str(tests.parent), "-p", "no:cacheprovider", "-p", "devtools_testutils.asyncio_plugin",
+                   "-p", "sdk_conftest",
                    "-o", f"timeout={timeout}",
                    "--junitxml", str(junit), "-q", "-rN" if quiet else "-ra"]
             if keyword:
