@@ -51,6 +51,8 @@ class FilePlane(PlaneMore):
         self.disk.delete_account(account)
         shutil.rmtree(snapshots.snapshots_dir(self.disk.data_dir, account, "x").parent, ignore_errors=True)
         self.meta.forget(account)
+        for key in [k for k in self._protocols if k[0] == account]:
+            self._protocols.pop(key, None)
 
     # ---- shares ---------------------------------------------------------------------------------------------
     def profile(self, account: str) -> nfs.Profile:
