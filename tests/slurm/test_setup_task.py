@@ -151,3 +151,14 @@ def test_deleting_the_cluster_cancels_its_running_setup_task(slurm_emulator, slu
     assert state() == ["RUNNING"]
     sdk.cluster_delete(name="gone")
     _until(lambda: state() == ["CANCELLED"], what="Slurm to cancel the setup job")
+
+
+def test_nodes_beyond_the_partition_cannot_run_the_setup_task(slurm_emulator):
+    """Node i of a cluster with a setup task is the partition's i-th node: a 5-node cluster on the 3-node partition
+    sets up 3 and says why the other 2 are unusable."""
+    sdk = slurm_emulator.sdk
+    sdk.cluster(name="five", nodes=5, setup=_setup("", command="true"))
+    cluster, _ = _until(lambda: (v := _counts(sdk, "five"))[1] == (5, 3, 0, 2) and v, what="3 idle nodes")
+    assert cluster["errors"] == ["SetupTaskFailed"] * 2, cluster
+    assert all("has no Slurm node" in e["message"] and "has 3 node(s)" in e["message"]
+               for e in cluster["error_details"]), cluster
