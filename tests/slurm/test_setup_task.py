@@ -117,10 +117,15 @@ def test_setup_task_survives_kill9_and_the_controller_going_away(slurm_cluster, 
         assert _counts(sdk, "slow")[1] == (1, 0, 1, 0)
         emu.restart_after_kill9()
         sdk = emu.sdk
+        sdk.cluster(name="plain", nodes=1)
         time.sleep(1)       # the restarted emulator's ticks find the running setup job, never submit it again
         assert _counts(sdk, "slow")[1] == (1, 0, 1, 0)
         slurm_cluster.stop_daemons()
         try:
+            # once the emulator sees Slurm gone (a cluster without a setup task counts its node unusable), the
+            # node running its setup task still counts preparing, not unusable as well
+            _until(lambda: _counts(sdk, "plain")[1] == (1, 0, 0, 1), what="the emulator to see Slurm gone")
+            assert _counts(sdk, "slow")[1] == (1, 0, 1, 0)
             # the node finishes the task while the controller is away: its exit code file tells the emulator
             (share / "go").touch()
             cluster, _ = _until(lambda: (v := _counts(sdk, "slow"))[1][2] == 0 and v, what="the setup to end")
