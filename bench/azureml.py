@@ -27,7 +27,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.served import BIN, Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 AML_PYTHON = ROOT / ".venv-azureml" / "bin" / "python"
 
@@ -46,7 +46,7 @@ def _iso(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def batchai_runs(emu: Served, repeat: int) -> list[dict]:
+def batchai_runs(emu: EmulatorProcess, repeat: int) -> list[dict]:
     kw = dict(base_url=emu.https_url, credential_scopes=[emu.https_url + "/.default"],
               connection_verify=emu.ca_bundle, polling_interval=0)
     c, rm = BatchAI(Token(), "bench", **kw), ResourceManagementClient(Token(), "bench", **kw)
@@ -85,11 +85,12 @@ def main() -> int:
         print(f"{AML_PYTHON} is missing: run `make install` first", file=sys.stderr)
         return 2
     base = Path(tempfile.mkdtemp(prefix="bench-azureml-"))
-    emu = Served(base / "data", "--executor", "local", env={"BATCHAI_EMULATOR_AZUREML_PROXY_PORT": "0",
-                                                            "BATCHAI_EMULATOR_AZUREML_PYTHON": str(AML_PYTHON)})
+    emu = EmulatorProcess(base / "data", "--executor", "local",
+                          env={"BATCHAI_EMULATOR_AZUREML_PROXY_PORT": "0",
+                               "BATCHAI_EMULATOR_AZUREML_PYTHON": str(AML_PYTHON)})
     with emu:
-        env_lines = subprocess.run([str(BIN), "env", "--data-dir", str(emu.data_dir), "--azureml"],
-                                   capture_output=True, text=True, check=True).stdout
+        env_lines = subprocess.run([sys.executable, "-m", "emulator", "env", "--data-dir", str(emu.data_dir),
+                                    "--azureml"], capture_output=True, text=True, check=True).stdout
         import os
         import shlex
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}

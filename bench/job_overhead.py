@@ -25,7 +25,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emulator.settings import CPU_IMAGE  # noqa: E402
-from tests.served import Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 IMAGE = CPU_IMAGE
 
@@ -35,7 +35,7 @@ class Token:
         return AccessToken("bench", int(time.time()) + 3600)
 
 
-def clients(emu: Served):
+def clients(emu: EmulatorProcess):
     kw = dict(base_url=emu.https_url, credential_scopes=[emu.https_url + "/.default"],
               connection_verify=emu.ca_bundle, polling_interval=0)
     return BatchAI(Token(), "bench", **kw), ResourceManagementClient(Token(), "bench", **kw)
@@ -92,8 +92,8 @@ def main() -> int:
     args = p.parse_args()
     engine = docker.from_env()
     engine.images.get(IMAGE)
-    with Served(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "docker", "--gpus", "none",
-                "--allocation-delay", "0") as emu:
+    with EmulatorProcess(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "docker",
+                         "--gpus", "none", "--allocation-delay", "0") as emu:
         c, rm = clients(emu)
         cluster_id = setup(c, rm, 4)
         one_job(c, cluster_id, "warmup")
