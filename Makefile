@@ -15,10 +15,10 @@ AML    := .venv-azureml
 # azure-cli 2.91.0, the last with `az batchai`: its own environment (it pins its own azure-* packages)
 AZCLI  := .venv-azcli
 
-.PHONY: install constraints conformance run test bench bench-moto bench-slurm bench-hardening fuzz demo demo-azureml images data \
+.PHONY: install constraints conformance batchai-sdk-tests run test bench bench-moto bench-slurm bench-hardening fuzz demo demo-azureml images data \
 	clean
 
-install: $(VENV)/.installed $(SDK2)/.installed $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
+install: $(VENV)/.installed $(SDK2)/.installed $(SDK2)/.installed-batchai-sdk-tests $(SDK0)/.installed $(SDK1)/.installed $(BLOB2)/.installed \
 	$(AML)/.installed $(AZCLI)/.installed
 
 # constraints.txt pins every package to the versions the tests last passed with (regenerate with
@@ -39,6 +39,11 @@ $(SDK2)/.installed: tests/sdk/requirements-2.0.0.txt
 	$(PYTHON) -m venv $(SDK2)
 	$(SDK2)/bin/pip install --quiet --upgrade pip
 	$(SDK2)/bin/pip install --quiet -r tests/sdk/requirements-2.0.0.txt
+	touch $@
+
+# what azure-mgmt-batchai 2.0.0's own live tests need on top of it (pytest, the legacy blob SDK, azure-mgmt-storage)
+$(SDK2)/.installed-batchai-sdk-tests: $(SDK2)/.installed tests/batchai_sdk/requirements.txt
+	$(SDK2)/bin/pip install --quiet -r tests/batchai_sdk/requirements.txt
 	touch $@
 
 $(SDK0)/.installed: tests/sdk/requirements-0.2.0.txt
@@ -140,6 +145,11 @@ constraints:
 # the azure-storage-file-share sdist's own test suite, live against a fresh emulator (sdist cached in .conformance/)
 conformance: install
 	$(BIN)/python -m tests.conformance
+
+# azure-mgmt-batchai 2.0.0's own live tests against a fresh emulator (the two ssh tests excluded): the tests from
+# BATCHAI_SDK_TESTS_DIR, else downloaded at pinned commits into .batchai-sdk-tests/ (needs GitHub); ARGS: files, -k
+batchai-sdk-tests: $(VENV)/.installed $(SDK2)/.installed-batchai-sdk-tests
+	$(BIN)/python -m tests.batchai_sdk $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SDK2) $(SDK0) $(SDK1) $(BLOB2) $(AML) $(AZCLI) .pytest_cache

@@ -1,8 +1,9 @@
 """Internal resource models: snake_case dataclasses mirroring the spec's values. No Flask, no wire names.
 
 Each Batch AI resource keeps what the user asked for in `spec` (the create body's properties, snake_case, secrets
-included so jobs can use them; wire.py never renders them back) and the fields the service computes as typed
-attributes. Records are stored as `dataclasses.asdict(model)`.
+included so jobs can use them; wire.py never renders them back): that is the echo a GET answers with and what the
+store keeps. The code reads it typed, through `props` (properties.py, parsed from `spec`), and the fields the
+service computes are typed attributes. Records are stored as `dataclasses.asdict(model)`.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import bad_request
+from .properties import (PRIORITY_RANK, TOOLKITS, ClusterProperties, JobProperties,  # noqa: F401 (re-exported)
+                         SchedulingPriority, ToolType)
 
 
 class ProvisioningState(StrEnum):
@@ -35,43 +38,6 @@ class ExecutionState(StrEnum):
     TERMINATING = "terminating"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-
-
-class ToolType(StrEnum):
-    CNTK = "cntk"
-    TENSORFLOW = "tensorflow"
-    CAFFE = "caffe"
-    CAFFE2 = "caffe2"
-    CHAINER = "chainer"
-    HOROVOD = "horovod"
-    CUSTOMMPI = "custommpi"
-    CUSTOM = "custom"
-    # The 2018-05-01 enum has no value for pyTorchSettings although its description lists "pytorch"; the enum is
-    # modelAsString, so the SDKs accept the string. Unverified what the service sent; "pytorch" is the plausible one.
-    PYTORCH = "pytorch"
-
-
-# toolkit settings property (snake_case) -> tool type, in the swagger's order
-TOOLKITS: dict[str, ToolType] = {
-    "cntk_settings": ToolType.CNTK,
-    "py_torch_settings": ToolType.PYTORCH,
-    "tensor_flow_settings": ToolType.TENSORFLOW,
-    "caffe_settings": ToolType.CAFFE,
-    "caffe2_settings": ToolType.CAFFE2,
-    "chainer_settings": ToolType.CHAINER,
-    "custom_toolkit_settings": ToolType.CUSTOM,
-    "custom_mpi_settings": ToolType.CUSTOMMPI,
-    "horovod_settings": ToolType.HOROVOD,
-}
-
-
-class SchedulingPriority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-
-
-PRIORITY_RANK = {SchedulingPriority.HIGH: 0, SchedulingPriority.NORMAL: 1, SchedulingPriority.LOW: 2}
 
 
 def now_iso(ts: float | None = None) -> str:
@@ -149,15 +115,24 @@ class Cluster(Base):
     # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
     legacy: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def props(self) -> ClusterProperties:
+        """`spec`, typed (parsed on first read; `spec` is replaced, never changed in place, so it stays true)."""
+        cached = self.__dict__.get("_props")
+        if cached is None or cached[0] is not self.spec:
+            cached = self.__dict__["_props"] = (self.spec, ClusterProperties.parse(self.spec))
+        return cached[1]
+
     def target_node_count(self, demand: int = 0) -> int:
         """Nodes the cluster should have: the manual target, or for auto-scale the demand clamped to bounds."""
-        scale = self.spec.get("scale_settings") or {}
-        if "manual" in scale:
-            return int(scale["manual"].get("target_node_count", 0))
-        auto = scale.get("auto_scale") or {}
-        if auto:
-            lo, hi = int(auto["minimum_node_count"]), int(auto["maximum_node_count"])
-            return max(lo, min(hi, max(demand, int(auto.get("initial_node_count", 0)))))
+        scale = self.props.scale_settings
+        if scale is None:
+            return 0
+        if scale.manual is not None:
+            return scale.manual.target_node_count
+        auto = scale.auto_scale
+        if auto is not None:
+            return max(auto.minimum_node_count, min(auto.maximum_node_count, max(demand, auto.initial_node_count)))
         return 0
 
 
@@ -179,6 +154,14 @@ class Job(Base):
     # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
     # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
     legacy: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def props(self) -> JobProperties:
+        """`spec`, typed (parsed on first read; `spec` is replaced, never changed in place, so it stays true)."""
+        cached = self.__dict__.get("_props")
+        if cached is None or cached[0] is not self.spec:
+            cached = self.__dict__["_props"] = (self.spec, JobProperties.parse(self.spec))
+        return cached[1]
 
 
 @dataclass

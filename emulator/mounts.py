@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from . import ids
 from .errors import EmulatorError
+from .properties import MountVolumes
 
 NODE_ROOT = "/mnt/batch/tasks/shared/LS_root"
 MOUNT_ROOT = f"{NODE_ROOT}/mounts"
@@ -107,18 +108,17 @@ def check_file_url(url: str, target: str) -> None:
                             "<share>, with no other path segments.", target=target)
 
 
-def check(mount_volumes: dict | None, target: str = "properties.mountVolumes") -> None:
+def check(mv: MountVolumes, target: str = "properties.mountVolumes") -> None:
     """What a create request can be refused for: unsupported kinds, file URLs that do not name one share, mount
     paths or ids that climb out. Share names are checked when a node mounts them (as on the service, a bad share
     makes unusable nodes, not a 400)."""
-    mv = mount_volumes or {}
-    for ref in mv.get("azure_file_shares") or []:
-        check_file_url(ref.get("azure_file_url", ""), f"{target}.azureFileShares.azureFileUrl")
-    for kind in ("azure_file_shares", "azure_blob_file_systems", "file_servers", "unmanaged_file_systems"):
-        for ref in mv.get(kind) or []:
-            _safe_relative(ref["relative_mount_path"], "relativeMountPath")
-    for ref in mv.get("file_servers") or []:
-        _file_server_parts(ref["file_server"]["id"])
+    for ref in mv.azure_file_shares:
+        check_file_url(ref.azure_file_url, f"{target}.azureFileShares.azureFileUrl")
+    for refs in (mv.azure_file_shares, mv.azure_blob_file_systems, mv.file_servers, mv.unmanaged_file_systems):
+        for ref in refs:
+            _safe_relative(ref.relative_mount_path, "relativeMountPath")
+    for ref in mv.file_servers:
+        _file_server_parts(ref.file_server_id)
 
 
 def _file_server_parts(resource_id: str) -> dict[str, str]:
@@ -129,51 +129,49 @@ def _file_server_parts(resource_id: str) -> dict[str, str]:
     return parsed
 
 
-def volumes(data_dir: Path, mount_volumes: dict | None, root: str, owner_id: str) -> list[Volume]:
-    """The volumes of a `mountVolumes` object (snake_case), mounted under `root` on the node."""
-    check(mount_volumes)
+def volumes(data_dir: Path, mv: MountVolumes, root: str, owner_id: str) -> list[Volume]:
+    """The volumes of a `mountVolumes` object, mounted under `root` on the node."""
+    check(mv)
     out: list[Volume] = []
-    mv = mount_volumes or {}
-    for ref in mv.get("azure_file_shares") or []:
-        account, share = parse_file_url(ref["azure_file_url"])
-        account = account or ref["account_name"]
-        _safe_relative(ref["relative_mount_path"], "relativeMountPath")
-        out.append(Volume(f"{root}/{ref['relative_mount_path']}", share_dir(data_dir, account, share),
+    for ref in mv.azure_file_shares:
+        account, share = parse_file_url(ref.azure_file_url)
+        account = account or ref.account_name
+        _safe_relative(ref.relative_mount_path, "relativeMountPath")
+        out.append(Volume(f"{root}/{ref.relative_mount_path}", share_dir(data_dir, account, share),
                           "azureFileShare", f"{account}/{share}"))
-    for ref in mv.get("azure_blob_file_systems") or []:
+    for blob in mv.azure_blob_file_systems:
         # blobfuse on the service's nodes; here a bind mount of the container's directory (mountOptions, which
         # were blobfuse flags, change nothing about a bind mount and are ignored)
-        _safe_relative(ref["relative_mount_path"], "relativeMountPath")
-        account, container = ref["account_name"], ref["container_name"]
-        out.append(Volume(f"{root}/{ref['relative_mount_path']}", blob_container_dir(data_dir, account, container),
+        _safe_relative(blob.relative_mount_path, "relativeMountPath")
+        account, container = blob.account_name, blob.container_name
+        out.append(Volume(f"{root}/{blob.relative_mount_path}", blob_container_dir(data_dir, account, container),
                           "azureBlobFileSystem", f"{account}/{container}"))
-    for ref in mv.get("file_servers") or []:
-        parsed = _file_server_parts(ref["file_server"]["id"])
+    for fs in mv.file_servers:
+        parsed = _file_server_parts(fs.file_server_id)
         host = (Path(data_dir) / "fileservers" / parsed.get("subscriptions", "_") / parsed.get("resourcegroups", "_")
                 / parsed.get("workspaces", "_") / parsed.get("fileservers", "_"))
-        source_dir = (ref.get("source_directory") or "").strip("/")
+        source_dir = (fs.source_directory or "").strip("/")
         if source_dir:
             host = host / _safe_relative(source_dir, "sourceDirectory")
-        out.append(Volume(f"{root}/{ref['relative_mount_path']}", host, "fileServer", ref["file_server"]["id"]))
-    for ref in mv.get("unmanaged_file_systems") or []:
+        out.append(Volume(f"{root}/{fs.relative_mount_path}", host, "fileServer", fs.file_server_id))
+    for unmanaged in mv.unmanaged_file_systems:
         key = re.sub(r"[^A-Za-z0-9_.-]+", "_", owner_id.strip("/"))
-        out.append(Volume(f"{root}/{ref['relative_mount_path']}",
-                          Path(data_dir) / "unmanaged" / key / _safe_relative(ref["relative_mount_path"],
+        out.append(Volume(f"{root}/{unmanaged.relative_mount_path}",
+                          Path(data_dir) / "unmanaged" / key / _safe_relative(unmanaged.relative_mount_path,
                                                                                 "relativeMountPath"),
-                          "unmanagedFileSystem", ref["mount_command"]))
+                          "unmanagedFileSystem", unmanaged.mount_command))
     return out
 
 
-def blob_mount_notes(cluster_spec: dict, job_spec: dict) -> list[str]:
+def blob_mount_notes(cluster_volumes: MountVolumes, job_volumes: MountVolumes) -> list[str]:
     """execution.log lines for the blob containers a job's nodes mount: where, and that mountOptions (blobfuse
     flags on the service) were accepted but change nothing about a bind mount."""
     out = []
-    for spec, root in (((cluster_spec.get("node_setup") or {}).get("mount_volumes"), "$AZ_BATCHAI_MOUNT_ROOT"),
-                       (job_spec.get("mount_volumes"), "$AZ_BATCHAI_JOB_MOUNT_ROOT")):
-        for ref in (spec or {}).get("azure_blob_file_systems") or []:
-            options = ref.get("mount_options")
-            out.append(f"blob container {ref.get('account_name')}/{ref.get('container_name')} mounted at "
-                       f"{root}/{ref.get('relative_mount_path')} (a bind mount of the emulator's copy"
+    for mv, root in ((cluster_volumes, "$AZ_BATCHAI_MOUNT_ROOT"), (job_volumes, "$AZ_BATCHAI_JOB_MOUNT_ROOT")):
+        for ref in mv.azure_blob_file_systems:
+            options = ref.mount_options
+            out.append(f"blob container {ref.account_name}/{ref.container_name} mounted at "
+                       f"{root}/{ref.relative_mount_path} (a bind mount of the emulator's copy"
                        + (f"; mountOptions '{options}' accepted, not applied)" if options else ")"))
     return out
 

@@ -35,9 +35,9 @@ def node_env(job: Job) -> dict[str, str]:
 def job_volumes(data_dir: Path, cluster: Cluster | None, job: Job) -> list[mounts.Volume]:
     vols = []
     if cluster is not None:
-        vols += mounts.volumes(data_dir, (cluster.spec.get("node_setup") or {}).get("mount_volumes"),
+        vols += mounts.volumes(data_dir, cluster.props.node_setup.mount_volumes,
                                mounts.MOUNT_ROOT, cluster.name)
-    vols += mounts.volumes(data_dir, job.spec.get("mount_volumes"), mounts.job_mount_root(job.name), job.name)
+    vols += mounts.volumes(data_dir, job.props.mount_volumes, mounts.job_mount_root(job.name), job.name)
     return vols
 
 
@@ -46,14 +46,14 @@ def output_node_path(job: Job, directory_id: str) -> str:
     env = node_env(job)
     seg = job.job_output_directory_path_segment
     if directory_id.lower() == STDOUTERR:
-        return f"{mounts.expand(job.spec['std_out_err_path_prefix'], env).rstrip('/')}/{seg}/stdouterr"
-    for d in job.spec.get("output_directories") or []:
-        if d["id"].lower() == directory_id.lower():
-            path = f"{mounts.expand(d['path_prefix'], env).rstrip('/')}/{seg}/outputs"
-            if d.get("path_suffix"):
-                path += "/" + d["path_suffix"].strip("/")
+        return f"{mounts.expand(job.props.std_out_err_path_prefix, env).rstrip('/')}/{seg}/stdouterr"
+    for d in job.props.output_directories:
+        if d.id.lower() == directory_id.lower():
+            path = f"{mounts.expand(d.path_prefix, env).rstrip('/')}/{seg}/outputs"
+            if d.path_suffix:
+                path += "/" + d.path_suffix.strip("/")
             return path
-    known = ", ".join([STDOUTERR] + [d["id"] for d in job.spec.get("output_directories") or []])
+    known = ", ".join([STDOUTERR] + [d.id for d in job.props.output_directories])
     raise EmulatorError(400, "InvalidOutputDirectoryId", f"The job has no output directory with id "
                         f"'{directory_id}'. Known ids: {known}.", target="outputdirectoryid")
 

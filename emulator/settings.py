@@ -70,9 +70,12 @@ class Settings:
     # runs must not reach the network unasked); a URL = a package index (--index-url); a directory = wheels and
     # sdists there (--no-index --find-links, the local executor only: a container does not see host paths)
     azureml_pip_index: str = ""
-    # the HTTPS proxy that brings <account>.blob.<suffix> host names to the Blob plane (azureml/proxy.py):
+    # the HTTPS proxy that brings <account>.blob.<suffix> and <account>.file.<suffix> host names to the Blob and
+    # Files planes (azureml/proxy.py):
     # -1 = the HTTPS port + 1 (a free port when the HTTPS port is 0), 0 = a free port
     azureml_proxy_port: int = -1
+    # bytes per second of a background (pending) Copy File between accounts (files/pending.py); 0 = 64 MiB/s
+    files_copy_rate: int = 0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import EmulatorError
+from .properties import ClusterProperties
 
 
 @dataclass(frozen=True)
@@ -132,19 +133,19 @@ def lookup(name: str) -> VmSize:
     return VmSize(key, max(cpus, 1), 0, family)
 
 
-def max_node_count(cluster_spec: dict) -> tuple[int, str]:
+def max_node_count(cluster: ClusterProperties) -> tuple[int, str]:
     """(the most nodes a job on the cluster can get, what sets that limit): the autoScale maximum, the manual
     target, and the regional vCPU quota for every cluster. A manual cluster at 0 nodes is bounded by the quota only
     (the service's own tests queue jobs on one and scale it up later)."""
-    size = lookup(cluster_spec.get("vm_size", ""))
+    size = lookup(cluster.vm_size)
     quota = (max_nodes(size), f"the regional quota of {REGIONAL_VCPU_QUOTA} vCPUs allows {max_nodes(size)} "
                               f"node(s) of size {size.name}")
-    scale = cluster_spec.get("scale_settings") or {}
-    if scale.get("auto_scale"):
-        hi = int(scale["auto_scale"]["maximum_node_count"])
+    scale = cluster.scale_settings
+    if scale is not None and scale.auto_scale is not None:
+        hi = scale.auto_scale.maximum_node_count
         limit = (hi, f"its autoScale maximumNodeCount is {hi}")
-    elif int((scale.get("manual") or {}).get("target_node_count", 0)) > 0:
-        target = int(scale["manual"]["target_node_count"])
+    elif scale is not None and scale.manual is not None and scale.manual.target_node_count > 0:
+        target = scale.manual.target_node_count
         limit = (target, f"its manual targetNodeCount is {target}")
     else:
         limit = quota

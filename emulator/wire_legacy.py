@@ -167,7 +167,7 @@ def job(j: Job, api_version: str) -> dict:
     props = wire.job(j)["properties"]
     extras = (j.legacy or {}).get("extras") or {}
     if "priority" not in extras:
-        props["priority"] = PRIORITY.get(str(j.spec.get("scheduling_priority", "normal")).lower(), 0)
+        props["priority"] = PRIORITY.get(j.props.scheduling_priority, 0)
     info = props.get("executionInfo")
     if info and "startTime" not in info and info.get("endTime"):
         # the old versions require executionInfo.startTime; a job that ended without running (terminated while

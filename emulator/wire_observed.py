@@ -18,8 +18,7 @@ def job_2018_05(body: dict, j: Job) -> dict:
     props.setdefault("cleanupNodeAfterRun", False)
     props.setdefault("cleanupNodeBeforeRun", False)
     props["experimentName"] = j.experiment
-    limit = (j.spec.get("constraints") or {}).get("max_wall_clock_time") or "P7D"   # the swagger's default
-    props["maxJobDurationSeconds"] = int(duration_seconds(limit))
+    props["maxJobDurationSeconds"] = int(duration_seconds(j.props.max_wall_clock_time))
     constraints = dict(props.get("constraints") or {})
     constraints.setdefault("maxAttempts", 1)
     props["constraints"] = constraints
@@ -34,7 +33,7 @@ def node_hours(j: Job) -> float:
     start, end = j.execution_info.get("start_time"), j.execution_info.get("end_time")
     if not start or not end:
         return 0.0
-    nodes = len(j.nodes) or int(j.spec.get("node_count", 1))
+    nodes = len(j.nodes) or j.props.node_count
     return round(max(0.0, parse_iso(end) - parse_iso(start)) * nodes / 3600.0, 6)
 
 

@@ -90,8 +90,8 @@ class ComputeBackend:
                 self.notify()
                 return stored.body, aml["operation"]
             cluster = Cluster.from_body(rec.body)
-            if cluster.spec.get("vm_size") != vm_size:
-                raise EmulatorError(409, "Conflict", f"Compute '{name}' exists with vmSize {cluster.spec['vm_size']}; "
+            if cluster.props.vm_size != vm_size:
+                raise EmulatorError(409, "Conflict", f"Compute '{name}' exists with vmSize {cluster.props.vm_size}; "
                                     "the VM size of a cluster cannot be changed (delete it first).", target="vmSize")
             aml["created"] = (cluster.spec.get("azureml") or {}).get("created", aml["modified"])
             cluster.spec = spec
@@ -122,7 +122,7 @@ def render(body: dict, cid: str) -> dict:
     error there)."""
     cluster = Cluster.from_body(body)
     aml = cluster.spec.get("azureml") or {}
-    auto = cluster.spec["scale_settings"]["auto_scale"]
+    auto = cluster.props.scale_settings.auto_scale
     counts = cluster.node_state_counts or {}
     errors = [{"error": {"code": e.get("code"), "message": e.get("message")}} for e in cluster.errors] or None
     return {
@@ -133,9 +133,9 @@ def render(body: dict, cid: str) -> dict:
             "description": aml.get("description"), "createdOn": aml.get("created"), "modifiedOn": aml.get("modified"),
             "resourceId": None, "provisioningErrors": None, "isAttachedCompute": False, "disableLocalAuth": False,
             "properties": {
-                "vmSize": cluster.spec["vm_size"], "vmPriority": aml.get("vm_priority", "dedicated").capitalize(),
-                "scaleSettings": {"minNodeCount": auto["minimum_node_count"],
-                                  "maxNodeCount": auto["maximum_node_count"],
+                "vmSize": cluster.props.vm_size, "vmPriority": aml.get("vm_priority", "dedicated").capitalize(),
+                "scaleSettings": {"minNodeCount": auto.minimum_node_count,
+                                  "maxNodeCount": auto.maximum_node_count,
                                   "nodeIdleTimeBeforeScaleDown": aml.get("idle", "PT120S")},
                 "subnet": None, "osType": "Linux",
                 "remoteLoginPortPublicAccess": aml.get("remote_login", "NotSpecified"),

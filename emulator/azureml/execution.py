@@ -125,7 +125,7 @@ def prepare_job(ext, ws: dict, ws_id: str, exp: str, run_id: str, snapshot_dir: 
         scheduler = ext.core.scheduler
         gpus = (f"GPUs: the run gets its node's GPUs (CUDA_VISIBLE_DEVICES) when its VM size has them; this "
                 f"machine: {scheduler.gpus.describe()}" if scheduler is not None else "GPUs: none")
-        header = [f"Run {run_id} of experiment {exp} on compute {cluster.name} ({cluster.spec.get('vm_size')}).",
+        header = [f"Run {run_id} of experiment {exp} on compute {cluster.name} ({cluster.props.vm_size}).",
                   *env_lines, gpus, f"Entry script: {script} {' '.join(arguments)}".rstrip(), ""]
         (logs / "70_driver_log.txt").write_text("".join(f"[emulator] {line}\n" if line else "\n" for line in header))
         python = used if layout != "container" else "python3"

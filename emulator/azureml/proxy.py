@@ -1,13 +1,14 @@
-"""The emulator's HTTPS forward proxy: how `<account>.blob.<suffix>` host names reach the Blob plane without root
-or DNS changes.
+"""The emulator's HTTPS forward proxy: how `<account>.blob.<suffix>` and `<account>.file.<suffix>` host names reach
+the Blob and Files planes without root or DNS changes.
 
 azureml-core rebuilds every snapshot upload URL as `https://<account>.blob.core.windows.net/...` (it drops any
 port), so the client is pointed at this proxy (`HTTPS_PROXY`, with `NO_PROXY=127.0.0.1,localhost` so everything
-else goes straight to the emulator). For `CONNECT <account>.blob.<suffix>:443` the proxy answers 200, terminates
+else goes straight to the emulator). For `CONNECT <account>.blob.<suffix>:443` (or `.file.`: the Azure Files SDK
+pointed at `https://<account>.file.core.windows.net`, as its own tests are) the proxy answers 200, terminates
 TLS itself with a wildcard certificate signed by the emulator's own certificate (cert.pem is a CA: the
 `SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` a client already trusts covers it), and relays the requests unchanged to the
-emulator's HTTPS port — the Host header still names the account, which is how the Blob plane serves host-style
-requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is
+emulator's HTTPS port — the Host header still names the account, which is how the Blob and Files planes serve
+host-style requests, and the scheme stays https for SAS that require it. CONNECT to the emulator's own loopback ports is
 tunnelled as is. Anything else is refused with 403: nothing sent through the proxy leaves this machine.
 """
 from __future__ import annotations
@@ -31,9 +32,13 @@ STORAGE_SUFFIX = "core.windows.net"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-def blob_certificate(data_dir: Path) -> tuple[Path, Path]:
-    """A certificate for *.blob.<suffix> signed with the emulator's cert.pem/key.pem (made once, reused)."""
-    return leaf_certificate(data_dir, "blob", [x509.DNSName(f"*.blob.{STORAGE_SUFFIX}")])
+SERVICES = ("blob", "file")          # the host names the proxy terminates: <account>.<service>.<suffix>
+
+
+def storage_certificate(data_dir: Path) -> tuple[Path, Path]:
+    """A certificate for *.blob.<suffix> and *.file.<suffix>, signed with the emulator's cert.pem/key.pem (made
+    once, reused)."""
+    return leaf_certificate(data_dir, "storage", [x509.DNSName(f"*.{s}.{STORAGE_SUFFIX}") for s in SERVICES])
 
 
 def leaf_certificate(data_dir: Path, label: str, names: list) -> tuple[Path, Path]:
@@ -83,7 +88,7 @@ class BlobProxy:
         self._context: ssl.SSLContext | None = None
 
     def start(self) -> "BlobProxy":
-        cert, key = blob_certificate(self.data_dir)
+        cert, key = storage_certificate(self.data_dir)
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(str(cert), str(key))
         self._upstream_tls = ssl.create_default_context(cafile=str(self.data_dir / "cert.pem"))
@@ -121,7 +126,8 @@ class BlobProxy:
                 return
             host, _, port = parts[1].rpartition(":")
             host = host.strip("[]").lower()
-            if host.endswith(f".blob.{STORAGE_SUFFIX}") and port == "443":
+            if port == "443" and any(host.endswith(f".{s}.{STORAGE_SUFFIX}") for s in SERVICES) \
+                    and host.count(".") == 4:     # one label (the account) before <service>.core.windows.net
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 tls = self._context.wrap_socket(conn, server_side=True)
                 tls.settimeout(None)
@@ -133,7 +139,8 @@ class BlobProxy:
                 conn.settimeout(None)
                 self._relay(conn, ("127.0.0.1", int(port)))
             else:
-                _answer(conn, 403, f"The emulator's proxy reaches only *.blob.{STORAGE_SUFFIX} (its Blob plane) "
+                _answer(conn, 403, f"The emulator's proxy reaches only *.blob.{STORAGE_SUFFIX} and "
+                        f"*.file.{STORAGE_SUFFIX} (its Blob and Files planes) "
                         f"and the emulator itself, not {parts[1]}: nothing leaves this machine.")
         except (OSError, ssl.SSLError) as exc:
             log.debug("proxy connection: %s", exc)

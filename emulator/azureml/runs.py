@@ -117,8 +117,7 @@ class RunBackend:
                   workspace=ws["name"], experiment=exp, tool_type="custom", submitted=time.time(),
                   job_output_directory_path_segment=f"{ws['subscription_id']}/{ws['resource_group']}/azureml/"
                                                     f"{ws['name']}/{exp}/{run_id}/{uuid.uuid4()}")
-        job.spec = prepare(job, body)
-        job.spec["cluster"] = {"id": compute_rec.id}
+        job.spec = {**prepare(job, body), "cluster": {"id": compute_rec.id}}
         try:
             self.store.create(ids.RUN, rid, ids.experiment(ws_id, exp), run_id, body, parent_kind=ids.EXPERIMENT)
         except AlreadyExists:

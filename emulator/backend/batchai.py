@@ -18,8 +18,9 @@ from .. import ids, mounts, vmsizes
 from ..wire import camel
 from ..errors import (ClusterNotFound, EmulatorError, ExperimentNotFound, FileServerNotFound, JobNotFound,
                       ResourceGroupNotFound, WorkspaceNotFound, bad_request, conflict, not_supported)
-from ..models import (TOOLKITS, Cluster, ExecutionState, Experiment, FileServer, Job, SchedulingPriority, Workspace,
-                      duration_seconds, iso_duration)
+from ..models import (TOOLKITS, Cluster, ExecutionState, Experiment, FileServer, Job, Workspace, duration_seconds,
+                      iso_duration)
+from ..properties import ClusterProperties, JobProperties, ScaleSettings, ToolkitSettings, ToolType
 from ..runner import states
 from ..store import AlreadyExists, ParentNotFound, Store
 from . import output_files
@@ -170,12 +171,12 @@ class BatchAIBackend:
         self._workspace(sub, rg, ws)
         spec = dict(spec)
         _refuse_unsupported(spec, CLUSTER_UNSUPPORTED)
-        _check_scale_settings(spec.get("scale_settings"), "properties.scaleSettings")
-        vmsizes.check(spec.get("vm_size", ""), "properties.vmSize")
-        node_setup = spec.get("node_setup") or {}
-        mounts.check(node_setup.get("mount_volumes"), "properties.nodeSetup.mountVolumes")
-        if node_setup.get("setup_task"):
-            mounts.check_node_path(node_setup["setup_task"].get("std_out_err_path_prefix", ""),
+        props = ClusterProperties.parse(spec)
+        _check_scale_settings(props.scale_settings, "properties.scaleSettings")
+        vmsizes.check(props.vm_size, "properties.vmSize")
+        mounts.check(props.node_setup.mount_volumes, "properties.nodeSetup.mountVolumes")
+        if props.node_setup.setup_task is not None:
+            mounts.check_node_path(props.node_setup.setup_task.std_out_err_path_prefix,
                                    "properties.nodeSetup.setupTask.stdOutErrPathPrefix")
         # Without an image the service used Ubuntu Server 16.04 LTS (GetCluster example, Batch AI docs); set
         # before the comparison below, so a retried create without an image finds the same specification.
@@ -197,7 +198,7 @@ class BatchAIBackend:
                            "with different properties; change it with an update (PATCH) or delete it first.")
         if created:
             logging.getLogger("batchai_emulator.events").info(
-                "cluster %s resizing: 0 -> %d node(s) of %s", name, cluster.target_node_count(), spec.get("vm_size"),
+                "cluster %s resizing: 0 -> %d node(s) of %s", name, cluster.target_node_count(), props.vm_size,
                 extra={"event": "cluster", "cluster": name, "state": "resizing"})
         self.notify()
         return stored
@@ -211,8 +212,8 @@ class BatchAIBackend:
                 raise ClusterNotFound(name)
             if scale_settings is None:
                 return cluster
-            _check_scale_settings(scale_settings, "properties.scaleSettings")
-            cluster.spec["scale_settings"] = scale_settings
+            _check_scale_settings(ScaleSettings.parse(scale_settings), "properties.scaleSettings")
+            cluster.spec = {**cluster.spec, "scale_settings": scale_settings}    # replaced: `props` follows it
             if self.store.compare_and_set(rid, rec.version, cluster.to_body()):
                 self.notify()
                 return cluster
@@ -291,28 +292,28 @@ class BatchAIBackend:
         self._experiment(sub, rg, ws, exp)
         spec = dict(spec)
         _refuse_unsupported(spec, JOB_UNSUPPORTED)
-        tool_type = _check_job(spec)
-        cluster_id = spec["cluster"]["id"]
+        props = JobProperties.parse(spec)
+        tool_type = _check_job(props)
+        cluster_id = props.cluster_id
         cluster, _ = load(self.store, "cluster", Cluster, cluster_id)
         if cluster is None or cluster.subscription_id.lower() != sub.lower():
             raise EmulatorError(400, "ClusterNotFound", f"The cluster '{cluster_id}' referenced by the job does "
                                 "not exist.", target="properties.cluster.id")
         if self.check_job is not None:
-            self.check_job(spec)
-        mounts.check(spec.get("mount_volumes"))
-        mounts.check_node_path(spec["std_out_err_path_prefix"], "properties.stdOutErrPathPrefix")
-        for d in spec.get("input_directories") or []:
-            mounts.check_node_path(d["path"], "properties.inputDirectories.path")
-        for d in spec.get("output_directories") or []:
-            mounts.check_node_path(d["path_prefix"] + "/" + (d.get("path_suffix") or ""),
+            self.check_job(props)
+        mounts.check(props.mount_volumes)
+        mounts.check_node_path(props.std_out_err_path_prefix, "properties.stdOutErrPathPrefix")
+        for d in props.input_directories:
+            mounts.check_node_path(d.path, "properties.inputDirectories.path")
+        for o in props.output_directories:
+            mounts.check_node_path(o.path_prefix + "/" + (o.path_suffix or ""),
                                    "properties.outputDirectories.pathPrefix")
-        spec.setdefault("scheduling_priority", SchedulingPriority.NORMAL)
-        spec["scheduling_priority"] = spec["scheduling_priority"].lower()
-        constraints = spec.setdefault("constraints", {})
-        constraints.setdefault("max_wall_clock_time", "P7D")
-        # kept as the service answered it, in ISO 8601 whatever the request's form (the swagger's own default is
-        # the .NET timespan 7.00:00:00, which its `duration` format does not allow)
-        constraints["max_wall_clock_time"] = iso_duration(duration_seconds(constraints["max_wall_clock_time"]))
+        # the echo answers with the defaults the service filled in: the priority (lower case) and the wall-clock
+        # limit, kept in ISO 8601 whatever the request's form (the swagger's own default is the .NET timespan
+        # 7.00:00:00, which its `duration` format does not allow)
+        spec["scheduling_priority"] = str(props.scheduling_priority)
+        spec["constraints"] = {**(spec.get("constraints") or {}),
+                               "max_wall_clock_time": iso_duration(duration_seconds(props.max_wall_clock_time))}
         rid = ids.job(sub, rg, ws, exp, name)
         existing, _ = load(self.store, "job", Job, rid)
         if existing:
@@ -321,10 +322,10 @@ class BatchAIBackend:
                                "jobs cannot be changed: delete it first or use another name.")
             return existing
         # checked for new jobs only (a retried create of a job made before a scale-down still answers it)
-        limit = vmsizes.max_node_count(cluster.spec)
-        if int(spec.get("node_count", 1)) > limit[0]:
+        limit = vmsizes.max_node_count(cluster.props)
+        if props.node_count > limit[0]:
             # waiting could never help (the service accepted such jobs and left them queued for good)
-            raise bad_request("InvalidNodeCount", f"The job asks for {spec.get('node_count')} nodes (nodeCount), "
+            raise bad_request("InvalidNodeCount", f"The job asks for {props.node_count} nodes (nodeCount), "
                               f"but cluster {cluster.name} can never have more than {limit[0]}: {limit[1]}.",
                               target="properties.nodeCount")
         base = segment_base or f"{sub}/{rg}/workspaces/{ws}/experiments/{exp}/jobs/{name}"
@@ -339,7 +340,7 @@ class BatchAIBackend:
                            "jobs cannot be changed: delete it first or use another name.")
         if created:
             logging.getLogger("batchai_emulator.events").info(
-                "job %s/%s/%s queued on cluster %s", ws, exp, name, spec["cluster"]["id"].rsplit("/", 1)[-1],
+                "job %s/%s/%s queued on cluster %s", ws, exp, name, cluster_id.rsplit("/", 1)[-1],
                 extra={"event": "job", "job": f"{ws}/{exp}/{name}", "state": "queued"})
         self.notify()
         return stored
@@ -384,7 +385,7 @@ class BatchAIBackend:
 
     def jobs_list_remote_login_information(self, sub, rg, ws, exp, name) -> list[dict]:
         job = self.jobs_get(sub, rg, ws, exp, name)
-        cluster, _ = load(self.store, "cluster", Cluster, job.spec["cluster"]["id"])
+        cluster, _ = load(self.store, "cluster", Cluster, job.props.cluster_id)
         if cluster is None:
             return []
         return [remote_login(cluster.node_ids[i], i) for i in job.nodes if i < len(cluster.node_ids)]
@@ -402,7 +403,7 @@ class BatchAIBackend:
         families: dict[str, int] = {}
         total = 0
         for c in in_loc:
-            size = vmsizes.lookup(c.spec.get("vm_size", ""))
+            size = vmsizes.lookup(c.props.vm_size)
             used = size.vcpus * c.current_node_count
             total += used
             families[size.family] = families.get(size.family, 0) + used
@@ -463,66 +464,63 @@ def remote_login(node_id: str, index: int) -> dict:
     return {"node_id": node_id, "ip_address": "127.0.0.1", "port": 50000 + index}
 
 
-def _check_scale_settings(scale: dict | None, target: str) -> None:
-    if not scale:
+def _check_scale_settings(scale: ScaleSettings | None, target: str) -> None:
+    if scale is None:
         return
-    chosen = [k for k in ("manual", "auto_scale") if scale.get(k) is not None]
-    if len(chosen) != 1:
+    if (scale.manual is None) == (scale.auto_scale is None):
         raise bad_request("InvalidScaleSettings", "Exactly one of manual and autoScale scale settings must be "
                           "given.", target=target)
-    auto = scale.get("auto_scale")
-    if auto:
-        lo, hi, init = auto["minimum_node_count"], auto["maximum_node_count"], auto.get("initial_node_count", 0)
+    auto = scale.auto_scale
+    if auto is not None:
+        lo, hi, init = auto.minimum_node_count, auto.maximum_node_count, auto.initial_node_count
         if lo < 0 or hi < lo:
             raise bad_request("InvalidScaleSettings", f"autoScale needs 0 <= minimumNodeCount ({lo}) <= "
                               f"maximumNodeCount ({hi}).", target=target + ".autoScale")
         if init and not lo <= init <= hi:
             raise bad_request("InvalidScaleSettings", f"autoScale initialNodeCount ({init}) must lie between "
                               f"minimumNodeCount and maximumNodeCount.", target=target + ".autoScale")
-    manual = scale.get("manual")
-    if manual and manual.get("target_node_count", 0) < 0:
+    if scale.manual is not None and scale.manual.target_node_count < 0:
         raise bad_request("InvalidScaleSettings", "manual targetNodeCount must not be negative.", target=target)
 
 
-def _check_job(spec: dict) -> str:
-    toolkits = [k for k in TOOLKITS if spec.get(k) is not None]
-    if len(toolkits) != 1:
-        names = ", ".join(_camel(k) for k in toolkits) or "none"
+def _check_job(props: JobProperties) -> ToolType:
+    if len(props.toolkits) != 1 or props.toolkit is None:
+        names = ", ".join(_camel(k) for k, tool in TOOLKITS.items() if tool in props.toolkits) or "none"
         raise bad_request("InvalidToolkitSettings", "Exactly one toolkit settings object (cntkSettings, "
                           "pyTorchSettings, tensorFlowSettings, caffeSettings, caffe2Settings, chainerSettings, "
                           "customToolkitSettings, customMpiSettings, horovodSettings) must be given; got "
                           f"{names}.", target="properties")
-    key = toolkits[0]
-    settings = spec[key]
-    if key == "cntk_settings":
-        lang = (settings.get("language_type") or "Python").lower()
-        if lang == "python" and not settings.get("python_script_file_path"):
+    settings: ToolkitSettings = props.toolkit
+    if settings.tool_type == ToolType.CNTK:
+        lang = (settings.language_type or "Python").lower()
+        if lang == "python" and not settings.python_script_file_path:
             raise bad_request("MissingRequiredProperty", "cntkSettings with languageType Python needs "
                               "pythonScriptFilePath.", target="properties.cntkSettings.pythonScriptFilePath")
-        if lang == "brainscript" and not settings.get("config_file_path"):
+        if lang == "brainscript" and not settings.config_file_path:
             raise bad_request("MissingRequiredProperty", "cntkSettings with languageType BrainScript needs "
                               "configFilePath.", target="properties.cntkSettings.configFilePath")
         if lang not in ("python", "brainscript"):
             raise bad_request("InvalidPropertyValue", "cntkSettings.languageType must be Python or BrainScript.",
                               target="properties.cntkSettings.languageType")
-    if key == "caffe_settings" and bool(settings.get("config_file_path")) == bool(
-            settings.get("python_script_file_path")):
+    if settings.tool_type == ToolType.CAFFE and bool(settings.config_file_path) == bool(
+            settings.python_script_file_path):
         raise bad_request("InvalidPropertyValue", "caffeSettings needs exactly one of configFilePath and "
                           "pythonScriptFilePath.", target="properties.caffeSettings")
-    for field_name in ("input_directories", "output_directories"):
+    for field_name, directories in (("input_directories", props.input_directories),
+                                    ("output_directories", props.output_directories)):
         seen = set()
-        for d in spec.get(field_name) or []:
-            if not re.fullmatch(r"[A-Za-z0-9_]+", d["id"]):
-                raise bad_request("InvalidPropertyValue", f"Directory id '{d['id']}' may only contain letters, "
+        for d in directories:
+            if not re.fullmatch(r"[A-Za-z0-9_]+", d.id):
+                raise bad_request("InvalidPropertyValue", f"Directory id '{d.id}' may only contain letters, "
                                   "digits and underscores (it names the $AZ_BATCHAI_* variable).",
                                   target=f"properties.{_camel(field_name)}")
-            if d["id"].lower() in seen or d["id"].lower() == "stdouterr":
-                raise bad_request("InvalidPropertyValue", f"Directory id '{d['id']}' is used twice or reserved.",
+            if d.id.lower() in seen or d.id.lower() == "stdouterr":
+                raise bad_request("InvalidPropertyValue", f"Directory id '{d.id}' is used twice or reserved.",
                                   target=f"properties.{_camel(field_name)}")
-            seen.add(d["id"].lower())
-    if int(spec.get("node_count", 1)) < 1:
+            seen.add(d.id.lower())
+    if props.node_count < 1:
         raise bad_request("InvalidPropertyValue", "nodeCount must be at least 1.", target="properties.nodeCount")
-    return TOOLKITS[key]
+    return settings.tool_type
 
 
 def _camel(snake_name: str) -> str:

@@ -31,7 +31,7 @@ class OutputPage:
 
 def list_output_files(store: Store, data_dir: Path, signer, job: Job, directory_id: str, directory: str,
                       after: str | None, limit: int, link_expiry_minutes: int) -> OutputPage:
-    cluster, _ = load(store, "cluster", Cluster, job.spec["cluster"]["id"])
+    cluster, _ = load(store, "cluster", Cluster, job.props.cluster_id)
     entries = outputs.list_entries(data_dir, cluster, job, directory_id, directory)
     if after is not None:
         entries = [e for e in entries if e.name > after]

@@ -1,4 +1,5 @@
-"""The Azure Files data plane of the emulator (path-style: `http(s)://HOST:PORT/<account>/<share>/<path>`).
+"""The Azure Files data plane of the emulator: path style `http(s)://HOST:PORT/<account>/<share>/<path>`, and host
+style `Host: <account>.file.<suffix>` on any of the emulator's ports (views.FilesDoor).
 
 Modules, from the wire inwards:
   views.py     blueprint: raw URI -> Target, (level, verb, comp) -> operation, authentication, dispatch
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from . import rawheaders
 from .plane import EXTENSION, FilePlane
-from .views import bp
+from .views import FilesDoor, bp
 
 
 @bp.record_once
@@ -24,6 +25,7 @@ def _create_plane(state) -> None:
     ext = state.app.extensions["batchai"]
     rawheaders.install()
     state.app.extensions[EXTENSION] = FilePlane(ext.settings, ext.store)
+    state.app.wsgi_app = FilesDoor(state.app.wsgi_app)
 
 
 def plane(app) -> FilePlane:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from ..errors import StorageError
 from . import auth, snapshots
 from .auth import Access
-from .names import parse_target
+from .names import host_account, parse_url
 
 READ = Access("object", "r", "r", True)
 
@@ -39,9 +39,11 @@ def resolve_source(files, dest_account: str, principal, url: str, source_auth: s
         raise StorageError(400, "InvalidHeaderValue", "The copy source must be an absolute http(s) URL.",
                            {"HeaderName": "x-ms-copy-source"})
     host = (parsed.hostname or "").lower()
-    if host not in ("127.0.0.1", "localhost", "::1", request_host.split(":")[0].lower()):
+    # `<account>.file.<suffix>` names an account of this emulator (host style, as through its HTTPS proxy)
+    if host not in ("127.0.0.1", "localhost", "::1", request_host.split(":")[0].lower()) \
+            and host_account(host) is None:
         raise cannot_verify(f"the emulator reads copy sources only from itself, not from {parsed.netloc}")
-    target = parse_target(parsed.path + ("?" + parsed.query if parsed.query else ""))
+    target = parse_url(url)
     served = files.account(target.account)
     if served is None or target.share is None or not target.parts:
         raise cannot_verify("the URL does not name a file of an account this emulator serves")

@@ -6,44 +6,17 @@ import base64
 import hashlib
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
 from flask import Response, request
 
 from ..errors import StorageError
-from ..urls import public_base
 from . import checksums, httpio, leases, render, snapshots
-from .auth import Principal, parse_sas_time
+from .auth import parse_sas_time
+from .context import Ctx
 from .disk import MAX_FILE_SIZE, http_date, read_stream
 from .httpio import MAX_RANGE, MAX_RESULTS, response
 from .meta import EntryProps
-from .names import Target
-from .plane import MAX_QUOTA_GIB, FilePlane
-
-DEFAULT_VERSION = "2019-02-02"
-
-
-@dataclass
-class Ctx:
-    files: FilePlane
-    account: str
-    target: Target
-    principal: Principal
-    op: str
-
-    snapshot: str | None = None
-
-    @property
-    def share(self) -> str:
-        """The share's name, or `share@<id>` for a snapshot (read operations serve it like a share)."""
-        return (self.target.share or "") + (f"@{self.snapshot}" if self.snapshot else "")
-
-    @property
-    def parts(self) -> list[str]:
-        return self.target.parts
-
-    def endpoint(self) -> str:
-        return public_base() + "/" + self.account + "/"
+from .plane import MAX_QUOTA_GIB
 
 
 # ---- service --------------------------------------------------------------------------------------------------

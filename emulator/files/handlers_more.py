@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 
 from ..errors import StorageError
 from . import copying, httpio, render
 from .auth import delegation_key_value, parse_sas_time
-from .handlers import DEFAULT_VERSION, Ctx
+from .context import DEFAULT_VERSION, Ctx
 from .httpio import MAX_RANGE, response
 from .meta import EntryProps
-from .names import parse_target
+from .names import parse_url
 
 
 def get_user_delegation_key(ctx: Ctx) -> Response:
@@ -85,14 +84,13 @@ def get_permission(ctx: Ctx) -> Response:
     if not key:
         raise StorageError(400, "MissingRequiredHeader", "Get Permission needs x-ms-file-permission-key.",
                            {"HeaderName": "x-ms-file-permission-key"})
-    found = ctx.files.meta.permission(ctx.account, ctx.share, key)
-    if found is None:
+    fmt = (request.headers.get("x-ms-file-permission-format") or "sddl").strip().lower()
+    if fmt not in ("sddl", "binary"):
+        raise StorageError(400, "InvalidHeaderValue", "x-ms-file-permission-format is sddl or binary.",
+                           {"HeaderName": "x-ms-file-permission-format", "HeaderValue": fmt})
+    permission = ctx.files.permission(ctx.account, ctx.share, key, fmt)
+    if permission is None:
         raise StorageError(404, "ResourceNotFound", "No permission is stored under this key.")
-    permission, fmt = found
-    wanted = (request.headers.get("x-ms-file-permission-format") or fmt).lower()
-    if wanted != fmt:
-        raise StorageError(400, "NotSupportedByEmulator", f"The permission was stored as {fmt}; the emulator does "
-                           f"not convert security descriptors to {wanted}.")
     body = json.dumps({"permission": permission, "format": "Sddl" if fmt == "sddl" else "Binary"}).encode()
     return response(200, body, {"Content-Type": "application/json"})
 
@@ -104,7 +102,7 @@ def rename(ctx: Ctx) -> Response:
     if not source:
         raise StorageError(400, "MissingRequiredHeader", "Rename needs x-ms-file-rename-source.",
                            {"HeaderName": "x-ms-file-rename-source"})
-    src = parse_target(urlsplit(source).path or "/")
+    src = parse_url(source)
     if (request.headers.get("x-ms-source-allow-trailing-dot") or "").lower() != "true":
         src.parts = [p.rstrip(".") for p in src.parts]
     if src.account != ctx.account or src.share != ctx.share or not src.parts or not all(src.parts):
@@ -169,13 +167,19 @@ def copy_file(ctx: Ctx) -> Response:
     node = ctx.files.copy_file(source, ctx.account, ctx.share, ctx.parts, build,
                                request.headers.get("x-ms-copy-source") or "")
     return response(202, headers=httpio.write_headers(node) | {"x-ms-copy-id": node.props.copy["id"],
-                                                               "x-ms-copy-status": "success"})
+                                                               "x-ms-copy-status": node.props.copy["status"]})
 
 
 def abort_copy(ctx: Ctx) -> Response:
-    ctx.files.file(ctx.account, ctx.share, ctx.parts)
-    raise StorageError(409, "NoPendingCopyOperation", "There is currently no pending copy operation: the "
-                       "emulator completes every copy before answering.")
+    if (request.headers.get("x-ms-copy-action") or "").strip().lower() != "abort":
+        raise StorageError(400, "InvalidHeaderValue", "Abort Copy File needs x-ms-copy-action: abort.",
+                           {"HeaderName": "x-ms-copy-action"})
+    copy_id = ctx.target.arg("copyid")
+    if not copy_id:
+        raise StorageError(400, "MissingRequiredQueryParameter", "Abort Copy File needs copyid.",
+                           {"QueryParameterName": "copyid"})
+    ctx.files.abort_copy(ctx.account, ctx.share, ctx.parts, copy_id)
+    return response(204)
 
 
 def put_range_from_url(ctx: Ctx) -> Response:

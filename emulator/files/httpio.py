@@ -16,9 +16,9 @@ from flask import Response, request
 
 from .. import httprange
 from ..errors import StorageError
-from . import rawheaders
+from . import rawheaders, sddl
 from .disk import http_date, iso7
-from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
+from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
 MAX_RANGE = 4 << 20
 MAX_RESULTS = 5000
@@ -104,19 +104,16 @@ def time_header(name: str) -> int | None:
     return int(whole) * 1_000_000_000 + int((m.group(2) or "0").ljust(7, "0")) * 100
 
 
-_SDDL = re.compile(r"^(O:[A-Za-z0-9-]+)?(G:[A-Za-z0-9-]+)?(D:[A-Za-z_]*(\([^()]*\))*)?(S:[A-Za-z_]*(\([^()]*\))*)?$")
-
-
 def check_permission_value(value: str, fmt: str, header: str = "x-ms-file-permission") -> None:
-    """An SDDL security descriptor, or (format binary) the base64 of one; anything else is refused."""
-    if fmt == "binary":
-        try:
-            base64.b64decode(value, validate=True)
-            return
-        except ValueError:
-            raise invalid_header(header, value[:60], "not base64 (format binary)") from None
-    if not value.strip() or not _SDDL.match(value.strip()):
-        raise invalid_header(header, value[:60], "not an SDDL security descriptor")
+    """An SDDL security descriptor, or (format binary) the base64 of a self-relative one; anything else is
+    refused."""
+    if fmt not in ("sddl", "binary"):
+        raise invalid_header("x-ms-file-permission-format", fmt, "expected sddl or binary")
+    try:
+        sddl.parse(value, fmt)
+    except ValueError as exc:
+        what = "an SDDL security descriptor" if fmt == "sddl" else "a binary security descriptor (base64)"
+        raise invalid_header(header, value[:60], f"not {what}: {exc}") from None
 
 
 def check_permission() -> tuple[str, str] | None:
@@ -278,8 +275,11 @@ def content_headers(node: NodeInfo, overrides: dict[str, str]) -> dict[str, str]
            "x-ms-lease-state": "available", "x-ms-lease-status": "unlocked"}
     if p.copy:
         out.update({"x-ms-copy-id": p.copy["id"], "x-ms-copy-source": p.copy["source"],
-                    "x-ms-copy-status": p.copy["status"], "x-ms-copy-progress": p.copy["progress"],
-                    "x-ms-copy-completion-time": http_date(p.copy["completed"])})
+                    "x-ms-copy-status": p.copy["status"], "x-ms-copy-progress": p.copy["progress"]})
+        if p.copy.get("completed") is not None:         # (a pending copy has none yet)
+            out["x-ms-copy-completion-time"] = http_date(p.copy["completed"])
+        if p.copy.get("description"):
+            out["x-ms-copy-status-description"] = p.copy["description"]
     out.update(overrides)       # rscc, rsct... of a service SAS
     return out
 

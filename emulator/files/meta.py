@@ -187,6 +187,17 @@ class MetaStore:
             c.execute("INSERT OR REPLACE INTO files_entries VALUES (?,?,?,?,?)",
                       (account, share, path, ino, json.dumps(asdict(props))))
 
+    def pending_copies(self) -> list[tuple[str, str, str, dict]]:
+        """(account, share, path, copy record) of every file whose row says a background copy is pending."""
+        rows = self._conn().execute("SELECT account, share, path, props FROM files_entries WHERE props LIKE "
+                                    "'%\"status\": \"pending\"%'").fetchall()
+        out = []
+        for account, share, path, text in rows:
+            copy = EntryProps.from_json(text).copy or {}
+            if copy.get("status") == "pending" and copy.get("from") and "@" not in share:
+                out.append((account, share, path, copy))
+        return out
+
     def forget(self, account: str, share: str | None = None, path: str | None = None) -> None:
         """Drop rows: a whole account, a whole share, or one path and everything below it."""
         with self._tx() as c:

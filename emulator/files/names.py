@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from ..errors import StorageError
 
 SHARE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 ACCOUNT_SEGMENT = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# host style: `<account>.file.<suffix>` (core.windows.net, a sovereign cloud's suffix: the account decides)
+FILE_HOST = re.compile(r"^([a-z0-9]{3,24})\.file\.", re.IGNORECASE)
 # characters Azure Files refuses in directory and file names (and every control character)
 _BAD_CHARS = set('"\\/:|<>*?') | {chr(c) for c in range(0x20)}
 _DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL", "CLOCK$"} | {f"COM{i}" for i in range(1, 10)} \
@@ -30,7 +32,7 @@ MAX_DEPTH = 250
 class Target:
     """What a request names: the account segment, an optional share and path parts (decoded), plus the raw URI."""
     raw_path: str                    # path exactly as sent, percent-encoding kept (signed by SharedKey)
-    account: str                     # first segment (decoded)
+    account: str                     # first segment (decoded), or the account of the host name (host style)
     share: str | None = None
     parts: list[str] = field(default_factory=list)
     query: list[tuple[str, str]] = field(default_factory=list)   # decoded (name, value) pairs, in order
@@ -92,11 +94,28 @@ def parse_query(raw_query: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_target(raw_uri: str) -> Target:
+def host_account(host: str) -> str | None:
+    """The account a host-style name (`<account>.file.<suffix>[:port]`) names, else None."""
+    m = FILE_HOST.match(host or "")
+    return m.group(1).lower() if m else None
+
+
+def parse_url(url: str) -> Target:
+    """The target of an absolute URL naming a file of this emulator: host style (`https://<account>.file.<suffix>/
+    <share>/...`) or path style (`https://127.0.0.1:8443/<account>/<share>/...`)."""
+    parts = urlsplit(url)
+    raw = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    return parse_target(raw, host_account(parts.hostname or ""))
+
+
+def parse_target(raw_uri: str, host_style_account: str | None = None) -> Target:
+    """The target of a raw request URI; with `host_style_account` the path starts at the share (host style)."""
     raw_path, _, raw_query = raw_uri.partition("?")
     if not raw_path.startswith("/"):
         raise invalid_uri("The request URI must be an absolute path.")
     segments = raw_path.split("/")[1:]
+    if host_style_account is not None:
+        segments = [host_style_account] + segments
     account = _decode(segments[0]) if segments else ""
     target = Target(raw_path=raw_path, account=account, query=parse_query(raw_query))
     if "/" in account:

@@ -9,16 +9,13 @@ import sqlite3
 import stat as statmod
 import time
 import uuid
-from typing import TYPE_CHECKING
 
 from ..errors import StorageError
-from . import leases, names, ranges, snapshots
+from . import leases, names, pending, ranges, sddl, snapshots
 from .disk import Disk, ShareDir, _Parent, not_found
+from .infos import NodeInfo
 from .ranges import fd_data_ranges
 from .meta import EntryProps, ShareRow
-
-if TYPE_CHECKING:
-    from .plane import NodeInfo
 
 
 class PlaneMore:
@@ -127,11 +124,28 @@ class PlaneMore:
 
     # ---- permissions ----------------------------------------------------------------------------------------
     def store_permission(self, account: str, share: str, permission: str, fmt: str) -> str:
-        """The permission key of a security descriptor (stored once; the same descriptor, the same key)."""
-        digest = hashlib.sha256(f"{fmt}\n{permission}".encode()).digest()
+        """The permission key of a security descriptor, given as SDDL or base64 binary (already checked): stored
+        once, in its binary form, so the same descriptor has the same key in either form."""
+        binary = sddl.render(sddl.parse(permission, fmt), "binary")
+        digest = hashlib.sha256(f"binary\n{binary}".encode()).digest()
         key = f"{int.from_bytes(digest[:8], 'big')}*{int.from_bytes(digest[8:16], 'big')}"
-        self.meta.put_permission(account, share, key, permission, fmt)
+        self.meta.put_permission(account, share, key, binary, "binary")
         return key
+
+    def permission(self, account: str, share: str, key: str, fmt: str) -> str | None:
+        """The descriptor stored under `key`, in `fmt` (sddl or binary); None if there is none."""
+        found = self.meta.permission(account, share, key)
+        if found is None:
+            return None
+        permission, stored = found
+        try:
+            return sddl.render(sddl.parse(permission, stored), fmt)
+        except ValueError:
+            # a row an older emulator stored unchecked: only its own form can be given back
+            if stored == fmt:
+                return permission
+            raise StorageError(400, "NotSupportedByEmulator", f"The permission was stored as {stored} and "
+                               f"cannot be converted to {fmt}.") from None
 
     # ---- leases ---------------------------------------------------------------------------------------------
     def lease_of(self, account: str, share: str, parts: list[str], ino: int) -> leases.Lease | None:
@@ -226,13 +240,34 @@ class PlaneMore:
                 times.pop("ignore_readonly", None)
                 dst, dst_parent, _old = self.disk.create_file(sh, parts, st.st_size,
                                                               self._quota_check(account, share, sh, st.st_size))
-                dst = self.disk.copy_into(sh, parts, fd, st.st_size)
                 props.created = time.time_ns()
+                if pending.is_async(s_account, account, st.st_size):
+                    # the bytes follow in the background (pending.py); the row says so first
+                    props.copy = self.copies.begin(account, share, parts, src, st.st_size, source_url)
+                    node = self._save(account, share, parts, dst, dst_parent, props, times)
+                    self.copies.start(account, share, parts, props.copy)
+                    return node
+                dst = self.disk.copy_into(sh, parts, fd, st.st_size)
                 props.copy = {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
                               "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
                 return self._save(account, share, parts, dst, dst_parent, props, times)
         finally:
             os.close(fd)
+
+    def abort_copy(self, account: str, share: str, parts: list[str], copy_id: str) -> NodeInfo:
+        """Abort Copy File: stop the pending copy; the file stays, empty, with its properties (status aborted)."""
+        self.copies.abort(account, share, parts, copy_id)
+        with self.disk.open_share(account, share) as sh:
+            node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
+            copy = node.props.copy or {}
+            if copy.get("status") != "pending" or copy.get("id") != copy_id:
+                # it finished (or was replaced) while being stopped
+                raise StorageError(409, "NoPendingCopyOperation", "There is currently no pending copy operation.")
+            st = self.disk.resize(sh, parts, 0, None, self._ranges_after(
+                account, share, parts, lambda base, new_size: ranges.clip(base(), new_size), ["size", 0]))
+            copy.update(status="aborted", completed=time.time())
+            copy.pop("from", None)
+            return self._save(account, share, parts, st, node.parent_ino, node.props, {"written": node.written})
 
 
 def rename_entry(disk: Disk, sh: ShareDir, src: list[str], dst: list[str], is_dir: bool,

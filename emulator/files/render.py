@@ -7,7 +7,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 from .disk import Entry, etag, http_date, iso7
-from .plane import PERMISSION_KEY, NodeInfo, ShareInfo
+from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
 _HEAD = '<?xml version="1.0" encoding="utf-8"?>'
 

@@ -1,7 +1,9 @@
-"""HTTP of the file service: path-style `/<account>/<share>/<path...>` on the emulator's ports.
+"""HTTP of the file service: path-style `/<account>/<share>/<path...>` on the emulator's ports, and host style
+(`Host: <account>.file.<suffix>`, path `/<share>/<path...>`) on any of them, as the HTTPS proxy
+(azureml/proxy.py) brings `https://<account>.file.core.windows.net` here.
 
-Only a first segment that names a served account reaches this plane; anything else is a plain 404 of the
-emulator. A request is parsed from its raw URI (names.py), mapped to one operation by (resource level, verb,
+Only a first segment (or host name) that names a served account reaches this plane; anything else is a plain 404
+of the emulator. A request is parsed from its raw URI (names.py), mapped to one operation by (resource level, verb,
 comp) in OPERATIONS, authenticated for that operation (auth.py), then handled by a view of handlers.py.
 """
 from __future__ import annotations
@@ -18,10 +20,31 @@ from werkzeug.exceptions import NotFound
 from ..errors import StorageError
 from . import auth, checksums, handlers as h, httpio, snapshots
 from .auth import Access
-from .names import parse_target, raw_request_uri
+from .context import DEFAULT_VERSION, Ctx
+from .names import host_account, parse_target, raw_request_uri
 from .plane import EXTENSION, FilePlane
 
 bp = Blueprint("azure_files", __name__)
+
+ROUTE = "/_emulator/file-plane"       # internal: reached only through FilesDoor (host style)
+_DOOR = "batchai.files_door"          # environ key: the account of a host-style request
+
+
+class FilesDoor:
+    """WSGI middleware: a request whose Host is `<account>.file.<suffix>` goes to the file plane (host style),
+    whatever its path; the Blob port's requests stay the Blob plane's."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        # (the WSGI server makes a new environ per request: no client sets these keys)
+        if "batchai.blob_door" not in environ:
+            account = host_account((environ.get("HTTP_HOST") or "").split(":")[0])
+            if account:
+                environ[_DOOR] = account
+                environ["PATH_INFO"] = ROUTE
+        return self.app(environ, start_response)
 
 _METHODS = ["GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"]
 
@@ -175,15 +198,28 @@ def _operation(target, method: str):
 @bp.route("/<account>/", methods=_METHODS)
 @bp.route("/<account>/<path:_rest>", methods=_METHODS)
 def file_service(account: str, _rest: str = ""):
+    return _serve(None)
+
+
+@bp.route(ROUTE, methods=_METHODS)
+def host_style_service():
+    host_style = request.environ.get(_DOOR)
+    if host_style is None:
+        raise NotFound(f"No route and no storage account match '{request.path}'.")
+    return _serve(host_style)
+
+
+def _serve(host_style: str | None):
+    """One request of the file service; `host_style`: the account its Host names (None: path style)."""
     files: FilePlane = current_app.extensions[EXTENSION]
     environ = request.environ
     raw_uri = raw_request_uri(environ)
     first = raw_uri.partition("?")[0].split("/")[1] if raw_uri.startswith("/") else ""
-    served = files.account(unquote(first))
+    served = files.account(host_style if host_style is not None else unquote(first))
     if served is None:
         raise NotFound(f"No route and no storage account match '{request.path}'.")
     name, keys = served
-    target = parse_target(raw_uri)
+    target = parse_target(raw_uri, host_style)
     if target.parts and (request.headers.get("x-ms-allow-trailing-dot") or "").strip().lower() != "true":
         # without x-ms-allow-trailing-dot the service drops trailing dots from names, as Windows does
         target.parts = [p.rstrip(".") for p in target.parts]
@@ -226,7 +262,8 @@ def file_service(account: str, _rest: str = ""):
         files.check_lease(name, target.share, target.parts if level == "file" else [],
                           verb == "DELETE" or (level == "file" and verb == "PUT"),
                           request.headers.get("x-ms-lease-id"))
-    ctx = h.Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot)
+    ctx = Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot,
+              base=request.host_url if host_style is not None else None)
     try:
         resp = handler(ctx)
     except StorageError as err:
@@ -244,5 +281,5 @@ def file_service(account: str, _rest: str = ""):
             raise
         # no room for the properties row (emulator.db, same disk as the bytes): the same answer as for the bytes
         raise _host_error(OSError(errno.ENOSPC, exc.args[0]), op_name) from exc
-    resp.headers["x-ms-version"] = principal.version or h.DEFAULT_VERSION
+    resp.headers["x-ms-version"] = principal.version or DEFAULT_VERSION
     return resp

@@ -37,12 +37,13 @@ def allocate(sched, rec: Record, jobs, clusters, now: float) -> None:
 
 def allocate_one(sched, rec: Record, jobs, clusters, now: float) -> None:
     cluster = Cluster.from_body(rec.body)
-    auto = bool((cluster.spec.get("scale_settings") or {}).get("auto_scale"))
-    demand = max([int(j.spec.get("node_count", 1)) for j, _ in jobs if _cluster_key(j) == rec.id.lower()]
+    scale = cluster.props.scale_settings
+    auto = scale is not None and scale.auto_scale is not None
+    demand = max([j.props.node_count for j, _ in jobs if _cluster_key(j) == rec.id.lower()]
                  + [sched.work.demand.get(rec.id.lower(), 0)])
     wanted = cluster.target_node_count(demand if auto else 0)
     # nodes past the regional vCPU quota are never allocated (the service failed such resizes with an error)
-    target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.spec.get("vm_size", ""))))
+    target = min(wanted, vmsizes.max_nodes(vmsizes.lookup(cluster.props.vm_size)))
     busy = {n for j, _ in jobs if _cluster_key(j) == rec.id.lower() for n in j.nodes}
     if target < cluster.current_node_count and busy:
         # shrinking removes idle nodes only: nodes running jobs leave when their jobs end
@@ -73,7 +74,7 @@ def settle(sched, cluster: Cluster, rec: Record, target: int, clusters, now: flo
     cluster.preparing_nodes = [n for n in cluster.preparing_nodes if n < target]
     errors = [e for e in cluster.errors
               if e.get("code") not in ("InsufficientGpus", "MountVolumeFailed", "AccountCoreQuotaReached")]
-    size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
+    size = vmsizes.lookup(cluster.props.vm_size)
     if wanted > target:
         errors.append({"code": "AccountCoreQuotaReached",
                        "message": f"The cluster asks for {wanted} node(s) of size {size.name} ({size.vcpus} "

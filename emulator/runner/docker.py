@@ -17,6 +17,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DeviceRequest, Mount
 
 from .. import vmsizes
+from ..properties import ImageSourceRegistry
 from .executors import VANISHED, LaunchError
 
 log = logging.getLogger("batchai_emulator.runner")
@@ -110,17 +111,17 @@ class DockerExecutor:
         return LaunchError("DockerEngineUnavailable", f"The Docker engine at {self.client.api.base_url} does not "
                            f"answer: {exc}")
 
-    def prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
+    def prepare(self, job_key: str, network: str | None, image: str, registry: ImageSourceRegistry | None) -> None:
         try:
             self._prepare(job_key, network, image, registry)
         except _ENGINE_GONE as exc:
             raise self._engine_gone(exc) from exc
 
-    def _prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
+    def _prepare(self, job_key: str, network: str | None, image: str, registry: ImageSourceRegistry | None) -> None:
         try:
             self.client.images.get(image)
         except ImageNotFound:
-            self._pull(image, registry or {})
+            self._pull(image, registry or ImageSourceRegistry(image))
         except DockerException as exc:
             raise LaunchError("ImagePullFailed", f"Cannot inspect image {image}: {exc}") from exc
         if network:
@@ -129,15 +130,15 @@ class DockerExecutor:
             except NotFound:
                 self.client.networks.create(network, driver="bridge", labels={LABEL_JOB: job_key})
 
-    def _pull(self, image: str, registry: dict) -> None:
+    def _pull(self, image: str, registry: ImageSourceRegistry) -> None:
         auth = None
-        creds = registry.get("credentials") or {}
-        if creds.get("username"):
-            auth = {"username": creds["username"], "password": creds.get("password", "")}
-            if registry.get("server_url"):
-                auth["serveraddress"] = registry["server_url"]
+        creds = registry.credentials
+        if creds.username:
+            auth = {"username": creds.username, "password": creds.password or ""}
+            if registry.server_url:
+                auth["serveraddress"] = registry.server_url
         ref = image
-        server = (registry.get("server_url") or "").replace("https://", "").replace("http://", "").rstrip("/")
+        server = (registry.server_url or "").replace("https://", "").replace("http://", "").rstrip("/")
         if server and not image.startswith(server + "/"):
             ref = f"{server}/{image}"
         repo, _, tag = ref.rpartition(":") if re.search(r":[^/]+$", ref) else (ref, "", "latest")

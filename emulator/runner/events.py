@@ -19,7 +19,7 @@ def cluster_event(cluster: Cluster, target: int) -> None:
                     extra={"event": "cluster", "cluster": cluster.name, "state": "resizing"})
         return
     events.info("cluster %s steady: %d node(s) of %s", cluster.name, cluster.current_node_count,
-                cluster.spec.get("vm_size"), extra={"event": "cluster", "cluster": cluster.name, "state": "steady"})
+                cluster.props.vm_size, extra={"event": "cluster", "cluster": cluster.name, "state": "steady"})
     for err in cluster.errors:
         events.warning("cluster %s: %s: %s", cluster.name, err.get("code"), err.get("message"),
                        extra={"event": "cluster", "cluster": cluster.name, "state": "error"})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ..properties import ImageSourceRegistry, JobProperties
+
 VANISHED = "vanished"
 
 
@@ -32,7 +34,7 @@ class Executor(Protocol):
     def resolve_image(self, image: str) -> str:
         """The image a job's container image name runs as here (the `--image-map`)."""
 
-    def prepare(self, job_key: str, network: str | None, image: str, registry: dict | None) -> None:
+    def prepare(self, job_key: str, network: str | None, image: str, registry: ImageSourceRegistry | None) -> None:
         """Per job, before any node starts: pull the image, make the job's network. Raises LaunchError (a
         failed pull carries the registry's message)."""
 
@@ -67,8 +69,8 @@ class QueuingExecutor(Executor, Protocol):
 
     queues_jobs: bool
 
-    def submit(self, job_key: str, job_id: str, plan, image: str, registry: dict | None, priority: str,
-               gpus_per_node: int, max_seconds: float) -> str:
+    def submit(self, job_key: str, job_id: str, plan, image: str, registry: ImageSourceRegistry | None,
+               priority: str, gpus_per_node: int, max_seconds: float) -> str:
         """Submit the job while it is still ``queued``; the job's handles are then ``[handle]``. Idempotent: a
         job already submitted under `job_key` (the emulator died between submitting and recording) answers its
         existing handle, never a second submission. Raises LaunchError."""
@@ -88,5 +90,5 @@ class QueuingExecutor(Executor, Protocol):
     def node_states(self) -> dict[str, int]:
         """{"idle": n, "allocated": n, "unusable": n} of its nodes, for nodeStateCounts."""
 
-    def check_job(self, spec: dict) -> None:
+    def check_job(self, props: JobProperties) -> None:
         """Raise EmulatorError for a job the engine can never run (jobs_create refuses it)."""

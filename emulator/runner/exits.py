@@ -87,4 +87,4 @@ def exited(sched, job: Job, rec: Record, now: float, code: int) -> None:
 
 
 def _cluster_key(job: Job) -> str:
-    return (job.spec.get("cluster") or {}).get("id", "").lower()
+    return job.props.cluster_id.lower()

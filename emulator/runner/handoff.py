@@ -134,7 +134,7 @@ class Handoff:
     # -- submission --------------------------------------------------------------------------------------------
     def _submit(self, jobs, clusters, now: float) -> None:
         queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED and not j.handles),
-                        key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+                        key=lambda jr: (PRIORITY_RANK[jr[0].props.scheduling_priority],
                                         jr[0].submitted, jr[1].seq))
         for job, rec in queued:
             rec = self.s.store.get(rec.id)  # the queue a tick is given may be a moment old: never submit twice
@@ -146,12 +146,12 @@ class Handoff:
             crec = clusters.get(_cluster_key(job))
             if crec is None:
                 self.s._finish(job, rec, now, states.FAILED, errors=[states.error(
-                    "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")], note="cluster")
+                    "ClusterNotFound", f"The cluster {job.props.cluster_id} no longer exists.")], note="cluster")
                 continue
             cluster = Cluster.from_body(crec.body)
             if cluster.allocation_state != AllocationState.STEADY or cluster.unusable_nodes:
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
-            if int(job.spec.get("node_count", 1)) > cluster.current_node_count:
+            if job.props.node_count > cluster.current_node_count:
                 continue    # as with the other executors: it waits for the cluster to grow
             if self.partition is None:
                 job.log_path = str(self.s.planner.log_file(job, cluster))
@@ -160,11 +160,11 @@ class Handoff:
             self._submit_one(job, rec, cluster, now)
 
     def _submit_one(self, job: Job, rec, cluster: Cluster, now: float) -> None:
-        need = int(job.spec.get("node_count", 1))
-        size = vmsizes.lookup(cluster.spec.get("vm_size", ""))
+        need = job.props.node_count
+        size = vmsizes.lookup(cluster.props.vm_size)
         job_key = self.s.planner.job_dir(job).name
-        image_spec = (job.spec.get("container_settings") or {}).get("image_source_registry") or {}
-        requested = image_spec.get("image", "")
+        registry = job.props.container_settings.image_source_registry if job.props.container_settings else None
+        requested = job.props.image
         image = self.executor.resolve_image(requested) if requested else ""
         container = self.executor.container_layout(image)
         gpus = {i: [str(g) for g in range(size.gpus)] for i in range(need)}
@@ -179,8 +179,8 @@ class Handoff:
             if image and not container:
                 self.s._log(job, f"image {image} ignored: the Slurm nodes have no Docker (--slurm-containers none)")
             handle = self.executor.submit(
-                job_key, rec.id, plan, image, image_spec, job.spec.get("scheduling_priority", "normal"), size.gpus,
-                duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D"))
+                job_key, rec.id, plan, image, registry, job.props.scheduling_priority, size.gpus,
+                duration_seconds(job.props.max_wall_clock_time))
         except SlurmUnavailable as exc:
             self.watch.failed(now, exc)
             self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
@@ -325,12 +325,12 @@ def _free_nodes(job: Job, jobs) -> list[int]:
     """Node indices for a job Slurm started: the cluster's lowest ones its other running jobs do not hold."""
     taken = {n for j, _ in jobs if _cluster_key(j) == _cluster_key(job) and j.execution_state in states.ACTIVE
              for n in j.nodes}
-    need = int(job.spec.get("node_count", 1))
+    need = job.props.node_count
     return [n for n in range(len(taken) + need) if n not in taken][:need]
 
 
 def _cluster_key(job: Job) -> str:
-    return (job.spec.get("cluster") or {}).get("id", "").lower()
+    return job.props.cluster_id.lower()
 
 
 def _read_int(data_dir, job_dir) -> int | None:

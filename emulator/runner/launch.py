@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import mounts, safeio
 from ..outputs import STDOUTERR, job_volumes, output_node_path
 from ..models import Cluster, Job
+from ..properties import ToolkitSettings, ToolType
 from .executors import LaunchError
 
 TF_PORT_PS, TF_PORT_WORKER = 2222, 2223
@@ -98,7 +99,7 @@ class Planner:
 
         stdouterr_node = output_node_path(job, STDOUTERR)
         stdouterr_host = host_of(stdouterr_node)
-        outputs = {d["id"]: output_node_path(job, d["id"]) for d in job.spec.get("output_directories") or []}
+        outputs = {d.id: output_node_path(job, d.id) for d in job.props.output_directories}
         outputs_host = {i: host_of(p) for i, p in outputs.items()}
         for path in [stdouterr_host, *outputs_host.values()]:
             # these lie on volumes jobs write (a share another job used): a link on the way is refused, not
@@ -131,7 +132,7 @@ class Planner:
             plans.append(NodePlan(index=node_index, hostname=hostnames[rank], gpus=node_gpus.get(node_index, []),
                                   env=env, host_job_temp=host_temp,
                                   script_node_path=f"{roots['job_temp']}/.batchai/launch.sh", binds=binds,
-                                  vm_size=cluster.spec.get("vm_size", ""), job_name=job.name))
+                                  vm_size=cluster.props.vm_size, job_name=job.name))
         network = f"batchai-{jdir.name[:12]}" if count > 1 else None
         return JobPlan(job_key=jdir.name, network=network, nodes=plans, stdouterr_host=stdouterr_host,
                        log_host=stdouterr_host / "execution.log")
@@ -196,30 +197,32 @@ class Planner:
         if (job.legacy or {}).get("api_version") == "2017-09-01-preview":
             # the preview's name for the node's GPU count (its swagger, JobBaseProperties.environmentVariables)
             env["AZ_BATCHAI_NUM_GPUS_PER_NODE"] = str(len(gpus))
-        for d in job.spec.get("input_directories") or []:
-            env[f"AZ_BATCHAI_INPUT_{d['id']}"] = node(d["path"])
+        for d in job.props.input_directories:
+            env[f"AZ_BATCHAI_INPUT_{d.id}"] = node(d.path)
         for ident, path in outputs.items():
             env[f"AZ_BATCHAI_OUTPUT_{ident}"] = translate(path)
-        if job.spec.get("py_torch_settings"):
-            backend = (job.spec["py_torch_settings"].get("communication_backend") or "gloo").lower()
+        toolkit = job.props.toolkit
+        if toolkit is not None and toolkit.tool_type == ToolType.PYTORCH:
+            backend = (toolkit.communication_backend or "gloo").lower()
             env["AZ_BATCHAI_PYTORCH_BACKEND"] = backend
             # unverified value format; a shared-file-system init URL is what the recipes' --dist-url accepts
             env["AZ_BATCHAI_PYTORCH_INIT_METHOD"] = f"file://{roots['shared']}/pytorch_init"
-        for var in job.spec.get("environment_variables") or []:
-            env[var["name"]] = var.get("value", "")
-        for secret in job.spec.get("secrets") or []:
-            if "value" in secret:
-                env[secret["name"]] = secret["value"]
+        for var in job.props.environment_variables:
+            env[var.name] = var.value or ""
+        for secret in job.props.secrets:
+            if secret.value is not None:
+                env[secret.name] = secret.value
         return env
 
     # -- commands --------------------------------------------------------------------------------------------
     def _tasks(self, job: Job, rank: int, count: int, hostnames: list[str]) -> list[Task]:
-        spec = job.spec
+        s = job.props.toolkit or ToolkitSettings(ToolType.CUSTOM)
         master = rank == 0
 
-        def python(settings: dict, args_key: str = "command_line_args") -> str:
-            interp = settings.get("python_interpreter_path") or "python"
-            return f"{interp} {settings['python_script_file_path']} {settings.get(args_key) or ''}".strip()
+        def python(settings: ToolkitSettings, args: str | None = None) -> str:
+            interp = settings.python_interpreter_path or "python"
+            args = settings.command_line_args if args is None else args
+            return f"{interp} {settings.python_script_file_path} {args or ''}".strip()
 
         def maybe_mpi(cmd: str, processes: int, always: bool = False) -> str:
             if processes <= 1 and not always:
@@ -227,39 +230,34 @@ class Planner:
             return (f"mpirun --allow-run-as-root -np {processes} --hostfile $AZ_BATCHAI_MPI_HOST_FILE "
                     f"--oversubscribe {cmd}")
 
-        if spec.get("tensor_flow_settings"):
-            return self._tensorflow_tasks(spec["tensor_flow_settings"], rank, count, hostnames, python)
+        if s.tool_type == ToolType.TENSORFLOW:
+            return self._tensorflow_tasks(s, rank, count, hostnames, python)
         if not master:
             return []
-        if spec.get("custom_toolkit_settings"):
-            cmd = spec["custom_toolkit_settings"].get("command_line") or "true"
-        elif spec.get("custom_mpi_settings"):
-            s = spec["custom_mpi_settings"]
+        if s.tool_type == ToolType.CUSTOM:
+            cmd = s.command_line or "true"
+        elif s.tool_type == ToolType.CUSTOMMPI:
             # "executed by mpi runtime on each compute node": each rank runs the command line through a shell
-            cmd = maybe_mpi(f"/bin/sh -c {shlex.quote(s['command_line'])}", int(s.get("process_count") or count),
+            cmd = maybe_mpi(f"/bin/sh -c {shlex.quote(s.command_line or '')}", s.process_count or count,
                             always=True)
-        elif spec.get("cntk_settings"):
-            s = spec["cntk_settings"]
-            if (s.get("language_type") or "python").lower() == "brainscript":
-                cmd = f"cntk configFile={s['config_file_path']} {s.get('command_line_args') or ''}".strip()
+        elif s.tool_type == ToolType.CNTK:
+            if (s.language_type or "python").lower() == "brainscript":
+                cmd = f"cntk configFile={s.config_file_path} {s.command_line_args or ''}".strip()
             else:
                 cmd = python(s)
-            cmd = maybe_mpi(cmd, int(s.get("process_count") or count))
-        elif spec.get("caffe_settings"):
-            s = spec["caffe_settings"]
-            cmd = (f"caffe train --solver={s['config_file_path']} {s.get('command_line_args') or ''}".strip()
-                   if s.get("config_file_path") else python(s))
-            cmd = maybe_mpi(cmd, int(s.get("process_count") or count))
-        else:
-            key = next(k for k in ("py_torch_settings", "chainer_settings", "horovod_settings", "caffe2_settings")
-                       if spec.get(k))
-            s = spec[key]
-            cmd = maybe_mpi(python(s), int(s.get("process_count") or count))
+            cmd = maybe_mpi(cmd, s.process_count or count)
+        elif s.tool_type == ToolType.CAFFE:
+            cmd = (f"caffe train --solver={s.config_file_path} {s.command_line_args or ''}".strip()
+                   if s.config_file_path else python(s))
+            cmd = maybe_mpi(cmd, s.process_count or count)
+        else:   # PyTorch, Chainer, Horovod, Caffe2
+            cmd = maybe_mpi(python(s), s.process_count or count)
         return [Task(command=cmd, decides=True)]
 
-    def _tensorflow_tasks(self, s: dict, rank: int, count: int, hostnames: list[str], python) -> list[Task]:
-        workers = int(s.get("worker_count") or count)
-        ps = int(s.get("parameter_server_count") or (1 if count > 1 else 0))
+    def _tensorflow_tasks(self, s: ToolkitSettings, rank: int, count: int, hostnames: list[str],
+                          python) -> list[Task]:
+        workers = int(s.worker_count or count)
+        ps = int(s.parameter_server_count or (1 if count > 1 else 0))
         ps_hosts = [f"{hostnames[i % count]}:{TF_PORT_PS}" for i in range(ps)]
         worker_hosts = [f"{hostnames[i % count]}:{TF_PORT_WORKER + i // count}" for i in range(workers)]
         common = {"AZ_BATCHAI_PS_HOSTS": ",".join(ps_hosts), "AZ_BATCHAI_WORKER_HOSTS": ",".join(worker_hosts)}
@@ -269,15 +267,15 @@ class Planner:
             if i % count == rank:
                 env = {**common, "AZ_BATCHAI_TASK_INDEX": str(i), "TF_CONFIG": json.dumps(
                     {"cluster": cluster, "task": {"type": "ps", "index": i}, "environment": "cloud"})}
-                tasks.append(Task(python(s, "parameter_server_command_line_args"), log=f"-ps-{i}", env=env))
+                tasks.append(Task(python(s, s.parameter_server_command_line_args or ""), log=f"-ps-{i}", env=env))
         for i in range(workers):
             if i % count == rank:
                 kind = "master" if i == 0 else "worker"
-                args_key = "master_command_line_args" if i == 0 and s.get("master_command_line_args") else \
-                    "worker_command_line_args"
+                args = s.master_command_line_args if i == 0 and s.master_command_line_args else \
+                    s.worker_command_line_args
                 env = {**common, "AZ_BATCHAI_TASK_INDEX": str(i), "TF_CONFIG": json.dumps(
                     {"cluster": cluster, "task": {"type": kind, "index": i}, "environment": "cloud"})}
-                tasks.append(Task(python(s, args_key), log=f"-wk-{i}", env=env, decides=(i == 0)))
+                tasks.append(Task(python(s, args or ""), log=f"-wk-{i}", env=env, decides=(i == 0)))
         return tasks
 
     def _write_scripts(self, job: Job, host_temp: Path, env: dict[str, str], tasks: list[Task], rank: int) -> None:
@@ -292,7 +290,7 @@ class Planner:
             if name.startswith("AZ_BATCHAI_OUTPUT_"):
                 lines.append(f'mkdir -p "${name}"')
         lines.append('cd "$AZ_BATCHAI_JOB_TEMP"')
-        prep = (job.spec.get("job_preparation") or {}).get("command_line")
+        prep = job.props.job_preparation
         if prep:
             (d / "prep.sh").write_text(prep + "\n")
             suffix = "" if rank == 0 else f"-{rank}"

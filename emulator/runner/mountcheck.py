@@ -22,25 +22,26 @@ from urllib.parse import parse_qsl
 from .. import mounts
 from ..accounts import account_keys, decode_key
 from ..errors import EmulatorError, StorageError
+from ..properties import AzureBlobFileSystemReference, AzureFileShareReference, MountVolumes, StorageCredentials
 from ..store import Store
 
 # the service version a node's mount speaks (any the data plane accepts would do)
 _MOUNT_VERSION = "2019-02-02"
 
 
-def storage_access_problem(settings, store: Store, account: str, container: str, credentials: dict | None,
-                           service: str = "file") -> str | None:
+def storage_access_problem(settings, store: Store, account: str, container: str,
+                           credentials: StorageCredentials | None, service: str = "file") -> str | None:
     """Why a mount of `account`/`container` with `credentials` ({account_key} or {sas_token}) would be refused by
     the storage data plane, or None if it would be served. `container` is the share (or blob container)."""
     from ..files import auth
     from ..files.names import Target
 
-    credentials = credentials or {}
+    credentials = credentials or StorageCredentials()
     found = account_keys(store, settings.accounts(), account or "")
     if found is None:
         return f"storage account '{account}' is not served by this emulator"
     name, keys = found
-    key, sas = credentials.get("account_key"), credentials.get("sas_token")
+    key, sas = credentials.account_key, credentials.sas_token
     if not key and not sas:
         return f"no account key or SAS token was given for storage account '{name}'"
     now = datetime.now(timezone.utc)
@@ -98,10 +99,10 @@ def _blob_access_problem(name: str, keys: list[bytes], container: str, key: str 
     return None
 
 
-def blob_container_problem(settings, store: Store, ref: dict) -> str | None:
-    """Why an azureBlobFileSystems entry (snake_case) cannot be mounted, or None."""
-    account, container = ref.get("account_name") or "", ref.get("container_name") or ""
-    problem = storage_access_problem(settings, store, account, container, ref.get("credentials"), service="blob")
+def blob_container_problem(settings, store: Store, ref: AzureBlobFileSystemReference) -> str | None:
+    """Why an azureBlobFileSystems entry cannot be mounted, or None."""
+    account, container = ref.account_name, ref.container_name
+    problem = storage_access_problem(settings, store, account, container, ref.credentials, service="blob")
     if problem is None:
         try:
             exists = mounts.blob_container_dir(settings.data_dir, account, container).is_dir()
@@ -112,40 +113,40 @@ def blob_container_problem(settings, store: Store, ref: dict) -> str | None:
     return problem
 
 
-def file_share_problem(settings, store: Store, ref: dict) -> str | None:
-    """Why an azureFileShares entry (snake_case) cannot be mounted, or None."""
-    url = ref.get("azure_file_url", "")
+def file_share_problem(settings, store: Store, ref: AzureFileShareReference) -> str | None:
+    """Why an azureFileShares entry cannot be mounted, or None."""
+    url = ref.azure_file_url
     try:
         account, share = mounts.parse_file_url(url)
     except EmulatorError as exc:
         return exc.message
-    account = account or ref.get("account_name")
-    problem = storage_access_problem(settings, store, account, share, ref.get("credentials"))
+    account = account or ref.account_name
+    problem = storage_access_problem(settings, store, account, share, ref.credentials)
     if problem is None and not _share_exists(settings.data_dir, account, share):
         problem = f"file share '{share}' does not exist in account '{account}'"
     return problem
 
 
-def mount_errors(settings, store: Store, mount_volumes: dict | None) -> list[dict]:
+def mount_errors(settings, store: Store, mount_volumes: MountVolumes) -> list[dict]:
     """cluster.errors / job errors entries for the volumes of a `mountVolumes` object that cannot be mounted."""
     errors = []
-    for ref in (mount_volumes or {}).get("azure_file_shares") or []:
-        problem = file_share_problem(settings, store, ref)
+    for share in mount_volumes.azure_file_shares:
+        problem = file_share_problem(settings, store, share)
         if problem is not None:
-            errors.append(_err(ref.get("azure_file_url", ""), problem))
-    for ref in (mount_volumes or {}).get("azure_blob_file_systems") or []:
-        problem = blob_container_problem(settings, store, ref)
+            errors.append(_err(share.azure_file_url, problem))
+    for blob in mount_volumes.azure_blob_file_systems:
+        problem = blob_container_problem(settings, store, blob)
         if problem is not None:
-            where = f"{ref.get('account_name', '')}/{ref.get('container_name', '')}"
+            where = f"{blob.account_name}/{blob.container_name}"
             errors.append({"code": "MountVolumeFailed",
                            "message": f"Mounting the Azure blob container {where} failed: {problem}.",
-                           "details": [{"name": "containerName", "value": ref.get("container_name", "")},
-                                       {"name": "accountName", "value": ref.get("account_name", "")}]})
+                           "details": [{"name": "containerName", "value": blob.container_name},
+                                       {"name": "accountName", "value": blob.account_name}]})
     return errors
 
 
 def cluster_mount_errors(settings, store: Store, cluster) -> list[dict]:
-    return mount_errors(settings, store, (cluster.spec.get("node_setup") or {}).get("mount_volumes"))
+    return mount_errors(settings, store, cluster.props.node_setup.mount_volumes)
 
 
 def _err(url: str, why: str) -> dict:

@@ -30,6 +30,7 @@ from .handoff import Handoff
 from . import waiting as waiting_mod
 from .launch import Planner
 from .mountcheck import mount_errors
+from .setuptask import SETUP_IMAGE as HOST_IMAGE
 from .workset import WorkSet, cluster_key as _cluster_key
 
 log = logging.getLogger("batchai_emulator.scheduler")
@@ -202,14 +203,14 @@ class Scheduler:
             self._finish(job, rec, now, states.FAILED, errors=[states.error(
                 "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
             return
-        limit = duration_seconds(job.spec.get("constraints", {}).get("max_wall_clock_time") or "P7D")
+        limit = duration_seconds(job.props.max_wall_clock_time)
         started = parse_iso(job.execution_info.get("start_time", now_iso(now)))
         code = status.get(master) if master else VANISHED
         if code is None and now - started > limit:
             # unverified error code; the service failed jobs that ran past maxWallClockTime
             self._finish(job, rec, now, states.FAILED, errors=[states.error(
                 "JobMaxWallClockTimeExceeded", f"The job ran longer than its maxWallClockTime "
-                f"({job.spec['constraints']['max_wall_clock_time']}) and was stopped.")], note="wall clock")
+                f"({job.props.max_wall_clock_time}) and was stopped.")], note="wall clock")
         elif code == VANISHED:
             self._recover(job, rec, clusters, now)
         elif code is not None and int(code) > 128 and (after_outage or rec.id.lower() in self._signalled):
@@ -262,7 +263,7 @@ class Scheduler:
 
     # -- (3) queued jobs -------------------------------------------------------------------------------------
     def _start_queued(self, queued, running, clusters, now: float) -> None:
-        queued = sorted(queued, key=lambda jr: (PRIORITY_RANK.get(jr[0].spec.get("scheduling_priority", "normal"), 1),
+        queued = sorted(queued, key=lambda jr: (PRIORITY_RANK[jr[0].props.scheduling_priority],
                                                jr[0].submitted, jr[1].seq))
         busy: dict[str, set[int]] = {}
         for j, _ in running:
@@ -276,14 +277,14 @@ class Scheduler:
             if crec is None:
                 job = Job.from_body(rec.body)
                 states.transition(job, states.FAILED, now, errors=[states.error(
-                    "ClusterNotFound", f"The cluster {job.spec['cluster']['id']} no longer exists.")])
+                    "ClusterNotFound", f"The cluster {job.props.cluster_id} no longer exists.")])
                 self._cas(rec.id, rec.version, job.to_body())
                 continue
             cluster = Cluster.from_body(crec.body)
             taken = busy.setdefault(key, set())
             idle = [n for n in range(cluster.current_node_count)
                     if n not in taken and n not in cluster.unusable_nodes and n not in cluster.preparing_nodes]
-            need = int(job.spec.get("node_count", 1))
+            need = job.props.node_count
             steady = cluster.allocation_state == AllocationState.STEADY
             if key in waiting or not steady or len(idle) < need:
                 # jobs of a cluster start strictly in order: one that waits holds back those behind it
@@ -381,35 +382,37 @@ class Scheduler:
         hostnames = [f"batchai-{job_key[:12]}-{i}" for i in range(len(nodes))]
         gpus = {n: (cluster.node_gpus[n] if n < len(cluster.node_gpus) else []) for n in nodes}
         try:
-            problems = mount_errors(self.settings, self.store, job.spec.get("mount_volumes"))
+            problems = mount_errors(self.settings, self.store, job.props.mount_volumes)
             if problems:    # job-level volumes are mounted when the job starts on its nodes
                 raise LaunchError(problems[0]["code"], problems[0]["message"])
             plan = self.planner.plan(job, cluster, nodes, gpus, hostnames)
             job.log_path = str(plan.log_host)
-            image_spec = ((job.spec.get("container_settings") or {}).get("image_source_registry") or {})
-            requested = image_spec.get("image", "")
+            container = job.props.container_settings
+            registry = container.image_source_registry if container else None
+            requested = job.props.image
             image = self.executor.resolve_image(requested) if requested else ""
             self._log(job, f"job {rec.name} running on {len(nodes)} node(s) of cluster {cluster.name} "
-                           f"({cluster.spec.get('vm_size')}) with {self.executor.describe()}")
+                           f"({cluster.props.vm_size}) with {self.executor.describe()}")
             for n in nodes:
                 self._log(job, f"node {n} ({cluster.node_ids[n] if n < len(cluster.node_ids) else n}): " + (
                     f"GPUs {','.join(gpus[n])}" if gpus[n] else "no GPU: running on CPU"))
-            for note in mounts.blob_mount_notes(cluster.spec, job.spec):
+            for note in mounts.blob_mount_notes(cluster.props.node_setup.mount_volumes, job.props.mount_volumes):
                 self._log(job, note)
             resources = getattr(self.executor, "node_resources", None)
             if resources is not None:
-                self._log(job, "each node's container: " + resources(cluster.spec.get("vm_size", ""))[1])
+                self._log(job, "each node's container: " + resources(cluster.props.vm_size)[1])
             if self.executor.layout == "container":
                 if not requested:
-                    raise LaunchError("ContainerSettingsRequired", "The emulator runs jobs in containers: give "
-                                      "containerSettings.imageSourceRegistry.image (jobs on the host VM need "
-                                      "--executor local).")
-                if image != requested:
+                    # on the service a job without containerSettings ran on the node's host VM; here a node is a
+                    # container, so the job runs in the node image: the one the setup task runs in (setuptask.py)
+                    image = self.executor.resolve_image(HOST_IMAGE)
+                    self._log(job, f"no containerSettings: the job runs on the node itself, image {image}")
+                elif image != requested:
                     self._log(job, f"image {requested} mapped to {image} (--image-map)")
-                self.executor.prepare(job_key, plan.network, image, image_spec)
+                self.executor.prepare(job_key, plan.network, image, registry)
             elif requested:
                 self._log(job, f"image {requested} ignored: the local executor runs node processes on this machine")
-            shm = (job.spec.get("container_settings") or {}).get("shm_size")
+            shm = container.shm_size if container else None
             created = [self.executor.create(job_key, rec.id, plan.network, node, rank, image, shm)
                        for rank, node in enumerate(plan.nodes)]
             handles = [h or "" for h in created]

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .. import ids, mounts, safeio
 from ..models import Cluster
+from ..properties import SetupTask
 
 log = logging.getLogger("batchai_emulator.setuptask")
 
@@ -40,8 +41,8 @@ TIMEOUT = 3600.0                                # a setup task still running aft
 LABEL = "batchai-emulator.setup-task"
 
 
-def task_of(cluster: Cluster) -> dict | None:
-    return (cluster.spec.get("node_setup") or {}).get("setup_task")
+def task_of(cluster: Cluster) -> SetupTask | None:
+    return cluster.props.node_setup.setup_task
 
 
 def suffix(cluster: Cluster) -> str:
@@ -53,8 +54,8 @@ def suffix(cluster: Cluster) -> str:
 
 
 def output_node_dir(cluster: Cluster) -> str:
-    task = task_of(cluster) or {}
-    prefix = mounts.expand(task.get("std_out_err_path_prefix", ""), {"AZ_BATCHAI_MOUNT_ROOT": mounts.MOUNT_ROOT})
+    task = task_of(cluster) or SetupTask()
+    prefix = mounts.expand(task.std_out_err_path_prefix, {"AZ_BATCHAI_MOUNT_ROOT": mounts.MOUNT_ROOT})
     return f"{prefix.rstrip('/')}/{suffix(cluster)}"
 
 
@@ -70,13 +71,13 @@ def host_output_dir(data_dir: Path, cluster: Cluster, index: int) -> Path:
 
 
 def cluster_volumes(data_dir: Path, cluster: Cluster) -> list[mounts.Volume]:
-    return mounts.volumes(data_dir, (cluster.spec.get("node_setup") or {}).get("mount_volumes"), mounts.MOUNT_ROOT,
+    return mounts.volumes(data_dir, cluster.props.node_setup.mount_volumes, mounts.MOUNT_ROOT,
                           cluster.name)
 
 
 def run_node(data_dir: Path, executor, cluster: Cluster, index: int, timeout: float = TIMEOUT) -> tuple[int, str]:
     """Run the setup task on node `index`; returns (exit code, message). Blocks until it ends."""
-    task = task_of(cluster) or {}
+    task = task_of(cluster) or SetupTask()
     data_dir = Path(data_dir)
     node_id = cluster.node_ids[index] if index < len(cluster.node_ids) else f"node-{index}"
     ndir = node_dir(data_dir, cluster, index)
@@ -100,12 +101,12 @@ def run_node(data_dir: Path, executor, cluster: Cluster, index: int, timeout: fl
                 link.symlink_to(v.host_path, target_is_directory=True)
         out_node, wd_node = str(out_host), str(wd)
     env = {"AZ_BATCHAI_MOUNT_ROOT": mount_root, "AZ_BATCH_NODE_STARTUP_DIR": wd_node}
-    for var in task.get("environment_variables") or []:
-        env[var["name"]] = var.get("value", "")
-    for secret in task.get("secrets") or []:
-        if "value" in secret:
-            env[secret["name"]] = secret["value"]
-    safeio.write_text(data_dir, wd / "command.sh", task.get("command_line", "") + "\n")
+    for var in task.environment_variables:
+        env[var.name] = var.value or ""
+    for secret in task.secrets:
+        if secret.value is not None:
+            env[secret.name] = secret.value
+    safeio.write_text(data_dir, wd / "command.sh", task.command_line + "\n")
     safeio.write_text(data_dir, wd / "setup.sh", "\n".join([
         "#!/bin/sh", "# written by the Batch AI emulator: the cluster's setup task on one node",
         "SH=/bin/sh; command -v bash >/dev/null 2>&1 && SH=bash",
@@ -136,7 +137,7 @@ def _run_process(wd: Path, env: dict[str, str], timeout: float) -> tuple[int, st
 def _run_container(executor, cluster: Cluster, index: int, env, binds, timeout: float) -> tuple[int, str]:
     from docker.types import Mount
     image = executor.resolve_image(SETUP_IMAGE)
-    limits, _ = executor.node_resources(cluster.spec.get("vm_size", ""))
+    limits, _ = executor.node_resources(cluster.props.vm_size)
     name = f"batchai-setup-{zlib.crc32((cluster.name + cluster.creation_time).encode())}-{index}"
     kwargs = dict(image=image, command=["/bin/sh", f"{STARTUP_DIR}/setup.sh"], environment=env, name=name,
                   detach=True, labels={LABEL: cluster.name[:200], "batchai-emulator.setup-node": str(index)},

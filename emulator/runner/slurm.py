@@ -34,6 +34,7 @@ from pathlib import Path
 
 from .. import safeio
 from ..errors import EmulatorError
+from ..properties import ImageSourceRegistry, JobProperties
 from .executors import VANISHED, LaunchError
 
 log = logging.getLogger("batchai_emulator.runner")
@@ -150,8 +151,8 @@ class SlurmExecutor:
         self._partition_nodes = len(seen) or self._partition_nodes
         return out
 
-    def check_job(self, spec: dict) -> None:
-        need = int(spec.get("node_count", 1))
+    def check_job(self, props: JobProperties) -> None:
+        need = props.node_count
         # the size the poller's last sinfo saw: a request never waits on Slurm (which may not answer)
         have = self._partition_nodes
         if have is not None and need > have:
@@ -186,8 +187,8 @@ class SlurmExecutor:
     def container_layout(self, image: str) -> bool:
         return bool(image) and self.containers == "docker"
 
-    def submit(self, job_key: str, job_id: str, plan, image: str, registry: dict | None, priority: str,
-               gpus_per_node: int, max_seconds: float) -> str:
+    def submit(self, job_key: str, job_id: str, plan, image: str, registry: ImageSourceRegistry | None,
+               priority: str, gpus_per_node: int, max_seconds: float) -> str:
         existing = self.find(job_key, [])
         if existing:
             return existing[0][0]

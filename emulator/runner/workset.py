@@ -55,7 +55,7 @@ class WorkSet:
         demand: dict[str, int] = {}
         for job, _ in cache.values():
             key = cluster_key(job)
-            demand[key] = max(demand.get(key, 0), int(job.spec.get("node_count", 1)))
+            demand[key] = max(demand.get(key, 0), job.props.node_count)
         self.demand = demand
         return sorted(cache.values(), key=lambda jr: jr[1].seq)
 
@@ -79,4 +79,4 @@ class WorkSet:
 
 
 def cluster_key(job: Job) -> str:
-    return (job.spec.get("cluster") or {}).get("id", "").lower()
+    return job.props.cluster_id.lower()

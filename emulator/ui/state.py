@@ -78,8 +78,8 @@ class Overview:
 
 def _cluster_row(rec) -> ClusterRow:
     c = Cluster.from_body(rec.body)
-    size = vmsizes.lookup(c.spec.get("vm_size", ""))
-    return ClusterRow(rec.id, c.name, c.workspace or rec.parent.rsplit("/", 1)[-1], c.spec.get("vm_size", ""),
+    size = vmsizes.lookup(c.props.vm_size)
+    return ClusterRow(rec.id, c.name, c.workspace or rec.parent.rsplit("/", 1)[-1], c.props.vm_size,
                       getattr(size, "gpus", 0), c.allocation_state, c.current_node_count,
                       dict(c.node_state_counts), list(c.errors))
 
@@ -97,7 +97,7 @@ def jobs(store, scheduler) -> list[JobRow]:
     rows = []
     for rec in recs:
         j = Job.from_body(rec.body)
-        cluster = (j.spec.get("cluster") or {}).get("id", "")
+        cluster = j.props.cluster_id
         info = j.execution_info or {}
         where = f"{j.workspace}/{j.experiment}" if j.experiment else rec.parent.rsplit("/", 1)[-1]
         row = JobRow(rec.id, j.name, where, cluster.rsplit("/", 1)[-1], j.execution_state, list(j.nodes), None,
@@ -105,7 +105,7 @@ def jobs(store, scheduler) -> list[JobRow]:
                      j.submitted)
         if j.execution_state == "queued":
             queue.setdefault(cluster.lower(), []).append(
-                ((PRIORITY_RANK.get(j.spec.get("scheduling_priority", "normal"), 1), j.submitted, rec.seq), row))
+                ((PRIORITY_RANK[j.props.scheduling_priority], j.submitted, rec.seq), row))
         rows.append(row)
     for waiting in queue.values():
         for position, (_, row) in enumerate(sorted(waiting, key=lambda x: x[0]), start=1):
@@ -152,11 +152,11 @@ def browse(settings, signer, kind: str, account: str, container: str, sub: str) 
 def output_files(settings, signer, store, rec) -> list[FileLink]:
     """The job's output directories' files (stdouterr first), as Jobs_ListOutputFiles lists them."""
     job = Job.from_body(rec.body)
-    crec = store.get((job.spec.get("cluster") or {}).get("id", ""))
+    crec = store.get(job.props.cluster_id)
     cluster = Cluster.from_body(crec.body) if crec is not None and crec.kind == "cluster" else None
     expiry = time.time() + LINK_MINUTES * 60
     out = []
-    for directory in [outputs.STDOUTERR] + [d["id"] for d in job.spec.get("output_directories") or []]:
+    for directory in [outputs.STDOUTERR] + [d.id for d in job.props.output_directories]:
         try:
             entries = outputs.list_entries(settings.data_dir, cluster, job, directory)
         except (EmulatorError, KeyError, TypeError, ValueError):

@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator.launcher import EmulatorProcess
+from emulator.launcher import EmulatorProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).resolve().parent / "standin"
@@ -62,13 +62,16 @@ def fetch(version: str = VERSION) -> Path:
     return tests
 
 
-def start_emulator(data_dir: Path) -> EmulatorProcess:
-    """The emulator with the three accounts, on free ports, its log beside the data dir."""
-    flags = ["--executor", "none"]
+def start_emulator(data_dir: Path) -> tuple[EmulatorProcess, int]:
+    """The emulator with the three accounts, on free ports, its log beside the data dir; and its HTTPS proxy's port
+    (the host-style URLs of the service reach it through that proxy)."""
+    proxy_port = free_port()
+    flags = ["--executor", "none", "--azureml-proxy-port", str(proxy_port)]
     for name, key in ACCOUNTS.values():
         flags += ["--storage-account", f"{name}:{key}"]
-    return EmulatorProcess(data_dir, *flags, keep_settings=True, log=data_dir.parent / "emulator.log",
-                           env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}).start()
+    emulator = EmulatorProcess(data_dir, *flags, keep_settings=True, log=data_dir.parent / "emulator.log",
+                               env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    return emulator.start(), proxy_port
 
 
 @dataclass
@@ -141,13 +144,18 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
     tests = fetch(version)
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         tmp = Path(tmp)
-        emulator = start_emulator(tmp / "data")
+        emulator, proxy_port = start_emulator(tmp / "data")
         try:
             env = dict(os.environ)
             env.update({
                 "PYTHONPATH": str(STANDIN),
                 "CONFORMANCE_ENDPOINT": emulator.https_url,
                 "REQUESTS_CA_BUNDLE": emulator.ca_bundle, "SSL_CERT_FILE": emulator.ca_bundle,
+                # the suite's clients use the service's own URLs (https://<account>.file.core.windows.net) through
+                # the emulator's HTTPS proxy, as the tests assert that shape; the emulator itself (its AAD) directly
+                "CONFORMANCE_HOST_STYLE": "1",
+                "HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}",
+                "https_proxy": f"http://127.0.0.1:{proxy_port}",
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
                 "AZURE_TEST_RUN_LIVE": "true", "AZURE_SKIP_LIVE_RECORDING": "true",
             })

@@ -88,6 +88,17 @@ def test_nonzero_exit_fails_the_job(env, cpu_image):
     assert env.read("fails", "stdout.txt") == "about to fail\n"
 
 
+def test_job_without_container_settings_runs_on_the_node_in_its_image(env, cpu_image):
+    """The service ran such a job on the node's host VM: here the node is a container of the node image (the CPU
+    image, as for the setup task), with the cluster's share mounted; azure-mgmt-batchai's own tests submit these."""
+    env.custom("onhost", "test -f /.dockerenv && echo in-node | tee $AZ_BATCHAI_MOUNT_ROOT/afs/onhost.txt", None)
+    job = env.wait("onhost")
+    assert job.execution_state == "succeeded", env.read("onhost", "stderr.txt")
+    assert env.read("onhost", "stdout.txt") == "in-node\n"
+    assert (env.share_dir / "onhost.txt").read_text() == "in-node\n"
+    assert f"the job runs on the node itself, image {cpu_image}" in env.read("onhost", "execution.log")
+
+
 def test_stdout_is_visible_while_the_job_runs(env, cpu_image):
     env.custom("live", "echo first line; sleep 4; echo second line", cpu_image)
     deadline = time.time() + 30

@@ -1,5 +1,7 @@
-"""StorageRecordedTestCase for live runs against the emulator: the account URL is the emulator's path-style file
-endpoint (CONFORMANCE_ENDPOINT/<account>), token credentials come from the emulator's own AAD."""
+"""StorageRecordedTestCase for live runs against the emulator: the account URL is the service's own
+(`https://<account>.<service>.core.windows.net`, reached through the emulator's HTTPS proxy in HTTPS_PROXY) when
+CONFORMANCE_HOST_STYLE is set, else the emulator's path-style endpoint (CONFORMANCE_ENDPOINT/<account>); token
+credentials come from the emulator's own AAD."""
 from __future__ import annotations
 
 import io
@@ -30,6 +32,8 @@ class StorageRecordedTestCase:
     is_live = True
 
     def account_url(self, account: str, endpoint_type: str) -> str:
+        if os.environ.get("CONFORMANCE_HOST_STYLE"):
+            return f"https://{account}.{endpoint_type}.core.windows.net"
         return f"{_authority()}/{account}"
 
     def get_credential(self, client_class=None, is_async: bool = False, **kwargs):
