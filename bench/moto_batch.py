@@ -31,7 +31,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.job_overhead import IMAGE, clients, docker_run, one_job, setup  # noqa: E402
+from bench.job_overhead import IMAGE, docker_run, one_job  # noqa: E402
+from bench.sdk import clients, setup  # noqa: E402
 from emulator.launcher import EmulatorProcess, free_port  # noqa: E402
 
 MOTO = ROOT / ".venv-moto" / "bin"

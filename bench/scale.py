@@ -19,26 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from azure.core.credentials import AccessToken
-from azure.mgmt.batchai import BatchAI, models
-from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.batchai import models
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.hardening.finished_jobs import store_finished_jobs  # noqa: E402
+from bench.sdk import clients  # noqa: E402
 from emulator.launcher import EmulatorProcess  # noqa: E402
 
 FLAGS = ("--executor", "local", "--gpus", "none", "--allocation-delay", "0")
-
-
-class Token:
-    def get_token(self, *scopes, **kw):
-        return AccessToken("bench", int(time.time()) + 3600)
-
-
-def clients(emu: EmulatorProcess):
-    kw = dict(base_url=emu.https_url, credential_scopes=[emu.https_url + "/.default"],
-              connection_verify=emu.ca_bundle, polling_interval=0)
-    return BatchAI(Token(), "bench", **kw), ResourceManagementClient(Token(), "bench", **kw)
 
 
 def job_params(cluster_id: str, command: str = "true"):

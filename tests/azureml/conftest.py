@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, in_ci
+from tests.conftest import ROOT, unavailable
 from tests.served import BIN, Served
 
 AML_PYTHON = Path(os.environ.get("BATCHAI_AZUREML_PYTHON", ROOT / ".venv-azureml" / "bin" / "python"))
@@ -28,11 +28,8 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 @pytest.fixture(scope="session")
 def aml_python() -> Path:
     if not AML_PYTHON.exists():
-        message = (f"{AML_PYTHON} is missing: `make install` creates the azureml-core environment "
-                   "(tests/azureml/requirements.txt)")
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{AML_PYTHON} is missing: `make install` creates the azureml-core environment "
+                    "(tests/azureml/requirements.txt)")
     return AML_PYTHON
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from cloud.azureml_demo import parse_exports
 from tests.cloud.conftest import ROOT
-from tests.conftest import in_ci
+from tests.conftest import unavailable
 from tests.served import BIN, Served, free_port
 
 AML_PYTHON = ROOT / ".venv-azureml" / "bin" / "python"
@@ -31,10 +31,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def aml_python() -> str:
     if not AML_PYTHON.is_file():
-        message = f"{AML_PYTHON} does not exist; make it with `make install`"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable(f"{AML_PYTHON} does not exist; make it with `make install`")
     return str(AML_PYTHON)
 
 
