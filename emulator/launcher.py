@@ -156,17 +156,10 @@ class EmulatorProcess:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    @property
-    def http_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def https_url(self) -> str:
-        return f"https://{HOST}:{self.https_port}"
-
-    @property
-    def blob_url(self) -> str:
-        return f"http://{HOST}:{self.blob_port}"
+    # the ARM, Batch AI and Files endpoints (HTTP and HTTPS), and the Blob endpoint
+    http_url = property(lambda self: f"http://{HOST}:{self.port}")
+    https_url = property(lambda self: f"https://{HOST}:{self.https_port}")
+    blob_url = property(lambda self: f"http://{HOST}:{self.blob_port}")
 
     @property
     def ca_bundle(self) -> str:

@@ -11,6 +11,7 @@ Fixtures (nothing starts unless a test uses one):
 """
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import tempfile
@@ -79,28 +80,28 @@ class EmulatorEndpoints:
     @property
     def credential(self):
         """An azure-identity ClientSecretCredential that gets tokens from the emulator's AAD (cloud extra)."""
-        if "credential" not in self._clients:
-            try:
-                from azure.identity import ClientSecretCredential
-            except ImportError:
-                pytest.skip("azure-identity is not installed (pip install 'batchai-emulator[cloud]')")
-            self._clients["credential"] = ClientSecretCredential(
-                self.tenant_id, self.client_id, self.client_secret, authority=self.https_url,
-                disable_instance_discovery=True, connection_verify=self.ca_path)
-        return self._clients["credential"]
+        return self._client("credential", "azure.identity", "ClientSecretCredential", "azure-identity",
+                            lambda cls: cls(self.tenant_id, self.client_id, self.client_secret,
+                                            authority=self.https_url, disable_instance_discovery=True,
+                                            connection_verify=self.ca_path))
 
     @property
     def batchai(self):
         """azure-mgmt-batchai 7.0.0's client on the emulator over HTTPS; skips the test without the cloud extra."""
-        if "batchai" not in self._clients:
+        return self._client("batchai", "azure.mgmt.batchai", "BatchAI", "azure-mgmt-batchai 7.0.0",
+                            lambda cls: cls(self.credential, self.subscription_id, base_url=self.https_url,
+                                            credential_scopes=[f"{self.https_url}/.default"],
+                                            connection_verify=self.ca_path))
+
+    def _client(self, key: str, module: str, name: str, package: str, make):
+        """One client per endpoints object, made on first use from module.name; skips the test without it."""
+        if key not in self._clients:
             try:
-                from azure.mgmt.batchai import BatchAI
+                cls = getattr(importlib.import_module(module), name)
             except ImportError:
-                pytest.skip("azure-mgmt-batchai 7.0.0 is not installed (pip install 'batchai-emulator[cloud]')")
-            self._clients["batchai"] = BatchAI(self.credential, self.subscription_id, base_url=self.https_url,
-                                               credential_scopes=[f"{self.https_url}/.default"],
-                                               connection_verify=self.ca_path)
-        return self._clients["batchai"]
+                pytest.skip(f"{package} is not installed (pip install 'batchai-emulator[cloud]')")
+            self._clients[key] = make(cls)
+        return self._clients[key]
 
     def resource_group(self, name: str, location: str = "eastus") -> None:
         """Create (or keep) a resource group, without needing azure-mgmt-resource."""

@@ -88,3 +88,10 @@ def unavailable(message: str):
     if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def venv_python(path: Path, what: str) -> Path:
+    """The interpreter of an environment `make install` creates (`what`), or the test is unavailable."""
+    if not path.is_file():
+        unavailable(f"{path} is missing: `make install` creates {what}")
+    return path
