@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,27 @@ class Settings:
         """Storage accounts served by the file endpoint: {name: base64 key}."""
         if not self.storage_accounts:
             return {DEFAULT_STORAGE_ACCOUNT: DEFAULT_STORAGE_KEY}
-        return _pairs(self.storage_accounts, ":", "--storage-account expects NAME:KEY, got {item!r}")
+        return {name: key for name, (key, _sku) in self._parsed_accounts().items()}
+
+    def account_skus(self) -> dict[str, str]:
+        """{name: SKU} of the accounts served from settings: `NAME:KEY:SKU` (an ARM SKU name such as Premium_LRS,
+        which makes a premium FileStorage account: NFS shares, provisioned shares) or Standard_LRS by default."""
+        if not self.storage_accounts:
+            return {DEFAULT_STORAGE_ACCOUNT: "Standard_LRS"}
+        return {name: sku for name, (_key, sku) in self._parsed_accounts().items()}
+
+    def _parsed_accounts(self) -> dict[str, tuple[str, str]]:
+        out = {}
+        for item in self.storage_accounts:
+            name, sep, key = item.partition(":")
+            key, _, sku = key.partition(":")      # base64 keys hold no ':'
+            if not sep or not name or not key:
+                raise ValueError(f"--storage-account expects NAME:KEY[:SKU], got {name!r}:...")
+            if sku and not re.match(r"^(Standard|Premium)(V2)?_(LRS|ZRS|GRS|RAGRS|GZRS|RAGZRS)$", sku):
+                raise ValueError(f"--storage-account {name}: unknown SKU {sku!r} (an ARM SKU name such as "
+                                 "Standard_LRS or Premium_LRS)")
+            out[name] = (key, sku or "Standard_LRS")
+        return out
 
     def client_secrets_dict(self) -> dict[str, str]:
         """{client id: secret} the token endpoints accept; empty means any."""

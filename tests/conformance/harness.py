@@ -67,8 +67,9 @@ def start_emulator(data_dir: Path) -> tuple[EmulatorProcess, int]:
     (the host-style URLs of the service reach it through that proxy)."""
     proxy_port = free_port()
     flags = ["--executor", "none", "--azureml-proxy-port", str(proxy_port)]
-    for name, key in ACCOUNTS.values():
-        flags += ["--storage-account", f"{name}:{key}"]
+    for prefix, (name, key) in ACCOUNTS.items():
+        # the suite's premium account is a premium FileStorage account (NFS and provisioned shares)
+        flags += ["--storage-account", f"{name}:{key}" + (":Premium_LRS" if prefix.startswith("PREMIUM") else "")]
     emulator = EmulatorProcess(data_dir, *flags, keep_settings=True, log=data_dir.parent / "emulator.log",
                                env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
     return emulator.start(), proxy_port
@@ -164,6 +165,7 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
             junit = tmp / "junit.xml"
             cmd = [sys.executable, "-m", "pytest", "-c", str(tests.parent / "pytest.ini"), "--rootdir",
                    str(tests.parent), "-p", "no:cacheprovider", "-p", "devtools_testutils.asyncio_plugin",
+                   "-p", "sdk_conftest",
                    "-o", f"timeout={timeout}",
                    "--junitxml", str(junit), "-q", "-rN" if quiet else "-ra"]
             if keyword:
