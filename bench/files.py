@@ -14,7 +14,8 @@ Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds
 --baseline-tree DIR also serves another checkout of the project (e.g. `git worktree add /tmp/base <commit>`)
 from DIR, as a second emulator with its own data dir, and times it in the same rounds (interleaved with this
 tree's, so machine noise spreads over both): the figures of both, and per direction the median over rounds of
-this tree / baseline (each round times both back to back) with its range, which shows how noisy the machine is.
+this tree / baseline (each round times both back to back) with its range, which shows how noisy the machine is;
+and each emulator's CPU time per GiB moved, which a busy machine disturbs far less than MB/s.
 """
 from __future__ import annotations
 
@@ -33,62 +34,26 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from emulator.launcher import EmulatorProcess, free_port  # noqa: E402
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY  # noqa: E402
 
 CHUNK = 4 << 20
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def tree_emulator(tree: Path, data_dir: Path) -> EmulatorProcess:
+    """An emulator serving `tree`'s own `emulator` package (first on its sys.path, whatever the current directory
+    or the installed project)."""
+    boot = (f"import sys; sys.path.insert(0, {str(tree)!r}); from emulator.__main__ import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    return EmulatorProcess(data_dir, "--executor", "none", program=[sys.executable, "-c", boot])
 
 
-class Emulator:
-    """`python -m emulator serve` on free ports with its own data dir, stopped on exit."""
-
-    def __init__(self, data_dir: Path, tree: Path = ROOT):
-        self.data_dir = data_dir
-        self.tree = tree              # the checkout whose `emulator` package serves
-        self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Emulator":
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR")}
-        env["BATCHAI_EMULATOR_EXECUTOR"] = "none"    # no job runner needed here
-        env["PYTHONPATH"] = str(self.tree)           # that tree's code, not the installed (editable) one
-        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port),
-                                      "--https-port", str(_free_port()), "--blob-port", str(_free_port()),
-                                      "--data-dir", str(self.data_dir)],
-                                     cwd=self.tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{self.url}/_emulator/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("the emulator did not start")
-
-    def __exit__(self, *exc) -> None:
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(30)
-
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) the emulator process has used so far: less sensitive to a busy machine than
-        wall time, so the trees' costs for the same bytes compare even when the throughput figures are noisy."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+def cpu_seconds(proc) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def serve_null(port: int) -> None:
@@ -243,30 +208,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--baseline-tree {base_tree} is not a checkout of this project")
     try:
         with contextlib.ExitStack() as stack:
-            targets = [("this tree", ROOT, work / "data")]
-            if base_tree is not None:
-                targets.append(("baseline", base_tree, work / "base-data"))
+            targets = [(ROOT, work / "data")] + ([(base_tree, work / "base-data")] if base_tree else [])
             clients, emulators = [], []
-            for _, tree, data_dir in targets:
-                emu = stack.enter_context(Emulator(data_dir, tree))
+            for tree, data_dir in targets:
+                emu = stack.enter_context(tree_emulator(tree, data_dir))
                 emulators.append(emu)
                 cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
-                      f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.url}/{DEFAULT_STORAGE_ACCOUNT};")
+                      f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.http_url}/{DEFAULT_STORAGE_ACCOUNT};")
                 share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
                 share.create_share()
                 clients.append((share.get_file_client("bench.bin"),
                                 data_dir / "shares" / DEFAULT_STORAGE_ACCOUNT / "bench" / "bench.bin"))
             disk, sdk, baseline = [], [], []
-            cpu = [e.cpu_seconds() for e in emulators]
+            cpu = [cpu_seconds(e.proc) for e in emulators]
             for i in range(args.rounds):          # interleaved, so machine noise spreads over all of them
-                disk.append(disk_round(work / "baseline.bin", data))
-                order = clients if i % 2 == 0 else clients[::-1]     # neither always goes first
+                disk.append(disk_round(work / "data" / "baseline.bin", data))
+                order = clients if i % 2 == 0 else clients[::-1]     # neither tree always goes first
                 for file_client, on_disk in order:
                     (sdk if file_client is clients[0][0] else baseline).append(
                         sdk_round(file_client, on_disk, data, args.concurrency))
             moved = args.rounds * 3 * size / 2 ** 30          # GiB through each emulator: 1 upload, 2 downloads
-            cpu = [(e.cpu_seconds() - c) / moved for e, c in zip(emulators, cpu)]
-        null_port = _free_port()
+            cpu = [(cpu_seconds(e.proc) - c) / moved for e, c in zip(emulators, cpu)]
+        null_port = free_port()
         null = subprocess.Popen([sys.executable, __file__, "--serve-null", str(null_port)])
         try:
             time.sleep(0.5)

@@ -42,7 +42,7 @@ def _serve(args) -> int:
                                  allow_reset=True if args.allow_reset else None,
                                  strict_auth=True if args.strict_auth else None,
                                  azureml_proxy_port=args.azureml_proxy_port,
-                                 azureml_pip_index=args.azureml_pip_index,
+                                 azureml_pip_index=args.azureml_pip_index, files_copy_rate=args.files_copy_rate,
                                  client_secrets=args.client_secret or None, **_public_urls(args.public_url))
     try:
         settings.accounts()
@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                                           "(default ~/.batchai-emulator; BATCHAI_EMULATOR_DATA_DIR)")
     serve.add_argument("--allocation-delay", type=float,
                        help="seconds a cluster stays resizing (default 1; BATCHAI_EMULATOR_ALLOCATION_DELAY)")
-    serve.add_argument("--storage-account", action="append", metavar="NAME:KEY",
-                       help="a storage account to serve (repeatable; replaces the default account)")
+    serve.add_argument("--storage-account", action="append", metavar="NAME:KEY[:SKU]",
+                       help="a storage account to serve (repeatable; replaces the default account); SKU Premium_LRS "
+                            "makes it a premium FileStorage account (NFS and provisioned shares)")
     serve.add_argument("--executor", choices=["auto", "docker", "local", "slurm", "none"],
                        help="how jobs run: auto (Docker when an engine answers, else local processes; default), "
                             "docker, local, slurm (on a Slurm cluster's partition), or none (jobs stay queued); "
@@ -195,9 +196,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="accept only bearer tokens issued by the emulator's own AAD endpoints (signed with its "
                             "key, not expired); default: any well-formed bearer token")
     serve.add_argument("--azureml-proxy-port", type=int,
-                       help="port of the HTTPS proxy that brings <account>.blob.core.windows.net to the Blob plane "
-                            "for Azure ML clients (default the HTTPS port + 1; 0 picks a free one; "
+                       help="port of the HTTPS proxy that brings <account>.blob.core.windows.net and "
+                            "<account>.file.core.windows.net to the Blob and Files planes (Azure ML clients, the Files "
+                            "SDK on the service's URLs; default the HTTPS port + 1; 0 picks a free one; "
                             "BATCHAI_EMULATOR_AZUREML_PROXY_PORT)")
+    serve.add_argument("--files-copy-rate", type=int, metavar="BYTES_PER_S",
+                       help="speed of a pending (background) Copy File between accounts, which Abort Copy can stop "
+                            "while it runs (default 64 MiB/s; BATCHAI_EMULATOR_FILES_COPY_RATE)")
     serve.add_argument("--azureml-pip-index", metavar="URL|DIR",
                        help="install Azure ML runs' pip packages from this package index (or directory of wheels) "
                             "before their script; default: recorded in the run's log, not installed "

@@ -50,14 +50,27 @@ def parse_iso(value: str) -> float:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
+def _enum(cls, value):
+    """`value` as a member of the enum `cls`; a value the enum does not know (none is ever stored) stays as it is
+    rather than making the record unreadable."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
 @dataclass
 class Base:
     subscription_id: str
     resource_group: str
     name: str
     creation_time: str = field(default_factory=now_iso)
-    provisioning_state: str = ProvisioningState.SUCCEEDED
+    provisioning_state: ProvisioningState = ProvisioningState.SUCCEEDED
     provisioning_state_transition_time: str = field(default_factory=now_iso)
+
+    def __post_init__(self) -> None:
+        # a record loaded from the store has the states as strings: make them the enums again
+        self.provisioning_state = _enum(ProvisioningState, self.provisioning_state)
 
     def to_body(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -99,7 +112,7 @@ class NodeStateCounts:
 class Cluster(Base):
     workspace: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
-    allocation_state: str = AllocationState.RESIZING
+    allocation_state: AllocationState = AllocationState.RESIZING
     allocation_state_transition_time: str = field(default_factory=now_iso)
     current_node_count: int = 0
     node_state_counts: dict[str, int] = field(default_factory=lambda: dataclasses.asdict(NodeStateCounts()))
@@ -114,6 +127,10 @@ class Cluster(Base):
     # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
     # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
     legacy: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.allocation_state = _enum(AllocationState, self.allocation_state)
 
     @property
     def props(self) -> ClusterProperties:
@@ -141,9 +158,9 @@ class Job(Base):
     workspace: str = ""
     experiment: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
-    tool_type: str = ToolType.CUSTOM
+    tool_type: ToolType = ToolType.CUSTOM
     job_output_directory_path_segment: str = ""
-    execution_state: str = ExecutionState.QUEUED
+    execution_state: ExecutionState = ExecutionState.QUEUED
     execution_state_transition_time: str = field(default_factory=now_iso)
     execution_info: dict[str, Any] = field(default_factory=dict)
     # runner bookkeeping, never rendered: nodes the job holds, submission order, executor handles per node
@@ -154,6 +171,11 @@ class Job(Base):
     # set when an old api-version (2017-09-01-preview, 2018-03-01) created it: location, tags and the create
     # body's members 2018-05-01 has no place for (backend/legacy.py; rendered back by wire_legacy.py only)
     legacy: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.execution_state = _enum(ExecutionState, self.execution_state)
+        self.tool_type = _enum(ToolType, self.tool_type)
 
     @property
     def props(self) -> JobProperties:

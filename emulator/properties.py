@@ -319,11 +319,36 @@ class NodeSetup:
 
 
 @dataclass(frozen=True)
+class AmlCompute:
+    """What an Azure ML compute (an AmlCompute cluster, azureml/computes.py) keeps beside the Batch AI members:
+    its ARM resource's location and tags and the compute properties Batch AI has no place for."""
+    location: str | None = None
+    tags: Mapping[str, str] | None = None
+    description: str | None = None
+    vm_priority: str = "dedicated"
+    idle: str = "PT120S"                    # nodeIdleTimeBeforeScaleDown
+    remote_login: str = "NotSpecified"      # remoteLoginPortPublicAccess
+    operation: str | None = None            # the id of the last create or update's operation
+    created: str | None = None
+    modified: str | None = None
+
+    @classmethod
+    def parse(cls, d: Any) -> AmlCompute | None:
+        if not isinstance(d, dict):
+            return None
+        return cls(_str(d.get("location")), d.get("tags") if isinstance(d.get("tags"), dict) else None,
+                   _str(d.get("description")), str(d.get("vm_priority") or "dedicated"), str(d.get("idle") or "PT120S"),
+                   str(d.get("remote_login") or "NotSpecified"),
+                   *(_str(d.get(k)) for k in ("operation", "created", "modified")))
+
+
+@dataclass(frozen=True)
 class ClusterProperties:
     """What a cluster asked for, as the backend and the runner read it."""
     vm_size: str = ""
     scale_settings: ScaleSettings | None = None
     node_setup: NodeSetup = NodeSetup()
+    azureml: AmlCompute | None = None       # set for Azure ML computes only
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any]) -> ClusterProperties:
@@ -336,4 +361,5 @@ class ClusterProperties:
                 SetupTask(str(task.get("command_line") or ""), str(task.get("std_out_err_path_prefix") or ""),
                           EnvironmentVariable.parse_all(task.get("environment_variables"), ""),
                           EnvironmentVariable.parse_all(task.get("secrets"), None)) if task else None,
-                MountVolumes.parse(setup.get("mount_volumes"))))
+                MountVolumes.parse(setup.get("mount_volumes"))),
+            azureml=AmlCompute.parse(spec.get("azureml")))

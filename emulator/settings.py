@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,33 +95,46 @@ class Settings:
         """Storage accounts served by the file endpoint: {name: base64 key}."""
         if not self.storage_accounts:
             return {DEFAULT_STORAGE_ACCOUNT: DEFAULT_STORAGE_KEY}
+        return {name: key for name, (key, _sku) in self._parsed_accounts().items()}
+
+    def account_skus(self) -> dict[str, str]:
+        """{name: SKU} of the accounts served from settings: `NAME:KEY:SKU` (an ARM SKU name such as Premium_LRS,
+        which makes a premium FileStorage account: NFS shares, provisioned shares) or Standard_LRS by default."""
+        if not self.storage_accounts:
+            return {DEFAULT_STORAGE_ACCOUNT: "Standard_LRS"}
+        return {name: sku for name, (_key, sku) in self._parsed_accounts().items()}
+
+    def _parsed_accounts(self) -> dict[str, tuple[str, str]]:
         out = {}
         for item in self.storage_accounts:
             name, sep, key = item.partition(":")
+            key, _, sku = key.partition(":")      # base64 keys hold no ':'
             if not sep or not name or not key:
-                raise ValueError(f"--storage-account expects NAME:KEY, got {item!r}")
-            out[name] = key
+                raise ValueError(f"--storage-account expects NAME:KEY[:SKU], got {name!r}:...")
+            if sku and not re.match(r"^(Standard|Premium)(V2)?_(LRS|ZRS|GRS|RAGRS|GZRS|RAGZRS)$", sku):
+                raise ValueError(f"--storage-account {name}: unknown SKU {sku!r} (an ARM SKU name such as "
+                                 "Standard_LRS or Premium_LRS)")
+            out[name] = (key, sku or "Standard_LRS")
         return out
-
 
     def client_secrets_dict(self) -> dict[str, str]:
         """{client id: secret} the token endpoints accept; empty means any."""
-        out = {}
-        for item in self.client_secrets:
-            client_id, sep, secret = item.partition(":")
-            if not sep or not client_id or not secret:
-                raise ValueError(f"--client-secret expects CLIENT_ID:SECRET, got {client_id!r}:...")
-            out[client_id] = secret
-        return out
+        # the message names the client, never the secret
+        return _pairs(self.client_secrets, ":", "--client-secret expects CLIENT_ID:SECRET, got {name!r}:...")
 
     def image_map_dict(self) -> dict[str, str]:
-        out = {}
-        for item in self.image_map:
-            src, sep, dst = item.partition("=")
-            if not sep or not src or not dst:
-                raise ValueError(f"--image-map expects FROM=TO, got {item!r}")
-            out[src.strip()] = dst.strip()
-        return out
+        return _pairs(self.image_map, "=", "--image-map expects FROM=TO, got {item!r}", strip=True)
+
+
+def _pairs(items, sep: str, bad: str, strip: bool = False) -> dict[str, str]:
+    """{name: value} of NAME<sep>VALUE items; ValueError(bad.format(item=, name=)) for one without both parts."""
+    out = {}
+    for item in items:
+        name, found, value = item.partition(sep)
+        if not found or not name or not value:
+            raise ValueError(bad.format(item=item, name=name))
+        out[name.strip() if strip else name] = value.strip() if strip else value
+    return out
 
 
 def _parse(name: str, type_: str, raw: str):

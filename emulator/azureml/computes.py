@@ -14,6 +14,7 @@ import uuid
 from .. import vmsizes
 from ..errors import EmulatorError
 from ..models import Cluster, now_iso
+from ..properties import AmlCompute
 from ..store import Store
 from . import ids
 
@@ -93,7 +94,7 @@ class ComputeBackend:
             if cluster.props.vm_size != vm_size:
                 raise EmulatorError(409, "Conflict", f"Compute '{name}' exists with vmSize {cluster.props.vm_size}; "
                                     "the VM size of a cluster cannot be changed (delete it first).", target="vmSize")
-            aml["created"] = (cluster.spec.get("azureml") or {}).get("created", aml["modified"])
+            aml["created"] = (cluster.props.azureml.created if cluster.props.azureml else None) or aml["modified"]
             cluster.spec = spec
             if self.store.compare_and_set(cid, rec.version, cluster.to_body()) is not None:
                 self.notify()
@@ -121,24 +122,24 @@ def render(body: dict, cid: str) -> dict:
     """The compute resource as azureml-core reads it (azureml/core/compute/amlcompute.py: a missing key is an
     error there)."""
     cluster = Cluster.from_body(body)
-    aml = cluster.spec.get("azureml") or {}
+    aml = cluster.props.azureml or AmlCompute()
     auto = cluster.props.scale_settings.auto_scale
     counts = cluster.node_state_counts or {}
     errors = [{"error": {"code": e.get("code"), "message": e.get("message")}} for e in cluster.errors] or None
     return {
-        "id": cid, "name": cluster.name, "type": ids.COMPUTE_TYPE, "location": aml.get("location"),
-        "tags": aml.get("tags") or {}, "identity": {"type": "None"},
+        "id": cid, "name": cluster.name, "type": ids.COMPUTE_TYPE, "location": aml.location,
+        "tags": dict(aml.tags or {}), "identity": {"type": "None"},
         "properties": {
-            "computeType": "AmlCompute", "computeLocation": aml.get("location"), "provisioningState": "Succeeded",
-            "description": aml.get("description"), "createdOn": aml.get("created"), "modifiedOn": aml.get("modified"),
+            "computeType": "AmlCompute", "computeLocation": aml.location, "provisioningState": "Succeeded",
+            "description": aml.description, "createdOn": aml.created, "modifiedOn": aml.modified,
             "resourceId": None, "provisioningErrors": None, "isAttachedCompute": False, "disableLocalAuth": False,
             "properties": {
-                "vmSize": cluster.props.vm_size, "vmPriority": aml.get("vm_priority", "dedicated").capitalize(),
+                "vmSize": cluster.props.vm_size, "vmPriority": aml.vm_priority.capitalize(),
                 "scaleSettings": {"minNodeCount": auto.minimum_node_count,
                                   "maxNodeCount": auto.maximum_node_count,
-                                  "nodeIdleTimeBeforeScaleDown": aml.get("idle", "PT120S")},
+                                  "nodeIdleTimeBeforeScaleDown": aml.idle},
                 "subnet": None, "osType": "Linux",
-                "remoteLoginPortPublicAccess": aml.get("remote_login", "NotSpecified"),
+                "remoteLoginPortPublicAccess": aml.remote_login,
                 "allocationState": cluster.allocation_state.capitalize(),
                 "allocationStateTransitionTime": cluster.allocation_state_transition_time,
                 "errors": errors, "currentNodeCount": cluster.current_node_count,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..urls import public_base
+from . import httpio, nfs_headers
 from .auth import Principal
 from .names import Target
 from .plane import FilePlane
@@ -35,3 +36,13 @@ class Ctx:
     def endpoint(self) -> str:
         """The service endpoint listings name: the URL the client used for the account."""
         return self.base or public_base() + "/" + self.account + "/"
+
+    def node_times(self) -> dict:
+        """The SMB times (and permission) a request sets, plus on an NFS share its owner / group / mode; headers
+        of the other protocol are refused first."""
+        is_nfs = self.files.is_nfs(self.account, self.target.share or "")
+        nfs_headers.check_protocol_headers(is_nfs)
+        times = httpio.smb_times()
+        if is_nfs:
+            times["nfs"] = nfs_headers.node_request()
+        return times

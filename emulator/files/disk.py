@@ -216,6 +216,7 @@ class Disk:
     def usage(sh: ShareDir) -> int:
         """The sum of the sizes of the share's regular files (links are neither followed nor counted)."""
         total = 0
+        linked: set[int] = set()          # inodes with several names (hard links) count once
         for _top, _dirs, files, dirfd in os.fwalk(".", dir_fd=sh.fd):
             for name in files:
                 try:
@@ -223,6 +224,10 @@ class Disk:
                 except OSError:
                     continue
                 if statmod.S_ISREG(st.st_mode):
+                    if st.st_nlink > 1:
+                        if st.st_ino in linked:
+                            continue
+                        linked.add(st.st_ino)
                     total += st.st_size
         return total
 
@@ -358,9 +363,11 @@ class Disk:
         return fd
 
     def create_file(self, sh: ShareDir, parts: list[str], size: int, check=None,
-                    data: bytes | memoryview = b"", after=None) -> tuple[os.stat_result, int, int | None]:
+                    data: bytes | memoryview = b"", after=None,
+                    exclusive: bool = False) -> tuple[os.stat_result, int, int | None]:
         """Create or replace the file with `size` zero bytes (sparse), then `data` at offset 0: (stat, parent
-        inode, old size or None). `check(old_size)` runs under the file's lock before anything changes (quota)."""
+        inode, old size or None). `check(old_size)` runs under the file's lock before anything changes (quota).
+        `exclusive`: 409 ResourceAlreadyExists when anything exists at the path."""
         with _Parent(sh, parts) as parent, self.locks.exclusive(sh.lock_key(parts)) as lock:
             old = parent.stat()
             if old is not None and statmod.S_ISDIR(old.st_mode):
@@ -370,9 +377,12 @@ class Disk:
             if check is not None:
                 check(old_size)
             try:
-                fd = os.open(parent.name, os.O_WRONLY | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o666,
-                             dir_fd=parent.fd)
+                fd = os.open(parent.name, os.O_WRONLY | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK
+                             | (os.O_EXCL if exclusive else 0), 0o666, dir_fd=parent.fd)
             except OSError as exc:
+                if exc.errno == errno.EEXIST:
+                    raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.") \
+                        from None
                 if exc.errno == errno.ELOOP:
                     raise through_link("/".join(parts)) from None
                 if exc.errno in _MISSING:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 import xml.etree.ElementTree as ET
 
 from flask import Response, request
 
 from ..errors import StorageError
-from . import checksums, httpio, leases, render, snapshots
+from . import checksums, httpio, leases, nfs_headers, render, snapshots
 from .auth import parse_sas_time
 from .context import Ctx
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -66,12 +67,9 @@ def set_service_props(ctx: Ctx) -> Response:
 
 # ---- shares ---------------------------------------------------------------------------------------------------
 def create_share(ctx: Ctx) -> Response:
-    protocols = request.headers.get("x-ms-enabled-protocols")
-    if protocols is not None and protocols.strip().upper() != "SMB":
-        raise StorageError(400, "NotSupportedByEmulator", "NFS shares (x-ms-enabled-protocols: NFS) are not "
-                           "supported by the Batch AI emulator's file service.")
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier())
+    props = nfs_headers.share_request(ctx.files.profile(ctx.account), None)
+    info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier(), props)
     return response(201, headers=httpio.share_headers(info))
 
 
@@ -80,8 +78,7 @@ def get_share_props(ctx: Ctx) -> Response:
     headers = httpio.share_headers(info)
     headers.update(httpio.meta_headers(info.metadata))
     if ctx.target.arg("comp") is None:
-        headers.update({"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
-                        "x-ms-enabled-protocols": "SMB"})
+        headers.update(httpio.share_properties(info))
         if (ctx.principal.version or "") >= "2020-02-10":       # share leases came with that version
             headers.update(leases.headers(ctx.files.lease_of(ctx.account, ctx.share, [], 0)))
     return response(200, headers=headers)
@@ -97,6 +94,13 @@ def delete_share(ctx: Ctx) -> Response:
         if mode not in ("include", "include-leased"):
             raise StorageError(409, "ShareHasSnapshots", "The share has snapshots; delete them with "
                                "x-ms-delete-snapshots: include.")
+        if mode == "include":
+            for sid in ctx.files.snapshot_ids(ctx.account, ctx.share):
+                lease = ctx.files.lease_of(ctx.account, f"{ctx.share}@{sid}", [], 0)
+                if lease is not None and lease.active(time.time()):
+                    raise StorageError(409, "DeleteShareWhenSnapshotLeased", "Unable to delete share because "
+                                       "one or more share snapshots have active leases (x-ms-delete-snapshots: "
+                                       "include-leased deletes them).")
         ctx.files.delete_snapshots(ctx.account, ctx.share)
     ctx.files.delete_share(ctx.account, ctx.share)
     return response(202)
@@ -115,7 +119,10 @@ def set_share_metadata(ctx: Ctx) -> Response:
 
 def set_share_props(ctx: Ctx) -> Response:
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, httpio.access_tier())
+    prof, tier = ctx.files.profile(ctx.account), httpio.access_tier()
+    ctx.files.share(ctx.account, ctx.share)
+    info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, tier,
+                                          lambda current: nfs_headers.share_request(prof, current))
     return response(200, headers=httpio.share_headers(info))
 
 
@@ -167,8 +174,9 @@ def set_share_acl(ctx: Ctx) -> Response:
 def create_directory(ctx: Ctx) -> Response:
     if not ctx.parts:
         raise StorageError(409, "ResourceAlreadyExists", "The root directory of a share always exists.")
+    times = ctx.node_times()
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes())
-    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, httpio.smb_times())
+    node = ctx.files.create_directory(ctx.account, ctx.share, ctx.parts, props, times)
     return response(201, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -188,8 +196,9 @@ def set_directory_metadata(ctx: Ctx) -> Response:
 
 
 def set_directory_props(ctx: Ctx) -> Response:
+    times = ctx.node_times()
     node = ctx.files.update_directory(ctx.account, ctx.share, ctx.parts, attributes=httpio.attributes(),
-                                      times=httpio.smb_times())
+                                      times=times)
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 
@@ -205,14 +214,30 @@ def list_directory(ctx: Ctx) -> Response:
 
 
 def list_handles(ctx: Ctx) -> Response:
+    """List Handles: the emulator serves no SMB clients, so no handle is ever open (mounts of the share by jobs are
+    bind mounts on the host, not SMB sessions): an empty list, for any marker, once the path exists."""
+    httpio.bool_header("x-ms-recursive")
     if ctx.target.parts and ctx.target.arg("restype") != "directory":
-        ctx.files.file(ctx.account, ctx.share, ctx.parts)
+        try:
+            ctx.files.file(ctx.account, ctx.share, ctx.parts)
+        except StorageError as err:
+            # the SDK's directory clients send comp=listhandles without restype=directory: the path decides
+            if err.code != "ResourceNotFound":
+                raise
+            ctx.files.directory(ctx.account, ctx.share, ctx.parts)
     else:
         ctx.files.directory(ctx.account, ctx.share, ctx.parts)
     return response(200, render.no_handles(), xml=True)
 
 
 def force_close_handles(ctx: Ctx) -> Response:
+    """Force Close Handles: `*` or one handle id; none is open, so none is closed and none fails."""
+    handle = request.headers.get("x-ms-handle-id")
+    if handle is None or not handle.strip():
+        raise StorageError(400, "MissingRequiredHeader", "Force Close Handles needs x-ms-handle-id (a handle id or "
+                           "*).", {"HeaderName": "x-ms-handle-id"})
+    if handle.strip() != "*" and not handle.strip().isdigit():
+        raise httpio.invalid_header("x-ms-handle-id", handle, "expected a handle id (digits) or *")
     list_handles(ctx)
     return response(200, headers={"x-ms-number-of-handles-closed": "0", "x-ms-number-of-handles-failed": "0"})
 
@@ -224,8 +249,8 @@ def create_file(ctx: Ctx) -> Response:
         raise StorageError(400, "MissingRequiredHeader" if kind is None else "InvalidHeaderValue",
                            "Create File needs the header x-ms-type: file.", {"HeaderName": "x-ms-type"})
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE, required=True)
+    times = ctx.node_times()
     props = EntryProps(metadata=httpio.metadata(), attributes=httpio.attributes(), **httpio.content_settings())
-    times = httpio.smb_times()
     data = b""
     extra: dict[str, str] = {}
     length = httpio.body_length()
@@ -366,18 +391,44 @@ def list_ranges(ctx: Ctx) -> Response:
     cleared: list[tuple[int, int]] = []
     if previous:
         node, found, cleared = ctx.files.ranges_diff(ctx.account, ctx.share, ctx.parts,
-                                                     snapshots.check_id(previous), start, end)
+                                                     snapshots.check_id(previous), start, end,
+                                                     httpio.bool_header("x-ms-file-support-rename"))
     else:
         node, found = ctx.files.file_ranges(ctx.account, ctx.share, ctx.parts, start, end)
     headers = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
                "x-ms-content-length": str(node.size)}
-    return response(200, render.ranges(found, cleared), headers, xml=True)
+    found, cleared, nxt = _page_of_ranges(found, cleared)
+    return response(200, render.ranges(found, cleared, nxt), headers, xml=True)
+
+
+def _page_of_ranges(found, cleared):
+    """The page of ranges (written and cleared, by start) that marker and maxresults ask for, and the marker of
+    the next one (the start offset of its first range: the emulator's own marker format)."""
+    marker, limit = _ranges_marker(), httpio.maxresults()
+    if marker is None and limit is None:
+        return found, cleared, None
+    merged = sorted([(s, e, False) for s, e in found] + [(s, e, True) for s, e in cleared])
+    merged = [r for r in merged if marker is None or r[0] >= marker]
+    page, rest = (merged[:limit], merged[limit:]) if limit else (merged, [])
+    return ([(s, e) for s, e, c in page if not c], [(s, e) for s, e, c in page if c],
+            str(rest[0][0]) if rest else None)
+
+
+def _ranges_marker() -> int | None:
+    raw = request.args.get("marker")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise StorageError(400, "InvalidQueryParameterValue", "The marker is not one this file's List Ranges gave.",
+                           {"QueryParameterName": "marker", "QueryParameterValue": raw})
+    return int(raw)
 
 
 def set_file_props(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE)
+    times = ctx.node_times()
     node = ctx.files.set_file_properties(ctx.account, ctx.share, ctx.parts, size, httpio.content_settings(),
-                                         httpio.attributes(), httpio.smb_times())
+                                         httpio.attributes(), times)
     return response(200, headers=httpio.node_headers(node, metadata=False) | {"x-ms-request-server-encrypted": "true"})
 
 

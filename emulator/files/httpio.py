@@ -16,7 +16,7 @@ from flask import Response, request
 
 from .. import httprange
 from ..errors import StorageError
-from . import rawheaders, sddl
+from . import nfs, rawheaders, sddl
 from .disk import http_date, iso7
 from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
@@ -251,13 +251,23 @@ def share_headers(info: ShareInfo) -> dict[str, str]:
     return {"ETag": info.etag, "Last-Modified": http_date(info.last_modified)}
 
 
+def share_properties(info: ShareInfo) -> dict[str, str]:
+    """Get Share Properties' own headers: quota, tier, protocols and provisioning (nfs.py)."""
+    return {"x-ms-share-quota": str(info.quota), "x-ms-access-tier": info.tier,
+            **{k: str(v) for k, v in info.extra.items()}}
+
+
 def node_headers(node: NodeInfo, metadata: bool = True) -> dict[str, str]:
     out = {"ETag": node.etag, "Last-Modified": http_date(node.st.st_mtime),
-           "x-ms-server-encrypted": "true", "x-ms-file-attributes": node.attributes,
+           "x-ms-server-encrypted": "true",
            "x-ms-file-creation-time": iso7(node.created), "x-ms-file-last-write-time": iso7(node.written),
            "x-ms-file-change-time": iso7(node.changed),
-           "x-ms-file-permission-key": node.props.permission_key or PERMISSION_KEY,
            "x-ms-file-id": str(node.st.st_ino), "x-ms-file-parent-id": str(node.parent_ino)}
+    if node.nfs:
+        out.update(nfs.node_headers(node))       # NFS shares have no SMB attributes or security descriptors
+    else:
+        out.update({"x-ms-file-attributes": node.attributes,
+                    "x-ms-file-permission-key": node.props.permission_key or PERMISSION_KEY})
     if metadata:
         out.update(meta_headers(node.props.metadata))
     return out

@@ -20,6 +20,7 @@ class ShareInfo:
     metadata: dict[str, str]
     tier: str = DEFAULT_TIER
     snapshot: str | None = None
+    extra: dict = field(default_factory=dict)    # protocol and provisioning properties by header (nfs.py)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class NodeInfo:
     st: os.stat_result
     parent_ino: int
     props: EntryProps = field(default_factory=EntryProps)
+    nfs: bool = False                  # on an NFS share: NFS properties instead of SMB attributes and permissions
 
     @property
     def etag(self) -> str:

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS files_shares (
     tier     TEXT NOT NULL,
     metadata TEXT NOT NULL,
     seq      INTEGER NOT NULL,
+    props    TEXT NOT NULL DEFAULT '{}',   -- JSON of ShareRow.props
     PRIMARY KEY (account, share)
 );
 CREATE TABLE IF NOT EXISTS files_entries (
@@ -101,6 +102,9 @@ class ShareRow:
     metadata: dict[str, str] = field(default_factory=dict)
     tier: str = DEFAULT_TIER
     seq: int = 0
+    # protocol and provisioning properties (nfs.py): enabled protocols, root squash, provisioned IOPS and
+    # bandwidth, paid bursting, snapshot virtual directory access, when quota / IOPS / bandwidth last went up
+    props: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -121,6 +125,10 @@ class EntryProps:
     changed: int | None = None           # x-ms-file-change-time a client set (ns), while ctime is changed_stamp
     changed_stamp: int | None = None
     copy: dict | None = None             # the last Copy File into this file: id, source, status, completion
+    owner: str | None = None             # NFS shares: the owner's UID, group's GID and 4-digit octal mode as a
+    group: str | None = None             # client set them (None: the defaults); kept here, never applied to the
+    mode: str | None = None              # host file (the emulator runs as root: a setuid bit would be real)
+    link_text: str | None = None         # NFS shares: a symbolic link, stored as a regular file holding this text
 
     @classmethod
     def from_json(cls, text: str) -> "EntryProps":
@@ -135,6 +143,9 @@ class MetaStore:
         self._connections = ThreadConnections(self.path)
         self._leased: set[tuple[str, str]] | None = None
         self._conn().executescript(_SCHEMA)       # CREATE ... IF NOT EXISTS: idempotent
+        columns = {r[1] for r in self._conn().execute("PRAGMA table_info(files_shares)")}
+        if "props" not in columns:                # databases made before share properties had their column
+            self._conn().execute("ALTER TABLE files_shares ADD COLUMN props TEXT NOT NULL DEFAULT '{}'")
         with self._tx() as c:
             row = c.execute("SELECT version FROM files_schema").fetchone()
             if row is None:
@@ -151,11 +162,11 @@ class MetaStore:
 
     # ---- shares ---------------------------------------------------------------------------------------------
     def share(self, account: str, share: str) -> ShareRow | None:
-        row = self._conn().execute("SELECT created, modified, quota, metadata, tier, seq FROM files_shares "
+        row = self._conn().execute("SELECT created, modified, quota, metadata, tier, seq, props FROM files_shares "
                                    "WHERE account = ? AND share = ?", (account, share)).fetchone()
         if row is None:
             return None
-        return ShareRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+        return ShareRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], json.loads(row[6]))
 
     def put_share(self, account: str, share: str, row: ShareRow) -> ShareRow:
         """Insert or replace the share's row; bumps its sequence (so its ETag) and modification time."""
@@ -164,15 +175,16 @@ class MetaStore:
                             (account, share)).fetchone()
             row.seq = (old[0] if old else 0) + 1
             row.modified = time.time()
-            c.execute("INSERT OR REPLACE INTO files_shares VALUES (?,?,?,?,?,?,?,?)",
+            c.execute("INSERT OR REPLACE INTO files_shares (account, share, created, modified, quota, tier, "
+                      "metadata, seq, props) VALUES (?,?,?,?,?,?,?,?,?)",
                       (account, share, row.created, row.modified, row.quota, row.tier, json.dumps(row.metadata),
-                       row.seq))
+                       row.seq, json.dumps(row.props)))
         return row
 
     def shares(self, account: str) -> dict[str, ShareRow]:
-        rows = self._conn().execute("SELECT share, created, modified, quota, metadata, tier, seq FROM files_shares "
-                                    "WHERE account = ?", (account,)).fetchall()
-        return {r[0]: ShareRow(r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows}
+        rows = self._conn().execute("SELECT share, created, modified, quota, metadata, tier, seq, props "
+                                    "FROM files_shares WHERE account = ?", (account,)).fetchall()
+        return {r[0]: ShareRow(r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], json.loads(r[7])) for r in rows}
 
     # ---- directories and files ------------------------------------------------------------------------------
     def entry(self, account: str, share: str, path: str, ino: int) -> EntryProps | None:
@@ -182,10 +194,16 @@ class MetaStore:
             return None
         return EntryProps.from_json(row[1])
 
-    def put_entry(self, account: str, share: str, path: str, ino: int, props: EntryProps) -> None:
+    def put_entry(self, account: str, share: str, path: str, ino: int, props: EntryProps,
+                  linked: bool = False) -> None:
+        """Store a path's properties; `linked` (a file with more than one hard link): the other names of that
+        inode get them too, as properties belong to the file, not to one of its names."""
+        text = json.dumps(asdict(props))
         with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO files_entries VALUES (?,?,?,?,?)",
-                      (account, share, path, ino, json.dumps(asdict(props))))
+            c.execute("INSERT OR REPLACE INTO files_entries VALUES (?,?,?,?,?)", (account, share, path, ino, text))
+            if linked:
+                c.execute("UPDATE files_entries SET props = ? WHERE account = ? AND share = ? AND ino = ? "
+                          "AND path != ?", (text, account, share, ino, path))
 
     def pending_copies(self) -> list[tuple[str, str, str, dict]]:
         """(account, share, path, copy record) of every file whose row says a background copy is pending."""

@@ -15,7 +15,7 @@ import time
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import journal, names, ranges, snapshots
+from . import journal, names, nfs, ranges, snapshots
 from .disk import Disk, Entry, etag, not_found, tag
 from .infos import NodeInfo, ShareInfo
 from .plane_more import PlaneMore
@@ -35,6 +35,7 @@ class FilePlane(PlaneMore):
         self._usage: dict[tuple[str, str], list] = {}     # (account, share) -> [bytes used, monotonic time]
         self._usage_lock = threading.Lock()
         self._lease_lock = threading.Lock()
+        self._protocols: dict[tuple[str, str], bool] = {}   # (account, share) -> NFS (set at creation, immutable)
         journal.recover(self)            # what a kill -9 left half done (rename, copy...) is finished or undone
         self.copies = Copies(self)
         self.copies.resume_all()         # copies a previous run left pending (pending.py)
@@ -51,24 +52,46 @@ class FilePlane(PlaneMore):
         self.disk.delete_account(account)
         shutil.rmtree(snapshots.snapshots_dir(self.disk.data_dir, account, "x").parent, ignore_errors=True)
         self.meta.forget(account)
+        for key in [k for k in self._protocols if k[0] == account]:
+            self._protocols.pop(key, None)
 
     # ---- shares ---------------------------------------------------------------------------------------------
-    def _share_info(self, account: str, share: str, row: ShareRow | None = None) -> ShareInfo:
+    def profile(self, account: str) -> nfs.Profile:
+        """What the account's SKU allows (premium / provisioned v2 / standard shares)."""
+        return nfs.profile(self.settings, self.store, account)
+
+    def is_nfs(self, account: str, share: str) -> bool:
+        """Whether the share (or the share of a snapshot `share@id`) is an NFS share."""
+        key = (account, share.partition("@")[0])
+        found = self._protocols.get(key)
+        if found is None:
+            row = self.meta.share(*key)
+            found = self._protocols[key] = bool(row and row.props.get("protocols") == "NFS")
+        return found
+
+    def _share_info(self, account: str, share: str, row: ShareRow | None = None,
+                    prof: nfs.Profile | None = None) -> ShareInfo:
         row = row or self.meta.share(account, share)
+        prof = prof or self.profile(account)
         if row is not None:
             return ShareInfo(share, tag("share", row.created, row.seq), row.modified, row.quota, row.metadata,
-                             row.tier)
+                             row.tier, extra=nfs.share_fields(prof, row.quota, row.props, row.created))
         st = os.stat(self.disk.share_path(account, share))
-        return ShareInfo(share, etag(st), st.st_mtime, DEFAULT_QUOTA_GIB, {})
+        return ShareInfo(share, etag(st), st.st_mtime, DEFAULT_QUOTA_GIB, {},
+                         extra=nfs.share_fields(prof, DEFAULT_QUOTA_GIB, {}, st.st_mtime))
 
     def create_share(self, account: str, share: str, quota: int | None, metadata: dict[str, str],
-                     tier: str | None) -> ShareInfo:
+                     tier: str | None, props: dict | None = None) -> ShareInfo:
+        prof = self.profile(account)
         if not self.disk.create_share(account, share):
             raise StorageError(409, "ShareAlreadyExists", "The specified share already exists.")
+        self._protocols.pop((account, share), None)
         now = time.time()
-        row = self.meta.put_share(account, share, ShareRow(now, now, quota or DEFAULT_QUOTA_GIB, metadata,
-                                                           tier or DEFAULT_TIER))
-        return self._share_info(account, share, row)
+        quota = quota or (nfs.PREMIUM_DEFAULT_QUOTA_GIB if prof.premium_v1 else DEFAULT_QUOTA_GIB)
+        tier = tier or ("Premium" if prof.premium_v1 else DEFAULT_TIER)
+        row = self.meta.put_share(account, share, ShareRow(now, now, quota, metadata, tier,
+                                                           props=nfs.note_quota(dict(props or {}), None, quota)))
+        return self._share_info(account, share, row, prof)
 
     def share(self, account: str, share: str) -> ShareInfo:
         self.disk.open_share(account, share).close()
@@ -79,15 +102,21 @@ class FilePlane(PlaneMore):
         self.disk.delete_share(account, share)
         self.meta.forget(account, share)
         self._usage.pop((account, share), None)
+        self._protocols.pop((account, share), None)
 
     def _update_share(self, account: str, share: str, quota: int | None = None,
-                      metadata: dict[str, str] | None = None, tier: str | None = None) -> ShareInfo:
+                      metadata: dict[str, str] | None = None, tier: str | None = None,
+                      props=None) -> ShareInfo:
+        """`props(current dict) -> new dict` updates the share's protocol and provisioning properties."""
         self.disk.open_share(account, share).close()
         row = self.meta.share(account, share)
         if row is None:
             st = os.stat(self.disk.share_path(account, share))
             row = ShareRow(created=st.st_mtime, modified=st.st_mtime)
+        if props is not None:
+            row.props = props(row.props)
         if quota is not None:
+            row.props = nfs.note_quota(row.props, row.quota, quota)
             row.quota = quota
         if metadata is not None:
             row.metadata = metadata
@@ -98,17 +127,19 @@ class FilePlane(PlaneMore):
     def set_share_metadata(self, account: str, share: str, metadata: dict[str, str]) -> ShareInfo:
         return self._update_share(account, share, metadata=metadata)
 
-    def set_share_properties(self, account: str, share: str, quota: int | None, tier: str | None) -> ShareInfo:
-        return self._update_share(account, share, quota=quota, tier=tier)
+    def set_share_properties(self, account: str, share: str, quota: int | None, tier: str | None,
+                             props=None) -> ShareInfo:
+        return self._update_share(account, share, quota=quota, tier=tier, props=props)
 
     def list_shares(self, account: str, prefix: str, marker: str | None,
                     limit: int) -> tuple[list[ShareInfo], str | None]:
         found = [n for n in self.disk.share_names(account) if n.startswith(prefix) and (not marker or n >= marker)]
         rows = self.meta.shares(account)
+        prof = self.profile(account)
         page = []
         for name in found[:limit]:
             try:
-                page.append(self._share_info(account, name, rows.get(name)))
+                page.append(self._share_info(account, name, rows.get(name), prof))
             except FileNotFoundError:
                 continue      # deleted while listing
         return page, found[limit] if len(found) > limit else None
@@ -152,7 +183,7 @@ class FilePlane(PlaneMore):
     def _node(self, account: str, share: str, parts: list[str], st: os.stat_result, parent_ino: int) -> NodeInfo:
         path = "/".join(parts)
         props = self.meta.entry(account, share, path, st.st_ino) or EntryProps()
-        return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
+        return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props, self.is_nfs(account, share))
 
     def _save(self, account: str, share: str, parts: list[str], st: os.stat_result, parent_ino: int,
               props: EntryProps, times: dict | None) -> NodeInfo:
@@ -165,9 +196,13 @@ class FilePlane(PlaneMore):
             props.permission_key = self.store_permission(account, share, *times["permission"])
         elif times.get("permission_key"):
             props.permission_key = times["permission_key"]
-        node = NodeInfo("/".join(parts), statmod.S_ISDIR(st.st_mode), st, parent_ino, props)
+        if times.get("nfs"):
+            nfs.apply(props, times["nfs"])
+        node = NodeInfo("/".join(parts), statmod.S_ISDIR(st.st_mode), st, parent_ino, props,
+                        self.is_nfs(account, share))
         node.stamp(times.get("written"), times.get("changed"))
-        self.meta.put_entry(account, share, node.path, st.st_ino, node.props)
+        self.meta.put_entry(account, share, node.path, st.st_ino, node.props,
+                            linked=not node.is_dir and st.st_nlink > 1)
         return node
 
     def directory(self, account: str, share: str, parts: list[str]) -> NodeInfo:
@@ -200,6 +235,8 @@ class FilePlane(PlaneMore):
             if attributes is not None:
                 node.props.attributes = attributes
             st = self.disk.touch_dir(sh, parts)
+            if (times or {}).get("written") is None:
+                times = dict(times or {}, written=node.written)     # properties do not count as a write
             return self._save(account, share, parts, st, node.parent_ino, node.props, times)
 
     def list_directory(self, account: str, share: str, parts: list[str], prefix: str, marker: str | None,

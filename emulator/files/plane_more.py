@@ -41,7 +41,9 @@ class PlaneMore:
         for path, ino, stamp, found in copied_ranges:
             self.meta.put_ranges(account, key, path, ino, stamp, found)
         now = time.time()
-        self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier))
+        row = self.meta.share(account, share)
+        self.meta.put_share(account, key, ShareRow(now, now, info.quota, metadata or info.metadata, info.tier,
+                                                   props=dict(row.props) if row else {}))
         return sid
 
     def snapshot_ids(self, account: str, share: str) -> list[str]:
@@ -80,16 +82,28 @@ class PlaneMore:
                 pass
         return after
 
-    def ranges_diff(self, account: str, share: str, parts: list[str], previous: str,
-                    start: int, end: int) -> tuple[NodeInfo, list[tuple[int, int]], list[tuple[int, int]]]:
-        """List Ranges with prevsharesnapshot: (node, ranges changed since the snapshot, ranges cleared since)."""
+    def ranges_diff(self, account: str, share: str, parts: list[str], previous: str, start: int, end: int,
+                    support_rename: bool = False
+                    ) -> tuple[NodeInfo, list[tuple[int, int]], list[tuple[int, int]]]:
+        """List Ranges with prevsharesnapshot: (node, ranges changed since the snapshot, ranges cleared since).
+        A file renamed since the snapshot is refused (409) unless `support_rename`: then it is compared with the
+        file under its name of then."""
         base_share = share.partition("@")[0]
-        with self.disk.open_share(account, f"{base_share}@{previous}") as sh:
-            prev, _ = self.disk.lookup(sh, parts)
         with self.disk.open_share(account, share) as sh:
             node = self._node(account, share, parts, *self.disk.require_file(sh, parts))
             row = self.meta.ranges(account, share, "/".join(parts))
         since = snapshots.id_ns(previous)
+        valid_log = row is not None and row[0] == node.st.st_ino and row[1] == node.st.st_mtime_ns and row[3]
+        renamed = [e[2] for e in (row[3] if valid_log else []) if e[1] == "rename" and e[0] > since]
+        then = parts
+        if renamed:
+            if not support_rename:
+                raise StorageError(409, "PreviousSnapshotNotFound", "The file was renamed or moved since the "
+                                   "previous snapshot; set x-ms-file-support-rename: true to compare it with the "
+                                   "file under its former name.")
+            then = renamed[0].split("/")
+        with self.disk.open_share(account, f"{base_share}@{previous}") as sh:
+            prev, _ = self.disk.lookup(sh, then)
         if row is not None and row[0] == node.st.st_ino and row[1] == node.st.st_mtime_ns and row[3] \
                 and row[3][0][0] <= since or (row is not None and row[3] and row[3][0][1] == "create"):
             written, cleared = ranges.replay(row[3], since, prev.st_size if prev is not None else 0)
@@ -99,6 +113,15 @@ class PlaneMore:
         with self.disk.open_share(account, share) as sh:
             found = self.disk.data_ranges(sh, parts, start, end, self._recorded_ranges(account, share, parts))
         return node, found, []
+
+    def _log_rename(self, account: str, share: str, src: list[str], dst: list[str], st: os.stat_result) -> None:
+        """A renamed file's change log remembers its old name (at the rename's time), so a diff against a share
+        snapshot taken before finds it there (x-ms-file-support-rename)."""
+        row = self.meta.ranges(account, share, "/".join(dst))
+        if row is not None and row[0] == st.st_ino and row[1] == st.st_mtime_ns and row[3] is not None \
+                and len(row[3]) < ranges.MAX_LOG:
+            self.meta.put_ranges(account, share, "/".join(dst), row[0], row[1], row[2],
+                                 row[3] + [[time.time_ns(), "rename", "/".join(src)]])
 
     def _recorded_ranges(self, account: str, share: str, parts: list[str]):
         def recorded(fd: int, st: os.stat_result):
@@ -228,6 +251,8 @@ class PlaneMore:
             done = journal.finish(self, iid, body)
             if done is None:
                 raise not_found()
+            if not is_dir:
+                self._log_rename(account, share, src, dst, done.st)
             return done
 
     def copy_file(self, src: tuple[str, str, list[str]], account: str, share: str, parts: list[str],

@@ -31,6 +31,7 @@ def replay(log: list, since_ns: int, previous_size: int) -> tuple[list[list[int]
             cleared, written = add(cleared, *args), subtract(written, *args)
         elif kind == "size":
             written, cleared = clip(written, args[0]), clip(cleared, args[0])
+        # ("rename", old path): the bytes stay as they were
     return written, cleared
 
 

@@ -6,6 +6,7 @@ import re
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
+from . import nfs
 from .disk import Entry, etag, http_date, iso7
 from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
@@ -58,6 +59,7 @@ def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None,
         parts.append("<Share>" + _el("Name", s.name) + (_el("Snapshot", s.snapshot) if s.snapshot else "")
                      + "<Properties>" + _el("Last-Modified", http_date(s.last_modified))
                      + _el("Etag", s.etag) + _el("Quota", s.quota) + _el("AccessTier", s.tier)
+                     + "".join(_el(nfs.XML_NAMES[k], v) for k, v in s.extra.items() if k in nfs.XML_NAMES)
                      + ("" if s.snapshot else _lease_elements((lease_info or {}).get(s.name))) + "</Properties>")
         if with_metadata:
             parts.append(_metadata(s.metadata))
@@ -83,7 +85,8 @@ def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entr
                     f"DirectoryPath={quoteattr(path)}>",
              (_name("Prefix", prefix) if prefix else "") + _paging(None, marker, maxresults), "<Entries>"]
     timestamps, etags = "timestamps" in include, "etag" in include
-    attributes, permission = "attributes" in include, "permissionkey" in include
+    # NFS shares have no SMB attributes or security descriptors to list
+    attributes, permission = ("attributes" in include and not node.nfs), ("permissionkey" in include and not node.nfs)
     for e in entries:
         kind = "Directory" if e.is_dir else "File"
         item = f"<{kind}>" + _name("Name", e.name) + _el("FileId", e.st.st_ino)
@@ -107,9 +110,12 @@ def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entr
     return "".join(parts).encode("utf-8")
 
 
-def ranges(found: list[tuple[int, int]], cleared: list[tuple[int, int]] = ()) -> bytes:
+def ranges(found: list[tuple[int, int]], cleared: list[tuple[int, int]] = (), next_marker: str | None = None
+           ) -> bytes:
     body = "".join(f"<Range><Start>{s}</Start><End>{e}</End></Range>" for s, e in found)
     body += "".join(f"<ClearRange><Start>{s}</Start><End>{e}</End></ClearRange>" for s, e in cleared)
+    if next_marker:
+        body += _el("NextMarker", next_marker)
     return (_HEAD + f"<Ranges>{body}</Ranges>").encode()
 
 

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
-from . import auth, checksums, handlers as h, httpio, snapshots
+from . import auth, checksums, handlers as h, handlers_nfs as hn, httpio, snapshots
 from .auth import Access
 from .context import DEFAULT_VERSION, Ctx
 from .names import host_account, parse_target, raw_request_uri
@@ -100,6 +100,13 @@ OPERATIONS = {
                                            h.force_close_handles),
 }
 
+# NFS shares' link operations: addressed as a file with restype=hardlink / restype=symboliclink
+LINK_OPERATIONS = {
+    ("PUT", "hardlink"): ("Create Hard Link", Access("object", "cw", "cw", True), hn.create_hard_link),
+    ("PUT", "symboliclink"): ("Create Symbolic Link", Access("object", "cw", "cw", True), hn.create_symbolic_link),
+    ("GET", "symboliclink"): ("Get Symbolic Link", Access("object", "r", "r", True), hn.get_symbolic_link),
+}
+
 # the operations that act on a request body; every other one refuses a body (it would be silently dropped)
 _TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file, h.get_user_delegation_key,
                h.create_permission}
@@ -108,8 +115,6 @@ _TAKES_BODY = {h.set_service_props, h.set_share_acl, h.put_range, h.create_file,
 _UNSUPPORTED = {
     ("share", "PUT", "undelete"): "Restore Share",
     ("service", "GET", "stats"): "Get File Service Stats",
-    ("file", "PUT", "hardlink"): "Create Hard Link",
-    ("file", "PUT", "symboliclink"): "Create Symbolic Link",
 }
 
 
@@ -148,9 +153,8 @@ def _host_error(exc: OSError, op_name: str) -> StorageError:
 
 def _level(target) -> str:
     restype = target.arg("restype")
-    if restype in ("hardlink", "symboliclink"):
-        raise not_supported(f"The operation Create {'Hard' if restype == 'hardlink' else 'Symbolic'} Link "
-                            "(NFS shares only)")
+    if restype in ("hardlink", "symboliclink") and target.share is not None and target.parts:
+        return "link"
     if target.share is None:
         if restype not in (None, "service"):
             raise StorageError(400, "InvalidQueryParameterValue",
@@ -177,6 +181,13 @@ def _operation(target, method: str):
     level = _level(target)
     verb = "GET" if method == "HEAD" else method
     comp = target.arg("comp")
+    if level == "link":
+        found = LINK_OPERATIONS.get((verb, target.arg("restype"))) if comp is None else None
+        if found is None:
+            raise StorageError(400, "InvalidQueryParameterValue", f"{method} is not an operation of "
+                               f"restype={target.arg('restype')}.", {"QueryParameterName": "restype",
+                                                                    "QueryParameterValue": target.arg("restype")})
+        return found
     if level == "file" and verb == "PUT" and request.headers.get("x-ms-copy-source") is not None:
         comp = "range+copy-source" if comp == "range" else ("copy-source" if comp is None else comp)
     found = OPERATIONS.get((level, verb, comp))
@@ -252,14 +263,16 @@ def _serve(host_style: str | None):
     snapshot = target.arg("sharesnapshot")
     if snapshot is not None:
         snapshot = snapshots.check_id(snapshot)
-        if request.method not in ("GET", "HEAD") and handler is not h.delete_share:
+        # (a share snapshot can be leased, like the share: a leased snapshot cannot be deleted)
+        if request.method not in ("GET", "HEAD") and handler not in (h.delete_share, h.lease_share):
             raise StorageError(400, "ShareSnapshotOperationNotSupported", f"{op_name} is not allowed on a share "
                                "snapshot: snapshots are read-only.")
     level = _level(target)
-    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share") \
-            and target.arg("sharesnapshot") is None:
+    if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share", "link") \
+            and (snapshot is None or level == "share"):
         verb = request.method
-        files.check_lease(name, target.share, target.parts if level == "file" else [],
+        files.check_lease(name, target.share + (f"@{snapshot}" if snapshot else ""),
+                          target.parts if level != "share" else [],
                           verb == "DELETE" or (level == "file" and verb == "PUT"),
                           request.headers.get("x-ms-lease-id"))
     ctx = Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .harness import run
 
-SUBSET = ["test_sas.py", "test_file_service_properties.py", "test_file_service_properties_async.py"]
+SUBSET = ["test_sas.py", "test_file_service_properties.py", "test_file_service_properties_async.py", "test_nfs.py",
+          "test_nfs_async.py"]
 
 
 def test_the_sdk_suite_subset_passes_live():

@@ -188,11 +188,12 @@ def test_missing_things_are_404_with_service_codes(fs, svc, share):
         fs.delete_file(share, None, "gone.txt")
 
 
-def test_unsupported_operations_name_themselves(fs, svc, share):
+def test_nfs_operations_on_an_smb_share_are_refused(fs, svc, share):
     fs.create_file_from_bytes(share, None, "src.txt", b"x")
     with pytest.raises(HttpResponseError) as err12:
-        svc.get_share_client(share).get_file_client("src.txt").create_hardlink("/" + share + "/hard.txt")
-    assert err12.value.status_code == 400 and err12.value.error_code == "NotSupportedByEmulator"
+        svc.get_share_client(share).get_file_client("hard.txt").create_hardlink("src.txt")
+    assert err12.value.status_code == 400 and err12.value.error_code == "UnsupportedOperation"
+    assert "SMB" in str(err12.value)
 
 
 BAD_REQUESTS = [

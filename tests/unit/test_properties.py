@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from emulator import wire, wire_legacy
-from emulator.models import Cluster, Job
+from emulator.models import AllocationState, Cluster, ExecutionState, Job, ProvisioningState
 from emulator.properties import (AutoScaleSettings, ClusterProperties, EnvironmentVariable, JobProperties,
                                  ManualScaleSettings, MountVolumes, SchedulingPriority, ToolType)
 
@@ -209,6 +210,9 @@ def test_a_stored_record_rebuilds_the_typed_fields():
         assert "props" not in body and "_props" not in body         # the typed view is never stored twice
         again = type(model).from_body(body)
         assert again.props == model.props and again.spec == model.spec
+        assert again.provisioning_state is ProvisioningState.SUCCEEDED
+    assert Job.from_body(json.loads(json.dumps(job.to_body()))).execution_state is ExecutionState.QUEUED
+    assert Cluster.from_body(json.loads(json.dumps(cluster.to_body()))).allocation_state is AllocationState.RESIZING
 
 
 def test_props_follow_a_replaced_spec_and_cannot_be_changed():
@@ -218,3 +222,12 @@ def test_props_follow_a_replaced_spec_and_cannot_be_changed():
     assert cluster.props.scale_settings.manual == ManualScaleSettings(3) and cluster.target_node_count() == 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         cluster.props.vm_size = "other"
+
+
+def test_no_module_reads_a_models_spec_by_key():
+    """`spec` is the echo; the code reads `props`. (A read such as job.spec.get("node_count") would also miss the
+    defaults properties.py gives, which is how the same default came to be written in several places.)"""
+    root = Path(wire.__file__).parent
+    reads = [f"{p.relative_to(root)}:{n}" for p in sorted(root.rglob("*.py"))
+             for n, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\.spec(\[|\.get\()", line)]
+    assert reads == []
