@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 import xml.etree.ElementTree as ET
 
 from flask import Response, request
@@ -93,6 +94,13 @@ def delete_share(ctx: Ctx) -> Response:
         if mode not in ("include", "include-leased"):
             raise StorageError(409, "ShareHasSnapshots", "The share has snapshots; delete them with "
                                "x-ms-delete-snapshots: include.")
+        if mode == "include":
+            for sid in ctx.files.snapshot_ids(ctx.account, ctx.share):
+                lease = ctx.files.lease_of(ctx.account, f"{ctx.share}@{sid}", [], 0)
+                if lease is not None and lease.active(time.time()):
+                    raise StorageError(409, "DeleteShareWhenSnapshotLeased", "Unable to delete share because "
+                                       "one or more share snapshots have active leases (x-ms-delete-snapshots: "
+                                       "include-leased deletes them).")
         ctx.files.delete_snapshots(ctx.account, ctx.share)
     ctx.files.delete_share(ctx.account, ctx.share)
     return response(202)

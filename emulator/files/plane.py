@@ -239,6 +239,8 @@ class FilePlane(PlaneMore):
             if attributes is not None:
                 node.props.attributes = attributes
             st = self.disk.touch_dir(sh, parts)
+            if (times or {}).get("written") is None:
+                times = dict(times or {}, written=node.written)     # properties do not count as a write
             return self._save(account, share, parts, st, node.parent_ino, node.props, times)
 
     def list_directory(self, account: str, share: str, parts: list[str], prefix: str, marker: str | None,

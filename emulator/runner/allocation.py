@@ -66,6 +66,8 @@ def settle(sched, cluster: Cluster, rec: Record, target: int, clusters, now: flo
     states.resize(cluster, states.STEADY, now)
     joined = range(cluster.current_node_count, target)
     cluster.current_node_count = target
+    # a node that leaves is gone: one joining later is a new VM with a new id (and runs the setup task again)
+    cluster.node_ids = cluster.node_ids[:target]
     while len(cluster.node_ids) < target:
         cluster.node_ids.append(f"tvm-{zlib.crc32(rec.id.lower().encode())}_{len(cluster.node_ids) + 1}-"
                                 f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime(now))}")
@@ -107,14 +109,10 @@ def settle(sched, cluster: Cluster, rec: Record, target: int, clusters, now: flo
     if problems:
         cluster.unusable_nodes = list(range(target))
         errors += problems
-    if setuptask.task_of(cluster) and sched.handoff is None:
-        # each node that joins runs the setup task before any job (usable nodes only: the others never run jobs)
+    if setuptask.task_of(cluster):
+        # each node that joins runs the setup task before any job (usable nodes only: the others never run jobs);
+        # setup_dispatch.py runs it (Docker, local), slurm_setup.py on the Slurm executor
         cluster.preparing_nodes += [n for n in joined if n not in cluster.unusable_nodes]
-    elif setuptask.task_of(cluster) and not any(e.get("code") == "SetupTaskNotRun" for e in errors):
-        # said on the cluster rather than silently skipped: Slurm nodes do not run setup tasks yet
-        errors.append({"code": "SetupTaskNotRun", "message": "The emulator's Slurm executor does not run cluster "
-                       "setup tasks (nodeSetup.setupTask); jobs run on nodes without it. Use the docker or local "
-                       "executor to run it."})
     cluster.errors = errors
 
 
@@ -124,7 +122,8 @@ def count_nodes(sched, rec: Record, jobs) -> None:
     unusable = len([n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running])
     preparing = len([n for n in cluster.preparing_nodes if n < cluster.current_node_count and n not in running])
     if sched.handoff is not None:
-        unusable = max(unusable, sched.handoff.unusable(cluster.current_node_count, len(running)))
+        # nodes still running their setup task are counted preparing, whatever Slurm says of the partition
+        unusable = max(unusable, sched.handoff.unusable(cluster.current_node_count, len(running) + preparing))
     counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - unusable
                                                  - preparing), preparing_node_count=preparing,
                              running_node_count=len(running), unusable_node_count=unusable).__dict__

@@ -70,10 +70,11 @@ class QueuingExecutor(Executor, Protocol):
     queues_jobs: bool
 
     def submit(self, job_key: str, job_id: str, plan, image: str, registry: ImageSourceRegistry | None,
-               priority: str, gpus_per_node: int, max_seconds: float) -> str:
+               priority: str, gpus_per_node: int, max_seconds: float, exclude: tuple = ()) -> str:
         """Submit the job while it is still ``queued``; the job's handles are then ``[handle]``. Idempotent: a
         job already submitted under `job_key` (the emulator died between submitting and recording) answers its
-        existing handle, never a second submission. Raises LaunchError."""
+        existing handle, never a second submission. `exclude`: the engine's nodes the job may not run on (its
+        cluster's nodes whose setup task failed or still runs). Raises LaunchError."""
 
     def queue(self) -> dict:
         """{handle: JobStatus} of every job the engine remembers: its own state (pending with its reason,

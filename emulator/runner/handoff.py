@@ -28,10 +28,11 @@ from ..models import duration_seconds
 from ..errors import EmulatorError
 from ..models import PRIORITY_RANK, AllocationState, Cluster, ExecutionState, Job
 from . import states
-from .engine import EngineWatch
+from .engine import SIGNAL_SETTLE, EngineWatch
 from .executors import LaunchError
 from .launch import Planner
 from .slurm import ENDED, HOST_PLACEHOLDER, PENDING, SlurmUnavailable
+from .slurm_setup import SlurmSetup, allowed_nodes
 
 log = logging.getLogger("batchai_emulator.scheduler")
 
@@ -47,6 +48,7 @@ class Snapshot:
     nodes: dict | None = None           # executor.node_states(), None when Slurm did not answer
     jobs: dict | None = None            # executor.queue()
     error: Exception | None = None
+    names: list[str] | None = None     # the partition's node names, in sinfo's order
 
 
 class Handoff:
@@ -56,7 +58,11 @@ class Handoff:
         self.watch = EngineWatch()
         self.open: dict[str, tuple] = {}       # handle -> (job id, job dir), of the jobs this process saw open
         self.submitted: dict[str, float] = {}  # handle -> time.monotonic() of its submission by this process
+        self._pending: set[str] = set()        # jobs Slurm keeps pending (their reasons are in self.s.waiting)
+        self._signalled: dict[str, float] = {}  # handle -> when its master's exit code said a signal (_settling)
         self.partition: dict[str, int] | None = None
+        self.names: list[str] = []             # the partition's node names (cluster node i of a setup task's cluster)
+        self.setup = SlurmSetup(self)
         self.snapshot: Snapshot | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -67,15 +73,17 @@ class Handoff:
             taken = time.monotonic()
             try:
                 nodes = self.executor.node_states()
+                names = list(self.executor.node_names)
                 taken = time.monotonic()
-                snap = Snapshot(taken, nodes, self.executor.queue())
+                snap = Snapshot(taken, nodes, self.executor.queue(), names=names)
             except (SlurmUnavailable, LaunchError, ValueError) as exc:
                 snap = Snapshot(taken, error=exc)
             except Exception as exc:  # the thread must survive anything; the scheduler sees Slurm as unavailable
                 log.exception("asking Slurm for its state")
                 snap = Snapshot(taken, error=exc)
             old, self.snapshot = self.snapshot, snap
-            if old is None or (old.nodes, old.jobs, str(old.error)) != (snap.nodes, snap.jobs, str(snap.error)):
+            if old is None or (old.nodes, old.jobs, old.names, str(old.error)) != (
+                    snap.nodes, snap.jobs, snap.names, str(snap.error)):
                 self.s.wake()
             self._stop.wait(max(0.2, self.s.settings.tick_interval))
 
@@ -91,6 +99,7 @@ class Handoff:
         if snap is None:
             return      # nothing known of Slurm yet: the poller wakes the scheduler when it is
         self.partition = snap.nodes
+        self.names = snap.names if snap.names is not None else self.names
         if snap.error is not None:
             self.watch.failed(now, snap.error)
         else:
@@ -100,7 +109,11 @@ class Handoff:
         self._follow(jobs, clusters, now, snap)
         if snap.error is None:
             self._cancel_dropped({j.handles[0] for j, _ in jobs if j.handles and j.handles[0]}, snap)
-        self._submit([(Job.from_body(r.body), r) for _, r in self.s.work.queued(now)], clusters, now)
+        # nodes joining a cluster with a setup task run it first (slurm_setup.py); jobs then use the ready ones
+        self.setup.tick(clusters, snap, now)
+        held = self._submit([(Job.from_body(r.body), r) for _, r in self.s.work.queued(now)], clusters, now)
+        if snap.error is None:
+            self.s.waiting.keep_only(self._pending | held)
 
     def _cancel_dropped(self, open_handles: set[str], snap: Snapshot) -> None:
         """A Slurm job whose emulator job is no longer open (terminated while queued, failed while Slurm was away,
@@ -132,7 +145,9 @@ class Handoff:
         return min(free, self.partition["unusable"] + missing)
 
     # -- submission --------------------------------------------------------------------------------------------
-    def _submit(self, jobs, clusters, now: float) -> None:
+    def _submit(self, jobs, clusters, now: float) -> set[str]:
+        """Submit the queued jobs that can be; answers the ids of those the emulator holds back itself."""
+        held: set[str] = set()
         queued = sorted(((j, r) for j, r in jobs if j.execution_state == ExecutionState.QUEUED and not j.handles),
                         key=lambda jr: (PRIORITY_RANK[jr[0].props.scheduling_priority],
                                         jr[0].submitted, jr[1].seq))
@@ -149,17 +164,28 @@ class Handoff:
                     "ClusterNotFound", f"The cluster {job.props.cluster_id} no longer exists.")], note="cluster")
                 continue
             cluster = Cluster.from_body(crec.body)
-            if cluster.allocation_state != AllocationState.STEADY or cluster.unusable_nodes:
+            allowed = allowed_nodes(cluster, self.names)
+            if cluster.allocation_state != AllocationState.STEADY or (allowed is None and cluster.unusable_nodes):
                 continue    # still allocating, or its volumes cannot be mounted (cluster.errors say why)
-            if job.props.node_count > cluster.current_node_count:
+            need = job.props.node_count
+            if need > cluster.current_node_count:
                 continue    # as with the other executors: it waits for the cluster to grow
             if self.partition is None:
                 job.log_path = str(self.s.planner.log_file(job, cluster))
                 self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
                 continue
-            self._submit_one(job, rec, cluster, now)
+            if allowed is not None and need > len(allowed):
+                # its cluster's nodes are still running their setup task, or it failed on them
+                held.add(rec.id.lower())
+                self.s._wait(job, rec, cluster, f"waiting: {need} node(s) requested, {len(allowed)} of cluster "
+                             f"{cluster.name}'s {cluster.current_node_count} have run its setup task "
+                             f"({len(cluster.preparing_nodes)} running it, {len(cluster.unusable_nodes)} unusable)")
+                continue
+            exclude = tuple(n for n in self.names if n not in allowed) if allowed is not None else ()
+            self._submit_one(job, rec, cluster, now, exclude)
+        return held
 
-    def _submit_one(self, job: Job, rec, cluster: Cluster, now: float) -> None:
+    def _submit_one(self, job: Job, rec, cluster: Cluster, now: float, exclude: tuple = ()) -> None:
         need = job.props.node_count
         size = vmsizes.lookup(cluster.props.vm_size)
         job_key = self.s.planner.job_dir(job).name
@@ -180,7 +206,7 @@ class Handoff:
                 self.s._log(job, f"image {image} ignored: the Slurm nodes have no Docker (--slurm-containers none)")
             handle = self.executor.submit(
                 job_key, rec.id, plan, image, registry, job.props.scheduling_priority, size.gpus,
-                duration_seconds(job.props.max_wall_clock_time))
+                duration_seconds(job.props.max_wall_clock_time), exclude)
         except SlurmUnavailable as exc:
             self.watch.failed(now, exc)
             self.s._finish(job, rec, now, states.FAILED, errors=[self._unavailable()], note="Slurm unavailable")
@@ -214,7 +240,7 @@ class Handoff:
                 if job.execution_state == ExecutionState.QUEUED and safeio.exists(
                         self.s.settings.data_dir, self.s.planner.job_dir(job) / "node-0" / ".batchai" / "started"):
                     # it started on its nodes before the controller went away, though squeue never said so
-                    states.transition(job, states.RUNNING, now, nodes=_free_nodes(job, jobs))
+                    states.transition(job, states.RUNNING, now, nodes=_free_nodes(job, jobs, clusters))
                     won = self.s.store.compare_and_set(rec.id, rec.version, job.to_body())
                     if won is None:
                         continue
@@ -248,7 +274,12 @@ class Handoff:
                     "ClusterDeleted", "The cluster the job ran on was deleted.")], note="cluster deleted")
                 continue
             code = self._exit_code_file(job) if job.execution_state == ExecutionState.RUNNING else None
-            if code is not None:    # the master's launcher has ended: no need to wait for Slurm to say so
+            if code is not None and code > 128 and st.state != ENDED and self._settling(handle, now):
+                continue    # killed by a signal: Slurm says in a moment whether it ended the job (scancel, --time)
+            self._signalled.pop(handle, None)
+            if code is not None and not (st.state == ENDED and st.slurm_state in _ENGINE_ENDS
+                                         and st.slurm_state != "FAILED"):
+                # the master's launcher has ended: no need to wait for Slurm to say so
                 self._master_ended(job, rec, now, code)
                 continue
             if st.state == PENDING:
@@ -260,14 +291,20 @@ class Handoff:
                 pending.add(rec.id.lower())
                 continue
             if job.execution_state == ExecutionState.QUEUED:
-                self._started(job, rec, jobs, now, st)
+                self._started(job, rec, jobs, now, st, clusters)
                 continue        # an end is seen next tick, from `running`
             if st.state == ENDED:
                 self._ended(job, rec, now, st)
-        self.s.waiting.keep_only(pending)
+        self._pending = pending
 
-    def _started(self, job: Job, rec, jobs, now: float, st) -> None:
-        states.transition(job, states.RUNNING, now, nodes=_free_nodes(job, jobs))
+    def _settling(self, handle: str, now: float) -> bool:
+        """A master killed by a signal is reported SIGNAL_SETTLE seconds later at most, so that a job Slurm
+        cancelled or timed out fails with Slurm's reason rather than exit code 143."""
+        first = self._signalled.setdefault(handle, now)
+        return now - first < SIGNAL_SETTLE
+
+    def _started(self, job: Job, rec, jobs, now: float, st, clusters) -> None:
+        states.transition(job, states.RUNNING, now, nodes=_free_nodes(job, jobs, clusters))
         if self.s.store.compare_and_set(rec.id, rec.version, job.to_body()) is not None:
             self.s._log(job, f"running: Slurm job {job.handles[0]} on {st.nodes or 'its nodes'}")
 
@@ -321,12 +358,16 @@ class Handoff:
                             "slurmd (`sinfo`).")
 
 
-def _free_nodes(job: Job, jobs) -> list[int]:
-    """Node indices for a job Slurm started: the cluster's lowest ones its other running jobs do not hold."""
+def _free_nodes(job: Job, jobs, clusters) -> list[int]:
+    """Node indices for a job Slurm started: the cluster's lowest ones its other running jobs do not hold,
+    usable ones first (Slurm ran it on nodes whose setup task succeeded)."""
     taken = {n for j, _ in jobs if _cluster_key(j) == _cluster_key(job) and j.execution_state in states.ACTIVE
              for n in j.nodes}
+    crec = clusters.get(_cluster_key(job))
+    avoid = set(crec.body.get("unusable_nodes") or []) | set(crec.body.get("preparing_nodes") or []) if crec else set()
     need = job.props.node_count
-    return [n for n in range(len(taken) + need) if n not in taken][:need]
+    span = range(len(taken) + len(avoid) + need)
+    return ([n for n in span if n not in taken and n not in avoid] + [n for n in span if n in avoid - taken])[:need]
 
 
 def _cluster_key(job: Job) -> str:

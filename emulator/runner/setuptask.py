@@ -2,14 +2,15 @@
 
 When allocation adds nodes to a cluster with a setup task (allocation.settle), they are `preparing`
 (Cluster.preparing_nodes): jobs do not start on them. The scheduler hands each such node to run_node() on its
-launch pool; when the task ends the node becomes idle (exit code 0) or `unusable`, with a `SetupTaskFailed` error on
+launch pool (Docker, local: setup_dispatch.py), or submits it as a Slurm job on the node (slurm_setup.py); when the task ends the node becomes idle (exit code 0) or `unusable`, with a `SetupTaskFailed` error on
 the cluster naming the node and the exit code (the code's name is unverified; the service reported failed setup
 tasks as unusable nodes with an error on the cluster).
 
 Where it runs: with the Docker executor inside a container of SETUP_IMAGE (the emulator's CPU trainer image,
 through --image-map like a job's image: the cluster has no image of its own, and that is the image its jobs use
 by default), as root (2018-05-01 swagger: "in a bash subshell as a root"; runElevated=false, a sudoer on the
-service, is root here too); with the local executor as a process of the emulator's user (it cannot elevate).
+service, is root here too); with the local and Slurm executors as a process of the emulator's user on the node
+(prepare_host; neither can elevate, so runElevated changes nothing there).
 The cluster's mount volumes are in place ($AZ_BATCHAI_MOUNT_ROOT), as the swagger's NodeSetup says.
 
 Output: the read-only stdOutErrPathSuffix is `{subscription}/{resourceGroup}/workspaces/{workspace}/clusters/
@@ -77,48 +78,74 @@ def cluster_volumes(data_dir: Path, cluster: Cluster) -> list[mounts.Volume]:
 
 def run_node(data_dir: Path, executor, cluster: Cluster, index: int, timeout: float = TIMEOUT) -> tuple[int, str]:
     """Run the setup task on node `index`; returns (exit code, message). Blocks until it ends."""
-    task = task_of(cluster) or SetupTask()
-    data_dir = Path(data_dir)
-    node_id = cluster.node_ids[index] if index < len(cluster.node_ids) else f"node-{index}"
-    ndir = node_dir(data_dir, cluster, index)
-    wd = ndir / "startup"
-    safeio.makedirs(data_dir, wd)
-    out_host = host_output_dir(data_dir, cluster, index)
-    safeio.makedirs(data_dir, out_host)         # on a share jobs write: a link on the way is refused
-    container = executor.layout == "container"
-    vols = cluster_volumes(data_dir, cluster)
-    if container:
-        mount_root, out_node, wd_node = mounts.MOUNT_ROOT, output_node_dir(cluster), STARTUP_DIR
-    else:
-        mount_root = str(ndir / "mounts")
-        for v in vols:      # symlinks stand in for mounts, as for jobs in host layout (launch.py)
-            link = Path(mount_root) / v.node_path[len(mounts.MOUNT_ROOT) + 1:]
-            link.parent.mkdir(parents=True, exist_ok=True)
-            safeio.makedirs(data_dir, v.host_path)
-            if link.is_symlink() and os.readlink(link) != str(v.host_path):
-                link.unlink()
-            if not link.exists():
-                link.symlink_to(v.host_path, target_is_directory=True)
-        out_node, wd_node = str(out_host), str(wd)
+    if executor.layout == "container":
+        env, binds = prepare_container(Path(data_dir), cluster, index)
+        return _run_container(executor, cluster, index, env, binds, timeout)
+    wd, env = prepare_host(Path(data_dir), cluster, index)
+    return _run_process(wd, {**env, **secrets(cluster)}, timeout)
+
+
+def secrets(cluster: Cluster) -> dict[str, str]:
+    """The task's secrets as environment variables: given to the process, never written to a file."""
+    return {s.name: s.value for s in (task_of(cluster) or SetupTask()).secrets if s.value is not None}
+
+
+def _environment(cluster: Cluster, mount_root: str, wd_node: str) -> dict[str, str]:
     env = {"AZ_BATCHAI_MOUNT_ROOT": mount_root, "AZ_BATCH_NODE_STARTUP_DIR": wd_node}
-    for var in task.environment_variables:
+    for var in (task_of(cluster) or SetupTask()).environment_variables:
         env[var.name] = var.value or ""
-    for secret in task.secrets:
-        if secret.value is not None:
-            env[secret.name] = secret.value
-    safeio.write_text(data_dir, wd / "command.sh", task.command_line + "\n")
+    return env
+
+
+def _write_scripts(data_dir: Path, cluster: Cluster, index: int, wd: Path, wd_node: str, out_node: str) -> None:
+    node_id = cluster.node_ids[index] if index < len(cluster.node_ids) else f"node-{index}"
+    safeio.write_text(data_dir, wd / "command.sh", (task_of(cluster) or SetupTask()).command_line + "\n")
     safeio.write_text(data_dir, wd / "setup.sh", "\n".join([
         "#!/bin/sh", "# written by the Batch AI emulator: the cluster's setup task on one node",
         "SH=/bin/sh; command -v bash >/dev/null 2>&1 && SH=bash",
         f'mkdir -p "{out_node}"', f'cd "{wd_node}"',
         f'$SH "{wd_node}/command.sh" >"{out_node}/stdout-{node_id}.txt" 2>"{out_node}/stderr-{node_id}.txt"',
         ""]))
-    if container:
-        binds = [(str(v.host_path), v.node_path) for v in vols] + [(str(wd), STARTUP_DIR)]
-        if mounts.to_host(out_node, vols) is None:
-            binds.append((str(out_host), out_node))
-        return _run_container(executor, cluster, index, env, binds, timeout)
-    return _run_process(wd, env, timeout)
+
+
+def _node_dirs(data_dir: Path, cluster: Cluster, index: int) -> tuple[Path, Path, Path]:
+    ndir = node_dir(data_dir, cluster, index)
+    wd = ndir / "startup"
+    safeio.makedirs(data_dir, wd)
+    out_host = host_output_dir(data_dir, cluster, index)
+    safeio.makedirs(data_dir, out_host)         # on a share jobs write: a link on the way is refused
+    return ndir, wd, out_host
+
+
+def prepare_host(data_dir: Path, cluster: Cluster, index: int) -> tuple[Path, dict[str, str]]:
+    """Host layout (local and Slurm executors: a process on the node, the data dir at the same path): the
+    mounts as symlinks under the node's directory, setup.sh in the node's startup directory (its working
+    directory); answers that directory and the environment without the secrets."""
+    ndir, wd, out_host = _node_dirs(data_dir, cluster, index)
+    mount_root = str(ndir / "mounts")
+    for v in cluster_volumes(data_dir, cluster):     # symlinks stand in for mounts, as for jobs (launch.py)
+        link = Path(mount_root) / v.node_path[len(mounts.MOUNT_ROOT) + 1:]
+        link.parent.mkdir(parents=True, exist_ok=True)
+        safeio.makedirs(data_dir, v.host_path)
+        if link.is_symlink() and os.readlink(link) != str(v.host_path):
+            link.unlink()
+        if not link.exists():
+            link.symlink_to(v.host_path, target_is_directory=True)
+    _write_scripts(data_dir, cluster, index, wd, str(wd), str(out_host))
+    return wd, _environment(cluster, mount_root, str(wd))
+
+
+def prepare_container(data_dir: Path, cluster: Cluster, index: int) -> tuple[dict[str, str], list]:
+    """Container layout (Docker): the environment (with the secrets: they go to the container's config, never
+    to a file) and the binds (host path, node path)."""
+    _, wd, out_host = _node_dirs(data_dir, cluster, index)
+    vols = cluster_volumes(data_dir, cluster)
+    out_node = output_node_dir(cluster)
+    _write_scripts(data_dir, cluster, index, wd, STARTUP_DIR, out_node)
+    binds = [(str(v.host_path), v.node_path) for v in vols] + [(str(wd), STARTUP_DIR)]
+    if mounts.to_host(out_node, vols) is None:
+        binds.append((str(out_host), out_node))
+    return {**_environment(cluster, mounts.MOUNT_ROOT, STARTUP_DIR), **secrets(cluster)}, binds
 
 
 def _run_process(wd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:

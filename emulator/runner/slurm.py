@@ -76,6 +76,7 @@ class JobStatus:
     nodes: str = ""
     exit_code: int | None = None
     comment: str = ""
+    name: str = ""              # the Slurm job's name (batchai-<job key>, or a setup task's: runner/slurm_setup.py)
 
 
 class SlurmExecutor:
@@ -106,11 +107,12 @@ class SlurmExecutor:
         self.image_map = settings.image_map_dict()
         self.on_exit = lambda: None
         self._partition_nodes: int | None = None
+        self.node_names: list[str] = []    # the partition's nodes in sinfo's order (runner/slurm_setup.py)
 
     # -- the commands ----------------------------------------------------------------------------------------
-    def _cmd(self, *args: str, timeout: float = 30) -> str:
+    def _cmd(self, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> str:
         try:
-            r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=self.env,
+            r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env or self.env,
                                stdin=subprocess.DEVNULL)
         except FileNotFoundError as exc:
             raise SlurmUnavailable(f"{args[0]} is not on PATH") from exc
@@ -149,6 +151,7 @@ class SlurmExecutor:
             else:
                 out["allocated"] += 1
         self._partition_nodes = len(seen) or self._partition_nodes
+        self.node_names = list(seen)
         return out
 
     def check_job(self, props: JobProperties) -> None:
@@ -188,7 +191,7 @@ class SlurmExecutor:
         return bool(image) and self.containers == "docker"
 
     def submit(self, job_key: str, job_id: str, plan, image: str, registry: ImageSourceRegistry | None,
-               priority: str, gpus_per_node: int, max_seconds: float) -> str:
+               priority: str, gpus_per_node: int, max_seconds: float, exclude: tuple = ()) -> str:
         existing = self.find(job_key, [])
         if existing:
             return existing[0][0]
@@ -215,6 +218,8 @@ class SlurmExecutor:
                 f"--output={plan.log_host}", f"--error={plan.log_host}", f"--chdir={jdir}", "--export=ALL"]
         if gpus_per_node:
             args.append(f"--gres=gpu:{gpus_per_node}")
+        if exclude:     # nodes of the partition the job's cluster may not use (their setup task failed or runs)
+            args.append(f"--exclude={','.join(exclude)}")
         try:
             out = self._cmd(*args, str(sdir / "batch.sh"), timeout=60)
         except LaunchError as exc:
@@ -223,6 +228,21 @@ class SlurmExecutor:
         slurm_id = out.strip().split(";")[0]
         (sdir / "job_id").write_text(slurm_id + "\n")
         return slurm_id
+
+    def submit_setup(self, name: str, comment: str, node: str, script: Path, chdir: Path, log_file: Path,
+                     env: dict[str, str], gpus_per_node: int, max_seconds: float) -> str:
+        """Submit a cluster node's setup task as a one-node Slurm job on `node` (runner/slurm_setup.py). `env`
+        reaches the job through sbatch's own environment (--export=ALL), so secrets in it are never written to
+        the script or any file of the data dir."""
+        args = ["sbatch", "--parsable", "-p", self.partition, "-N", "1", "-w", node, "--ntasks-per-node=1",
+                "--exclusive", f"--job-name={name}", f"--comment={comment[:900]}", f"--nice={NICE['high']}",
+                f"--time={max(1, int((max_seconds + 59) // 60))}", "--open-mode=append", f"--output={log_file}",
+                f"--error={log_file}", f"--chdir={chdir}", "--export=ALL"]
+        if gpus_per_node:
+            args.append(f"--gres=gpu:{gpus_per_node}")
+        full = {**{k: v for k, v in self.env.items() if k != "CUDA_VISIBLE_DEVICES"}, **env}
+        out = self._cmd(*args, str(script), timeout=60, env=full)
+        return out.strip().split(";")[0]
 
     def _batch_script(self, jdir: Path, count: int) -> str:
         q = shlex.quote
@@ -305,6 +325,7 @@ exit $rc
                 st = JobStatus(RUNNING, state, reason, nodes=nodes)
             else:
                 st = JobStatus(ENDED, state, reason, nodes=nodes, exit_code=code, comment=str(j.get("comment") or ""))
+            st.name = str(j.get("name") or "")
             out[str(j.get("job_id"))] = st
         return out
 

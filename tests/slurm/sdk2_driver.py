@@ -32,7 +32,17 @@ class Driver:
         self.client.workspaces.create(self.rg, self.ws, "eastus").result()
         self.client.experiments.create(self.rg, self.ws, self.exp).result()
 
-    def cluster(self, name, vm_size="STANDARD_D2", nodes=1, wait=30):
+    def cluster(self, name, vm_size="STANDARD_D2", nodes=1, wait=30, setup=None):
+        """`setup`: {"command", "env": {name: value}, "secrets": {name: value}, "prefix"} for nodeSetup.setupTask."""
+        task = None
+        if setup:
+            task = models.SetupTask(
+                command_line=setup["command"], std_out_err_path_prefix=setup.get("prefix", "$AZ_BATCHAI_MOUNT_ROOT/"
+                                                                                           + MOUNT + "/setup"),
+                environment_variables=[models.EnvironmentVariable(name=k, value=v)
+                                       for k, v in (setup.get("env") or {}).items()],
+                secrets=[models.EnvironmentVariableWithSecretValue(name=k, value=v)
+                         for k, v in (setup.get("secrets") or {}).items()])
         params = models.ClusterCreateParameters(
             vm_size=vm_size,
             user_account_settings=models.UserAccountSettings(admin_user_name="u", admin_user_password="p"),
@@ -41,7 +51,7 @@ class Driver:
                 models.AzureFileShareReference(
                     account_name=self.account, credentials=models.AzureStorageCredentialsInfo(account_key=self.key),
                     azure_file_url="{}/{}/{}".format(self.endpoint, self.account, SHARE),
-                    relative_mount_path=MOUNT)])))
+                    relative_mount_path=MOUNT)]), setup_task=task))
         self.client.clusters.create(self.rg, self.ws, name, params).result()
         deadline = time.time() + wait
         while True:
@@ -53,9 +63,22 @@ class Driver:
     def cluster_get(self, name):
         c = self.client.clusters.get(self.rg, self.ws, name)
         counts = c.node_state_counts
+        task = c.node_setup.setup_task if c.node_setup else None
         return {"allocation_state": str(c.allocation_state), "current_node_count": c.current_node_count,
                 "idle": counts.idle_node_count, "running": counts.running_node_count,
-                "unusable": counts.unusable_node_count, "errors": [e.code for e in c.errors or []]}
+                "preparing": counts.preparing_node_count, "unusable": counts.unusable_node_count,
+                "errors": [e.code for e in c.errors or []],
+                "error_details": [{"code": e.code, "message": e.message,
+                                   "details": {d.name: d.value for d in e.details or []}} for e in c.errors or []],
+                "setup_suffix": task.std_out_err_path_suffix if task else None,
+                "setup_secrets": [(x.name, x.value) for x in task.secrets or []] if task else None,
+                "raw": self.client.clusters._client.send(self.client.clusters._client.get(
+                    c.id, {"api-version": "2018-05-01"})).text}
+
+    def cluster_resize(self, name, nodes):
+        self.client.clusters.update(self.rg, self.ws, name, scale_settings=models.ScaleSettings(
+            manual=models.ManualScaleSettings(target_node_count=nodes)))
+        return {}
 
     def cluster_delete(self, name):
         self.client.clusters.delete(self.rg, self.ws, name).result()
