@@ -46,8 +46,8 @@ class Copies:
     def rate(self) -> int:
         return int(getattr(self.plane.settings, "files_copy_rate", 0) or DEFAULT_RATE)
 
-    def begin(self, account: str, share: str, parts: list[str], source: tuple[str, str, list[str]], size: int,
-              source_url: str) -> dict:
+    @staticmethod
+    def begin(source: tuple[str, str, list[str]], size: int, source_url: str) -> dict:
         """The copy record of a new pending copy (stored by the caller with the destination's row)."""
         return {"id": str(uuid.uuid4()), "source": source_url, "status": "pending", "progress": f"0/{size}",
                 "completed": None, "from": [source[0], source[1], list(source[2])]}

@@ -108,7 +108,7 @@ def test_small_copies_between_accounts_complete_at_once(slow):
 def test_a_pending_copy_survives_kill_9(tmp_path):
     data_dir = tmp_path / "data"
     extra = [a for acc in ACCOUNTS for a in ("--storage-account", acc)]
-    proc, info = pytest_plugin.start(data_dir, executor="none", extra=extra + ["--files-copy-rate", str(1 << 20)])
+    proc, info = pytest_plugin.start(data_dir, executor="none", extra=extra + ["--files-copy-rate", str(256 << 10)])
     try:
         dest = _dest(info.http_url)
         copy = dest.start_copy_from_url(_source(info.http_url))
