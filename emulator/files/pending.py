@@ -63,6 +63,21 @@ class Copies:
         threading.Thread(target=self._run, args=(key, list(parts), copy, stop, done), daemon=True,
                          name=f"files-copy-{copy['id'][:8]}").start()
 
+    def check_not_pending(self, account: str, share: str, parts: list[str]) -> None:
+        """409 for a write of bytes (or size) into a file a background copy is still filling: the copy would
+        overwrite them, and a write the emulator accepts must never be lost. (Replacing the file, deleting it or
+        aborting the copy are allowed; the copier then stops.)"""
+        running = self._running.get((account, share, "/".join(parts))) if self._running else None
+        if running is None:
+            return
+        try:
+            copy = self.plane.file(account, share, parts).props.copy or {}
+        except StorageError:
+            return                      # no such file: the operation itself answers
+        if copy.get("id") == running[0] and copy.get("status") == "pending":    # (not replaced since)
+            raise StorageError(409, "PendingCopyOperation", "There is currently a pending copy operation into this "
+                               "file: wait for it to end, or abort it, before writing to the file.")
+
     def resume_all(self) -> None:
         """Start again every copy a previous run left pending (its rows say so)."""
         for account, share, path, copy in self.plane.meta.pending_copies():
