@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 import xml.etree.ElementTree as ET
 
 from flask import Response, request
 
 from ..errors import StorageError
-from . import checksums, httpio, leases, nfs, render, snapshots
+from . import checksums, httpio, leases, nfs_headers, render, snapshots
 from .auth import parse_sas_time
 from .context import Ctx
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -67,7 +68,7 @@ def set_service_props(ctx: Ctx) -> Response:
 # ---- shares ---------------------------------------------------------------------------------------------------
 def create_share(ctx: Ctx) -> Response:
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    props = nfs.share_request(ctx.files.profile(ctx.account), None)
+    props = nfs_headers.share_request(ctx.files.profile(ctx.account), None)
     info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier(), props)
     return response(201, headers=httpio.share_headers(info))
 
@@ -93,6 +94,13 @@ def delete_share(ctx: Ctx) -> Response:
         if mode not in ("include", "include-leased"):
             raise StorageError(409, "ShareHasSnapshots", "The share has snapshots; delete them with "
                                "x-ms-delete-snapshots: include.")
+        if mode == "include":
+            for sid in ctx.files.snapshot_ids(ctx.account, ctx.share):
+                lease = ctx.files.lease_of(ctx.account, f"{ctx.share}@{sid}", [], 0)
+                if lease is not None and lease.active(time.time()):
+                    raise StorageError(409, "DeleteShareWhenSnapshotLeased", "Unable to delete share because "
+                                       "one or more share snapshots have active leases (x-ms-delete-snapshots: "
+                                       "include-leased deletes them).")
         ctx.files.delete_snapshots(ctx.account, ctx.share)
     ctx.files.delete_share(ctx.account, ctx.share)
     return response(202)
@@ -114,7 +122,7 @@ def set_share_props(ctx: Ctx) -> Response:
     prof, tier = ctx.files.profile(ctx.account), httpio.access_tier()
     ctx.files.share(ctx.account, ctx.share)
     info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, tier,
-                                          lambda current: nfs.share_request(prof, current))
+                                          lambda current: nfs_headers.share_request(prof, current))
     return response(200, headers=httpio.share_headers(info))
 
 

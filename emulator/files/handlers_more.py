@@ -3,13 +3,14 @@ copy, put range from URL): read the request (httpio.py), call the plane, render 
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime, timedelta, timezone
 
 from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import copying, httpio, nfs, render
+from . import copying, httpio, nfs_headers, render
 from .auth import delegation_key_value, parse_sas_time
 from .context import DEFAULT_VERSION, Ctx
 from .httpio import MAX_RANGE, response
@@ -136,7 +137,7 @@ def _nfs_copy_modes() -> tuple[str | None, str | None, dict[str, str | None]]:
         if raw is not None and raw.strip().lower() not in ("source", "override"):
             raise httpio.invalid_header(name, raw, "expected source or override")
         modes.append(raw.strip().lower() if raw is not None else None)
-    values = nfs.node_request()
+    values = nfs_headers.node_request()
     if modes[0] == "override" and values["mode"] is None:
         raise StorageError(400, "MissingRequiredHeader", "x-ms-file-mode-copy-mode: override needs x-ms-mode.",
                            {"HeaderName": "x-ms-mode"})
@@ -148,7 +149,7 @@ def _nfs_copy_modes() -> tuple[str | None, str | None, dict[str, str | None]]:
 
 def copy_file(ctx: Ctx) -> Response:
     is_nfs = ctx.files.is_nfs(ctx.account, ctx.target.share or "")
-    nfs.check_protocol_headers(is_nfs)
+    nfs_headers.check_protocol_headers(is_nfs)
     mode_copy, owner_copy, nfs_values = _nfs_copy_modes() if is_nfs else (None, None, {})
     source = _copy_source(ctx)
     metadata = httpio.metadata()
@@ -225,8 +226,34 @@ def put_range_from_url(ctx: Ctx) -> Response:
     if length != int(m.group(2)) - int(m.group(1)) + 1 or length > MAX_RANGE:
         raise StorageError(400, "InvalidHeaderValue", "The source and destination ranges must have the same "
                            "length, at most 4 MiB.", {"HeaderName": "x-ms-source-range"})
-    s_account, s_share, s_parts = _copy_source(ctx, same_account=False)
-    data = ctx.files.read_range(s_account, s_share, s_parts, int(m.group(1)), length)
+    blob = _blob_source()
+    if blob is not None:
+        data = _read_blob(*blob, int(m.group(1)), length)
+    else:
+        s_account, s_share, s_parts = _copy_source(ctx, same_account=False)
+        data = ctx.files.read_range(s_account, s_share, s_parts, int(m.group(1)), length)
     node = ctx.files.write_range(ctx.account, ctx.share, ctx.parts, start, length, httpio.buffer_filler(
         memoryview(data)), httpio.preserve_write_time())
     return response(201, headers=httpio.write_headers(node))
+
+
+def _blob_source():
+    """(blob plane, account, container, blob) when x-ms-copy-source names a blob of this emulator, else None."""
+    blobs = current_app.extensions.get("azure_blob")
+    if blobs is None:
+        return None
+    ext = current_app.extensions["batchai"]
+    found = copying.blob_source(blobs, request.headers.get("x-ms-copy-source") or "",
+                                request.headers.get("x-ms-copy-source-authorization"), request.remote_addr or "",
+                                ext.bound_blob_port, ext.signer.verify_jwt)
+    return (blobs, *found) if found else None
+
+
+def _read_blob(blobs, account: str, container: str, name: str, offset: int, length: int) -> bytes:
+    fd, info = blobs.open_blob(account, container, name)
+    try:
+        if offset + length > info.size:
+            raise StorageError(416, "InvalidRange", "The source range is not inside the source blob.")
+        return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)

@@ -51,6 +51,8 @@ class FilePlane(PlaneMore):
         self.disk.delete_account(account)
         shutil.rmtree(snapshots.snapshots_dir(self.disk.data_dir, account, "x").parent, ignore_errors=True)
         self.meta.forget(account)
+        for key in [k for k in self._protocols if k[0] == account]:
+            self._protocols.pop(key, None)
 
     # ---- shares ---------------------------------------------------------------------------------------------
     def profile(self, account: str) -> nfs.Profile:
@@ -232,6 +234,8 @@ class FilePlane(PlaneMore):
             if attributes is not None:
                 node.props.attributes = attributes
             st = self.disk.touch_dir(sh, parts)
+            if (times or {}).get("written") is None:
+                times = dict(times or {}, written=node.written)     # properties do not count as a write
             return self._save(account, share, parts, st, node.parent_ino, node.props, times)
 
     def list_directory(self, account: str, share: str, parts: list[str], prefix: str, marker: str | None,

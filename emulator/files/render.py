@@ -85,7 +85,8 @@ def list_directory(endpoint: str, share: str, node: NodeInfo, entries: list[Entr
                     f"DirectoryPath={quoteattr(path)}>",
              (_name("Prefix", prefix) if prefix else "") + _paging(None, marker, maxresults), "<Entries>"]
     timestamps, etags = "timestamps" in include, "etag" in include
-    attributes, permission = "attributes" in include, "permissionkey" in include
+    # NFS shares have no SMB attributes or security descriptors to list
+    attributes, permission = ("attributes" in include and not node.nfs), ("permissionkey" in include and not node.nfs)
     for e in entries:
         kind = "Directory" if e.is_dir else "File"
         item = f"<{kind}>" + _name("Name", e.name) + _el("FileId", e.st.st_ino)

@@ -263,14 +263,16 @@ def _serve(host_style: str | None):
     snapshot = target.arg("sharesnapshot")
     if snapshot is not None:
         snapshot = snapshots.check_id(snapshot)
-        if request.method not in ("GET", "HEAD") and handler is not h.delete_share:
+        # (a share snapshot can be leased, like the share: a leased snapshot cannot be deleted)
+        if request.method not in ("GET", "HEAD") and handler not in (h.delete_share, h.lease_share):
             raise StorageError(400, "ShareSnapshotOperationNotSupported", f"{op_name} is not allowed on a share "
                                "snapshot: snapshots are read-only.")
     level = _level(target)
     if handler not in (h.lease_file, h.lease_share, h.rename) and level in ("file", "share", "link") \
-            and target.arg("sharesnapshot") is None:
+            and (snapshot is None or level == "share"):
         verb = request.method
-        files.check_lease(name, target.share, target.parts if level != "share" else [],
+        files.check_lease(name, target.share + (f"@{snapshot}" if snapshot else ""),
+                          target.parts if level != "share" else [],
                           verb == "DELETE" or (level == "file" and verb == "PUT"),
                           request.headers.get("x-ms-lease-id"))
     ctx = Ctx(files=files, account=name, target=target, principal=principal, op=op_name, snapshot=snapshot,

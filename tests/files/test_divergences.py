@@ -179,3 +179,16 @@ def test_crc64_validation_and_structured_messages(svc, share):
     assert fc.download_file(validate_content="crc64").readall() == data     # structured message answer
     fc.upload_range(b"Z" * 512, 0, 512, validate_content="crc64")
     assert fc.download_file(validate_content="crc64").readall() == b"Z" * 512 + data[512:]
+
+
+def test_empty_set_directory_properties_keeps_the_smb_times(svc, share):
+    d = svc.get_share_client(share).create_directory("smbdir")
+    before = d.get_directory_properties()
+    d.set_http_headers()
+    d.set_directory_metadata({"k": "v"})
+    after = d.get_directory_properties()
+    assert (after.creation_time, after.last_write_time, after.permission_key) == \
+        (before.creation_time, before.last_write_time, before.permission_key)
+    written = datetime(2020, 2, 2, 2, 2, 2, 222222, tzinfo=timezone.utc)
+    d.set_http_headers(file_last_write_time=written)
+    assert d.get_directory_properties().last_write_time == written

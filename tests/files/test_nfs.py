@@ -16,18 +16,22 @@ from .conftest import share_dir
 SUB = "00000000-0000-0000-0000-0000000000f5"
 
 
-@pytest.fixture(scope="module")
-def premium(live):
-    """(name, key) of a premium FileStorage account created through ARM."""
+def arm_account(live, name: str, sku: str) -> tuple[str, str]:
+    """(name, key) of a FileStorage account of `sku` created through ARM."""
     base, auth = f"{live.http_url}/subscriptions/{SUB}/resourcegroups/nfs-rg", {"Authorization": "Bearer x"}
     requests.put(f"{base}?api-version=2021-04-01", json={"location": "eastus"}, headers=auth,
                  timeout=30).raise_for_status()
-    account = f"{base}/providers/Microsoft.Storage/storageAccounts/nfspremium"
+    account = f"{base}/providers/Microsoft.Storage/storageAccounts/{name}"
     requests.put(f"{account}?api-version=2021-04-01", headers=auth, timeout=30,
-                 json={"location": "eastus", "sku": {"name": "Premium_LRS"}, "kind": "FileStorage"}).raise_for_status()
+                 json={"location": "eastus", "sku": {"name": sku}, "kind": "FileStorage"}).raise_for_status()
     keys = requests.post(f"{account}/listKeys?api-version=2021-04-01", headers=auth, timeout=30)
     keys.raise_for_status()
-    return "nfspremium", keys.json()["keys"][0]["value"]
+    return name, keys.json()["keys"][0]["value"]
+
+
+@pytest.fixture(scope="module")
+def premium(live):
+    return arm_account(live, "nfspremium", "Premium_LRS")
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +112,9 @@ def test_nfs_file_and_directory_properties(live, psvc, nfs_share):
     with pytest.raises(HttpResponseError) as err:
         f.set_http_headers(ContentSettings(), file_mode="9999")
     assert err.value.error_code == "InvalidHeaderValue"
+    listed = list(d.list_directories_and_files(include=["attributes", "permission_key", "timestamps"]))
+    assert [e.name for e in listed] == ["f.bin"] and listed[0].file_attributes is None \
+        and listed[0].permission_key is None
 
 
 def test_hard_links_share_the_file(live, nfs_share):
@@ -180,3 +187,23 @@ def test_host_symlinks_a_job_plants_are_never_linked_or_followed(live, nfs_share
     assert err.value.status_code == 400 and not os.path.lexists("/etc/x")
     with pytest.raises(HttpResponseError):
         nfs_share.get_file_client("planted").get_symlink()
+
+
+def test_provisioned_v2_shares_set_their_iops_and_bandwidth(live):
+    name, key = arm_account(live, "provisionedv2", "StandardV2_LRS")
+    v2 = ShareServiceClient(f"{live.http_url}/{name}", credential={"account_name": name, "account_key": key})
+    share = v2.get_share_client("billing")
+    share.create_share(provisioned_iops=500, provisioned_bandwidth_mibps=150, quota=100)
+    props = share.get_share_properties()
+    assert (props.provisioned_iops, props.provisioned_bandwidth) == (500, 150)
+    assert props.included_burst_iops >= 500 and props.max_burst_credits_for_iops is not None
+    assert props.next_provisioned_iops_downgrade is not None and props.paid_bursting_enabled is None
+    share.set_share_properties(quota=100, provisioned_iops=3000, provisioned_bandwidth_mibps=125)
+    listed = [s for s in v2.list_shares() if s.name == "billing"][0]
+    assert (listed.provisioned_iops, listed.provisioned_bandwidth) == (3000, 125)
+    with pytest.raises(HttpResponseError) as err:          # paid bursting is a provisioned v1 feature
+        share.set_share_properties(quota=100, paid_bursting_enabled=True)
+    assert err.value.error_code == "UnsupportedHeader"
+    with pytest.raises(HttpResponseError) as err:          # NFS needs SSD (PremiumV2), not StandardV2
+        v2.get_share_client("nfs").create_share(protocols="NFS")
+    assert err.value.error_code == "FeatureNotSupportedOnStorageAccount"
