@@ -342,6 +342,7 @@ def put_range(ctx: Ctx) -> Response:
     start, end = httpio.byte_range(required=True)
     if end is None:
         raise StorageError(400, "InvalidRange", "Put Range needs a range with an end (bytes=start-end).")
+    ctx.files.copies.check_not_pending(ctx.account, ctx.share, ctx.parts)
     length = end - start + 1
     declared = request.headers.get("Content-Length")
     if declared is None or not declared.isdigit():
@@ -426,6 +427,8 @@ def _ranges_marker() -> int | None:
 
 def set_file_props(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE)
+    if size is not None:
+        ctx.files.copies.check_not_pending(ctx.account, ctx.share, ctx.parts)
     times = ctx.node_times()
     node = ctx.files.set_file_properties(ctx.account, ctx.share, ctx.parts, size, httpio.content_settings(),
                                          httpio.attributes(), times)

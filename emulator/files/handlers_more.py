@@ -226,6 +226,7 @@ def put_range_from_url(ctx: Ctx) -> Response:
     if length != int(m.group(2)) - int(m.group(1)) + 1 or length > MAX_RANGE:
         raise StorageError(400, "InvalidHeaderValue", "The source and destination ranges must have the same "
                            "length, at most 4 MiB.", {"HeaderName": "x-ms-source-range"})
+    ctx.files.copies.check_not_pending(ctx.account, ctx.share, ctx.parts)
     blob = _blob_source()
     if blob is not None:
         data = _read_blob(*blob, int(m.group(1)), length)

@@ -276,7 +276,7 @@ class PlaneMore:
                 check = self._quota_check(account, share, sh, st.st_size)
                 # a copy from another account may go on in the background (pending.py): the row says so first
                 background = pending.is_async(s_account, account, st.st_size)
-                props.copy = self.copies.begin(account, share, parts, src, st.st_size, source_url) if background \
+                props.copy = self.copies.begin(src, st.st_size, source_url) if background \
                     else {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
                           "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
                 temp = journal.TempCopy(self.disk, sh)
