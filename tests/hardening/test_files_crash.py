@@ -283,6 +283,9 @@ def test_kill9_at_every_step_leaves_the_share_as_before_or_after(tmp_path, scena
             svc.create_share(SHARE)
             setup(svc)
             before = snapshot(svc)
+            # a new client (new connection) for the operation: a pooled keep-alive connection the server closes
+            # meanwhile would fail it with retries off, though nothing was killed
+            svc = clients.files(hooked, clients.Recorder(), timeout=10)
             arm.touch()
             try:
                 operation(svc)
