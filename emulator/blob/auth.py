@@ -50,13 +50,7 @@ def _lite_string(environ: dict, account: str, target) -> str:
 
 def _verify_lite(environ: dict, credential: str, account: str, keys: list[bytes], target, version,
                  now: datetime) -> Principal:
-    claimed, _, signature = credential.strip().rpartition(":")
-    if claimed.lower() != account.lower():
-        raise auth_failed(f"The account '{claimed}' in the Authorization header does not match the account "
-                          f"'{account}' of the URL.")
-    date = environ.get("HTTP_X_MS_DATE") or environ.get("HTTP_DATE")
-    if not date:
-        raise auth_failed("The request has neither an x-ms-date nor a Date header.")
+    signature, _date = fauth.shared_key_claim(environ, credential, account)
     text = _lite_string(environ, account, target)
     if any(hmac.compare_digest(fauth._sign(key, text), signature) for key in keys):
         return Principal("SharedKey", version or "")

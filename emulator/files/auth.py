@@ -143,12 +143,9 @@ def _sign(key: bytes, text: str) -> str:
     return base64.b64encode(hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()).decode()
 
 
-def verify_shared_key(environ: dict, header: str, account: str, keys: list[bytes], target: Target,
-                      version: str | None, now: datetime) -> Principal:
-    scheme, _, credential = header.strip().partition(" ")
-    if scheme != "SharedKey":
-        raise auth_failed(f"The authorization scheme '{scheme}' is not supported by the emulator's file service "
-                          "(SharedKey and SAS are).")
+def shared_key_claim(environ: dict, credential: str, account: str) -> tuple[str, str]:
+    """(signature, date) of a SharedKey (or SharedKeyLite) credential `account:signature`, once its account is the
+    URL's and the request carries a date (x-ms-date or Date); AuthenticationFailed otherwise. Both planes use it."""
     claimed, _, signature = credential.strip().rpartition(":")
     if claimed.lower() != account.lower():
         raise auth_failed(f"The account '{claimed}' in the Authorization header does not match the account "
@@ -156,6 +153,16 @@ def verify_shared_key(environ: dict, header: str, account: str, keys: list[bytes
     date = environ.get("HTTP_X_MS_DATE") or environ.get("HTTP_DATE")
     if not date:
         raise auth_failed("The request has neither an x-ms-date nor a Date header.")
+    return signature, date
+
+
+def verify_shared_key(environ: dict, header: str, account: str, keys: list[bytes], target: Target,
+                      version: str | None, now: datetime) -> Principal:
+    scheme, _, credential = header.strip().partition(" ")
+    if scheme != "SharedKey":
+        raise auth_failed(f"The authorization scheme '{scheme}' is not supported by the emulator's file service "
+                          "(SharedKey and SAS are).")
+    signature, date = shared_key_claim(environ, credential, account)
     try:
         sent = parsedate_to_datetime(date)
         skew = abs((now - sent).total_seconds())

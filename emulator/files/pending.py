@@ -22,6 +22,7 @@ import time
 import uuid
 
 from ..errors import StorageError
+from ..storage.bodies import buffer_filler
 from .meta import EntryProps
 
 log = logging.getLogger("batchai_emulator.files")
@@ -142,12 +143,5 @@ class Copies:
         node = self.plane.file(account, share, parts)
         if not node.props.copy or node.props.copy.get("id") != copy_id:
             raise StorageError(409, "CopyIdMismatch", "replaced")
-        view, pos = memoryview(data), 0
-
-        def fill(buf: memoryview) -> int:
-            nonlocal pos
-            n = min(len(buf), len(view) - pos)
-            buf[:n] = view[pos:pos + n]
-            pos += n
-            return n
-        self.plane.write_range(account, share, parts, offset, len(data), fill, preserve=True)
+        self.plane.write_range(account, share, parts, offset, len(data), buffer_filler(memoryview(data)),
+                               preserve=True)
