@@ -31,7 +31,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from ..store.connections import ThreadConnections
+from ..store.connections import ThreadConnections, Transaction as _Tx
 
 SCHEMA_VERSION = 1
 DEFAULT_QUOTA_GIB = 5120
@@ -327,26 +327,3 @@ class MetaStore:
 
     def close(self) -> None:
         self._connections.close()
-
-
-class _Tx:
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        # a failed COMMIT (disk full) may leave the transaction open, or SQLite may have rolled it back already:
-        # either way the thread's connection must come out of it usable, with the original error raised
-        if exc_type is None:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        return False
