@@ -12,7 +12,7 @@ from flask import Response, request
 
 from ..errors import StorageError
 from ..storage.bodies import streamed
-from . import checksums, httpio, leases, nfs, render, snapshots
+from . import checksums, httpio, leases, nfs_headers, render, snapshots
 from .auth import parse_sas_time
 from .context import Ctx
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -69,7 +69,7 @@ def set_service_props(ctx: Ctx) -> Response:
 # ---- shares ---------------------------------------------------------------------------------------------------
 def create_share(ctx: Ctx) -> Response:
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    props = nfs.share_request(ctx.files.profile(ctx.account), None)
+    props = nfs_headers.share_request(ctx.files.profile(ctx.account), None)
     info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier(), props)
     return response(201, headers=httpio.share_headers(info))
 
@@ -123,7 +123,7 @@ def set_share_props(ctx: Ctx) -> Response:
     prof, tier = ctx.files.profile(ctx.account), httpio.access_tier()
     ctx.files.share(ctx.account, ctx.share)
     info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, tier,
-                                          lambda current: nfs.share_request(prof, current))
+                                          lambda current: nfs_headers.share_request(prof, current))
     return response(200, headers=httpio.share_headers(info))
 
 
@@ -338,6 +338,7 @@ def put_range(ctx: Ctx) -> Response:
     start, end = httpio.byte_range(required=True)
     if end is None:
         raise StorageError(400, "InvalidRange", "Put Range needs a range with an end (bytes=start-end).")
+    ctx.files.copies.check_not_pending(ctx.account, ctx.share, ctx.parts)
     length = end - start + 1
     declared = request.headers.get("Content-Length")
     if declared is None or not declared.isdigit():
@@ -422,6 +423,8 @@ def _ranges_marker() -> int | None:
 
 def set_file_props(ctx: Ctx) -> Response:
     size = httpio.int_header("x-ms-content-length", 0, MAX_FILE_SIZE)
+    if size is not None:
+        ctx.files.copies.check_not_pending(ctx.account, ctx.share, ctx.parts)
     times = ctx.node_times()
     node = ctx.files.set_file_properties(ctx.account, ctx.share, ctx.parts, size, httpio.content_settings(),
                                          httpio.attributes(), times)

@@ -47,8 +47,8 @@ class Copies:
     def rate(self) -> int:
         return int(getattr(self.plane.settings, "files_copy_rate", 0) or DEFAULT_RATE)
 
-    def begin(self, account: str, share: str, parts: list[str], source: tuple[str, str, list[str]], size: int,
-              source_url: str) -> dict:
+    @staticmethod
+    def begin(source: tuple[str, str, list[str]], size: int, source_url: str) -> dict:
         """The copy record of a new pending copy (stored by the caller with the destination's row)."""
         return {"id": str(uuid.uuid4()), "source": source_url, "status": "pending", "progress": f"0/{size}",
                 "completed": None, "from": [source[0], source[1], list(source[2])]}
@@ -63,6 +63,21 @@ class Copies:
             previous[1].set()           # a newer copy into the same file replaces the old one
         threading.Thread(target=self._run, args=(key, list(parts), copy, stop, done), daemon=True,
                          name=f"files-copy-{copy['id'][:8]}").start()
+
+    def check_not_pending(self, account: str, share: str, parts: list[str]) -> None:
+        """409 for a write of bytes (or size) into a file a background copy is still filling: the copy would
+        overwrite them, and a write the emulator accepts must never be lost. (Replacing the file, deleting it or
+        aborting the copy are allowed; the copier then stops.)"""
+        running = self._running.get((account, share, "/".join(parts))) if self._running else None
+        if running is None:
+            return
+        try:
+            copy = self.plane.file(account, share, parts).props.copy or {}
+        except StorageError:
+            return                      # no such file: the operation itself answers
+        if copy.get("id") == running[0] and copy.get("status") == "pending":    # (not replaced since)
+            raise StorageError(409, "PendingCopyOperation", "There is currently a pending copy operation into this "
+                               "file: wait for it to end, or abort it, before writing to the file.")
 
     def resume_all(self) -> None:
         """Start again every copy a previous run left pending (its rows say so)."""

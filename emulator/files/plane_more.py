@@ -268,7 +268,7 @@ class PlaneMore:
                 props.created = time.time_ns()
                 if pending.is_async(s_account, account, st.st_size):
                     # the bytes follow in the background (pending.py); the row says so first
-                    props.copy = self.copies.begin(account, share, parts, src, st.st_size, source_url)
+                    props.copy = self.copies.begin(src, st.st_size, source_url)
                     node = self._save(account, share, parts, dst, dst_parent, props, times)
                     self.copies.start(account, share, parts, props.copy)
                     return node

@@ -140,8 +140,9 @@ def parse_junit(path: Path) -> Report:
 
 
 def run(selection: list[str] | None = None, keyword: str | None = None, version: str = VERSION,
-        timeout: int = 120, quiet: bool = True) -> Report:
-    """Run the suite (or the given files / -k expression) live against a fresh emulator."""
+        timeout: int = 120, quiet: bool = True, playback_too: bool = False) -> Report:
+    """Run the suite (or the given files / -k expression) live against a fresh emulator. Tests marked
+    playback_test_only are skipped as in the SDK's own live runs unless `playback_too`."""
     tests = fetch(version)
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         tmp = Path(tmp)
@@ -158,7 +159,7 @@ def run(selection: list[str] | None = None, keyword: str | None = None, version:
                 "HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}",
                 "https_proxy": f"http://127.0.0.1:{proxy_port}",
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-                "AZURE_TEST_RUN_LIVE": "true", "AZURE_SKIP_LIVE_RECORDING": "true",
+                "AZURE_TEST_RUN_LIVE": "true", "AZURE_SKIP_LIVE_RECORDING": "false" if playback_too else "true",
             })
             for prefix, (name, key) in ACCOUNTS.items():
                 env[f"{prefix}_ACCOUNT_NAME"], env[f"{prefix}_ACCOUNT_KEY"] = name, key
@@ -186,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default=VERSION)
     parser.add_argument("--timeout", type=int, default=120, help="seconds per test")
     parser.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output")
+    parser.add_argument("--playback-too", action="store_true",
+                        help="also run the tests marked playback_test_only (recordings of a manually prepared "
+                             "account; the SDK's live runs skip them)")
     args = parser.parse_args(argv)
-    report = run(args.files or None, args.keyword, args.version, args.timeout, quiet=not args.verbose)
+    report = run(args.files or None, args.keyword, args.version, args.timeout, quiet=not args.verbose,
+                 playback_too=args.playback_too)
     print(report.render())
     return 0 if not report.failures() else 1

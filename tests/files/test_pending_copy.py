@@ -69,6 +69,13 @@ def test_a_pending_copy_is_aborted(slow):
     with pytest.raises(HttpResponseError) as err:
         dest.abort_copy("00000000-0000-0000-0000-000000000000")
     assert err.value.error_code == "CopyIdMismatch"
+    # the copy would overwrite bytes written meanwhile: such writes are refused, not lost
+    with pytest.raises(HttpResponseError) as err:
+        dest.upload_range(b"w" * 512, offset=0, length=512)
+    assert err.value.error_code == "PendingCopyOperation"
+    with pytest.raises(HttpResponseError) as err:
+        dest.resize_file(10)
+    assert err.value.error_code == "PendingCopyOperation"
     dest.abort_copy(copy)
     download = dest.download_file()
     assert download.readall() == b""
@@ -76,6 +83,18 @@ def test_a_pending_copy_is_aborted(slow):
     with pytest.raises(HttpResponseError) as err:
         dest.abort_copy(copy)
     assert err.value.error_code == "NoPendingCopyOperation"
+    dest.resize_file(512)
+    dest.upload_range(b"w" * 512, offset=0, length=512)
+    assert dest.download_file().readall() == b"w" * 512
+
+
+def test_a_replaced_destination_takes_writes_again(slow):
+    dest = _dest(slow.http_url)
+    assert dest.start_copy_from_url(_source(slow.http_url))["copy_status"] == "pending"
+    dest.create_file(512)           # a new file at the name: the pending copy is no longer its own
+    dest.upload_range(b"n" * 512, offset=0, length=512)
+    assert dest.get_file_properties().copy.id is None
+    assert dest.download_file().readall() == b"n" * 512
 
 
 def test_a_pending_copy_completes(slow):
@@ -108,7 +127,7 @@ def test_small_copies_between_accounts_complete_at_once(slow):
 def test_a_pending_copy_survives_kill_9(tmp_path):
     data_dir = tmp_path / "data"
     extra = [a for acc in ACCOUNTS for a in ("--storage-account", acc)]
-    proc, info = pytest_plugin.start(data_dir, executor="none", extra=extra + ["--files-copy-rate", str(1 << 20)])
+    proc, info = pytest_plugin.start(data_dir, executor="none", extra=extra + ["--files-copy-rate", str(256 << 10)])
     try:
         dest = _dest(info.http_url)
         copy = dest.start_copy_from_url(_source(info.http_url))
