@@ -31,7 +31,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from ..store.connections import ThreadConnections, Transaction as _Tx
+from ..store.connections import ThreadConnections, Transaction as _Tx, record_schema
 
 SCHEMA_VERSION = 1
 DEFAULT_QUOTA_GIB = 5120
@@ -146,13 +146,10 @@ class MetaStore:
         columns = {r[1] for r in self._conn().execute("PRAGMA table_info(files_shares)")}
         if "props" not in columns:                # databases made before share properties had their column
             self._conn().execute("ALTER TABLE files_shares ADD COLUMN props TEXT NOT NULL DEFAULT '{}'")
-        with self._tx() as c:
-            row = c.execute("SELECT version FROM files_schema").fetchone()
-            if row is None:
-                c.execute("INSERT INTO files_schema VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise MetaSchemaError(f"{self.path} holds file-plane schema {row[0]}; this emulator knows up to "
-                                      f"{SCHEMA_VERSION}.")
+        newer = record_schema(self._conn(), "files_schema", SCHEMA_VERSION)
+        if newer is not None:
+            raise MetaSchemaError(f"{self.path} holds file-plane schema {newer}; this emulator knows up to "
+                                  f"{SCHEMA_VERSION}.")
 
     def _conn(self) -> sqlite3.Connection:
         return self._connections.get()

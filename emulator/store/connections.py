@@ -68,3 +68,13 @@ class Transaction:
         if exc_type is None:
             raise exc
         return False
+
+
+def record_schema(conn: sqlite3.Connection, table: str, version: int) -> int | None:
+    """Write `version` into the one-row `table` the first time; the version found there when a newer emulator
+    wrote a higher one (this one must not touch that data), else None."""
+    with Transaction(conn) as c:
+        row = c.execute(f"SELECT version FROM {table}").fetchone()
+        if row is None:
+            c.execute(f"INSERT INTO {table} VALUES (?)", (version,))
+    return row[0] if row is not None and row[0] > version else None
