@@ -157,10 +157,16 @@ class Copies:
         node = self.plane.file(account, share, parts)
         if not node.props.copy or node.props.copy.get("id") != copy_id:
             raise StorageError(409, "CopyIdMismatch", "replaced")
-        view, pos = memoryview(data), 0
+        view, pos, ino = memoryview(data), 0, node.st.st_ino
 
         def fill(buf: memoryview) -> int:
             nonlocal pos
+            if pos == 0:
+                # the file is open by now: if it was replaced since the check above, its row names another
+                # inode (or another copy) and nothing is written (the write ends with an error the copier takes)
+                row = self.plane.meta.entry(account, share, node.path, ino)
+                if row is None or not row.copy or row.copy.get("id") != copy_id:
+                    return 0
             n = min(len(buf), len(view) - pos)
             buf[:n] = view[pos:pos + n]
             pos += n
