@@ -35,11 +35,17 @@ $(VENV)/.installed: $(VENV)/.installed-run
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+# the recipe of an environment of its own made from one requirements file (the rule's prerequisite); the target
+# is <venv>/.installed
+define venv_from_requirements
+$(PYTHON) -m venv $(@D)
+$(@D)/bin/pip install --quiet --upgrade pip
+$(@D)/bin/pip install --quiet -r $<
+touch $@
+endef
+
 $(SDK2)/.installed: tests/sdk/requirements-2.0.0.txt
-	$(PYTHON) -m venv $(SDK2)
-	$(SDK2)/bin/pip install --quiet --upgrade pip
-	$(SDK2)/bin/pip install --quiet -r tests/sdk/requirements-2.0.0.txt
-	touch $@
+	$(venv_from_requirements)
 
 # what azure-mgmt-batchai 2.0.0's own live tests need on top of it (pytest, the legacy blob SDK, azure-mgmt-storage)
 $(SDK2)/.installed-batchai-sdk-tests: $(SDK2)/.installed tests/batchai_sdk/requirements.txt
@@ -47,28 +53,16 @@ $(SDK2)/.installed-batchai-sdk-tests: $(SDK2)/.installed tests/batchai_sdk/requi
 	touch $@
 
 $(SDK0)/.installed: tests/sdk/requirements-0.2.0.txt
-	$(PYTHON) -m venv $(SDK0)
-	$(SDK0)/bin/pip install --quiet --upgrade pip
-	$(SDK0)/bin/pip install --quiet -r tests/sdk/requirements-0.2.0.txt
-	touch $@
+	$(venv_from_requirements)
 
 $(SDK1)/.installed: tests/sdk/requirements-1.0.1.txt
-	$(PYTHON) -m venv $(SDK1)
-	$(SDK1)/bin/pip install --quiet --upgrade pip
-	$(SDK1)/bin/pip install --quiet -r tests/sdk/requirements-1.0.1.txt
-	touch $@
+	$(venv_from_requirements)
 
 $(BLOB2)/.installed: tests/blob/requirements-2.1.0.txt
-	$(PYTHON) -m venv $(BLOB2)
-	$(BLOB2)/bin/pip install --quiet --upgrade pip
-	$(BLOB2)/bin/pip install --quiet -r tests/blob/requirements-2.1.0.txt
-	touch $@
+	$(venv_from_requirements)
 
 $(AZCLI)/.installed: tests/cli/requirements-azcli.txt
-	$(PYTHON) -m venv $(AZCLI)
-	$(AZCLI)/bin/pip install --quiet --upgrade pip
-	$(AZCLI)/bin/pip install --quiet -r tests/cli/requirements-azcli.txt
-	touch $@
+	$(venv_from_requirements)
 
 # chainer 7.8.1 is an sdist only; it builds against the venv's own setuptools (pinned) and wheel
 $(AML)/.installed: images/azureml-cpu/requirements.txt tests/azureml/requirements.txt

@@ -190,39 +190,37 @@ build_image "$MPI_IMAGE" --from "$TRAINER_IMAGE" \
     --env OMPI_ALLOW_RUN_AS_ROOT=1 --env OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     --env OMPI_MCA_btl_vader_single_copy_mechanism=none
 
+# build_recipe_image IMAGE RECIPE BUILD_SCRIPT: `BUILD_SCRIPT --force --label batchai.recipe=RECIPE IMAGE` unless
+# IMAGE carries that recipe label already (BATCHAI_REBUILD_IMAGES=1 always builds)
+build_recipe_image() {
+    local image="$1" recipe="$2" script="$3" have t
+    have="$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$image" 2>/dev/null || true)"
+    if [ "${BATCHAI_REBUILD_IMAGES:-0}" != 1 ] && [ "$have" = "$recipe" ]; then
+        log "image: $image is up to date (recipe $recipe); skipping build"
+        return 0
+    fi
+    t=$(now)
+    log "image: building $image (recipe $recipe, had '${have:-none}')"
+    bash "$script" --force --label "batchai.recipe=$recipe" "$image" || die "building $image failed"
+    log "image: $image built in $(elapsed "$t")s"
+}
+
 # Azure ML runs: Debian's python3 + numpy 1.26.4, chainer 7.8.1 and azureml-core from wheels fetched on this host
 # (the build container has no network), with the offline MNIST digits in chainer's dataset layout.
 AML_DIR="$REPO_ROOT/images/azureml-cpu"
-aml_recipe="$(cat "$REPO_ROOT/images/build_offline.sh" "$AML_DIR/build.sh" "$AML_DIR/wheels.sh" "$AML_DIR/setup.sh" \
-    "$AML_DIR/packages.txt" "$AML_DIR/requirements.txt" "$REPO_ROOT/trainer/data.py" | sha256sum | cut -c1-16)"
-aml_have="$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$AML_IMAGE" 2>/dev/null || true)"
-if [ "${BATCHAI_REBUILD_IMAGES:-0}" != 1 ] && [ "$aml_have" = "$aml_recipe" ]; then
-    log "image: $AML_IMAGE is up to date (recipe $aml_recipe); skipping build"
-else
-    t=$(now)
-    log "image: building $AML_IMAGE (recipe $aml_recipe, had '${aml_have:-none}')"
-    bash "$AML_DIR/build.sh" --force --label "batchai.recipe=$aml_recipe" "$AML_IMAGE" || die "building $AML_IMAGE failed"
-    log "image: $AML_IMAGE built in $(elapsed "$t")s"
-fi
+aml_recipe="$(cat "$REPO_ROOT/images/build_offline.sh" "$REPO_ROOT/images/build_start.sh" "$AML_DIR/build.sh" \
+    "$AML_DIR/wheels.sh" "$AML_DIR/setup.sh" "$AML_DIR/packages.txt" "$AML_DIR/requirements.txt" "$REPO_ROOT/trainer/data.py" | sha256sum | cut -c1-16)"
+build_recipe_image "$AML_IMAGE" "$aml_recipe" "$AML_DIR/build.sh"
 
 # The emulator's own image for compose.yaml (the Dockerfile needs python:3.11-slim from Docker Hub): Debian's
 # python3 + wheels of this checkout built on the host. Its recipe includes the package's sources, so a commit that
 # changes the emulator rebuilds it and one that does not reuses it.
 EMU_DIR="$REPO_ROOT/images/emulator"
-emu_recipe="$( { cat "$REPO_ROOT/images/build_offline.sh" "$EMU_DIR/build.sh" "$EMU_DIR/packages.txt" \
-    "$REPO_ROOT/constraints.txt" "$REPO_ROOT/pyproject.toml";
+emu_recipe="$( { cat "$REPO_ROOT/images/build_offline.sh" "$REPO_ROOT/images/build_start.sh" "$EMU_DIR/build.sh" \
+    "$EMU_DIR/packages.txt" "$REPO_ROOT/constraints.txt" "$REPO_ROOT/pyproject.toml";
     cd "$REPO_ROOT" && find emulator cloud trainer -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
         | LC_ALL=C sort | while read -r f; do printf '%s\n' "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
-emu_have="$(docker image inspect -f '{{index .Config.Labels "batchai.recipe"}}' "$EMULATOR_IMAGE" 2>/dev/null || true)"
-if [ "${BATCHAI_REBUILD_IMAGES:-0}" != 1 ] && [ "$emu_have" = "$emu_recipe" ]; then
-    log "image: $EMULATOR_IMAGE is up to date (recipe $emu_recipe); skipping build"
-else
-    t=$(now)
-    log "image: building $EMULATOR_IMAGE (recipe $emu_recipe, had '${emu_have:-none}')"
-    bash "$EMU_DIR/build.sh" --force --label "batchai.recipe=$emu_recipe" "$EMULATOR_IMAGE" \
-        || die "building $EMULATOR_IMAGE failed"
-    log "image: $EMULATOR_IMAGE built in $(elapsed "$t")s"
-fi
+build_recipe_image "$EMULATOR_IMAGE" "$emu_recipe" "$EMU_DIR/build.sh"
 
 for image in "$TRAINER_IMAGE" "$MPI_IMAGE" "$AML_IMAGE" "$EMULATOR_IMAGE"; do
     log "image: $image $(docker image inspect -f '{{.Id}} {{.Size}}' "$image" \

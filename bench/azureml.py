@@ -21,20 +21,14 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from azure.core.credentials import AccessToken
-from azure.mgmt.batchai import BatchAI, models
-from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.batchai import models
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.served import BIN, Served  # noqa: E402
+from bench.sdk import clients, setup  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 AML_PYTHON = ROOT / ".venv-azureml" / "bin" / "python"
-
-
-class Token:
-    def get_token(self, *scopes, **kw):
-        return AccessToken("bench", int(time.time()) + 3600)
 
 
 def _iso(value: str) -> float:
@@ -46,23 +40,13 @@ def _iso(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def batchai_runs(emu: Served, repeat: int) -> list[dict]:
-    kw = dict(base_url=emu.https_url, credential_scopes=[emu.https_url + "/.default"],
-              connection_verify=emu.ca_bundle, polling_interval=0)
-    c, rm = BatchAI(Token(), "bench", **kw), ResourceManagementClient(Token(), "bench", **kw)
-    rm.resource_groups.create_or_update("rg", {"location": "eastus"})
-    c.workspaces.begin_create("rg", "ws", models.WorkspaceCreateParameters(location="eastus")).result()
-    c.experiments.begin_create("rg", "ws", "exp").result()
-    cl = c.clusters.begin_create("rg", "ws", "cl", models.ClusterCreateParameters(
-        vm_size="STANDARD_D2_V2", user_account_settings=models.UserAccountSettings(admin_user_name="u",
-                                                                                   admin_user_password="p"),
-        scale_settings=models.ScaleSettings(manual=models.ManualScaleSettings(target_node_count=1)))).result()
-    while c.clusters.get("rg", "ws", "cl").allocation_state != "steady":
-        time.sleep(0.05)
+def batchai_runs(emu: EmulatorProcess, repeat: int) -> list[dict]:
+    c, rm = clients(emu)
+    cluster_id = setup(c, rm, 1, vm_size="STANDARD_D2_V2")
     noop = tempfile.mkdtemp(prefix="bench-noop-")
     Path(noop, "noop.py").write_text("pass\n")
     params = models.JobCreateParameters(
-        cluster=models.ResourceId(id=cl.id), node_count=1, std_out_err_path_prefix="/tmp/batchai-bench",
+        cluster=models.ResourceId(id=cluster_id), node_count=1, std_out_err_path_prefix="/tmp/batchai-bench",
         custom_toolkit_settings=models.CustomToolkitSettings(command_line=f"cd {noop} && {AML_PYTHON} noop.py"))
     out = []
     for i in range(repeat + 1):                 # the first is a warm-up, as on the Azure ML side
@@ -85,11 +69,12 @@ def main() -> int:
         print(f"{AML_PYTHON} is missing: run `make install` first", file=sys.stderr)
         return 2
     base = Path(tempfile.mkdtemp(prefix="bench-azureml-"))
-    emu = Served(base / "data", "--executor", "local", env={"BATCHAI_EMULATOR_AZUREML_PROXY_PORT": "0",
-                                                            "BATCHAI_EMULATOR_AZUREML_PYTHON": str(AML_PYTHON)})
+    emu = EmulatorProcess(base / "data", "--executor", "local",
+                          env={"BATCHAI_EMULATOR_AZUREML_PROXY_PORT": "0",
+                               "BATCHAI_EMULATOR_AZUREML_PYTHON": str(AML_PYTHON)})
     with emu:
-        env_lines = subprocess.run([str(BIN), "env", "--data-dir", str(emu.data_dir), "--azureml"],
-                                   capture_output=True, text=True, check=True).stdout
+        env_lines = subprocess.run([sys.executable, "-m", "emulator", "env", "--data-dir", str(emu.data_dir),
+                                    "--azureml"], capture_output=True, text=True, check=True).stdout
         import os
         import shlex
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}

@@ -23,22 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 from azure.storage.blob import BlobServiceClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from emulator.launcher import EmulatorProcess, free_port  # noqa: E402
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY  # noqa: E402
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "batchai-emulator-bench" / "azurite"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
@@ -64,23 +58,10 @@ def azurite_bin() -> Path:
 
 
 def start_emulator(data: Path) -> tuple[subprocess.Popen, str]:
-    port, blob_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR")}
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port), "--https-port",
-                             str(free_port()), "--blob-port", str(blob_port), "--data-dir", str(data),
-                             "--executor", "none"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    wait_port(blob_port, proc, "the emulator")
+    emulator = EmulatorProcess(data, "--executor", "none").start()
     account = DEFAULT_STORAGE_ACCOUNT
-    return proc, (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEFAULT_STORAGE_KEY};"
-                  f"BlobEndpoint=http://127.0.0.1:{blob_port}/{account};")
+    return emulator.proc, (f"DefaultEndpointsProtocol=http;AccountName={account};"
+                           f"AccountKey={DEFAULT_STORAGE_KEY};BlobEndpoint={emulator.blob_url}/{account};")
 
 
 def start_azurite(data: Path) -> tuple[subprocess.Popen, str]:

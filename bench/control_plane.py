@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.served import Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK2 = ROOT / ".venv-sdk2018" / "bin" / "python"
@@ -73,7 +73,7 @@ def main() -> int:
     if not SDK2.exists():
         print(f"{SDK2} is missing: run `make install` first", file=sys.stderr)
         return 2
-    with Served(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "none") as emu:
+    with EmulatorProcess(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "none") as emu:
         proc = subprocess.run([str(SDK2), "-c", CLIENT, emu.http_url, str(args.requests)], capture_output=True,
                               text=True)
     if proc.returncode:

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emulator.settings import CPU_IMAGE, DEFAULT_STORAGE_ACCOUNT  # noqa: E402
 from tests.hardening.faultrun import SHARE, FaultRun, remove_containers  # noqa: E402
-from tests.served import Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 IMAGE = CPU_IMAGE
 
@@ -38,7 +38,8 @@ def main() -> int:
     logging.getLogger("azure").setLevel(logging.ERROR)   # a response cut by the kill is expected, not news
 
     data = Path(tempfile.mkdtemp(prefix="batchai-faults-")) / "data"
-    served = Served(data, "--executor", args.executor, "--gpus", "none", "--allocation-delay", "0.1").start()
+    served = EmulatorProcess(data, "--executor", args.executor, "--gpus", "none", "--allocation-delay",
+                             "0.1").start()
     started = time.monotonic()
     try:
         run = FaultRun(served, args.seed, IMAGE if args.executor == "docker" else None)

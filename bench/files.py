@@ -27,53 +27,12 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from emulator.launcher import EmulatorProcess, free_port  # noqa: E402
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY  # noqa: E402
 
 CHUNK = 4 << 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Emulator:
-    """`python -m emulator serve` on free ports with its own data dir, stopped on exit."""
-
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
-        self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Emulator":
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR")}
-        env["BATCHAI_EMULATOR_EXECUTOR"] = "none"    # no job runner needed here
-        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port),
-                                      "--https-port", str(_free_port()), "--data-dir", str(self.data_dir)],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{self.url}/_emulator/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("the emulator did not start")
-
-    def __exit__(self, *exc) -> None:
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(30)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 def serve_null(port: int) -> None:
@@ -222,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     data = os.urandom(size)
     work = Path(tempfile.mkdtemp(prefix="batchai-bench-files-"))
     try:
-        with Emulator(work / "data") as emu:
+        with EmulatorProcess(work / "data", "--executor", "none") as emu:
             cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
-                  f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.url}/{DEFAULT_STORAGE_ACCOUNT};")
+                  f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.http_url}/{DEFAULT_STORAGE_ACCOUNT};")
             share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
             share.create_share()
             file_client = share.get_file_client("bench.bin")
@@ -233,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.rounds):          # interleaved, so machine noise spreads over both
                 disk.append(disk_round(work / "data" / "baseline.bin", data))
                 sdk.append(sdk_round(file_client, on_disk, data, args.concurrency))
-        null_port = _free_port()
+        null_port = free_port()
         null = subprocess.Popen([sys.executable, __file__, "--serve-null", str(null_port)])
         try:
             time.sleep(0.5)

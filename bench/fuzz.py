@@ -20,7 +20,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fuzz.harness import VERSIONS, Fuzzer  # noqa: E402
-from tests.served import Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="batchai-fuzz-"))
     started = time.perf_counter()
     try:
-        with Served(root / "data", "--executor", "none") as served:
+        with EmulatorProcess(root / "data", "--executor", "none") as served:
             fuzzer = Fuzzer(served.http_url, served.data_dir)
             for version in versions:
                 operations = fuzzer.operations(version)

@@ -19,39 +19,14 @@ import time
 from pathlib import Path
 
 import docker
-from azure.core.credentials import AccessToken
-from azure.mgmt.batchai import BatchAI, models
-from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.batchai import models
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emulator.settings import CPU_IMAGE  # noqa: E402
-from tests.served import Served  # noqa: E402
+from bench.sdk import clients, setup  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 IMAGE = CPU_IMAGE
-
-
-class Token:
-    def get_token(self, *scopes, **kw):
-        return AccessToken("bench", int(time.time()) + 3600)
-
-
-def clients(emu: Served):
-    kw = dict(base_url=emu.https_url, credential_scopes=[emu.https_url + "/.default"],
-              connection_verify=emu.ca_bundle, polling_interval=0)
-    return BatchAI(Token(), "bench", **kw), ResourceManagementClient(Token(), "bench", **kw)
-
-
-def setup(c, rm, nodes: int):
-    rm.resource_groups.create_or_update("rg", {"location": "eastus"})
-    c.workspaces.begin_create("rg", "ws", models.WorkspaceCreateParameters(location="eastus")).result()
-    c.experiments.begin_create("rg", "ws", "exp").result()
-    cl = c.clusters.begin_create("rg", "ws", "cl", models.ClusterCreateParameters(
-        vm_size="STANDARD_D2", user_account_settings=models.UserAccountSettings(admin_user_name="u",
-                                                                                admin_user_password="p"),
-        scale_settings=models.ScaleSettings(manual=models.ManualScaleSettings(target_node_count=nodes)))).result()
-    while c.clusters.get("rg", "ws", "cl").allocation_state != "steady":
-        time.sleep(0.02)
-    return cl.id
 
 
 def job_params(cluster_id: str):
@@ -92,8 +67,8 @@ def main() -> int:
     args = p.parse_args()
     engine = docker.from_env()
     engine.images.get(IMAGE)
-    with Served(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "docker", "--gpus", "none",
-                "--allocation-delay", "0") as emu:
+    with EmulatorProcess(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "docker",
+                         "--gpus", "none", "--allocation-delay", "0") as emu:
         c, rm = clients(emu)
         cluster_id = setup(c, rm, 4)
         one_job(c, cluster_id, "warmup")

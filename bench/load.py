@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from azure.core.rest import HttpRequest  # noqa: E402
 
 from tests.hardening import clients  # noqa: E402
-from tests.served import Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 from tests.hardening.workload import percentile, run_load  # noqa: E402
 
 
@@ -69,7 +69,8 @@ def main() -> int:
     args = p.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="batchai-load-")) / "data"
-    served = Served(data, "--executor", args.executor, "--gpus", "none", "--allocation-delay", "0.1").start()
+    served = EmulatorProcess(data, "--executor", args.executor, "--gpus", "none", "--allocation-delay",
+                             "0.1").start()
     try:
         base_rps, base_lat, base_5xx = baseline(served, args.clients, args.baseline_requests)
         report = run_load(served, args.clients, args.operations, args.seed, args.time_limit,

@@ -31,8 +31,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.job_overhead import IMAGE, clients, docker_run, one_job, setup  # noqa: E402
-from tests.served import Served, free_port  # noqa: E402
+from bench.job_overhead import IMAGE, docker_run, one_job  # noqa: E402
+from bench.sdk import clients, setup  # noqa: E402
+from emulator.launcher import EmulatorProcess, free_port  # noqa: E402
 
 MOTO = ROOT / ".venv-moto" / "bin"
 
@@ -127,8 +128,8 @@ def main() -> int:
     moto = Moto(prefix)
     times: dict[str, list[float]] = {"emulator": [], "moto": [], "bridge": [], "host": []}
     try:
-        with Served(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "docker", "--gpus",
-                    "none", "--allocation-delay", "0") as emu:
+        with EmulatorProcess(Path(tempfile.mkdtemp(prefix="batchai-bench-")) / "data", "--executor", "docker",
+                             "--gpus", "none", "--allocation-delay", "0") as emu:
             c, rm = clients(emu)
             cluster_id = setup(c, rm, 1)
             one_job(c, cluster_id, "warmup")

@@ -19,26 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from azure.core.credentials import AccessToken
-from azure.mgmt.batchai import BatchAI, models
-from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.batchai import models
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.hardening.finished_jobs import store_finished_jobs  # noqa: E402
-from tests.served import Served  # noqa: E402
+from bench.sdk import clients  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 FLAGS = ("--executor", "local", "--gpus", "none", "--allocation-delay", "0")
-
-
-class Token:
-    def get_token(self, *scopes, **kw):
-        return AccessToken("bench", int(time.time()) + 3600)
-
-
-def clients(emu: Served):
-    kw = dict(base_url=emu.https_url, credential_scopes=[emu.https_url + "/.default"],
-              connection_verify=emu.ca_bundle, polling_interval=0)
-    return BatchAI(Token(), "bench", **kw), ResourceManagementClient(Token(), "bench", **kw)
 
 
 def job_params(cluster_id: str, command: str = "true"):
@@ -51,7 +39,7 @@ def prepare(data: Path, finished: int, queued: int = 0) -> None:
     """Resource group, workspace, experiment, a 1-node cluster and one finished job `template` through the API;
     then `finished` copies of the job written into the stopped emulator's store. With `queued`, a job `blocker`
     holds the node (sleeps) and that many queued copies wait behind it."""
-    with Served(data, *FLAGS) as emu:
+    with EmulatorProcess(data, *FLAGS) as emu:
         ai, rm = clients(emu)
         rm.resource_groups.create_or_update("rg", {"location": "eastus"})
         ai.workspaces.begin_create("rg", "ws", models.WorkspaceCreateParameters(location="eastus")).result()
@@ -148,8 +136,8 @@ def main() -> int:
     get: dict[str, list[float]] = {k: [] for k in dirs}
     churn: dict[str, list[float]] = {k: [] for k in dirs}
     cpu: dict[str, float] = {}
-    emus = {k: Served(d, *FLAGS).start() for k, d in dirs.items()}
-    waiting = Served(root / "queued", *FLAGS).start()
+    emus = {k: EmulatorProcess(d, *FLAGS).start() for k, d in dirs.items()}
+    waiting = EmulatorProcess(root / "queued", *FLAGS).start()
     try:
         api = {k: clients(e)[0] for k, e in emus.items()}
         cluster_id = {k: a.clusters.get("rg", "ws", "cl").id for k, a in api.items()}

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.served import Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 SUB = "00000000-0000-0000-0000-0000000000b5"
 RG_PATH = f"/subscriptions/{SUB}/resourcegroups/bench?api-version=2021-04-01"
@@ -56,7 +56,7 @@ def one_request(port: int, tls: ssl.SSLContext | None, payload: bytes) -> tuple[
     return time.perf_counter() - t0, head.split(b"\r\n", 1)[0]
 
 
-def p50_with_idle(served: Served, scheme: str, idle: int, n: int, tls: ssl.SSLContext) -> float:
+def p50_with_idle(served: EmulatorProcess, scheme: str, idle: int, n: int, tls: ssl.SSLContext) -> float:
     port = served.port if scheme == "http" else served.https_port
     held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(idle)]
     try:
@@ -75,7 +75,7 @@ def p50_with_idle(served: Served, scheme: str, idle: int, n: int, tls: ssl.SSLCo
             s.close()
 
 
-def refuse(served: Served, what: str, size: int) -> tuple[float, str, float]:
+def refuse(served: EmulatorProcess, what: str, size: int) -> tuple[float, str, float]:
     """(seconds until the refusal arrived, status line, RSS MiB after) for a body or header block of `size` bytes."""
     with socket.create_connection(("127.0.0.1", served.port), timeout=120) as s:
         t0 = time.perf_counter()
@@ -115,7 +115,7 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=50, help="requests per measurement (default 50)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        served = Served(Path(tmp) / "data", "--executor", "none").start()
+        served = EmulatorProcess(Path(tmp) / "data", "--executor", "none").start()
         try:
             tls = ssl.create_default_context(cafile=served.ca_bundle)
             setup = (f"PUT {RG_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer x\r\nContent-Type: "

@@ -21,12 +21,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.job_overhead import clients, setup  # noqa: E402
 from azure.mgmt.batchai import models  # noqa: E402
-from tests.served import Served  # noqa: E402
+from emulator.launcher import EmulatorProcess  # noqa: E402
 
 
 def emulator_noop(env: dict, partition: str, tmp: Path) -> float:
-    with Served(tmp / "data", "--executor", "slurm", "--slurm-partition", partition, "--allocation-delay", "0",
-                env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}) as emu:
+    with EmulatorProcess(tmp / "data", "--executor", "slurm", "--slurm-partition", partition, "--allocation-delay",
+                         "0", env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}) as emu:
         c, rm = clients(emu)
         cluster_id = setup(c, rm, 1)
         params = models.JobCreateParameters(

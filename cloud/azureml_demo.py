@@ -19,11 +19,15 @@ import tempfile
 import time
 from contextlib import redirect_stderr
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from .console import Console, duration
-from .demo import EmulatorProcess, choose_executor
+from .demo import choose_executor, local_emulator
+
+if TYPE_CHECKING:
+    from emulator.launcher import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 AZUREML_IMAGE = "batchai-emulator/azureml-cpu:latest"
@@ -114,15 +118,10 @@ def main(args, console: Console) -> int:
     if not Path(args.azureml_python).is_file():
         console.line(f"error: {args.azureml_python} does not exist: `make install` makes .venv-azureml")
         return 2
-    temporary = args.data_dir is None
-    data_dir = Path(tempfile.mkdtemp(prefix="batchai-demo-azureml-")) if temporary else args.data_dir
     scratch = Path(tempfile.mkdtemp(prefix="batchai-demo-azureml-home-"))
     args.executor, why = choose_executor(args.executor, args.azureml_image)
     if why:
         console.line(f"note: {why}")
-    help_text = EmulatorProcess.supported_flags()
-    emulator = EmulatorProcess(data_dir, ["--executor", args.executor] if "--executor" in help_text else [])
-    code = 1
     try:
         if not os.environ.get("CHAINER_DATASET_ROOT"):
             # runs of the local executor inherit the emulator's environment: give them the offline digits (the
@@ -133,38 +132,31 @@ def main(args, console: Console) -> int:
                     redirect_stderr(io.StringIO()):
                 trainer_data.prepare(str(root), source="offline", layout="chainer")
             os.environ["CHAINER_DATASET_ROOT"] = str(root)
-        with console.step(f"starting the emulator (data dir {data_dir})"):
-            emulator.start(args.start_timeout)
-        console.line(f"  {emulator.https_url} (HTTPS), {emulator.http_url} (HTTP); log {emulator.log_path}")
-        exports = emulator_env(data_dir)
-        console.line(f"  same as: eval \"$(batchai-emulator env --data-dir {data_dir} --azureml)\" and "
-                     f"{Path(args.azureml_python).parent.parent.name}/bin/python -m cloud azureml-quickstart")
-        console.line(f"  environment: {', '.join(sorted(exports))}")
-        command = flow_command(args, emulator_subscription(emulator))
-        console.line(f"running: {' '.join(shlex.quote(c) for c in command[1:])}")
-        console.line("")
-        proc = subprocess.Popen(command, cwd=os.getcwd(), env=flow_environment(exports, scratch),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        try:
-            for line in proc.stdout:
-                console.line(line.rstrip("\n"))
-            code = proc.wait()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    except Exception:
-        tail = emulator.log_tail()
-        if tail:
-            console.line("last lines of the emulator's log:")
-            for line in tail.splitlines():
-                console.line(f"  {line}")
-        raise
+        with local_emulator(args, console, ["--executor", args.executor], "batchai-demo-azureml-",
+                            "emulator") as emulator:
+            code = run_flow(args, console, emulator, scratch)
     finally:
-        with console.step("stopping the emulator"):
-            emulator.stop()
-        if temporary:
-            shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     console.line(f"demo finished in {duration(time.monotonic() - began)}")
     return code
+
+
+def run_flow(args, console: Console, emulator: EmulatorProcess, scratch: Path) -> int:
+    """The Azure ML flow in its own interpreter, with the environment `batchai-emulator env --azureml` prints."""
+    exports = emulator_env(emulator.data_dir)
+    console.line(f"  same as: eval \"$(batchai-emulator env --data-dir {emulator.data_dir} --azureml)\" and "
+                 f"{Path(args.azureml_python).parent.parent.name}/bin/python -m cloud azureml-quickstart")
+    console.line(f"  environment: {', '.join(sorted(exports))}")
+    command = flow_command(args, emulator_subscription(emulator))
+    console.line(f"running: {' '.join(shlex.quote(c) for c in command[1:])}")
+    console.line("")
+    proc = subprocess.Popen(command, cwd=os.getcwd(), env=flow_environment(exports, scratch),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    try:
+        for line in proc.stdout:
+            console.line(line.rstrip("\n"))
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -11,7 +11,6 @@ the export lines of `batchai-emulator env --azureml`); without those variables t
 """
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from .console import Console, duration
+from .console import Console, LineWriter, duration
 from .report import NC6_PRICE_BASIS, NC6_PRICE_USD_PER_HOUR, cost_usd, seconds_between
 
 SCRIPT_NAME = "chainer_mnist.py"
@@ -91,20 +90,6 @@ def target_description(environ=os.environ) -> str:
     return f"{cloud} (cloud list from {metadata})" if metadata else f"{cloud} (azureml-core's built-in cloud list)"
 
 
-class _Lines(io.TextIOBase):
-    """A text stream handing each complete line to `emit`."""
-
-    def __init__(self, emit):
-        self.emit, self.buffer = emit, ""
-
-    def write(self, text: str) -> int:
-        self.buffer += text
-        *lines, self.buffer = self.buffer.replace("\r", "\n").split("\n")
-        for line in lines:
-            if line.strip():
-                self.emit(line)
-        return len(text)
-
     def flush_rest(self) -> None:
         if self.buffer.strip():
             self.emit(self.buffer)
@@ -114,7 +99,7 @@ class _Lines(io.TextIOBase):
 @contextmanager
 def sdk_output(console: Console):
     """What azureml-core prints (progress, deprecation warnings) as indented lines of ours, not mid-line."""
-    lines = _Lines(lambda text: console.line(f"  azureml: {text.strip()}"))
+    lines = LineWriter(lambda text: console.line(f"  azureml: {text.strip()}"))
     with warnings.catch_warnings(record=True) as caught, redirect_stdout(lines), redirect_stderr(lines):
         warnings.simplefilter("always")
         try:

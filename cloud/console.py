@@ -5,6 +5,7 @@ changes, so logs stay short and every line is complete.
 """
 from __future__ import annotations
 
+import io
 import sys
 import time
 from contextlib import contextmanager
@@ -20,6 +21,21 @@ def duration(seconds: float) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+class LineWriter(io.TextIOBase):
+    """A text stream handing each complete, non-blank line to `emit` (for redirecting what a library prints)."""
+
+    def __init__(self, emit):
+        self.emit, self.buffer = emit, ""
+
+    def write(self, text: str) -> int:
+        self.buffer += text
+        *lines, self.buffer = self.buffer.replace("\r", "\n").split("\n")
+        for line in lines:
+            if line.strip():
+                self.emit(line)
+        return len(text)
 
 
 class Console:

@@ -12,7 +12,6 @@ path style on the emulator).
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import secrets
 import tempfile
@@ -20,7 +19,7 @@ from contextlib import redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 
-from .console import Console
+from .console import Console, LineWriter
 from .download import download_job
 from .jobref import JobRef, state_of
 from .report import Summary, find_test_error, read_logs, seconds_between
@@ -103,24 +102,9 @@ def _prepare_data(options: Options, console: Console, scratch: Path) -> Path:
     from trainer import data as trainer_data
     out = scratch / "data"
     with console.step(f"preparing the MNIST data (trainer.data, source {options.data_source})"), \
-            redirect_stderr(_Lines(lambda text: console.line(f"  {text}"))):
+            redirect_stderr(LineWriter(lambda text: console.line(f"  {text}"))):
         trainer_data.prepare(str(out), source=options.data_source)
     return out
-
-
-class _Lines(io.TextIOBase):
-    """A text stream that hands each complete line to `emit` (trainer.data reports on stderr)."""
-
-    def __init__(self, emit):
-        self.emit, self.buffer = emit, ""
-
-    def write(self, text: str) -> int:
-        self.buffer += text
-        *lines, self.buffer = self.buffer.replace("\r", "\n").split("\n")
-        for line in lines:
-            if line.strip():
-                self.emit(line)
-        return len(text)
 
 
 def _create_storage(clients, o: Options, console: Console):

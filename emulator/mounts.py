@@ -42,20 +42,20 @@ class Volume:
 
 def share_dir(data_dir: Path, account: str, share: str) -> Path:
     """The directory of a share; names that Azure would refuse (and that could name other directories) raise."""
-    if not _ACCOUNT.match(account or "") or not _SHARE.match(share or ""):
-        raise MountError(400, "InvalidAzureFileUrl", f"'{account}/{share}' is not a valid storage account and "
-                            "file share name (accounts: 3-24 lowercase letters and digits; shares: 3-63 lowercase "
-                            "letters, digits and single hyphens).")
-    return Path(data_dir) / "shares" / account / share
+    return _storage_dir(data_dir, "shares", account, share, "InvalidAzureFileUrl", "file share", "shares")
 
 
 def blob_container_dir(data_dir: Path, account: str, container: str) -> Path:
     """The directory of a blob container (the blob plane keeps committed blobs there as plain files)."""
-    if not _ACCOUNT.match(account or "") or not _SHARE.match(container or ""):
-        raise MountError(400, "InvalidParameter", f"'{account}/{container}' is not a valid storage account and "
-                            "blob container name (accounts: 3-24 lowercase letters and digits; containers: 3-63 "
-                            "lowercase letters, digits and single hyphens).")
-    return Path(data_dir) / "blobs" / account / container
+    return _storage_dir(data_dir, "blobs", account, container, "InvalidParameter", "blob container", "containers")
+
+
+def _storage_dir(data_dir: Path, top: str, account: str, name: str, code: str, what: str, plural: str) -> Path:
+    if not _ACCOUNT.match(account or "") or not _SHARE.match(name or ""):
+        raise MountError(400, code, f"'{account}/{name}' is not a valid storage account and {what} name (accounts: "
+                                    f"3-24 lowercase letters and digits; {plural}: 3-63 lowercase letters, digits and "
+                                    "single hyphens).")
+    return Path(data_dir) / top / account / name
 
 
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")

@@ -11,11 +11,9 @@ Fixtures (nothing starts unless a test uses one):
 """
 from __future__ import annotations
 
+import importlib
 import os
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from .launcher import EmulatorProcess
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-0000000e4a1a"
@@ -81,28 +80,28 @@ class EmulatorEndpoints:
     @property
     def credential(self):
         """An azure-identity ClientSecretCredential that gets tokens from the emulator's AAD (cloud extra)."""
-        if "credential" not in self._clients:
-            try:
-                from azure.identity import ClientSecretCredential
-            except ImportError:
-                pytest.skip("azure-identity is not installed (pip install 'batchai-emulator[cloud]')")
-            self._clients["credential"] = ClientSecretCredential(
-                self.tenant_id, self.client_id, self.client_secret, authority=self.https_url,
-                disable_instance_discovery=True, connection_verify=self.ca_path)
-        return self._clients["credential"]
+        return self._client("credential", "azure.identity", "ClientSecretCredential", "azure-identity",
+                            lambda cls: cls(self.tenant_id, self.client_id, self.client_secret,
+                                            authority=self.https_url, disable_instance_discovery=True,
+                                            connection_verify=self.ca_path))
 
     @property
     def batchai(self):
         """azure-mgmt-batchai 7.0.0's client on the emulator over HTTPS; skips the test without the cloud extra."""
-        if "batchai" not in self._clients:
+        return self._client("batchai", "azure.mgmt.batchai", "BatchAI", "azure-mgmt-batchai 7.0.0",
+                            lambda cls: cls(self.credential, self.subscription_id, base_url=self.https_url,
+                                            credential_scopes=[f"{self.https_url}/.default"],
+                                            connection_verify=self.ca_path))
+
+    def _client(self, key: str, module: str, name: str, package: str, make):
+        """One client per endpoints object, made on first use from module.name; skips the test without it."""
+        if key not in self._clients:
             try:
-                from azure.mgmt.batchai import BatchAI
+                cls = getattr(importlib.import_module(module), name)
             except ImportError:
-                pytest.skip("azure-mgmt-batchai 7.0.0 is not installed (pip install 'batchai-emulator[cloud]')")
-            self._clients["batchai"] = BatchAI(self.credential, self.subscription_id, base_url=self.https_url,
-                                               credential_scopes=[f"{self.https_url}/.default"],
-                                               connection_verify=self.ca_path)
-        return self._clients["batchai"]
+                pytest.skip(f"{package} is not installed (pip install 'batchai-emulator[cloud]')")
+            self._clients[key] = make(cls)
+        return self._clients[key]
 
     def resource_group(self, name: str, location: str = "eastus") -> None:
         """Create (or keep) a resource group, without needing azure-mgmt-resource."""
@@ -131,49 +130,17 @@ class EmulatorEndpoints:
         return requests.get(f"{self.http_url}/_emulator/health", timeout=10).json()
 
 
-_BANNER = re.compile(r"listening on (http://\S+) \(HTTP\) and (https://\S+) \(HTTPS\)")
-_BLOB = re.compile(r"blob:\s+(http://\S+)")
-
-
 def start(data_dir: Path, executor: str = "local", extra: list[str] | None = None,
-          timeout: float = START_TIMEOUT) -> tuple[subprocess.Popen, EmulatorEndpoints]:
+          timeout: float = START_TIMEOUT) -> tuple[EmulatorProcess, EmulatorEndpoints]:
     """Start `batchai-emulator serve` on free ports; returns once /_emulator/health answers."""
+    emulator = EmulatorProcess(data_dir, "--executor", executor, "--gpus", "none", "--allocation-delay", "0.2",
+                               "--allow-reset", *(extra or []), port=0, https_port=0, blob_port=0,
+                               log=data_dir.parent / "emulator.log")
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir.parent / "emulator.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHAI_EMULATOR_")}
-    cmd = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", "0", "--https-port", "0",
-           "--blob-port", "0", "--data-dir", str(data_dir), "--executor", executor, "--gpus", "none",
-           "--allocation-delay", "0.2", "--allow-reset", *(extra or [])]
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log_path.read_text(errors="replace")
-        if proc.poll() is not None:
-            raise RuntimeError(f"the emulator exited with {proc.returncode}:\n{text[-3000:]}")
-        m, b = _BANNER.search(text), _BLOB.search(text)
-        if m and b:
-            info = EmulatorEndpoints(http_url=m.group(1), https_url=m.group(2), blob_url=b.group(1),
-                                     ca_path=str(data_dir / "cert.pem"), data_dir=data_dir, log_path=log_path,
-                                     executor=executor)
-            try:
-                if requests.get(f"{info.http_url}/_emulator/health", timeout=2).status_code == 200:
-                    return proc, info
-            except requests.RequestException:
-                pass
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"the emulator did not answer in {timeout:.0f}s; its log: {log_path}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    emulator.start(timeout)
+    return emulator, EmulatorEndpoints(http_url=emulator.http_url, https_url=emulator.https_url,
+                                       blob_url=emulator.blob_url, ca_path=emulator.ca_bundle, data_dir=data_dir,
+                                       log_path=emulator.log, executor=executor)
 
 
 @pytest.fixture(scope="session")
@@ -182,9 +149,9 @@ def batchai_emulator(request):
     executor = (request.config.getoption("--batchai-emulator-executor")
                 or os.environ.get("BATCHAI_EMULATOR_TEST_EXECUTOR") or "local")
     root = Path(tempfile.mkdtemp(prefix="batchai-emulator-pytest-"))
-    proc, info = start(root / "data", executor=executor)
+    emulator, info = start(root / "data", executor=executor)
     yield info
-    stop(proc)
+    emulator.stop()
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -192,9 +159,9 @@ def batchai_emulator(request):
 def batchai_emulator_docker():
     """A second session emulator whose jobs run in Docker containers (needs an engine and the job images)."""
     root = Path(tempfile.mkdtemp(prefix="batchai-emulator-pytest-"))
-    proc, info = start(root / "data", executor="docker")
+    emulator, info = start(root / "data", executor="docker")
     yield info
-    stop(proc)
+    emulator.stop()
     shutil.rmtree(root, ignore_errors=True)
 
 

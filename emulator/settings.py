@@ -117,25 +117,24 @@ class Settings:
             out[name] = (key, sku or "Standard_LRS")
         return out
 
-
     def client_secrets_dict(self) -> dict[str, str]:
         """{client id: secret} the token endpoints accept; empty means any."""
-        out = {}
-        for item in self.client_secrets:
-            client_id, sep, secret = item.partition(":")
-            if not sep or not client_id or not secret:
-                raise ValueError(f"--client-secret expects CLIENT_ID:SECRET, got {client_id!r}:...")
-            out[client_id] = secret
-        return out
+        # the message names the client, never the secret
+        return _pairs(self.client_secrets, ":", "--client-secret expects CLIENT_ID:SECRET, got {name!r}:...")
 
     def image_map_dict(self) -> dict[str, str]:
-        out = {}
-        for item in self.image_map:
-            src, sep, dst = item.partition("=")
-            if not sep or not src or not dst:
-                raise ValueError(f"--image-map expects FROM=TO, got {item!r}")
-            out[src.strip()] = dst.strip()
-        return out
+        return _pairs(self.image_map, "=", "--image-map expects FROM=TO, got {item!r}", strip=True)
+
+
+def _pairs(items, sep: str, bad: str, strip: bool = False) -> dict[str, str]:
+    """{name: value} of NAME<sep>VALUE items; ValueError(bad.format(item=, name=)) for one without both parts."""
+    out = {}
+    for item in items:
+        name, found, value = item.partition(sep)
+        if not found or not name or not value:
+            raise ValueError(bad.format(item=item, name=name))
+        out[name.strip() if strip else name] = value.strip() if strip else value
+    return out
 
 
 def _parse(name: str, type_: str, raw: str):

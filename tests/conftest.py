@@ -81,3 +81,17 @@ def _no_server_errors(request):
 def in_ci() -> bool:
     """CI=true (also 1 or yes): tests that need Docker, Slurm or a browser fail there instead of skipping."""
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def unavailable(message: str):
+    """Something a test needs is missing (an environment, an image): the test fails in CI and is skipped elsewhere."""
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def venv_python(path: Path, what: str) -> Path:
+    """The interpreter of an environment `make install` creates (`what`), or the test is unavailable."""
+    if not path.is_file():
+        unavailable(f"{path} is missing: `make install` creates {what}")
+    return path

@@ -81,33 +81,21 @@ def test_busy_port_and_bad_flags_give_clear_errors(tmp_path):
     assert "NAME:KEY" in (tmp_path / "out.txt").read_text()
 
 
+def _served_and_stopped(tmp_path, *flags: str) -> str:
+    """`batchai-emulator serve` with these flags, healthy, then stopped with SIGTERM (it must exit 0): its output."""
+    from tests.served import Served
+    served = Served(tmp_path / "d", "--executor", "none", *flags, log=tmp_path / "out.txt")
+    assert served.start().stop() == 0
+    return served.log_text()
+
+
 def test_non_loopback_bind_warns(tmp_path):
-    port = _port()
-    proc = _start(tmp_path, "--host", "0.0.0.0", "--port", str(port), "--https-port", str(_port()),
-                  "--data-dir", str(tmp_path / "d"), "--executor", "none")
-    try:
-        _wait_health(f"http://127.0.0.1:{port}", proc)
-        proc.terminate()
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert "WARNING: listening on 0.0.0.0" in (tmp_path / "out.txt").read_text()
+    assert "WARNING: listening on 0.0.0.0" in _served_and_stopped(tmp_path, "--host", "0.0.0.0")
 
 
 def test_a_chosen_storage_key_is_never_printed(tmp_path):
-    port = _port()
     key = "bXktb3duLXNlY3JldC1zdG9yYWdlLWtleS0xMjM0NTY3ODkwYWJjZGVm"
-    proc = _start(tmp_path, "--port", str(port), "--https-port", str(_port()), "--data-dir", str(tmp_path / "d"),
-                  "--executor", "none", "--storage-account", f"myaccount:{key}")
-    try:
-        _wait_health(f"http://127.0.0.1:{port}", proc)
-        proc.terminate()
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    text = (tmp_path / "out.txt").read_text()
+    text = _served_and_stopped(tmp_path, "--storage-account", f"myaccount:{key}")
     assert "account myaccount" in text and key not in text
 
 

@@ -100,10 +100,7 @@ class BlobProxy:
     def stop(self) -> None:
         self._stop.set()
         if self._sock is not None:
-            try:
-                self._sock.close()
-            except OSError:
-                pass
+            _close_quietly(self._sock)
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -145,10 +142,7 @@ class BlobProxy:
         except (OSError, ssl.SSLError) as exc:
             log.debug("proxy connection: %s", exc)
         finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
+            _close_quietly(conn)
 
     @staticmethod
     def _relay(client, upstream_addr, upstream_tls: ssl.SSLContext | None = None) -> None:
@@ -231,10 +225,7 @@ class GatewayRelay(BlobProxy):
         except (OSError, ssl.SSLError) as exc:
             log.debug("gateway connection: %s", exc)
         finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
+            _close_quietly(conn)
 
     @property
     def url(self) -> str:
@@ -310,3 +301,11 @@ def write_endpoints(data_dir: Path, http_port: int, https_port: int, proxy_port:
     tmp.write_text(json.dumps({"http_port": http_port, "https_port": https_port, "proxy_port": proxy_port,
                                "host": host}))
     os.replace(tmp, path)
+
+
+def _close_quietly(sock) -> None:
+    """Close a socket whose peer may already be gone."""
+    try:
+        sock.close()
+    except OSError:
+        pass

@@ -10,6 +10,10 @@ Modules, from the wire inwards:
   disk.py      the bytes: real files under <data-dir>/shares/<account>/<share>, per-file locks, safe paths
   meta.py      properties and metadata in the emulator's SQLite file (documented contract there)
   render.py    Storage XML bodies
+  nfs.py       NFS and provisioned shares: an account's SKU, share protocol / provisioning properties, NFS
+               owner / group / mode of files and directories
+  links.py     hard links and symbolic links of NFS shares (a symbolic link is data, never a host link);
+               handlers_nfs.py serves them; nfs_headers.py reads their request headers
 
 The FilePlane is created when the blueprint is registered and lives in app.extensions["azure_files"].
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..urls import public_base
-from . import httpio, nfs
+from . import httpio, nfs_headers
 from .auth import Principal
 from .names import Target
 from .plane import FilePlane
@@ -41,8 +41,8 @@ class Ctx:
         """The SMB times (and permission) a request sets, plus on an NFS share its owner / group / mode; headers
         of the other protocol are refused first."""
         is_nfs = self.files.is_nfs(self.account, self.target.share or "")
-        nfs.check_protocol_headers(is_nfs)
+        nfs_headers.check_protocol_headers(is_nfs)
         times = httpio.smb_times()
         if is_nfs:
-            times["nfs"] = nfs.node_request()
+            times["nfs"] = nfs_headers.node_request()
         return times

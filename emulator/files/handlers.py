@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from flask import Response, request
 
 from ..errors import StorageError
-from . import checksums, httpio, leases, nfs, render, snapshots
+from . import checksums, httpio, leases, nfs_headers, render, snapshots
 from .auth import parse_sas_time
 from .context import Ctx
 from .disk import MAX_FILE_SIZE, http_date, read_stream
@@ -68,7 +68,7 @@ def set_service_props(ctx: Ctx) -> Response:
 # ---- shares ---------------------------------------------------------------------------------------------------
 def create_share(ctx: Ctx) -> Response:
     quota = httpio.int_header("x-ms-share-quota", 1, MAX_QUOTA_GIB)
-    props = nfs.share_request(ctx.files.profile(ctx.account), None)
+    props = nfs_headers.share_request(ctx.files.profile(ctx.account), None)
     info = ctx.files.create_share(ctx.account, ctx.share, quota, httpio.metadata(), httpio.access_tier(), props)
     return response(201, headers=httpio.share_headers(info))
 
@@ -122,7 +122,7 @@ def set_share_props(ctx: Ctx) -> Response:
     prof, tier = ctx.files.profile(ctx.account), httpio.access_tier()
     ctx.files.share(ctx.account, ctx.share)
     info = ctx.files.set_share_properties(ctx.account, ctx.share, quota, tier,
-                                          lambda current: nfs.share_request(prof, current))
+                                          lambda current: nfs_headers.share_request(prof, current))
     return response(200, headers=httpio.share_headers(info))
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request
 
 from ..errors import StorageError
-from . import copying, httpio, nfs, render
+from . import copying, httpio, nfs_headers, render
 from .auth import delegation_key_value, parse_sas_time
 from .context import DEFAULT_VERSION, Ctx
 from .httpio import MAX_RANGE, response
@@ -137,7 +137,7 @@ def _nfs_copy_modes() -> tuple[str | None, str | None, dict[str, str | None]]:
         if raw is not None and raw.strip().lower() not in ("source", "override"):
             raise httpio.invalid_header(name, raw, "expected source or override")
         modes.append(raw.strip().lower() if raw is not None else None)
-    values = nfs.node_request()
+    values = nfs_headers.node_request()
     if modes[0] == "override" and values["mode"] is None:
         raise StorageError(400, "MissingRequiredHeader", "x-ms-file-mode-copy-mode: override needs x-ms-mode.",
                            {"HeaderName": "x-ms-mode"})
@@ -149,7 +149,7 @@ def _nfs_copy_modes() -> tuple[str | None, str | None, dict[str, str | None]]:
 
 def copy_file(ctx: Ctx) -> Response:
     is_nfs = ctx.files.is_nfs(ctx.account, ctx.target.share or "")
-    nfs.check_protocol_headers(is_nfs)
+    nfs_headers.check_protocol_headers(is_nfs)
     mode_copy, owner_copy, nfs_values = _nfs_copy_modes() if is_nfs else (None, None, {})
     source = _copy_source(ctx)
     metadata = httpio.metadata()

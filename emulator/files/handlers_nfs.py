@@ -7,7 +7,7 @@ from urllib.parse import quote
 from flask import Response, request
 
 from ..errors import StorageError
-from . import httpio, links, nfs
+from . import httpio, links, nfs_headers
 from .disk import http_date
 from .context import Ctx
 from .httpio import response
@@ -36,7 +36,7 @@ def create_symbolic_link(ctx: Ctx) -> Response:
     text = links.link_text(request.headers.get("x-ms-link-text"))
     times = ctx.node_times()
     if times.get("nfs", {}).get("mode") is not None:
-        raise nfs.unsupported_header("x-ms-mode", "a symbolic link's mode is always 0777")
+        raise nfs_headers.unsupported_header("x-ms-mode", "a symbolic link's mode is always 0777")
     props = EntryProps(metadata=httpio.metadata())
     node = links.create_symbolic_link(ctx.files, ctx.account, ctx.share, ctx.parts, text, props, times)
     return response(201, headers=_link_headers(node))

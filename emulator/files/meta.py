@@ -194,6 +194,12 @@ class MetaStore:
             return None
         return EntryProps.from_json(row[1])
 
+    def entry_of_inode(self, account: str, share: str, ino: int) -> EntryProps | None:
+        """The properties another name of the same file (a hard link) carries, if any row has them."""
+        row = self._conn().execute("SELECT props FROM files_entries WHERE account = ? AND share = ? AND ino = ? "
+                                   "LIMIT 1", (account, share, ino)).fetchone()
+        return EntryProps.from_json(row[0]) if row else None
+
     def put_entry(self, account: str, share: str, path: str, ino: int, props: EntryProps,
                   linked: bool = False) -> None:
         """Store a path's properties; `linked` (a file with more than one hard link): the other names of that

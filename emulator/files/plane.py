@@ -181,8 +181,13 @@ class FilePlane(PlaneMore):
     # ---- directories and files ------------------------------------------------------------------------------
     def _node(self, account: str, share: str, parts: list[str], st: os.stat_result, parent_ino: int) -> NodeInfo:
         path = "/".join(parts)
-        props = self.meta.entry(account, share, path, st.st_ino) or EntryProps()
-        return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props, self.is_nfs(account, share))
+        props = self.meta.entry(account, share, path, st.st_ino)
+        if props is None and st.st_nlink > 1 and statmod.S_ISREG(st.st_mode):
+            # a name without its own row (a hard link a job made, or one whose row a crash lost): the file's
+            # properties are those of its other names
+            props = self.meta.entry_of_inode(account, share, st.st_ino)
+        return NodeInfo(path, statmod.S_ISDIR(st.st_mode), st, parent_ino, props or EntryProps(),
+                        self.is_nfs(account, share))
 
     def _save(self, account: str, share: str, parts: list[str], st: os.stat_result, parent_ino: int,
               props: EntryProps, times: dict | None) -> NodeInfo:

@@ -122,7 +122,8 @@ def count_nodes(sched, rec: Record, jobs) -> None:
     unusable = len([n for n in cluster.unusable_nodes if n < cluster.current_node_count and n not in running])
     preparing = len([n for n in cluster.preparing_nodes if n < cluster.current_node_count and n not in running])
     if sched.handoff is not None:
-        unusable = max(unusable, sched.handoff.unusable(cluster.current_node_count, len(running)))
+        # nodes still running their setup task are counted preparing, whatever Slurm says of the partition
+        unusable = max(unusable, sched.handoff.unusable(cluster.current_node_count, len(running) + preparing))
     counts = NodeStateCounts(idle_node_count=max(0, cluster.current_node_count - len(running) - unusable
                                                  - preparing), preparing_node_count=preparing,
                              running_node_count=len(running), unusable_node_count=unusable).__dict__

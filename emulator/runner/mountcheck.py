@@ -52,18 +52,29 @@ def storage_access_problem(settings, store: Store, account: str, container: str,
                "HTTP_X_MS_DATE": format_datetime(now, usegmt=True)}
     if key:
         target = Target(raw_path=raw, account=name, share=container, query=[("restype", "share")])
-        text = auth.string_to_sign(environ, name, target, _MOUNT_VERSION)
-        signature = base64.b64encode(hmac.new(decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
-        environ["HTTP_AUTHORIZATION"] = f"SharedKey {name}:{signature}"
+        _sign(environ, name, target, key)
     else:
         query = [("restype", "share")] + parse_qsl(sas.lstrip("?"), keep_blank_values=True)
         target = Target(raw_path=raw, account=name, share=container, query=query)
     if service != "file":
         raise ValueError(f"no data plane verifier for service {service!r}")
-    # what a mount does: read and write the share's files (share-level access, any of read/list permissions)
-    access = auth.Access(level="container", perms="rl", service_perms="rl")
+    return _refusal(auth, environ, target, name, keys, now)
+
+
+def _sign(environ: dict, name: str, target, key: str) -> None:
+    """Sign the request as a mount's client does (SharedKey over the storage services' string to sign)."""
+    from ..files.auth import string_to_sign
+    text = string_to_sign(environ, name, target, _MOUNT_VERSION)
+    signature = base64.b64encode(hmac.new(decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
+    environ["HTTP_AUTHORIZATION"] = f"SharedKey {name}:{signature}"
+
+
+def _refusal(plane_auth, environ: dict, target, name: str, keys: list[bytes], now: datetime) -> str | None:
+    """Why the plane's verifier refuses the request, or None. What a mount does: read and write the share's or
+    container's files (container-level access, any of read/list permissions)."""
+    access = plane_auth.Access(level="container", perms="rl", service_perms="rl")
     try:
-        auth.authenticate(environ, target, name, keys, access, now, "https", "127.0.0.1")
+        plane_auth.authenticate(environ, target, name, keys, access, now, "https", "127.0.0.1")
     except StorageError as exc:
         why = exc.message.strip().splitlines()[-1]
         return f"the storage service refused the credentials given for account '{name}' ({exc.code}: {why})"
@@ -74,9 +85,8 @@ def _blob_access_problem(name: str, keys: list[bytes], container: str, key: str 
                          now: datetime) -> str | None:
     """The blob side of storage_access_problem: the List Blobs request blobfuse starts with, judged by the Blob
     data plane's verifier (`blob.auth.authenticate`)."""
-    from ..blob import auth
+    from ..blob import auth as blob_auth
     from ..blob.names import BlobTarget
-    from ..files.auth import string_to_sign
 
     raw = f"/{name}/{container}"
     environ = {"REQUEST_METHOD": "GET", "HTTP_X_MS_VERSION": _MOUNT_VERSION,
@@ -84,19 +94,11 @@ def _blob_access_problem(name: str, keys: list[bytes], container: str, key: str 
     query = [("restype", "container"), ("comp", "list")]
     if key:
         target = BlobTarget(raw_path=raw, account=name, container=container, query=query)
-        text = string_to_sign(environ, name, target, _MOUNT_VERSION)
-        signature = base64.b64encode(hmac.new(decode_key(key), text.encode(), hashlib.sha256).digest()).decode()
-        environ["HTTP_AUTHORIZATION"] = f"SharedKey {name}:{signature}"
+        _sign(environ, name, target, key)
     else:
         target = BlobTarget(raw_path=raw, account=name, container=container,
                             query=query + parse_qsl(sas.lstrip("?"), keep_blank_values=True))
-    access = auth.Access(level="container", perms="rl", service_perms="rl")
-    try:
-        auth.authenticate(environ, target, name, keys, access, now, "https", "127.0.0.1")
-    except StorageError as exc:
-        why = exc.message.strip().splitlines()[-1]
-        return f"the storage service refused the credentials given for account '{name}' ({exc.code}: {why})"
-    return None
+    return _refusal(blob_auth, environ, target, name, keys, now)
 
 
 def blob_container_problem(settings, store: Store, ref: AzureBlobFileSystemReference) -> str | None:

@@ -312,6 +312,12 @@ exit $rc
     def queue(self) -> dict[str, JobStatus]:
         """Every job squeue knows (pending, running, and ended ones younger than MinJobAge), by Slurm job id."""
         data = json.loads(self._cmd("squeue", "--json", timeout=30) or "{}")
+        errors = data.get("errors") or []
+        if errors:
+            # 22.05 answers exit code 0 and no jobs when the controller does not answer, saying so only here:
+            # taken as "no jobs", every job would look vanished
+            first = errors[0] if isinstance(errors[0], dict) else {"description": str(errors[0])}
+            raise SlurmUnavailable(f"squeue: {first.get('description') or first.get('error') or 'failed'}")
         out: dict[str, JobStatus] = {}
         for j in data.get("jobs", []):
             state = str(j.get("job_state", "")).upper()

@@ -55,22 +55,24 @@ def _job_record():
     return rec
 
 
-@bp.route("/_emulator/ui/job", methods=["GET"])
-def job():
+def _job_and_files():
+    """The ?id= job's dashboard row and its output files."""
     ext = _ext()
     rec = _job_record()
     row = next((r for r in state.jobs(ext.store, ext.scheduler) if r.id == rec.id), None)
-    files = state.output_files(ext.settings, ext.signer, ext.store, rec)
-    return render_template("job.html", job=row, files=files, logs=state.logs(ext.settings, files))
+    return row, state.output_files(ext.settings, ext.signer, ext.store, rec)
+
+
+@bp.route("/_emulator/ui/job", methods=["GET"])
+def job():
+    row, files = _job_and_files()
+    return render_template("job.html", job=row, files=files, logs=state.logs(_ext().settings, files))
 
 
 @bp.route("/_emulator/ui/job.json", methods=["GET"])
 def job_json():
     """The job's state and its log links, for the poller (a log file appears only once the job writes it)."""
-    ext = _ext()
-    rec = _job_record()
-    row = next((r for r in state.jobs(ext.store, ext.scheduler) if r.id == rec.id), None)
-    files = state.output_files(ext.settings, ext.signer, ext.store, rec)
+    row, files = _job_and_files()
     logs = {f.name: f.path for f in files if f.directory == "stdouterr" and not f.is_directory}
     return Response(json.dumps({"state": row.state, "exitCode": row.exit_code, "reason": row.reason,
                                 "logs": logs}), mimetype="application/json")

@@ -10,35 +10,9 @@
 # 3. a container of the stage, with no network, installs the wheels with pip run from its own wheel;
 # 4. the container is committed as IMAGE with the Dockerfile's ENV, EXPOSE, WORKDIR and CMD.
 set -Eeuo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$HERE/../.." && pwd)"
-DOCKER="${DOCKER:-docker}"
+. "$(dirname "${BASH_SOURCE[0]}")/../build_start.sh"
 PYTHON="${PYTHON:-python3}"
-IMAGE=batchai-emulator/emulator:latest
-FORCE=0
-declare -a LABELS=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --label) LABELS+=("${2:?--label needs KEY=VALUE}"); shift 2 ;;
-        --force) FORCE=1; shift ;;
-        -h|--help) sed -n '2,/^set -Eeuo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-        -*) echo "[emulator-image] ERROR: unknown option $1" >&2; exit 1 ;;
-        *) IMAGE="$1"; shift ;;
-    esac
-done
-case "$IMAGE" in *:*) ;; *) IMAGE="$IMAGE:latest" ;; esac
-
-log() { printf '[emulator-image %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-if [ "$FORCE" = 0 ] && "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
-    log "$IMAGE already exists; nothing to do (use --force to rebuild)"
-    exit 0
-fi
-START=$(now)
-STAGE="${IMAGE%:*}:stage-$$"
-CID=""
+image_build_start emulator-image batchai-emulator/emulator:latest "$@"
 WORK="$(mktemp -d /var/tmp/emulator-image.XXXXXX)"
 cleanup() {
     [ -n "$CID" ] && "$DOCKER" rm -f "$CID" >/dev/null 2>&1 || true

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, in_ci
+from tests.conftest import ROOT, venv_python
 from tests.served import BIN, Served
 
 AML_PYTHON = Path(os.environ.get("BATCHAI_AZUREML_PYTHON", ROOT / ".venv-azureml" / "bin" / "python"))
@@ -27,13 +27,7 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 @pytest.fixture(scope="session")
 def aml_python() -> Path:
-    if not AML_PYTHON.exists():
-        message = (f"{AML_PYTHON} is missing: `make install` creates the azureml-core environment "
-                   "(tests/azureml/requirements.txt)")
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return AML_PYTHON
+    return venv_python(AML_PYTHON, "the azureml-core environment (tests/azureml/requirements.txt)")
 
 
 def serve(data_dir: Path, *flags: str, env: dict | None = None) -> Served:

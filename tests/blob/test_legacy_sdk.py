@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, in_ci
+from tests.conftest import ROOT, venv_python
 
 BLOB2_PYTHON = Path(os.environ.get("BATCHAI_BLOB2_PYTHON", ROOT / ".venv-blob2018" / "bin" / "python"))
 FLOW = Path(__file__).parent / "flows" / "legacy_blob.py"
@@ -18,13 +18,7 @@ FLOW = Path(__file__).parent / "flows" / "legacy_blob.py"
 
 @pytest.fixture(scope="session")
 def blob2_python() -> Path:
-    if not BLOB2_PYTHON.exists():
-        message = (f"{BLOB2_PYTHON} is missing: `make install` creates the azure-storage-blob 2.1.0 environment "
-                   "(tests/blob/requirements-2.1.0.txt)")
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return BLOB2_PYTHON
+    return venv_python(BLOB2_PYTHON, "the azure-storage-blob 2.1.0 environment (tests/blob/requirements-2.1.0.txt)")
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from cloud import azureml_demo
 from cloud import azureml_quickstart as aq
 from cloud.console import Console
 from tests.cloud.conftest import ROOT
-from tests.conftest import in_ci
+from tests.conftest import venv_python
 
 AML_PYTHON = ROOT / ".venv-azureml" / "bin" / "python"
 
@@ -324,12 +324,7 @@ def test_flow_environment_drops_earlier_azure_settings(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def aml_python():
-    if not AML_PYTHON.is_file():
-        message = f"{AML_PYTHON} does not exist; make it with `make install`"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return str(AML_PYTHON)
+    return str(venv_python(AML_PYTHON, "the azureml-core environment"))
 
 
 def cli(python, *args, cwd, timeout=120):

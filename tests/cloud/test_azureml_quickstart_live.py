@@ -20,7 +20,7 @@ import pytest
 
 from cloud.azureml_demo import parse_exports
 from tests.cloud.conftest import ROOT
-from tests.conftest import in_ci
+from tests.conftest import venv_python
 from tests.served import BIN, Served, free_port
 
 AML_PYTHON = ROOT / ".venv-azureml" / "bin" / "python"
@@ -30,12 +30,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def aml_python() -> str:
-    if not AML_PYTHON.is_file():
-        message = f"{AML_PYTHON} does not exist; make it with `make install`"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return str(AML_PYTHON)
+    return str(venv_python(AML_PYTHON, "the azureml-core environment"))
 
 
 @pytest.fixture(scope="module")

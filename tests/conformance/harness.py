@@ -13,18 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import ssl
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from emulator.launcher import EmulatorProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).resolve().parent / "standin"
@@ -64,59 +62,17 @@ def fetch(version: str = VERSION) -> Path:
     return tests
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Emulator:
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
-        self.port, self.https_port, self.proxy_port = _free_port(), _free_port(), _free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log = open(data_dir.parent / "emulator.log", "wb")
-
-    @property
-    def endpoint(self) -> str:
-        return f"https://127.0.0.1:{self.https_port}"
-
-    @property
-    def cert(self) -> Path:
-        return self.data_dir / "cert.pem"
-
-    def start(self, timeout: float = 60) -> "Emulator":
-        cmd = [sys.executable, "-m", "emulator", "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
-               "--https-port", str(self.https_port), "--azureml-proxy-port", str(self.proxy_port),
-               "--executor", "none"]
-        for prefix, (name, key) in ACCOUNTS.items():
-            # the suite's premium account is a premium FileStorage account (NFS and provisioned shares)
-            cmd += ["--storage-account", f"{name}:{key}" + (":Premium_LRS" if prefix.startswith("PREMIUM") else "")]
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the emulator exited with {self.proc.returncode}; see {self.log.name}")
-            if self.cert.exists():
-                try:
-                    ctx = ssl.create_default_context(cafile=str(self.cert))
-                    urllib.request.urlopen(self.endpoint + "/metadata/endpoints?api-version=2015-01-01",
-                                           context=ctx, timeout=2).read()
-                    return self
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        raise RuntimeError("the emulator did not answer in time")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+def start_emulator(data_dir: Path) -> tuple[EmulatorProcess, int]:
+    """The emulator with the three accounts, on free ports, its log beside the data dir; and its HTTPS proxy's port
+    (the host-style URLs of the service reach it through that proxy)."""
+    proxy_port = free_port()
+    flags = ["--executor", "none", "--azureml-proxy-port", str(proxy_port)]
+    for prefix, (name, key) in ACCOUNTS.items():
+        # the suite's premium account is a premium FileStorage account (NFS and provisioned shares)
+        flags += ["--storage-account", f"{name}:{key}" + (":Premium_LRS" if prefix.startswith("PREMIUM") else "")]
+    emulator = EmulatorProcess(data_dir, *flags, keep_settings=True, log=data_dir.parent / "emulator.log",
+                               env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    return emulator.start(), proxy_port
 
 
 @dataclass
@@ -184,25 +140,26 @@ def parse_junit(path: Path) -> Report:
 
 
 def run(selection: list[str] | None = None, keyword: str | None = None, version: str = VERSION,
-        timeout: int = 120, quiet: bool = True) -> Report:
-    """Run the suite (or the given files / -k expression) live against a fresh emulator."""
+        timeout: int = 120, quiet: bool = True, playback_too: bool = False) -> Report:
+    """Run the suite (or the given files / -k expression) live against a fresh emulator. Tests marked
+    playback_test_only are skipped as in the SDK's own live runs unless `playback_too`."""
     tests = fetch(version)
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         tmp = Path(tmp)
-        emulator = Emulator(tmp / "data").start()
+        emulator, proxy_port = start_emulator(tmp / "data")
         try:
             env = dict(os.environ)
             env.update({
                 "PYTHONPATH": str(STANDIN),
-                "CONFORMANCE_ENDPOINT": emulator.endpoint,
-                "REQUESTS_CA_BUNDLE": str(emulator.cert), "SSL_CERT_FILE": str(emulator.cert),
+                "CONFORMANCE_ENDPOINT": emulator.https_url,
+                "REQUESTS_CA_BUNDLE": emulator.ca_bundle, "SSL_CERT_FILE": emulator.ca_bundle,
                 # the suite's clients use the service's own URLs (https://<account>.file.core.windows.net) through
                 # the emulator's HTTPS proxy, as the tests assert that shape; the emulator itself (its AAD) directly
                 "CONFORMANCE_HOST_STYLE": "1",
-                "HTTPS_PROXY": f"http://127.0.0.1:{emulator.proxy_port}",
-                "https_proxy": f"http://127.0.0.1:{emulator.proxy_port}",
+                "HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}",
+                "https_proxy": f"http://127.0.0.1:{proxy_port}",
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-                "AZURE_TEST_RUN_LIVE": "true", "AZURE_SKIP_LIVE_RECORDING": "true",
+                "AZURE_TEST_RUN_LIVE": "true", "AZURE_SKIP_LIVE_RECORDING": "false" if playback_too else "true",
             })
             for prefix, (name, key) in ACCOUNTS.items():
                 env[f"{prefix}_ACCOUNT_NAME"], env[f"{prefix}_ACCOUNT_KEY"] = name, key
@@ -230,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default=VERSION)
     parser.add_argument("--timeout", type=int, default=120, help="seconds per test")
     parser.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output")
+    parser.add_argument("--playback-too", action="store_true",
+                        help="also run the tests marked playback_test_only (recordings of a manually prepared "
+                             "account; the SDK's live runs skip them)")
     args = parser.parse_args(argv)
-    report = run(args.files or None, args.keyword, args.version, args.timeout, quiet=not args.verbose)
+    report = run(args.files or None, args.keyword, args.version, args.timeout, quiet=not args.verbose,
+                 playback_too=args.playback_too)
     print(report.render())
     return 0 if not report.failures() else 1

@@ -7,12 +7,15 @@ Docker tests) and are skipped elsewhere with a hint on how to set things up.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from emulator.settings import CPU_IMAGE  # noqa: F401
-from tests.conftest import in_ci
+from tests.conftest import in_ci, start_live
+
+from .jobenv import CNTK_IMAGE
 
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -87,3 +90,26 @@ def mpi_image(docker_client) -> str:
 def azureml_image(docker_client) -> str:
     """Name of the Azure ML run image (python 3.11, numpy 1.26.4, chainer 7.8.1, azureml-core), checked to exist."""
     return _require_image(docker_client, AZUREML_IMAGE)
+
+
+def run_container(client, image, command, timeout=120, **kwargs) -> tuple[int, str, str]:
+    """Run a container to completion: (exit code, stdout, stderr); always removed."""
+    container = client.containers.run(image, command, detach=True, **kwargs)
+    try:
+        status = container.wait(timeout=timeout)
+        out = container.logs(stdout=True, stderr=False).decode()
+        err = container.logs(stdout=False, stderr=True).decode()
+        return status["StatusCode"], out, err
+    finally:
+        container.remove(force=True)
+
+
+@contextmanager
+def docker_emulator(data_dir: Path, cpu_image: str):
+    """A live emulator whose jobs run in Docker (the quickstart's CNTK image mapped to the CPU image); on leaving,
+    stopped and checked to have answered no 5xx."""
+    server = start_live(data_dir, executor="docker", gpus="none", image_map=[f"{CNTK_IMAGE}={cpu_image}"],
+                        allocation_delay=0.1)
+    yield server
+    server.server.stop()
+    assert not server.server_errors, server.server_errors

@@ -22,20 +22,23 @@ def _run(client, image, command, timeout=300, **kwargs):
         container.remove(force=True)
 
 
+def _printed(client, image, code: str) -> str:
+    """The last line `python -c code` prints in the image (which must exit 0)."""
+    status, out = _run(client, image, ["python", "-c", code])
+    assert status == 0, out
+    return out.split("\n")[-2]
+
+
 def test_imports_chainer_azureml_and_numpy_at_the_pinned_versions(docker_client, azureml_image):
-    code, out = _run(docker_client, azureml_image, [
-        "python", "-c", "import chainer, azureml.core, numpy, sys; "
-                        "print(sys.version_info[:2], chainer.__version__, numpy.__version__, azureml.core.VERSION)"])
-    assert code == 0, out
-    assert out.split("\n")[-2] == "(3, 11) 7.8.1 1.26.4 1.61.0", out
+    printed = _printed(docker_client, azureml_image, "import chainer, azureml.core, numpy, sys; "
+                       "print(sys.version_info[:2], chainer.__version__, numpy.__version__, azureml.core.VERSION)")
+    assert printed == "(3, 11) 7.8.1 1.26.4 1.61.0"
 
 
 def test_image_has_the_offline_digits_where_get_mnist_looks(docker_client, azureml_image):
-    code, out = _run(docker_client, azureml_image, [
-        "python", "-c", "import os, chainer; train, test = chainer.datasets.get_mnist(); "
-                        "print(os.environ['CHAINER_DATASET_ROOT'], len(train), len(test))"])
-    assert code == 0, out
-    assert out.split("\n")[-2] == "/opt/chainer-dataset 4000 1000", out
+    printed = _printed(docker_client, azureml_image, "import os, chainer; train, test = chainer.datasets.get_mnist(); "
+                       "print(os.environ['CHAINER_DATASET_ROOT'], len(train), len(test))")
+    assert printed == "/opt/chainer-dataset 4000 1000"
 
 
 def test_runs_chainer_mnist_for_one_epoch_without_network(docker_client, azureml_image, tmp_path):

@@ -11,19 +11,9 @@ import docker
 import pytest
 from docker.types import DeviceRequest, EndpointConfig
 
+from .conftest import run_container as _run
+
 NUMPY_CHECK = "import numpy, sys; print(sys.version_info[:2], numpy.__version__)"
-
-
-def _run(client, image, command, timeout=120, **kwargs):
-    """Run a container to completion: (exit code, stdout, stderr); always removed."""
-    container = client.containers.run(image, command, detach=True, **kwargs)
-    try:
-        status = container.wait(timeout=timeout)
-        out = container.logs(stdout=True, stderr=False).decode()
-        err = container.logs(stdout=False, stderr=True).decode()
-        return status["StatusCode"], out, err
-    finally:
-        container.remove(force=True)
 
 
 def _assert_numpy(client, image):

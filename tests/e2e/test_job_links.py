@@ -13,15 +13,11 @@ from tests.security.armjobs import Arm
 def env(request, tmp_path):
     image = request.getfixturevalue("cpu_image") if request.param == "docker" else None
     live = start_live(tmp_path / "data", executor=request.param, gpus="none", allocation_delay=0.05)
-    account, key = next(iter(live.settings.accounts().items()))
-    (live.settings.data_dir / "shares" / account / "share1").mkdir(parents=True)
     arm = Arm(live)
     arm.image = image
     arm.host = tmp_path / "host"          # stands for any host file outside the data dir
     arm.host.mkdir()
-    arm.cluster("c", mount_volumes={"azureFileShares": [{
-        "accountName": account, "azureFileUrl": f"{live.https_url}/{account}/share1",
-        "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]})
+    arm.share_cluster("c", "share1")
     yield arm
     live.server.stop()
     assert not live.server_errors

@@ -10,18 +10,14 @@ import requests
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.batchai import models
 
-from tests.conftest import start_live
-
-from .jobenv import CNTK_IMAGE, MOUNT, JobEnv
+from .conftest import docker_emulator
+from .jobenv import MOUNT, JobEnv
 
 
 @pytest.fixture(scope="module")
 def dlive(tmp_path_factory, cpu_image):
-    server = start_live(tmp_path_factory.mktemp("docker-emulator"), executor="docker", gpus="none",
-                        image_map=[f"{CNTK_IMAGE}={cpu_image}"], allocation_delay=0.1)
-    yield server
-    server.server.stop()
-    assert not server.server_errors, server.server_errors
+    with docker_emulator(tmp_path_factory.mktemp("docker-emulator"), cpu_image) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

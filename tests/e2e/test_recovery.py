@@ -14,6 +14,17 @@ def _runs(env, name: str) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+def _kill9_once_running(served, env, name: str):
+    """SIGKILL the emulator once the job is running and its command has started; the job as it was then."""
+    job = env.wait(name, states=("running",))
+    deadline = time.time() + 20
+    while not _runs(env, name):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    served.kill9()
+    return job
+
+
 def test_kill9_restart_reattaches_and_never_runs_twice(tmp_path, cpu_image, docker_client):
     served = Served(tmp_path / "data", "--executor", "docker", "--gpus", "none", "--allocation-delay", "0.1",
                     "--image-map", f"{CNTK_IMAGE}={cpu_image}").start()
@@ -26,12 +37,7 @@ def test_kill9_restart_reattaches_and_never_runs_twice(tmp_path, cpu_image, dock
 
         env.custom("survivor", once("survivor", 4), cpu_image)
         env.custom("waiting", once("waiting", 0), cpu_image)
-        survivor = env.wait("survivor", states=("running",))
-        deadline = time.time() + 20
-        while not _runs(env, "survivor"):
-            assert time.time() < deadline
-            time.sleep(0.05)
-        served.kill9()
+        survivor = _kill9_once_running(served, env, "survivor")
         assert docker_client.containers.list(filters={"label": "batchai.emulator.job-id=" + survivor.id})
         served.start()
         env = JobEnv(served.live(), rg=env.rg)
@@ -41,12 +47,7 @@ def test_kill9_restart_reattaches_and_never_runs_twice(tmp_path, cpu_image, dock
         assert _runs(env, "survivor") == ["survivor"] and _runs(env, "waiting") == ["waiting"]
 
         env.custom("victim", once("victim", 60), cpu_image)
-        victim = env.wait("victim", states=("running",))
-        deadline = time.time() + 20
-        while not _runs(env, "victim"):
-            assert time.time() < deadline
-            time.sleep(0.05)
-        served.kill9()
+        victim = _kill9_once_running(served, env, "victim")
         for c in docker_client.containers.list(all=True, filters={"label": "batchai.emulator.job-id=" + victim.id}):
             c.remove(force=True)
         served.start()

@@ -14,9 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import ROOT, start_live
+from tests.conftest import ROOT
 from tests.sdk.conftest import run_flow, sdk0_python, sdk1_python, sdk2_python  # noqa: F401  (fixtures)
 
+from .conftest import docker_emulator
 from .jobenv import CNTK_IMAGE
 
 GENERATIONS = {"0.2.0": "2017-09-01-preview", "1.0.1": "2018-03-01", "2.0.0": "2018-05-01"}
@@ -25,11 +26,8 @@ SUB = "00000000-0000-0000-0000-0000000000e7"
 
 @pytest.fixture(scope="module")
 def glive(tmp_path_factory, cpu_image):
-    server = start_live(tmp_path_factory.mktemp("generations"), executor="docker", gpus="none",
-                        image_map=[f"{CNTK_IMAGE}={cpu_image}"], allocation_delay=0.1)
-    yield server
-    server.server.stop()
-    assert not server.server_errors, server.server_errors
+    with docker_emulator(tmp_path_factory.mktemp("generations"), cpu_image) as server:
+        yield server
 
 
 def test_three_generations_run_the_quickstart_side_by_side(glive, sdk0_python, sdk1_python,  # noqa: F811

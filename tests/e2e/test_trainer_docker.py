@@ -18,6 +18,8 @@ import pytest
 
 from trainer import data
 
+from .conftest import run_container
+
 REPO = Path(__file__).resolve().parents[2]
 INPUT = "/mnt/batch/tasks/shared/LS_root/mounts/afs/sample"
 OUTPUT = "/mnt/batch/tasks/shared/LS_root/mounts/afs/Models"
@@ -42,21 +44,11 @@ def share(tmp_path_factory) -> Path:
 
 def run_job(client, image, sample: Path, models: Path, options: str, timeout: int = 300):
     """One job container: (exit code, stdout, stderr). Always removed."""
-    container = client.containers.run(
-        image,
-        ["bash", "-c", f"{QUICKSTART} {options}"],
+    return run_container(
+        client, image, ["bash", "-c", f"{QUICKSTART} {options}"], timeout,
         environment={"AZ_BATCHAI_INPUT_SAMPLE": INPUT, "AZ_BATCHAI_OUTPUT_MODEL": OUTPUT},
         volumes={str(sample): {"bind": INPUT, "mode": "ro"}, str(models): {"bind": OUTPUT, "mode": "rw"}},
-        user=f"{os.getuid()}:{os.getgid()}",
-        detach=True,
-    )
-    try:
-        status = container.wait(timeout=timeout)
-        out = container.logs(stdout=True, stderr=False).decode()
-        err = container.logs(stdout=False, stderr=True).decode()
-        return status["StatusCode"], out, err
-    finally:
-        container.remove(force=True)
+        user=f"{os.getuid()}:{os.getgid()}")
 
 
 def test_quickstart_job_trains_saves_and_resumes(docker_client, cpu_image, share, tmp_path):

@@ -129,8 +129,11 @@ def test_hard_links_share_the_file(live, nfs_share):
     link.set_http_headers(ContentSettings(), file_mode="0600", owner="7")
     props = src.get_file_properties()         # properties belong to the file, whichever name set them
     assert (props.file_mode, props.owner, props.link_count) == ("0600", "7", 2)
+    os.link(host / "src.bin", host / "joblink.bin")    # a job's own hard link: the file's properties show there
+    props = nfs_share.get_file_client("joblink.bin").get_file_properties()
+    assert (props.file_mode, props.owner, props.link_count) == ("0600", "7", 3)
     src.delete_file()
-    assert link.get_file_properties().link_count == 1 and link.download_file().readall() == b"linked bytes"
+    assert link.get_file_properties().link_count == 2 and link.download_file().readall() == b"linked bytes"
     with pytest.raises(ResourceExistsError):
         nfs_share.get_file_client("link.bin").create_hardlink(target="link.bin")
     with pytest.raises(ResourceNotFoundError):

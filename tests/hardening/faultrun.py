@@ -174,22 +174,17 @@ class FaultRun:
         ai, _ = clients.batchai(self.served, self.recorder, retries=0)
         share = clients.files(self.served, self.recorder).get_share_client(UPLOADS)
         r = self.report
-        for name in sorted(self.acked.jobs):
-            if _exists(ai.jobs.get, RG, WS, EXP, name) is None:
-                r.lost.append(f"job {name}")
-            r.checked["jobs"] += 1
-        for name in sorted(self.acked.experiments):
-            if _exists(ai.experiments.get, RG, WS, name) is None:
-                r.lost.append(f"experiment {name}")
-            r.checked["experiments"] += 1
+        for kind, acked, get, parents in (("job", self.acked.jobs, ai.jobs.get, (RG, WS, EXP)),
+                                          ("experiment", self.acked.experiments, ai.experiments.get, (RG, WS)),
+                                          ("cluster", self.acked.clusters, ai.clusters.get, (RG, WS))):
+            for name in sorted(acked):
+                if _exists(get, *parents, name) is None:
+                    r.lost.append(f"{kind} {name}")
+                r.checked[kind + "s"] += 1
         for name in sorted(self.acked.deleted):
             if _exists(ai.experiments.get, RG, WS, name) is not None:
                 r.resurrected.append(f"experiment {name}")
             r.checked["deletes"] += 1
-        for name in sorted(self.acked.clusters):
-            if _exists(ai.clusters.get, RG, WS, name) is None:
-                r.lost.append(f"cluster {name}")
-            r.checked["clusters"] += 1
         for name, (size, digest) in sorted(self.acked.files.items()):
             try:
                 data = share.get_file_client(name).download_file().readall()

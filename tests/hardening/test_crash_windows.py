@@ -108,27 +108,32 @@ def _finished(job) -> bool:
     return job.execution_state in ("succeeded", "failed")
 
 
+def _running(world, scheduler, name: str):
+    return world.drive(scheduler, name, lambda j: j.execution_state == "running")
+
+
+def _restarted_runs_once(world, name: str) -> None:
+    """A second scheduler (the restarted emulator) finishes the job, which ran exactly once and succeeded."""
+    job = world.drive(world.scheduler(), name, _finished)
+    assert job.execution_state == "succeeded", job.execution_info
+    assert world.runs(name) == [name]
+
+
 def test_killed_after_the_job_was_marked_running_before_any_node_started(world):
     first = world.scheduler()
     first._pool.submit = lambda *a, **k: None          # the launch never happens: the process died first
     world.submit("j1")
-    world.drive(first, "j1", lambda j: j.execution_state == "running")
-    second = world.scheduler()
-    job = world.drive(second, "j1", _finished)
-    assert job.execution_state == "succeeded", job.execution_info
-    assert world.runs("j1") == ["j1"]
+    _running(world, first, "j1")
+    _restarted_runs_once(world, "j1")
 
 
 def test_killed_after_the_container_was_created_before_it_started(world):
     first = world.scheduler()
     first.executor.run = _raise_crash          # created (Docker) or about to be spawned (local), never started
     world.submit("j2")
-    world.drive(first, "j2", lambda j: j.execution_state == "running")
+    _running(world, first, "j2")
     _wait_for_launch(first)
-    second = world.scheduler()
-    job = world.drive(second, "j2", _finished)
-    assert job.execution_state == "succeeded", job.execution_info
-    assert world.runs("j2") == ["j2"]
+    _restarted_runs_once(world, "j2")
 
 
 def test_killed_after_the_node_started_before_its_handle_was_recorded(world):
@@ -140,12 +145,9 @@ def test_killed_after_the_node_started_before_its_handle_was_recorded(world):
         raise Crash()
     first.executor.run = run_then_die
     world.submit("j3", seconds=1)
-    world.drive(first, "j3", lambda j: j.execution_state == "running")
+    _running(world, first, "j3")
     _wait_for_launch(first)
-    second = world.scheduler()
-    job = world.drive(second, "j3", _finished)
-    assert job.execution_state == "succeeded", job.execution_info
-    assert world.runs("j3") == ["j3"]
+    _restarted_runs_once(world, "j3")
 
 
 def test_killed_after_the_node_exited_and_was_removed_before_the_state_was_written(world):

@@ -73,6 +73,19 @@ class Result:
     seconds: float = 0.0
 
 
+def _on_one(attr: str):
+    """An operation on one of self.<attr> (picked at random): True once done, False (nothing done) without any."""
+    def wrap(operation):
+        def run(self) -> bool:
+            names = getattr(self, attr)
+            if not names:
+                return False
+            operation(self, self.rng.choice(sorted(names)))
+            return True
+        return run
+    return wrap
+
+
 class LoadClient:
     def __init__(self, served, index: int, seed: int, runs_dir=None):
         self.served = served
@@ -128,29 +141,23 @@ class LoadClient:
         self.clusters[name] = cl.id
         return True
 
-    def _cluster_get(self) -> bool:
-        if not self.clusters:
-            return False
-        name = self.rng.choice(sorted(self.clusters))
+    @_on_one("clusters")
+    def _cluster_get(self, name: str) -> None:
         got = self.ai.clusters.get(RG, WS, name)
         if got.id != self.clusters[name]:
             self.problem(f"cluster {name}: id {got.id} != {self.clusters[name]}")
-        return True
 
     def _cluster_list(self) -> bool:
         self._compare("clusters", [c.name for c in self.ai.clusters.list_by_workspace(RG, WS)], self.clusters)
         return True
 
-    def _cluster_delete(self) -> bool:
-        if not self.clusters:
-            return False
-        name = self.rng.choice(sorted(self.clusters))
+    @_on_one("clusters")
+    def _cluster_delete(self, name: str) -> None:
         self.ai.clusters.begin_delete(RG, WS, name).result()
         del self.clusters[name]
         for job in self.jobs.values():
             if job.cluster == name:
                 job.cluster_deleted = True
-        return True
 
     def _experiment_create(self) -> bool:
         if len(self.experiments) >= 4:
@@ -160,28 +167,22 @@ class LoadClient:
         self.experiments.add(name)
         return True
 
-    def _experiment_get(self) -> bool:
-        if not self.experiments:
-            return False
-        name = self.rng.choice(sorted(self.experiments))
+    @_on_one("experiments")
+    def _experiment_get(self, name: str) -> None:
         if self.ai.experiments.get(RG, WS, name).name != name:
             self.problem(f"experiment {name}: get answered another name")
-        return True
 
     def _experiment_list(self) -> bool:
         self._compare("experiments", [e.name for e in self.ai.experiments.list_by_workspace(RG, WS)],
                       self.experiments)
         return True
 
-    def _experiment_delete(self) -> bool:
-        if not self.experiments:
-            return False
-        name = self.rng.choice(sorted(self.experiments))
+    @_on_one("experiments")
+    def _experiment_delete(self, name: str) -> None:
         self.ai.experiments.begin_delete(RG, WS, name).result()
         self.experiments.discard(name)
         for job in [j for j, m in self.jobs.items() if m.experiment == name]:
             del self.jobs[job]
-        return True
 
     def _job_create(self) -> bool:
         if not self.experiments or not self.clusters:
@@ -195,30 +196,21 @@ class LoadClient:
         self.ever_jobs.add(name)
         return True
 
-    def _job_get(self) -> bool:
-        if not self.jobs:
-            return False
-        name = self.rng.choice(sorted(self.jobs))
+    @_on_one("jobs")
+    def _job_get(self, name: str) -> None:
         job = self.ai.jobs.get(RG, WS, self.jobs[name].experiment, name)
         if job.name != name:
             self.problem(f"job {name}: get answered {job.name}")
-        return True
 
-    def _job_list(self) -> bool:
-        if not self.experiments:
-            return False
-        exp = self.rng.choice(sorted(self.experiments))
+    @_on_one("experiments")
+    def _job_list(self, exp: str) -> None:
         listed = [j.name for j in self.ai.jobs.list_by_experiment(RG, WS, exp)]
         self._compare(f"jobs of {exp}", listed, [n for n, m in self.jobs.items() if m.experiment == exp])
-        return True
 
-    def _job_delete(self) -> bool:
-        if not self.jobs:
-            return False
-        name = self.rng.choice(sorted(self.jobs))
+    @_on_one("jobs")
+    def _job_delete(self, name: str) -> None:
         self.ai.jobs.begin_delete(RG, WS, self.jobs[name].experiment, name).result()
         del self.jobs[name]
-        return True
 
     def _file_upload(self) -> bool:
         # a new name, or (one time in four) a new version of an existing file
@@ -233,12 +225,9 @@ class LoadClient:
         self.files[name] = (size, hashlib.sha256(data).hexdigest())
         return True
 
-    def _file_download(self) -> bool:
-        if not self.files:
-            return False
-        name = self.rng.choice(sorted(self.files))
+    @_on_one("files")
+    def _file_download(self, name: str) -> None:
         self._check_file(name)
-        return True
 
     def _check_file(self, name: str) -> None:
         data = self.fs.get_share_client(self.share).get_file_client(name).download_file().readall()
@@ -254,13 +243,10 @@ class LoadClient:
                 self.problem(f"file {item.name}: listed with size {item.size}, uploaded {self.files[item.name][0]}")
         return True
 
-    def _file_delete(self) -> bool:
-        if not self.files:
-            return False
-        name = self.rng.choice(sorted(self.files))
+    @_on_one("files")
+    def _file_delete(self, name: str) -> None:
         self.fs.get_share_client(self.share).get_file_client(name).delete_file()
         del self.files[name]
-        return True
 
     # ---- driving --------------------------------------------------------------------------------------------
     def run(self, operations: int, deadline: float) -> Result:

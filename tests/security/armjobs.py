@@ -37,6 +37,14 @@ class Arm:
         assert r.status_code == 200, r.text
         return self.wait_cluster(name) if wait else r.json()
 
+    def share_cluster(self, name: str, share: str, **kw) -> dict:
+        """A cluster mounting the default account's share `share` (made if missing) at $AZ_BATCHAI_MOUNT_ROOT/afs."""
+        account, key = next(iter(self.live.settings.accounts().items()))
+        (self.live.settings.data_dir / "shares" / account / share).mkdir(parents=True, exist_ok=True)
+        return self.cluster(name, mount_volumes={"azureFileShares": [{
+            "accountName": account, "azureFileUrl": f"{self.live.https_url}/{account}/{share}",
+            "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]}, **kw)
+
     def wait_cluster(self, name: str, timeout: float = 30) -> dict:
         deadline = time.time() + timeout
         while True:

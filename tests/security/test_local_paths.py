@@ -16,12 +16,8 @@ from .armjobs import Arm
 @pytest.fixture()
 def env(tmp_path):
     live = start_live(tmp_path / "data", executor="local", gpus="none", allocation_delay=0.05)
-    account, key = next(iter(live.settings.accounts().items()))
-    (live.settings.data_dir / "shares" / account / "share1").mkdir(parents=True)
     arm = Arm(live)
-    arm.cluster("c", mount_volumes={"azureFileShares": [{
-        "accountName": account, "azureFileUrl": f"{live.https_url}/{account}/share1",
-        "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]})
+    arm.share_cluster("c", "share1")
     yield arm
     live.server.stop()
     assert not live.server_errors

@@ -117,10 +117,15 @@ def test_setup_task_survives_kill9_and_the_controller_going_away(slurm_cluster, 
         assert _counts(sdk, "slow")[1] == (1, 0, 1, 0)
         emu.restart_after_kill9()
         sdk = emu.sdk
+        sdk.cluster(name="plain", nodes=1)
         time.sleep(1)       # the restarted emulator's ticks find the running setup job, never submit it again
         assert _counts(sdk, "slow")[1] == (1, 0, 1, 0)
         slurm_cluster.stop_daemons()
         try:
+            # once the emulator sees Slurm gone (a cluster without a setup task counts its node unusable), the
+            # node running its setup task still counts preparing, not unusable as well
+            _until(lambda: _counts(sdk, "plain")[1] == (1, 0, 0, 1), what="the emulator to see Slurm gone")
+            assert _counts(sdk, "slow")[1] == (1, 0, 1, 0)
             # the node finishes the task while the controller is away: its exit code file tells the emulator
             (share / "go").touch()
             cluster, _ = _until(lambda: (v := _counts(sdk, "slow"))[1][2] == 0 and v, what="the setup to end")
@@ -151,3 +156,14 @@ def test_deleting_the_cluster_cancels_its_running_setup_task(slurm_emulator, slu
     assert state() == ["RUNNING"]
     sdk.cluster_delete(name="gone")
     _until(lambda: state() == ["CANCELLED"], what="Slurm to cancel the setup job")
+
+
+def test_nodes_beyond_the_partition_cannot_run_the_setup_task(slurm_emulator):
+    """Node i of a cluster with a setup task is the partition's i-th node: a 5-node cluster on the 3-node partition
+    sets up 3 and says why the other 2 are unusable."""
+    sdk = slurm_emulator.sdk
+    sdk.cluster(name="five", nodes=5, setup=_setup("", command="true"))
+    cluster, _ = _until(lambda: (v := _counts(sdk, "five"))[1] == (5, 3, 0, 2) and v, what="3 idle nodes")
+    assert cluster["errors"] == ["SetupTaskFailed"] * 2, cluster
+    assert all("has no Slurm node" in e["message"] and "has 3 node(s)" in e["message"]
+               for e in cluster["error_details"]), cluster

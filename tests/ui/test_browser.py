@@ -61,12 +61,8 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     live = start_live(tmp_path_factory.mktemp("ui-browser"), executor="local", gpus="none", allocation_delay=0.05)
-    account, key = next(iter(live.settings.accounts().items()))
-    (live.settings.data_dir / "shares" / account / "logs").mkdir(parents=True)
     arm = Arm(live)
-    arm.cluster("gpu-cluster", nodes=2, vm_size="STANDARD_NC6", mount_volumes={"azureFileShares": [{
-        "accountName": account, "azureFileUrl": f"{live.https_url}/{account}/logs",
-        "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]})
+    arm.share_cluster("gpu-cluster", "logs", nodes=2, vm_size="STANDARD_NC6")
     yield arm
     live.server.stop()
     assert not live.server_errors, live.server_errors

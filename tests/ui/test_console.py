@@ -37,11 +37,8 @@ def live(tmp_path):
 def test_access_and_lifecycle_lines_without_secrets(live, caplog):
     caplog.set_level(logging.INFO, logger="batchai_emulator")
     account, key = next(iter(live.settings.accounts().items()))
-    (live.settings.data_dir / "shares" / account / "logs").mkdir(parents=True)
     arm = Arm(live)
-    arm.cluster("c1", nodes=1, mount_volumes={"azureFileShares": [{
-        "accountName": account, "azureFileUrl": f"{live.https_url}/{account}/logs",
-        "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]})
+    arm.share_cluster("c1", "logs", nodes=1)
     arm.cluster("broken", nodes=1, mount_volumes={"azureFileShares": [{
         "accountName": "nosuchaccount", "azureFileUrl": f"{live.https_url}/nosuchaccount/x",
         "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]})

@@ -21,12 +21,8 @@ EVIL_LOG = "<script>alert('log')</script>"
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     live = start_live(tmp_path_factory.mktemp("ui"), executor="local", gpus="none", allocation_delay=0.05)
-    account, key = next(iter(live.settings.accounts().items()))
-    (live.settings.data_dir / "shares" / account / "logs").mkdir(parents=True)
     arm = Arm(live)
-    arm.cluster("c1", nodes=1, mount_volumes={"azureFileShares": [{
-        "accountName": account, "azureFileUrl": f"{live.https_url}/{account}/logs",
-        "credentials": {"accountKey": key}, "relativeMountPath": "afs"}]})
+    arm.share_cluster("c1", "logs", nodes=1)
     yield arm
     live.server.stop()
     assert not live.server_errors, live.server_errors
