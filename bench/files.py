@@ -8,12 +8,19 @@ the emulator's copy alike). The figure is the ratio SDK MB/s / disk MB/s; goal >
 For scale, the same SDK calls are also timed against a do-nothing endpoint (its own process: it discards uploads
 and serves zeros), which is what the SDK itself can move on this machine whatever the server does.
 
-Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds 3]
+Run: .venv/bin/python bench/files.py [--size-mb 256] [--concurrency 1] [--rounds 3] [--baseline-tree DIR]
 (--concurrency is the SDK's max_concurrency for both directions; 1 is its default for uploads and downloads.)
+
+--baseline-tree DIR also serves another checkout of the project (e.g. `git worktree add /tmp/base <commit>`)
+from DIR, as a second emulator with its own data dir, and times it in the same rounds (interleaved with this
+tree's, so machine noise spreads over both): the figures of both, and per direction the median over rounds of
+this tree / baseline (each round times both back to back) with its range, which shows how noisy the machine is;
+and each emulator's CPU time per GiB moved, which a busy machine disturbs far less than MB/s.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -33,6 +40,20 @@ from emulator.launcher import EmulatorProcess, free_port  # noqa: E402
 from emulator.settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY  # noqa: E402
 
 CHUNK = 4 << 20
+
+
+def tree_emulator(tree: Path, data_dir: Path) -> EmulatorProcess:
+    """An emulator serving `tree`'s own `emulator` package (first on its sys.path, whatever the current directory
+    or the installed project)."""
+    boot = (f"import sys; sys.path.insert(0, {str(tree)!r}); from emulator.__main__ import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    return EmulatorProcess(data_dir, "--executor", "none", program=[sys.executable, "-c", boot])
+
+
+def cpu_seconds(proc) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def serve_null(port: int) -> None:
@@ -169,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=256)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline-tree", metavar="DIR",
+                        help="another checkout of the project, served and timed in the same rounds")
     parser.add_argument("--serve-null", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_null:
@@ -180,18 +203,32 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size_mb * 1024 * 1024
     data = os.urandom(size)
     work = Path(tempfile.mkdtemp(prefix="batchai-bench-files-"))
+    base_tree = Path(args.baseline_tree).resolve() if args.baseline_tree else None
+    if base_tree is not None and not (base_tree / "emulator" / "__main__.py").is_file():
+        parser.error(f"--baseline-tree {base_tree} is not a checkout of this project")
     try:
-        with EmulatorProcess(work / "data", "--executor", "none") as emu:
-            cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
-                  f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.http_url}/{DEFAULT_STORAGE_ACCOUNT};")
-            share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
-            share.create_share()
-            file_client = share.get_file_client("bench.bin")
-            disk, sdk = [], []
-            on_disk = work / "data" / "shares" / DEFAULT_STORAGE_ACCOUNT / "bench" / "bench.bin"
-            for _ in range(args.rounds):          # interleaved, so machine noise spreads over both
+        with contextlib.ExitStack() as stack:
+            targets = [(ROOT, work / "data")] + ([(base_tree, work / "base-data")] if base_tree else [])
+            clients, emulators = [], []
+            for tree, data_dir in targets:
+                emu = stack.enter_context(tree_emulator(tree, data_dir))
+                emulators.append(emu)
+                cs = (f"DefaultEndpointsProtocol=http;AccountName={DEFAULT_STORAGE_ACCOUNT};"
+                      f"AccountKey={DEFAULT_STORAGE_KEY};FileEndpoint={emu.http_url}/{DEFAULT_STORAGE_ACCOUNT};")
+                share = ShareServiceClient.from_connection_string(cs).get_share_client("bench")
+                share.create_share()
+                clients.append((share.get_file_client("bench.bin"),
+                                data_dir / "shares" / DEFAULT_STORAGE_ACCOUNT / "bench" / "bench.bin"))
+            disk, sdk, baseline = [], [], []
+            cpu = [cpu_seconds(e.proc) for e in emulators]
+            for i in range(args.rounds):          # interleaved, so machine noise spreads over all of them
                 disk.append(disk_round(work / "data" / "baseline.bin", data))
-                sdk.append(sdk_round(file_client, on_disk, data, args.concurrency))
+                order = clients if i % 2 == 0 else clients[::-1]     # neither tree always goes first
+                for file_client, on_disk in order:
+                    (sdk if file_client is clients[0][0] else baseline).append(
+                        sdk_round(file_client, on_disk, data, args.concurrency))
+            moved = args.rounds * 3 * size / 2 ** 30          # GiB through each emulator: 1 upload, 2 downloads
+            cpu = [(cpu_seconds(e.proc) - c) / moved for e, c in zip(emulators, cpu)]
         null_port = free_port()
         null = subprocess.Popen([sys.executable, __file__, "--serve-null", str(null_port)])
         try:
@@ -226,6 +263,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{med(ceiling, 'warm'):.1f} MB/s; the emulator reaches {med(sdk, 'write') / med(ceiling, 'write'):.2f} "
           f"and {med(sdk, 'warm') / med(ceiling, 'warm'):.2f} of that")
     print(f"  goal: ratio >= 0.5 for upload and download -> {'met' if min(ratios[:2]) >= 0.5 else 'NOT met'}")
+    if baseline:
+        print(f"  baseline tree {base_tree}, same rounds (interleaved):")
+        print(f"  emulator CPU time per GiB moved: this tree {cpu[0]:.2f} s, baseline {cpu[1]:.2f} s, this tree / "
+              f"baseline {cpu[0] / cpu[1]:.2f}")
+        for label, key, _ in rows:
+            b = med(baseline, key)
+            # each round times both trees back to back: the median of those paired ratios, and their spread
+            paired = sorted(mine[key] / theirs[key] for mine, theirs in zip(sdk, baseline))
+            print(f"  {label:16s} {b:8.1f} MB/s (ratio to disk {b / med(disk, key):5.2f});  this tree / baseline "
+                  f"{statistics.median(paired):5.2f} (rounds {paired[0]:.2f}..{paired[-1]:.2f})")
     return 0
 
 

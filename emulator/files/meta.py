@@ -208,6 +208,24 @@ class MetaStore:
                 c.execute("UPDATE files_entries SET props = ? WHERE account = ? AND share = ? AND ino = ? "
                           "AND path != ?", (text, account, share, ino, path))
 
+    def update_copy(self, account: str, share: str, path: str, copy_id: str, change) -> bool:
+        """`change(props)` on the row at `path` if it still records the pending copy `copy_id`, in one
+        transaction (so a background copy never writes over the row of a file that replaced its destination);
+        whether it did."""
+        with self._tx() as c:
+            row = c.execute("SELECT ino, props FROM files_entries WHERE account = ? AND share = ? AND path = ?",
+                            (account, share, path)).fetchone()
+            if row is None:
+                return False
+            props = EntryProps.from_json(row[1])
+            copy = props.copy or {}
+            if copy.get("id") != copy_id or copy.get("status") != "pending":
+                return False
+            change(props)
+            c.execute("UPDATE files_entries SET props = ? WHERE account = ? AND share = ? AND path = ? AND ino = ?",
+                      (json.dumps(asdict(props)), account, share, path, row[0]))
+            return True
+
     def pending_copies(self) -> list[tuple[str, str, str, dict]]:
         """(account, share, path, copy record) of every file whose row says a background copy is pending."""
         rows = self._conn().execute("SELECT account, share, path, props FROM files_entries WHERE props LIKE "

@@ -15,8 +15,8 @@ import time
 
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
-from . import names, nfs, ranges, snapshots
-from .disk import Disk, Entry, etag, tag
+from . import journal, names, nfs, ranges, snapshots
+from .disk import Disk, Entry, etag, not_found, tag
 from .infos import NodeInfo, ShareInfo
 from .plane_more import PlaneMore
 from .pending import Copies
@@ -36,6 +36,7 @@ class FilePlane(PlaneMore):
         self._usage_lock = threading.Lock()
         self._lease_lock = threading.Lock()
         self._protocols: dict[tuple[str, str], bool] = {}   # (account, share) -> NFS (set at creation, immutable)
+        journal.recover(self)            # what a kill -9 left half done (rename, copy...) is finished or undone
         self.copies = Copies(self)
         self.copies.resume_all()         # copies a previous run left pending (pending.py)
 
@@ -283,10 +284,21 @@ class FilePlane(PlaneMore):
             if attributes is not None:
                 node.props.attributes = attributes
             if size is not None:
-                st = self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
-                                      self._ranges_after(account, share, parts,
-                                                         lambda base, new_size: ranges.clip(base(), new_size),
-                                                         ["size", size]))
+                # new size and properties through an intent (journal.py): a kill -9 leaves both or neither
+                iid, body = journal.begin(self.meta, account, share, parts, node.st.st_ino, node.props, times,
+                                          size=size)
+                try:
+                    self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
+                                     self._ranges_after(account, share, parts,
+                                                        lambda base, new_size: ranges.clip(base(), new_size),
+                                                        ["size", size]))
+                except Exception:
+                    journal.drop(self.meta, iid)
+                    raise
+                done = journal.finish(self, iid, body)
+                if done is None:
+                    raise not_found()
+                return done
             else:
                 st = self.disk.touch_file(sh, parts)
             if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:

@@ -11,7 +11,7 @@ import time
 import uuid
 
 from ..errors import StorageError
-from . import leases, names, pending, ranges, sddl, snapshots
+from . import journal, leases, names, pending, ranges, sddl, snapshots
 from .disk import Disk, ShareDir, _Parent, not_found
 from .infos import NodeInfo
 from .ranges import fd_data_ranges
@@ -233,18 +233,27 @@ class PlaneMore:
                     raise StorageError(409, "ResourceAlreadyExists", "The specified resource already exists.")
                 may_replace(existing)         # before the rows move: they are the destination's own
             node = self._node(account, share, src, st, 0)
-            self.meta.move(account, share, "/".join(src), "/".join(dst))
-            moved, parent_ino = rename_entry(self.disk, sh, src, dst, is_dir, replace)
-            if not is_dir:
-                self._log_rename(account, share, src, dst, moved)
             if metadata:
                 node.props.metadata = metadata
             if attributes is not None:
                 node.props.attributes = attributes
             if content_type is not None:
                 node.props.content_type = content_type
-            return self._save(account, share, dst, moved, parent_ino, node.props,
-                              {"written": node.written, **{k: v for k, v in (times or {}).items() if v is not None}})
+            # the rows follow the disk through an intent (journal.py): a kill -9 leaves old or new, never a mix
+            iid, body = journal.begin(self.meta, account, share, dst, st.st_ino, node.props,
+                                      {"written": node.written, **{k: v for k, v in (times or {}).items()
+                                                                   if v is not None}}, move="/".join(src))
+            try:
+                rename_entry(self.disk, sh, src, dst, is_dir, replace)
+            except Exception:
+                journal.drop(self.meta, iid)
+                raise
+            done = journal.finish(self, iid, body)
+            if done is None:
+                raise not_found()
+            if not is_dir:
+                self._log_rename(account, share, src, dst, done.st)
+            return done
 
     def copy_file(self, src: tuple[str, str, list[str]], account: str, share: str, parts: list[str],
                   build_props, source_url: str) -> NodeInfo:
@@ -263,19 +272,47 @@ class PlaneMore:
                     if "readonly" in (old.attributes or "").lower() and not times.pop("ignore_readonly", False):
                         raise StorageError(409, "ReadOnlyAttribute", "The destination file is read-only.")
                 times.pop("ignore_readonly", None)
-                dst, dst_parent, _old = self.disk.create_file(sh, parts, st.st_size,
-                                                              self._quota_check(account, share, sh, st.st_size))
                 props.created = time.time_ns()
-                if pending.is_async(s_account, account, st.st_size):
-                    # the bytes follow in the background (pending.py); the row says so first
-                    props.copy = self.copies.begin(src, st.st_size, source_url)
-                    node = self._save(account, share, parts, dst, dst_parent, props, times)
+                check = self._quota_check(account, share, sh, st.st_size)
+                # a copy from another account may go on in the background (pending.py): the row says so first
+                background = pending.is_async(s_account, account, st.st_size)
+                props.copy = self.copies.begin(src, st.st_size, source_url) if background \
+                    else {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
+                          "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
+                temp = journal.TempCopy(self.disk, sh)
+                try:
+                    if temp.usable:
+                        # the bytes (or, for a pending copy, the empty file) go in beside the share, then one
+                        # rename (journal.py): a kill -9 leaves the destination as it was or complete with its
+                        # properties (a pending copy starts again after the restart)
+                        temp.write(None if background else fd, st.st_size)
+                        intent = []
+
+                        def before(old: os.stat_result | None) -> None:
+                            check(old.st_size if old is not None else None)
+                            intent.append(journal.begin(self.meta, account, share, parts, temp.st.st_ino, props,
+                                                        times, lease_ino=old.st_ino if old is not None else None))
+                        try:
+                            temp.place(self.disk, sh, parts, before)
+                        except Exception:
+                            if intent:
+                                journal.drop(self.meta, intent[0][0])
+                            raise
+                        node = journal.finish(self, *intent[0])
+                        if node is None:
+                            raise not_found()
+                        if background:
+                            self.copies.start(account, share, parts, props.copy)
+                        return node
+                finally:
+                    temp.close()
+                dst, dst_parent, _old = self.disk.create_file(sh, parts, st.st_size, check)
+                if not background:
+                    dst = self.disk.copy_into(sh, parts, fd, st.st_size)
+                node = self._save(account, share, parts, dst, dst_parent, props, times)
+                if background:
                     self.copies.start(account, share, parts, props.copy)
-                    return node
-                dst = self.disk.copy_into(sh, parts, fd, st.st_size)
-                props.copy = {"id": str(uuid.uuid4()), "source": source_url, "status": "success",
-                              "progress": f"{st.st_size}/{st.st_size}", "completed": time.time()}
-                return self._save(account, share, parts, dst, dst_parent, props, times)
+                return node
         finally:
             os.close(fd)
 
