@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -131,16 +132,27 @@ class EmulatorEndpoints:
 
 
 def start(data_dir: Path, executor: str = "local", extra: list[str] | None = None,
-          timeout: float = START_TIMEOUT) -> tuple[EmulatorProcess, EmulatorEndpoints]:
-    """Start `batchai-emulator serve` on free ports; returns once /_emulator/health answers."""
+          timeout: float = START_TIMEOUT) -> tuple[subprocess.Popen, EmulatorEndpoints]:
+    """Start `batchai-emulator serve` on free ports; returns once /_emulator/health answers (stop it with stop())."""
     emulator = EmulatorProcess(data_dir, "--executor", executor, "--gpus", "none", "--allocation-delay", "0.2",
                                "--allow-reset", *(extra or []), port=0, https_port=0, blob_port=0,
                                log=data_dir.parent / "emulator.log")
     data_dir.mkdir(parents=True, exist_ok=True)
     emulator.start(timeout)
-    return emulator, EmulatorEndpoints(http_url=emulator.http_url, https_url=emulator.https_url,
+    return emulator.proc, EmulatorEndpoints(http_url=emulator.http_url, https_url=emulator.https_url,
                                        blob_url=emulator.blob_url, ca_path=emulator.ca_bundle, data_dir=data_dir,
                                        log_path=emulator.log, executor=executor)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the emulator has not exited in 30 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 @pytest.fixture(scope="session")
@@ -149,9 +161,9 @@ def batchai_emulator(request):
     executor = (request.config.getoption("--batchai-emulator-executor")
                 or os.environ.get("BATCHAI_EMULATOR_TEST_EXECUTOR") or "local")
     root = Path(tempfile.mkdtemp(prefix="batchai-emulator-pytest-"))
-    emulator, info = start(root / "data", executor=executor)
+    proc, info = start(root / "data", executor=executor)
     yield info
-    emulator.stop()
+    stop(proc)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -159,9 +171,9 @@ def batchai_emulator(request):
 def batchai_emulator_docker():
     """A second session emulator whose jobs run in Docker containers (needs an engine and the job images)."""
     root = Path(tempfile.mkdtemp(prefix="batchai-emulator-pytest-"))
-    emulator, info = start(root / "data", executor="docker")
+    proc, info = start(root / "data", executor="docker")
     yield info
-    emulator.stop()
+    stop(proc)
     shutil.rmtree(root, ignore_errors=True)
 
 

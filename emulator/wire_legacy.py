@@ -22,6 +22,8 @@ from typing import Any, Callable
 from . import spec, wire
 from .errors import not_supported
 from .models import Cluster, FileServer, Job
+# the swagger is walked as request validation walks it: $ref followed, allOf members merged
+from .validation import _deref, _properties as _members
 
 CURRENT = "2018-05-01"
 OLD_VERSIONS = ("2017-09-01-preview", "2018-03-01")
@@ -58,20 +60,6 @@ def flatten_id(rid: str) -> str:
 # -- schema walking ------------------------------------------------------------------------------------------------
 def _definitions(api_version: str) -> dict:
     return spec.load(api_version)["definitions"]
-
-
-def _deref(schema: dict, defs: dict) -> dict:
-    while "$ref" in schema:
-        schema = defs[schema["$ref"].split("/")[-1]]
-    return schema
-
-
-def _members(schema: dict, defs: dict) -> dict[str, dict]:
-    schema = _deref(schema, defs)
-    out = dict(schema.get("properties", {}))
-    for part in schema.get("allOf", []):
-        out.update(_members(part, defs))
-    return out
 
 
 def _is_map(schema: dict) -> bool:

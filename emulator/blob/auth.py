@@ -50,13 +50,7 @@ def _lite_string(environ: dict, account: str, target) -> str:
 
 def _verify_lite(environ: dict, credential: str, account: str, keys: list[bytes], target, version,
                  now: datetime) -> Principal:
-    claimed, _, signature = credential.strip().rpartition(":")
-    if claimed.lower() != account.lower():
-        raise auth_failed(f"The account '{claimed}' in the Authorization header does not match the account "
-                          f"'{account}' of the URL.")
-    date = environ.get("HTTP_X_MS_DATE") or environ.get("HTTP_DATE")
-    if not date:
-        raise auth_failed("The request has neither an x-ms-date nor a Date header.")
+    signature, _date = fauth.shared_key_claim(environ, credential, account)
     text = _lite_string(environ, account, target)
     if any(hmac.compare_digest(fauth._sign(key, text), signature) for key in keys):
         return Principal("SharedKey", version or "")
@@ -81,12 +75,7 @@ def _service_string(sas: dict, account: str, target, sv: str) -> str:
 
 def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target, access: Access, now: datetime,
                scheme: str, remote_addr: str, policies: list[dict] | None) -> Principal:
-    sv = sas.get("sv")
-    if not sv:
-        raise auth_failed("The SAS token has no signed version (sv).")
-    check_version(sv, "sv")
-    if sv < "2015-04-05":
-        raise auth_failed(f"SAS version {sv} is older than 2015-04-05, the oldest the emulator verifies.")
+    sv = fauth.sas_version(sas)
     if sas.get("skoid"):
         raise StorageError(400, "NotSupportedByEmulator", "User delegation SAS tokens (skoid) need Azure AD; the "
                            "Batch AI emulator's blob service verifies account and service SAS only.")
@@ -159,10 +148,7 @@ def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target, acc
                            " SAS does not allow it.")
     if not set(access.service_perms) & set(sp):
         raise permission_mismatch(access.service_perms)
-    overrides = {h: sas[k] for k, h in (("rscc", "Cache-Control"), ("rscd", "Content-Disposition"),
-                                        ("rsce", "Content-Encoding"), ("rscl", "Content-Language"),
-                                        ("rsct", "Content-Type")) if sas.get(k)}
-    return Principal("SAS", sv, overrides)
+    return Principal("SAS", sv, fauth.sas_overrides(sas))
 
 
 def authenticate(environ: dict, target, account: str, keys: list[bytes], access: Access, now: datetime,

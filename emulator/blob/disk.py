@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import StorageError
 from ..mounts import blob_container_dir
+from ..storage.dirs import remove_account_dir, subdirectories
 from .names import CONTAINER_NAME, path_parts
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -111,18 +112,10 @@ class BlobDisk:
 
     def delete_account(self, account: str) -> None:
         for path in (self.account_dir(account), self.state / account):
-            if os.path.islink(path):
-                os.unlink(path)
-            elif os.path.isdir(path):
-                shutil.rmtree(path)
+            remove_account_dir(path)
 
     def container_names(self, account: str) -> list[str]:
-        try:
-            found = os.listdir(self.account_dir(account))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return sorted(n for n in found if CONTAINER_NAME.match(n)
-                      and os.path.isdir(os.path.join(self.account_dir(account), n)))
+        return subdirectories(self.account_dir(account), CONTAINER_NAME.match)
 
     def _root(self, account: str, container: str) -> int:
         try:

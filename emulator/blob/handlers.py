@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import Response, request
 
 from ..errors import StorageError
+from ..storage.bodies import streamed
 from ..files import httpio
 from ..files.auth import Principal
 from ..files.disk import http_date, read_stream
@@ -371,12 +372,7 @@ def get_blob(ctx: Ctx) -> Response:
                                    "4 MiB.")
             headers["Content-MD5"] = base64.b64encode(hashlib.md5(os.pread(fd, length, start)).digest()).decode()
     headers["Content-Length"] = str(length)
-    resp = Response(read_stream(fd, start, length), status=status, direct_passthrough=True)
-    resp.headers.pop("Content-Type", None)
-    for k, v in headers.items():
-        if v is not None:
-            resp.headers[k] = v
-    return resp
+    return streamed(read_stream(fd, start, length), status, headers)
 
 
 def get_blob_metadata(ctx: Ctx) -> Response:

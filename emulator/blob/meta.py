@@ -21,8 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..files.meta import _Tx
-from ..store.connections import ThreadConnections
+from ..store.connections import ThreadConnections, Transaction as _Tx, record_schema
 
 SCHEMA_VERSION = 1
 
@@ -89,13 +88,10 @@ class BlobMeta:
     def __init__(self, path: Path):
         self._connections = ThreadConnections(Path(path))
         self._conn().executescript(_SCHEMA)
-        with _Tx(self._conn()) as c:
-            row = c.execute("SELECT version FROM blob_schema").fetchone()
-            if row is None:
-                c.execute("INSERT INTO blob_schema VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise MetaSchemaError(f"{path} holds blob-plane schema {row[0]}; this emulator knows up to "
-                                      f"{SCHEMA_VERSION}.")
+        newer = record_schema(self._conn(), "blob_schema", SCHEMA_VERSION)
+        if newer is not None:
+            raise MetaSchemaError(f"{path} holds blob-plane schema {newer}; this emulator knows up to "
+                                  f"{SCHEMA_VERSION}.")
 
     def _conn(self) -> sqlite3.Connection:
         return self._connections.get()

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import StorageError
+from ..storage.names import query_arg
 from ..files.names import parse_query, raw_request_uri
 
 __all__ = ["BlobTarget", "parse_target", "raw_request_uri", "check_container_name", "path_parts", "MAX_NAME"]
@@ -40,11 +41,7 @@ class BlobTarget:
     query: list[tuple[str, str]] = field(default_factory=list)
 
     def arg(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.query:
-            if k.lower() == name:
-                return v
-        return None
+        return query_arg(self.query, name)
 
 
 def _decode(raw: str) -> str:

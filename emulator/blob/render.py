@@ -2,9 +2,10 @@
 legacy 2.1.0 (ElementTree) parse them."""
 from __future__ import annotations
 
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from ..files.disk import http_date
+from ..storage.xmlparts import el as _el, metadata as _metadata, paging as _paging
 from .plane import BlobInfo, ContainerInfo
 
 _HEAD = '<?xml version="1.0" encoding="utf-8"?>'
@@ -21,29 +22,8 @@ DEFAULT_SERVICE_PROPERTIES = (
     "<StaticWebsite><Enabled>false</Enabled></StaticWebsite></StorageServiceProperties>")
 
 
-def _el(name: str, value) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
-
-
 def _opt(name: str, value) -> str:
     return _el(name, value) if value not in (None, "") else f"<{name} />"
-
-
-def _paging(prefix, marker, maxresults, delimiter=None) -> str:
-    out = ""
-    if prefix:
-        out += _el("Prefix", prefix)
-    if marker:
-        out += _el("Marker", marker)
-    if maxresults is not None:
-        out += _el("MaxResults", maxresults)
-    if delimiter:
-        out += _el("Delimiter", delimiter)
-    return out
-
-
-def _metadata(metadata: dict[str, str]) -> str:
-    return "<Metadata>" + "".join(_el(k, v) for k, v in sorted(metadata.items())) + "</Metadata>"
 
 
 def list_containers(endpoint: str, items: list[ContainerInfo], next_marker, prefix, marker, maxresults,

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, request
 
 from ..urls import same_port_base
 from ..errors import EmulatorError, StorageError
+from ..storage.hosterrors import common_host_error
 from ..files.disk import http_date
 from ..files.httpio import response
 from . import auth, handlers as h
@@ -159,15 +160,9 @@ def _copy_source(url: str, door: str) -> tuple[str, str, str]:
 
 
 def _host_error(exc: OSError, op: str) -> Exception:
-    where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageError(413, "InsufficientStorage", f"{op} failed: the disk holding the emulator's data dir is "
-                            f"full{where}.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return StorageError(403, "AuthorizationFailure", f"{op} failed: the emulator may not change this path on "
-                            f"its host{where}: {exc.strerror}. A job running as another user may own it.")
-    if exc.errno == errno.ENAMETOOLONG:
-        return StorageError(400, "InvalidResourceName", f"The name is too long for the host file system{where}.")
+    common = common_host_error(exc, op, "name")
+    if common is not None:
+        return common
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
         # the container (or the blob's directory) went away while the request was being served
         return StorageError(404, "ResourceNotFound", "The specified resource does not exist (it was deleted while "

@@ -143,12 +143,27 @@ def _sign(key: bytes, text: str) -> str:
     return base64.b64encode(hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()).decode()
 
 
-def verify_shared_key(environ: dict, header: str, account: str, keys: list[bytes], target: Target,
-                      version: str | None, now: datetime) -> Principal:
-    scheme, _, credential = header.strip().partition(" ")
-    if scheme != "SharedKey":
-        raise auth_failed(f"The authorization scheme '{scheme}' is not supported by the emulator's file service "
-                          "(SharedKey and SAS are).")
+def sas_overrides(sas: dict) -> dict[str, str]:
+    """The response headers a SAS token sets for the reads it signs (rscc, rscd, rsce, rscl, rsct)."""
+    return {h: sas[k] for k, h in (("rscc", "Cache-Control"), ("rscd", "Content-Disposition"),
+                                   ("rsce", "Content-Encoding"), ("rscl", "Content-Language"),
+                                   ("rsct", "Content-Type")) if sas.get(k)}
+
+
+def sas_version(sas: dict) -> str:
+    """The signed version (sv) of a SAS token, once it is one the emulator verifies (2015-04-05 on)."""
+    sv = sas.get("sv")
+    if not sv:
+        raise auth_failed("The SAS token has no signed version (sv).")
+    check_version(sv, "sv")
+    if sv < "2015-04-05":
+        raise auth_failed(f"SAS version {sv} is older than 2015-04-05, the oldest the emulator verifies.")
+    return sv
+
+
+def shared_key_claim(environ: dict, credential: str, account: str) -> tuple[str, str]:
+    """(signature, date) of a SharedKey (or SharedKeyLite) credential `account:signature`, once its account is the
+    URL's and the request carries a date (x-ms-date or Date); AuthenticationFailed otherwise. Both planes use it."""
     claimed, _, signature = credential.strip().rpartition(":")
     if claimed.lower() != account.lower():
         raise auth_failed(f"The account '{claimed}' in the Authorization header does not match the account "
@@ -156,6 +171,16 @@ def verify_shared_key(environ: dict, header: str, account: str, keys: list[bytes
     date = environ.get("HTTP_X_MS_DATE") or environ.get("HTTP_DATE")
     if not date:
         raise auth_failed("The request has neither an x-ms-date nor a Date header.")
+    return signature, date
+
+
+def verify_shared_key(environ: dict, header: str, account: str, keys: list[bytes], target: Target,
+                      version: str | None, now: datetime) -> Principal:
+    scheme, _, credential = header.strip().partition(" ")
+    if scheme != "SharedKey":
+        raise auth_failed(f"The authorization scheme '{scheme}' is not supported by the emulator's file service "
+                          "(SharedKey and SAS are).")
+    signature, date = shared_key_claim(environ, credential, account)
     try:
         sent = parsedate_to_datetime(date)
         skew = abs((now - sent).total_seconds())
@@ -208,12 +233,7 @@ def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Tar
     """A SAS token's principal (403 when it does not allow `access`). `derive` (see delegation_key_value) makes
     user delegation SAS tokens (skoid...) verifiable; without it they are refused. `policy(share, si)` looks up
     stored access policies ({"start", "expiry", "permission"} or None)."""
-    sv = sas.get("sv")
-    if not sv:
-        raise auth_failed("The SAS token has no signed version (sv).")
-    check_version(sv, "sv")
-    if sv < "2015-04-05":
-        raise auth_failed(f"SAS version {sv} is older than 2015-04-05, the oldest the emulator verifies.")
+    sv = sas_version(sas)
     if sas.get("si"):
         found = policy(target.share, sas["si"]) if policy is not None and target.share else None
         if found is None:
@@ -302,10 +322,7 @@ def verify_sas(sas: dict[str, str], account: str, keys: list[bytes], target: Tar
                            f"{'file' if sas['sr'] == 'f' else 'share'} SAS does not allow it.")
     if not set(access.service_perms) & set(sp):
         raise permission_mismatch(access.service_perms)
-    overrides = {h: sas[k] for k, h in (("rscc", "Cache-Control"), ("rscd", "Content-Disposition"),
-                                        ("rsce", "Content-Encoding"), ("rscl", "Content-Language"),
-                                        ("rsct", "Content-Type")) if sas.get(k)}
-    return Principal("SAS", sv, overrides)
+    return Principal("SAS", sv, sas_overrides(sas))
 
 
 def permission_mismatch(perms: str) -> StorageError:

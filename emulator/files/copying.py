@@ -34,6 +34,13 @@ def cannot_verify(why: str, source_status: int | None = None, source_code: str |
     return err
 
 
+def _check_bearer(source_auth: str, verify_token) -> None:
+    """x-ms-copy-source-authorization must be a bearer token the emulator issued."""
+    if not source_auth.lower().startswith("bearer ") or verify_token is None \
+            or not verify_token(source_auth[7:].strip()):
+        raise cannot_verify("x-ms-copy-source-authorization is not a bearer token the emulator issued")
+
+
 def resolve_source(files, dest_account: str, principal, url: str, source_auth: str | None,
                    allow_trailing_dot: bool, remote_addr: str, request_host: str, verify_token=None,
                    same_account: bool = True):
@@ -64,9 +71,7 @@ def resolve_source(files, dest_account: str, principal, url: str, source_auth: s
         except StorageError as err:
             raise cannot_verify(err.message.splitlines()[-1], err.status, err.code) from None
     elif source_auth:
-        if not source_auth.lower().startswith("bearer ") or verify_token is None \
-                or not verify_token(source_auth[7:].strip()):
-            raise cannot_verify("x-ms-copy-source-authorization is not a bearer token the emulator issued")
+        _check_bearer(source_auth, verify_token)
     elif account != dest_account or principal.scheme == "SAS" or not same_account:
         raise cannot_verify("the source needs its own SAS (or x-ms-copy-source-authorization)", 401,
                             "NoAuthenticationInformation")
@@ -106,9 +111,7 @@ def blob_source(blobs, url: str, source_auth: str | None, remote_addr: str, blob
         except StorageError as err:
             raise cannot_verify(err.message.splitlines()[-1], err.status, err.code) from None
     elif source_auth:
-        if not source_auth.lower().startswith("bearer ") or verify_token is None \
-                or not verify_token(source_auth[7:].strip()):
-            raise cannot_verify("x-ms-copy-source-authorization is not a bearer token the emulator issued")
+        _check_bearer(source_auth, verify_token)
     elif blobs.public_access(account, target.container)[0] not in ("blob", "container"):
         raise cannot_verify("the source needs its own SAS (or x-ms-copy-source-authorization)", 401,
                             "NoAuthenticationInformation")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..errors import StorageError
 from ..mounts import share_dir
+from ..storage.dirs import remove_account_dir, subdirectories
 from . import names, ranges, snapshots
 from .ranges import fd_data_ranges
 from .locks import FileLocks, bump_mtime as _bump_mtime
@@ -194,23 +195,11 @@ class Disk:
             raise not_found("ShareNotFound", "The specified share does not exist.")
 
     def delete_account(self, account: str) -> None:
-        path = self.account_dir(account)
-        if os.path.islink(path):
-            os.unlink(path)
-        elif os.path.isdir(path):
-            shutil.rmtree(path)
+        remove_account_dir(self.account_dir(account))
 
     def share_names(self, account: str) -> list[str]:
-        try:
-            found = os.listdir(self.account_dir(account))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        out = []
-        for name in found:
-            if names.SHARE_NAME.match(name) and "--" not in name \
-                    and os.path.isdir(os.path.join(self.account_dir(account), name)):
-                out.append(name)
-        return sorted(out)
+        return subdirectories(self.account_dir(account),
+                              lambda name: names.SHARE_NAME.match(name) and "--" not in name)
 
     @staticmethod
     def usage(sh: ShareDir) -> int:

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from flask import Response, request
 
 from ..errors import StorageError
+from ..storage.bodies import streamed
 from . import checksums, httpio, leases, nfs_headers, render, snapshots
 from .auth import parse_sas_time
 from .context import Ctx
@@ -326,12 +327,7 @@ def get_file(ctx: Ctx) -> Response:
     except BaseException:
         os.close(fd)
         raise
-    resp = Response(read_stream(fd, start, length), status=status, direct_passthrough=True)
-    resp.headers.pop("Content-Type", None)
-    for k, v in headers.items():
-        if v is not None:
-            resp.headers[k] = v
-    return resp
+    return streamed(read_stream(fd, start, length), status, headers)
 
 
 def put_range(ctx: Ctx) -> Response:

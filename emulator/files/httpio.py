@@ -16,6 +16,8 @@ from flask import Response, request
 
 from .. import httprange
 from ..errors import StorageError
+from ..storage.bodies import buffer_filler  # noqa: F401 (the handlers' httpio.buffer_filler)
+from ..storage.headers import invalid_header, true_or_false
 from . import nfs, rawheaders, sddl
 from .disk import http_date, iso7
 from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
@@ -32,11 +34,6 @@ _CONTENT = {"content_type": "x-ms-content-type", "content_encoding": "x-ms-conte
 
 
 # ---- request parsing ------------------------------------------------------------------------------------------
-def invalid_header(name: str, value: str, why: str) -> StorageError:
-    return StorageError(400, "InvalidHeaderValue", f"The value '{value}' of header {name} is invalid: {why}.",
-                        {"HeaderName": name, "HeaderValue": value})
-
-
 def metadata() -> dict[str, str]:
     out: dict[str, str] = {}
     total = 0
@@ -59,11 +56,7 @@ def metadata() -> dict[str, str]:
 
 def bool_header(name: str) -> bool:
     raw = request.headers.get(name)
-    if raw is None:
-        return False
-    if raw.strip().lower() not in ("true", "false"):
-        raise invalid_header(name, raw, "expected true or false")
-    return raw.strip().lower() == "true"
+    return False if raw is None else true_or_false(name, raw)
 
 
 def int_header(name: str, lo: int, hi: int, required: bool = False) -> int | None:
@@ -377,16 +370,3 @@ def read_body(length: int, fill) -> memoryview:
                                "nothing was written.")
         got += n
     return view
-
-
-def buffer_filler(data: memoryview):
-    pos = 0
-
-    def fill(view: memoryview) -> int:
-        nonlocal pos
-        n = min(len(view), len(data) - pos)
-        view[:n] = data[pos:pos + n]
-        pos += n
-        return n
-    return fill
-

@@ -31,7 +31,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from ..store.connections import ThreadConnections
+from ..store.connections import ThreadConnections, Transaction as _Tx, record_schema
 
 SCHEMA_VERSION = 1
 DEFAULT_QUOTA_GIB = 5120
@@ -146,13 +146,10 @@ class MetaStore:
         columns = {r[1] for r in self._conn().execute("PRAGMA table_info(files_shares)")}
         if "props" not in columns:                # databases made before share properties had their column
             self._conn().execute("ALTER TABLE files_shares ADD COLUMN props TEXT NOT NULL DEFAULT '{}'")
-        with self._tx() as c:
-            row = c.execute("SELECT version FROM files_schema").fetchone()
-            if row is None:
-                c.execute("INSERT INTO files_schema VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise MetaSchemaError(f"{self.path} holds file-plane schema {row[0]}; this emulator knows up to "
-                                      f"{SCHEMA_VERSION}.")
+        newer = record_schema(self._conn(), "files_schema", SCHEMA_VERSION)
+        if newer is not None:
+            raise MetaSchemaError(f"{self.path} holds file-plane schema {newer}; this emulator knows up to "
+                                  f"{SCHEMA_VERSION}.")
 
     def _conn(self) -> sqlite3.Connection:
         return self._connections.get()
@@ -210,6 +207,24 @@ class MetaStore:
             if linked:
                 c.execute("UPDATE files_entries SET props = ? WHERE account = ? AND share = ? AND ino = ? "
                           "AND path != ?", (text, account, share, ino, path))
+
+    def update_copy(self, account: str, share: str, path: str, copy_id: str, change) -> bool:
+        """`change(props)` on the row at `path` if it still records the pending copy `copy_id`, in one
+        transaction (so a background copy never writes over the row of a file that replaced its destination);
+        whether it did."""
+        with self._tx() as c:
+            row = c.execute("SELECT ino, props FROM files_entries WHERE account = ? AND share = ? AND path = ?",
+                            (account, share, path)).fetchone()
+            if row is None:
+                return False
+            props = EntryProps.from_json(row[1])
+            copy = props.copy or {}
+            if copy.get("id") != copy_id or copy.get("status") != "pending":
+                return False
+            change(props)
+            c.execute("UPDATE files_entries SET props = ? WHERE account = ? AND share = ? AND path = ? AND ino = ?",
+                      (json.dumps(asdict(props)), account, share, path, row[0]))
+            return True
 
     def pending_copies(self) -> list[tuple[str, str, str, dict]]:
         """(account, share, path, copy record) of every file whose row says a background copy is pending."""
@@ -333,26 +348,3 @@ class MetaStore:
 
     def close(self) -> None:
         self._connections.close()
-
-
-class _Tx:
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        # a failed COMMIT (disk full) may leave the transaction open, or SQLite may have rolled it back already:
-        # either way the thread's connection must come out of it usable, with the original error raised
-        if exc_type is None:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        return False

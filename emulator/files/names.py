@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from ..errors import StorageError
+from ..storage.names import query_arg
 
 SHARE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 ACCOUNT_SEGMENT = re.compile(r"^[A-Za-z0-9]{1,64}$")
@@ -43,11 +44,7 @@ class Target:
 
     def arg(self, name: str) -> str | None:
         """The first value of a query parameter (names compared case-insensitively, as the service does)."""
-        name = name.lower()
-        for k, v in self.query:
-            if k.lower() == name:
-                return v
-        return None
+        return query_arg(self.query, name)
 
 
 def invalid_uri(message: str) -> StorageError:

@@ -7,6 +7,7 @@ import time
 from flask import request
 
 from ..errors import StorageError
+from ..storage.headers import invalid_header as _invalid, true_or_false
 from . import nfs
 
 _NFS_HEADERS = ("x-ms-owner", "x-ms-group", "x-ms-mode", "x-ms-file-mode-copy-mode", "x-ms-file-owner-copy-mode")
@@ -20,11 +21,6 @@ def unsupported_header(name: str, why: str) -> StorageError:
                         {"HeaderName": name, "HeaderValue": request.headers.get(name) or ""})
 
 
-def _invalid(name: str, value: str, why: str) -> StorageError:
-    return StorageError(400, "InvalidHeaderValue", f"The value '{value}' of header {name} is invalid: {why}.",
-                        {"HeaderName": name, "HeaderValue": value})
-
-
 def _int(name: str, lo: int, hi: int) -> int | None:
     raw = request.headers.get(name)
     if raw is None:
@@ -36,11 +32,7 @@ def _int(name: str, lo: int, hi: int) -> int | None:
 
 def _bool(name: str) -> bool | None:
     raw = request.headers.get(name)
-    if raw is None:
-        return None
-    if raw.strip().lower() not in ("true", "false"):
-        raise _invalid(name, raw, "expected true or false")
-    return raw.strip().lower() == "true"
+    return None if raw is None else true_or_false(name, raw)
 
 
 def share_request(prof: nfs.Profile, current: dict | None) -> dict:

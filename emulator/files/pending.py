@@ -17,6 +17,7 @@ either way, so a destination is never reported `success` with bytes it does not 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -99,19 +100,15 @@ class Copies:
             running[2].wait(30)
 
     # ---- the copier -------------------------------------------------------------------------------------------
-    def _update(self, account: str, share: str, parts: list[str], copy_id: str, change) -> bool:
-        """Apply `change(copy)` to the destination's copy record if it is still this copy; whether it was."""
-        plane = self.plane
-        try:
-            node = plane.file(account, share, parts)
-        except StorageError:
-            return False
-        props: EntryProps = node.props
-        if not props.copy or props.copy.get("id") != copy_id or props.copy.get("status") != "pending":
-            return False
-        change(props.copy)
-        plane.meta.put_entry(account, share, node.path, node.st.st_ino, props)
-        return True
+    def _update(self, account: str, share: str, parts: list[str], copy_id: str, change,
+                st: os.stat_result | None = None) -> bool:
+        """Apply `change(copy)` to the destination's copy record if it is still this copy; whether it was. `st`:
+        the file after a chunk was written, against which a last-write time the copy set stays valid."""
+        def apply(props: EntryProps) -> None:
+            change(props.copy)
+            if st is not None and props.written is not None and props.written_stamp is not None:
+                props.written_stamp = st.st_mtime_ns
+        return self.plane.meta.update_copy(account, share, "/".join(parts), copy_id, apply)
 
     def _run(self, key, parts: list[str], copy: dict, stop: threading.Event, done: threading.Event) -> None:
         account, share, _ = key
@@ -133,12 +130,12 @@ class Copies:
                 if stop.is_set():
                     return
                 try:
-                    self._write(account, share, parts, copy_id, offset, data)
+                    st = self._write(account, share, parts, copy_id, offset, data)
                 except (StorageError, OSError):
                     return              # the destination was deleted or replaced: nothing to finish
                 offset += len(data)
                 if not self._update(account, share, parts, copy_id,
-                                    lambda c, o=offset: c.update(progress=f"{o}/{total}")):
+                                    lambda c, o=offset: c.update(progress=f"{o}/{total}"), st):
                     return
                 stop.wait(max(0.0, len(data) / self.rate() - (time.monotonic() - began)))
             if not stop.is_set():
@@ -153,16 +150,24 @@ class Copies:
                     del self._running[key]
             done.set()
 
-    def _write(self, account: str, share: str, parts: list[str], copy_id: str, offset: int, data: bytes) -> None:
+    def _write(self, account: str, share: str, parts: list[str], copy_id: str, offset: int,
+               data: bytes) -> os.stat_result:
         node = self.plane.file(account, share, parts)
         if not node.props.copy or node.props.copy.get("id") != copy_id:
             raise StorageError(409, "CopyIdMismatch", "replaced")
-        view, pos = memoryview(data), 0
+        view, pos, ino = memoryview(data), 0, node.st.st_ino
 
         def fill(buf: memoryview) -> int:
             nonlocal pos
+            if pos == 0:
+                # the file is open by now: if it was replaced since the check above, its row names another
+                # inode (or another copy) and nothing is written (the write ends with an error the copier takes)
+                row = self.plane.meta.entry(account, share, node.path, ino)
+                if row is None or not row.copy or row.copy.get("id") != copy_id:
+                    return 0
             n = min(len(buf), len(view) - pos)
             buf[:n] = view[pos:pos + n]
             pos += n
             return n
-        self.plane.write_range(account, share, parts, offset, len(data), fill, preserve=True)
+        # (no preserve: that would save the row read before the write; _update re-stamps the copy's times)
+        return self.plane.write_range(account, share, parts, offset, len(data), fill).st

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 from . import nfs
+from ..storage.xmlparts import el as _el, metadata as _metadata, paging as _paging
 from .disk import Entry, etag, http_date, iso7
 from .infos import PERMISSION_KEY, NodeInfo, ShareInfo
 
@@ -21,10 +22,6 @@ DEFAULT_SERVICE_PROPERTIES = (
     "<Cors /></StorageServiceProperties>")
 
 
-def _el(name: str, value) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
-
-
 _XML_INVALID = re.compile("[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
@@ -33,21 +30,6 @@ def _name(tag: str, value: str) -> str:
     if _XML_INVALID.search(value):
         return f'<{tag} Encoded="true">{escape(quote(value.encode("utf-8", "surrogatepass"), safe=""))}</{tag}>'
     return _el(tag, value)
-
-
-def _paging(prefix: str | None, marker: str | None, maxresults: int | None) -> str:
-    out = ""
-    if prefix:
-        out += _el("Prefix", prefix)
-    if marker:
-        out += _el("Marker", marker)
-    if maxresults is not None:
-        out += _el("MaxResults", maxresults)
-    return out
-
-
-def _metadata(metadata: dict[str, str]) -> str:
-    return "<Metadata>" + "".join(_el(k, v) for k, v in sorted(metadata.items())) + "</Metadata>"
 
 
 def list_shares(endpoint: str, shares: list[ShareInfo], next_marker: str | None, prefix: str | None,

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound
 
 from ..errors import StorageError
+from ..storage.hosterrors import common_host_error
 from . import auth, checksums, handlers as h, handlers_nfs as hn, httpio, snapshots
 from .auth import Access
 from .context import DEFAULT_VERSION, Ctx
@@ -126,18 +127,13 @@ def not_supported(what: str) -> StorageError:
 def _host_error(exc: OSError, op_name: str) -> StorageError:
     """A file-system error on the emulator's host as a Storage error, never a 5xx (clients retry those for a
     minute, and a job can provoke these at will): it is about this machine's disk, and the message says so."""
+    common = common_host_error(exc, op_name, "path")
+    if common is not None:
+        return common
     where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageError(413, "InsufficientStorage", f"{op_name} failed: the disk holding the emulator's data "
-                            f"dir is full{where}.")
     if exc.errno == errno.EFBIG:
         return StorageError(413, "InsufficientStorage", f"{op_name} failed: the host file system cannot hold a "
                             f"file that large{where}.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return StorageError(403, "AuthorizationFailure", f"{op_name} failed: the emulator may not change this "
-                            f"path on its host{where}: {exc.strerror}. A job running as another user may own it.")
-    if exc.errno == errno.ENAMETOOLONG:
-        return StorageError(400, "InvalidResourceName", f"The path is too long for the host file system{where}.")
     if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENXIO):
         return StorageError(404, "ResourceNotFound", "The specified resource does not exist.")
     if exc.errno in (errno.ELOOP, errno.EXDEV):

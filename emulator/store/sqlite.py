@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from . import FINAL_STATES, AlreadyExists, ParentNotFound, Record, StoreFull, open_state
-from .connections import ThreadConnections
+from .connections import ThreadConnections, Transaction
 
 SCHEMA_VERSION = 2
 log = logging.getLogger("batchai_emulator.store")
@@ -75,7 +75,7 @@ class SqliteStore:
         return self._connections.get()
 
     def _tx(self):
-        return _Tx(self._conn(), str(self.path.parent))
+        return Transaction(self._conn(), _full_disk(str(self.path.parent)))
 
     @staticmethod
     def _record(row) -> Record:
@@ -207,31 +207,15 @@ def after_key(token: str) -> tuple[str, str]:
     return name, key
 
 
-class _Tx:
-    def __init__(self, conn, where: str):
-        self.conn = conn
-        self.where = where
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            try:
-                self.conn.execute("COMMIT")
-                return False
-            except sqlite3.OperationalError as err:
-                exc = err
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        if _full(exc):
-            # the old SDKs (msrest) retry a 5xx and then report only its status: say it here as well
-            log.warning("the disk holding %s is full: a change was refused (HTTP 507); free some space", self.where)
-            raise StoreFull(self.where) from exc
-        if exc_type is None:
-            raise exc
-        return False
+def _full_disk(where: str):
+    """A Transaction's translate: a full disk becomes StoreFull (and a log line), other errors stay as they are."""
+    def translate(exc):
+        if not _full(exc):
+            return None
+        # the old SDKs (msrest) retry a 5xx and then report only its status: say it here as well
+        log.warning("the disk holding %s is full: a change was refused (HTTP 507); free some space", where)
+        return StoreFull(where)
+    return translate
 
 
 def _full(exc) -> bool:

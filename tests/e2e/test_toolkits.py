@@ -3,15 +3,22 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from azure.mgmt.batchai import models
 
 from .jobenv import JobEnv
 from .test_jobs import dlive  # noqa: F401
 
 
-def test_custom_mpi_runs_under_mpirun_when_the_image_has_it(dlive, mpi_image):  # noqa: F811
-    e = JobEnv(dlive)
-    e.cluster("cl", nodes=1)
+@pytest.fixture()
+def e(dlive):  # noqa: F811
+    """A JobEnv on the Docker emulator with a one-node cluster cl."""
+    env = JobEnv(dlive)
+    env.cluster("cl", nodes=1)
+    return env
+
+
+def test_custom_mpi_runs_under_mpirun_when_the_image_has_it(e, mpi_image):
     e.submit("mpi", "cl", mpi_image, custom_mpi_settings=models.CustomMpiSettings(
         command_line="echo rank=$OMPI_COMM_WORLD_RANK", process_count=2))
     job = e.wait("mpi")
@@ -20,9 +27,7 @@ def test_custom_mpi_runs_under_mpirun_when_the_image_has_it(dlive, mpi_image):  
     assert sorted(out.split()) == ["rank=0", "rank=1"]
 
 
-def test_process_count_without_mpirun_fails_clearly(dlive, cpu_image):  # noqa: F811
-    e = JobEnv(dlive)
-    e.cluster("cl", nodes=1)
+def test_process_count_without_mpirun_fails_clearly(e, cpu_image):
     e.submit("nompi", "cl", cpu_image, chainer_settings=models.ChainerSettings(
         python_script_file_path="train.py", process_count=2))
     job = e.wait("nompi")
@@ -31,9 +36,7 @@ def test_process_count_without_mpirun_fails_clearly(dlive, cpu_image):  # noqa: 
     assert "mpirun" in err.message and job.execution_info.exit_code == 127
 
 
-def test_tensorflow_tasks_get_their_variables(dlive, cpu_image):  # noqa: F811
-    e = JobEnv(dlive)
-    e.cluster("cl", nodes=1)
+def test_tensorflow_tasks_get_their_variables(e, cpu_image):
     script = ("import json, os, sys; print(json.dumps({k: os.environ.get(k) for k in ('AZ_BATCHAI_TASK_INDEX', "
               "'AZ_BATCHAI_PS_HOSTS', 'AZ_BATCHAI_WORKER_HOSTS', 'TF_CONFIG')}), sys.argv[1:])")
     (e.share_dir / "tf.py").write_text(script)
@@ -51,9 +54,7 @@ def test_tensorflow_tasks_get_their_variables(dlive, cpu_image):  # noqa: F811
     assert line.endswith("['--role', 'master']")
 
 
-def test_shm_size_reaches_the_container(dlive, cpu_image):  # noqa: F811
-    e = JobEnv(dlive)
-    e.cluster("cl", nodes=1)
+def test_shm_size_reaches_the_container(e, cpu_image):
     e.submit("shm", "cl", None, custom_toolkit_settings=models.CustomToolkitSettings(command_line="df -k /dev/shm"),
              container_settings=models.ContainerSettings(image_source_registry=models.ImageSourceRegistry(
                  image=cpu_image), shm_size="256m"))

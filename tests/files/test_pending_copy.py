@@ -3,7 +3,6 @@ aborted while it runs, and survives kill -9 of the emulator (it is copied again 
 from __future__ import annotations
 
 import os
-import signal
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -12,7 +11,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.fileshare import FileSasPermissions, ShareServiceClient, generate_file_sas
 
-from emulator import pytest_plugin
+from emulator.launcher import EmulatorProcess
 from tests.conftest import start_live
 
 from .conftest import ACCOUNT, KEY
@@ -125,25 +124,20 @@ def test_small_copies_between_accounts_complete_at_once(slow):
 
 
 def test_a_pending_copy_survives_kill_9(tmp_path):
-    data_dir = tmp_path / "data"
-    extra = [a for acc in ACCOUNTS for a in ("--storage-account", acc)]
-    proc, info = pytest_plugin.start(data_dir, executor="none", extra=extra + ["--files-copy-rate", str(256 << 10)])
-    try:
-        dest = _dest(info.http_url)
-        copy = dest.start_copy_from_url(_source(info.http_url))
+    accounts = [a for acc in ACCOUNTS for a in ("--storage-account", acc)]
+    slow_run = EmulatorProcess(tmp_path / "data", "--executor", "none", *accounts, "--files-copy-rate",
+                               str(256 << 10))
+    with slow_run:
+        dest = _dest(slow_run.http_url)
+        copy = dest.start_copy_from_url(_source(slow_run.http_url))
         assert copy["copy_status"] == "pending"
         deadline = time.monotonic() + 60
         while dest.get_file_properties().copy.progress.startswith("0/") and time.monotonic() < deadline:
             time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-        # (start() reads the ports from the log's banner: the first run's log goes aside)
-        (tmp_path / "emulator.log").rename(tmp_path / "emulator-killed.log")
-        proc, info = pytest_plugin.start(data_dir, executor="none", extra=extra)
-        dest = ShareServiceClient(f"{info.http_url}/{ACCOUNT}", credential=KEY).get_share_client(
+        slow_run.kill9()
+    with EmulatorProcess(tmp_path / "data", "--executor", "none", *accounts) as again:
+        dest = ShareServiceClient(f"{again.http_url}/{ACCOUNT}", credential=KEY).get_share_client(
             dest.share_name).get_file_client("dest.bin")
         props = _wait(dest, "success")
         assert props.copy.status == "success" and props.copy.id == copy["copy_id"]
         assert dest.download_file().readall() == DATA
-    finally:
-        pytest_plugin.stop(proc)

@@ -203,10 +203,15 @@ def test_a_job_waits_for_all_its_nodes_and_no_later_job_jumps_ahead(world):
     assert world.state("three") == "running"
 
 
-def test_a_waiting_job_says_why_in_its_execution_log(world):
+def _one_running(world, name: str) -> None:
+    """A one-node cluster and a job on it, past the allocation delay: the job takes the node."""
     world.cluster("c", 1)
-    world.job("first")
+    world.job(name)
     world.tick(DELAY + 1)
+
+
+def test_a_waiting_job_says_why_in_its_execution_log(world):
+    _one_running(world, "first")
     world.job("second")
     world.tick()
     rec = next(r for r in world.store.list("job") if r.name == "second")
@@ -215,9 +220,7 @@ def test_a_waiting_job_says_why_in_its_execution_log(world):
 
 
 def test_terminate_beats_an_exit_seen_in_the_same_tick(world):
-    world.cluster("c", 1)
-    world.job("j")
-    world.tick(DELAY + 1)
+    _one_running(world, "j")
     assert world.state("j") == "running"
     r = world.http.post(f"{WS}/experiments/exp/jobs/j/terminate?{V}", headers=AUTH)
     assert r.status_code in (200, 202)
@@ -229,9 +232,7 @@ def test_terminate_beats_an_exit_seen_in_the_same_tick(world):
 
 
 def test_an_exit_seen_first_wins_over_a_later_terminate(world):
-    world.cluster("c", 1)
-    world.job("j")
-    world.tick(DELAY + 1)
+    _one_running(world, "j")
     world.exit("j", 0)
     world.tick()
     assert world.state("j") == "succeeded"
@@ -241,9 +242,7 @@ def test_an_exit_seen_first_wins_over_a_later_terminate(world):
 
 
 def test_a_non_zero_exit_fails_the_job_with_its_exit_code(world):
-    world.cluster("c", 1)
-    world.job("j")
-    world.tick(DELAY + 1)
+    _one_running(world, "j")
     world.exit("j", 3)
     world.tick()
     props = world.get(f"{WS}/experiments/exp/jobs/j")["properties"]
