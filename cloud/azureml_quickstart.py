@@ -90,12 +90,6 @@ def target_description(environ=os.environ) -> str:
     return f"{cloud} (cloud list from {metadata})" if metadata else f"{cloud} (azureml-core's built-in cloud list)"
 
 
-    def flush_rest(self) -> None:
-        if self.buffer.strip():
-            self.emit(self.buffer)
-        self.buffer = ""
-
-
 @contextmanager
 def sdk_output(console: Console):
     """What azureml-core prints (progress, deprecation warnings) as indented lines of ours, not mid-line."""

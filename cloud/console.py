@@ -37,6 +37,12 @@ class LineWriter(io.TextIOBase):
                 self.emit(line)
         return len(text)
 
+    def flush_rest(self) -> None:
+        """Hand on what is left after the last newline (a last line without one)."""
+        if self.buffer.strip():
+            self.emit(self.buffer)
+        self.buffer = ""
+
 
 class Console:
     def __init__(self, stream: TextIO | None = None, clock=time.monotonic):
