@@ -126,11 +126,12 @@ class BlobProxy:
             if port == "443" and any(host.endswith(f".{s}.{STORAGE_SUFFIX}") for s in SERVICES) \
                     and host.count(".") == 4:     # one label (the account) before <service>.core.windows.net
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                tls = self._context.wrap_socket(conn, server_side=True)
-                tls.settimeout(None)
-                # on to the emulator's HTTPS port, so the Blob plane sees the scheme the client used (a SAS with
-                # spr=https is refused over http)
-                self._relay(tls, ("127.0.0.1", self.upstream_port()), self._upstream_tls)
+                # the TLS socket takes over the descriptor: it is the one to close (conn no longer can)
+                with self._context.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(None)
+                    # on to the emulator's HTTPS port, so the Blob plane sees the scheme the client used (a SAS
+                    # with spr=https is refused over http)
+                    self._relay(tls, ("127.0.0.1", self.upstream_port()), self._upstream_tls)
             elif host in _LOOPBACK and port.isdigit() and int(port) in self.allowed_ports():
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 conn.settimeout(None)
@@ -156,7 +157,7 @@ class BlobProxy:
             while True:
                 # bytes TLS already decrypted are not visible to select(): read them first
                 pending = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
-                readable = pending or select.select(socks, [], [], 300)[0]
+                readable = pending or _wait(socks, select.POLLIN, 300)
                 if not readable:
                     return
                 for s in readable:
@@ -175,7 +176,18 @@ def _send_all(sock, data: bytes) -> None:
         try:
             view = view[sock.send(view):]
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-            select.select([sock], [sock], [], 30)
+            _wait([sock], select.POLLIN | select.POLLOUT, 30)
+
+
+def _wait(socks: list, events: int, timeout: float) -> list:
+    """The sockets of `socks` ready for `events` within `timeout` seconds. poll(), not select(): select() refuses
+    descriptors above 1023, which a busy process (a test run, many clients) reaches."""
+    poller = select.poll()
+    by_fd = {}
+    for sock in socks:
+        poller.register(sock.fileno(), events)
+        by_fd[sock.fileno()] = sock
+    return [by_fd[fd] for fd, _ in poller.poll(timeout * 1000)]
 
 
 def _read_head(conn: socket.socket) -> bytes | None:
@@ -220,8 +232,8 @@ class GatewayRelay(BlobProxy):
 
     def _handle(self, conn: socket.socket) -> None:
         try:
-            tls = self._context.wrap_socket(conn, server_side=True)
-            self._relay(tls, ("127.0.0.1", self.upstream_port()), self._upstream_tls)
+            with self._context.wrap_socket(conn, server_side=True) as tls:
+                self._relay(tls, ("127.0.0.1", self.upstream_port()), self._upstream_tls)
         except (OSError, ssl.SSLError) as exc:
             log.debug("gateway connection: %s", exc)
         finally:

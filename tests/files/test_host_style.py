@@ -90,3 +90,25 @@ def test_the_proxy_still_reaches_only_the_emulator(proxy_port):
                    f"{ACCOUNT}.file.core.windows.net.example.com:443", f"a.{ACCOUNT}.file.core.windows.net:443",
                    f"{ACCOUNT}.queue.core.windows.net:443"):
         assert connect(target).startswith(b"HTTP/1.1 403"), target
+
+
+def test_the_proxy_relays_when_the_process_holds_over_1024_descriptors(live, proxy_port):
+    """A long test run (or a busy emulator) holds more than 1023 descriptors; select() refuses those, and a relay
+    built on it dropped the connection without closing it, so the client hung until its read timeout."""
+    import os
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1400:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1400, hard), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        client = ShareServiceClient(f"https://{ACCOUNT}.file.core.windows.net", credential=KEY,
+                                    proxies={"https": f"http://127.0.0.1:{proxy_port}"},
+                                    connection_verify=live.ca_bundle, connection_timeout=10, read_timeout=20,
+                                    retry_total=0)
+        name = "d" + uuid.uuid4().hex[:12]
+        client.create_share(name)
+        assert name in [s.name for s in client.list_shares(name_starts_with=name)]
+    finally:
+        for fd in held:
+            os.close(fd)
