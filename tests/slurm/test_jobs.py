@@ -31,7 +31,7 @@ def test_non_zero_exit_code_fails_the_job(slurm_emulator):
     assert sdk.read(name="j3", filename="stderr.txt")["text"] == "nope\n"
 
 
-ALLREDUCE = '''import ctypes, socket
+ALLREDUCE = '''import ctypes, os, socket
 mpi = ctypes.CDLL("libmpi.so.40", mode=ctypes.RTLD_GLOBAL)
 mpi.MPI_Init(None, None)
 sym = lambda name: ctypes.c_void_p(ctypes.addressof(ctypes.c_char.in_dll(mpi, name)))
@@ -41,7 +41,9 @@ mpi.MPI_Comm_size(sym("ompi_mpi_comm_world"), ctypes.byref(size))
 mine = ctypes.c_int(rank.value + 1)
 mpi.MPI_Allreduce(ctypes.byref(mine), ctypes.byref(total), 1, sym("ompi_mpi_int"), sym("ompi_mpi_op_sum"),
                   sym("ompi_mpi_comm_world"))
-print("rank", rank.value, "of", size.value, "on", socket.gethostname(), "sum", total.value, flush=True)
+# one write(2) per line: the ranks of a node share one output file, and print() with several arguments can be
+# split into several writes that interleave with another rank's
+os.write(1, f"rank {rank.value} of {size.value} on {socket.gethostname()} sum {total.value}\\n".encode())
 mpi.MPI_Finalize()
 '''
 
