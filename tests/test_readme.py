@@ -122,6 +122,13 @@ def test_make_run_serves_with_the_demos_image_map(tmp_path):
         text = log.read_text()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        try:
+            # a stop waits for the scheduler's tick (up to 30 s) and each server (a few s): on a loaded 2-core CI
+            # machine 30 s once was not enough
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+            raise AssertionError("make run did not stop within 120 s of SIGTERM:\n" + log.read_text())
     assert f"image {CNTK_IMAGE} -> {CPU_IMAGE}" in text, text
     assert f"https://127.0.0.1:{https_port}" in text, text
