@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import shutil
 import signal
 import sqlite3
 import sys
-import threading
 
 from . import vmsizes
 from .settings import DEFAULT_STORAGE_ACCOUNT, DEFAULT_STORAGE_KEY, Settings
@@ -70,9 +70,20 @@ def _serve(args) -> int:
     except (sqlite3.DatabaseError, OSError, StoreFull) as exc:  # a damaged emulator.db, a full disk
         print(f"batchai-emulator: {_state_error(settings.data_dir, exc)}", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    # a signal handler runs on the main thread between two bytecodes, possibly inside the very wait it is to end:
+    # it must take no lock (Event.set inside Event.wait deadlocked when SIGTERM came twice, from make and from its
+    # process group), so it writes a byte to a pipe the main thread reads
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+
+    def request_stop(*_) -> None:
+        try:
+            os.write(wake_w, b"x")
+        except OSError:
+            pass    # the pipe is full: a stop is already requested
+
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the ports open: a stop request is never lost
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, request_stop)
     try:
         server.start()
     except OSError as exc:
@@ -131,7 +142,7 @@ def _serve(args) -> int:
     else:
         print("  jobs:         not executed (--executor none): they stay queued", file=out)
     out.flush()
-    stop.wait()
+    os.read(wake_r, 1)     # until SIGINT or SIGTERM
     print("Stopping the Batch AI emulator...", file=out, flush=True)
     server.stop()
     lock.release()
