@@ -56,8 +56,13 @@ class EmulatorProcess:
                  log: Path | str | None = None, program: Sequence[str] | None = None, own_session: bool = False):
         self.data_dir = Path(data_dir)
         self.flags = list(flags)
-        self.port, self.https_port, self.blob_port = (free_port() if p is None else p
-                                                      for p in (port, https_port, blob_port))
+        chosen: list[int] = []
+        for asked in (port, https_port, blob_port):
+            p = asked
+            while p is None or (asked is None and p in chosen):
+                p = free_port()     # the kernel may hand the same free port out twice in a row: never reuse one
+            chosen.append(p)
+        self.port, self.https_port, self.blob_port = chosen
         self.env = dict(env or {})
         self.keep_settings = keep_settings
         self.log = Path(log) if log else self.data_dir.parent / (self.data_dir.name + "-serve.log")
