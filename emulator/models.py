@@ -108,6 +108,14 @@ class NodeStateCounts:
     leaving_node_count: int = 0
 
 
+def _typed_spec(record, parse):
+    """`record.spec` through `parse`, kept until `spec` is replaced (it is never changed in place)."""
+    cached = record.__dict__.get("_props")
+    if cached is None or cached[0] is not record.spec:
+        cached = record.__dict__["_props"] = (record.spec, parse(record.spec))
+    return cached[1]
+
+
 @dataclass
 class Cluster(Base):
     workspace: str = ""
@@ -135,10 +143,7 @@ class Cluster(Base):
     @property
     def props(self) -> ClusterProperties:
         """`spec`, typed (parsed on first read; `spec` is replaced, never changed in place, so it stays true)."""
-        cached = self.__dict__.get("_props")
-        if cached is None or cached[0] is not self.spec:
-            cached = self.__dict__["_props"] = (self.spec, ClusterProperties.parse(self.spec))
-        return cached[1]
+        return _typed_spec(self, ClusterProperties.parse)
 
     def target_node_count(self, demand: int = 0) -> int:
         """Nodes the cluster should have: the manual target, or for auto-scale the demand clamped to bounds."""
@@ -180,10 +185,7 @@ class Job(Base):
     @property
     def props(self) -> JobProperties:
         """`spec`, typed (parsed on first read; `spec` is replaced, never changed in place, so it stays true)."""
-        cached = self.__dict__.get("_props")
-        if cached is None or cached[0] is not self.spec:
-            cached = self.__dict__["_props"] = (self.spec, JobProperties.parse(self.spec))
-        return cached[1]
+        return _typed_spec(self, JobProperties.parse)
 
 
 @dataclass

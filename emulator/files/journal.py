@@ -28,7 +28,7 @@ from dataclasses import asdict
 
 from ..errors import StorageError
 from . import snapshots
-from .disk import _Parent
+from .disk import _Parent, not_found
 from .meta import EntryProps
 
 COPYING = "files-copying"     # under the data dir: copies being written, on the shares' file system
@@ -58,6 +58,22 @@ def begin(meta, account: str, share: str, path: list[str], ino: int, props: Entr
 def drop(meta, iid: int) -> None:
     with meta._tx() as c:
         c.execute("DELETE FROM files_intents WHERE id = ?", (iid,))
+
+
+def carry_out(plane, intent: list, disk_step):
+    """Run `disk_step()`, the disk half of the intent in `intent` ([(id, body)], committed before the step or by
+    it): if the step fails the intent is dropped; else its rows are written (`finish`) and the NodeInfo returned,
+    NotFound when the inode is no longer at its path."""
+    try:
+        disk_step()
+    except Exception:
+        if intent:
+            drop(plane.meta, intent[0][0])
+        raise
+    node = finish(plane, *intent[0])
+    if node is None:
+        raise not_found()
+    return node
 
 
 def finish(plane, iid: int, body: dict, recovering: bool = False):

@@ -16,7 +16,7 @@ import time
 from ..backend.storage import StorageBackend
 from ..errors import StorageError
 from . import journal, names, nfs, ranges, snapshots
-from .disk import Disk, Entry, etag, not_found, tag
+from .disk import Disk, Entry, etag, tag
 from .infos import NodeInfo, ShareInfo
 from .plane_more import PlaneMore
 from .pending import Copies
@@ -285,20 +285,12 @@ class FilePlane(PlaneMore):
                 node.props.attributes = attributes
             if size is not None:
                 # new size and properties through an intent (journal.py): a kill -9 leaves both or neither
-                iid, body = journal.begin(self.meta, account, share, parts, node.st.st_ino, node.props, times,
-                                          size=size)
-                try:
-                    self.disk.resize(sh, parts, size, self._quota_check(account, share, sh, size),
-                                     self._ranges_after(account, share, parts,
-                                                        lambda base, new_size: ranges.clip(base(), new_size),
-                                                        ["size", size]))
-                except Exception:
-                    journal.drop(self.meta, iid)
-                    raise
-                done = journal.finish(self, iid, body)
-                if done is None:
-                    raise not_found()
-                return done
+                intent = [journal.begin(self.meta, account, share, parts, node.st.st_ino, node.props, times,
+                                        size=size)]
+                return journal.carry_out(self, intent, lambda: self.disk.resize(
+                    sh, parts, size, self._quota_check(account, share, sh, size),
+                    self._ranges_after(account, share, parts, lambda base, new_size: ranges.clip(base(), new_size),
+                                       ["size", size])))
             else:
                 st = self.disk.touch_file(sh, parts)
             if (times or {}).get("written") is None and node.props.written_stamp is not None and size is None:

@@ -240,17 +240,10 @@ class PlaneMore:
             if content_type is not None:
                 node.props.content_type = content_type
             # the rows follow the disk through an intent (journal.py): a kill -9 leaves old or new, never a mix
-            iid, body = journal.begin(self.meta, account, share, dst, st.st_ino, node.props,
-                                      {"written": node.written, **{k: v for k, v in (times or {}).items()
-                                                                   if v is not None}}, move="/".join(src))
-            try:
-                rename_entry(self.disk, sh, src, dst, is_dir, replace)
-            except Exception:
-                journal.drop(self.meta, iid)
-                raise
-            done = journal.finish(self, iid, body)
-            if done is None:
-                raise not_found()
+            intent = [journal.begin(self.meta, account, share, dst, st.st_ino, node.props,
+                                    {"written": node.written, **{k: v for k, v in (times or {}).items()
+                                                                 if v is not None}}, move="/".join(src))]
+            done = journal.carry_out(self, intent, lambda: rename_entry(self.disk, sh, src, dst, is_dir, replace))
             if not is_dir:
                 self._log_rename(account, share, src, dst, done.st)
             return done
@@ -292,15 +285,7 @@ class PlaneMore:
                             check(old.st_size if old is not None else None)
                             intent.append(journal.begin(self.meta, account, share, parts, temp.st.st_ino, props,
                                                         times, lease_ino=old.st_ino if old is not None else None))
-                        try:
-                            temp.place(self.disk, sh, parts, before)
-                        except Exception:
-                            if intent:
-                                journal.drop(self.meta, intent[0][0])
-                            raise
-                        node = journal.finish(self, *intent[0])
-                        if node is None:
-                            raise not_found()
+                        node = journal.carry_out(self, intent, lambda: temp.place(self.disk, sh, parts, before))
                         if background:
                             self.copies.start(account, share, parts, props.copy)
                         return node
